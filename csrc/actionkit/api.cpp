@@ -1,0 +1,93 @@
+// The public C++ API: typed calls through the dispatcher, and build facts.
+#include <ATen/core/dispatch/Dispatcher.h>
+#include <torch/library.h>
+
+#include "actionkit/actionkit.h"
+
+#ifndef ACTIONKIT_VERSION
+#error "ACTIONKIT_VERSION must be defined by the build"
+#endif
+
+// The one TORCH_LIBRARY of the namespace: every op adds its schema with a
+// TORCH_LIBRARY_FRAGMENT. A second copy of libactionkit in one process fails
+// loudly here instead of registering kernels twice.
+TORCH_LIBRARY(actionkit, m) {}
+
+namespace actionkit {
+namespace {
+
+template <typename Signature>
+c10::TypedOperatorHandle<Signature> find_op(const char* name) {
+  return c10::Dispatcher::singleton().findSchemaOrThrow(name, "").typed<Signature>();
+}
+
+}  // namespace
+
+at::Tensor temporal_shift(const at::Tensor& x, int64_t num_segments, int64_t shift_div) {
+  static const auto op =
+      find_op<at::Tensor(const at::Tensor&, int64_t, int64_t)>("actionkit::temporal_shift");
+  return op.call(x, num_segments, shift_div);
+}
+
+at::Tensor roi_align3d(const at::Tensor& features, const at::Tensor& rois,
+                       std::array<int64_t, 3> output_size, double spatial_scale,
+                       int64_t sampling_ratio, bool aligned, double temporal_scale) {
+  static const auto op =
+      find_op<at::Tensor(const at::Tensor&, const at::Tensor&, at::IntArrayRef, double, int64_t,
+                         bool, double)>("actionkit::roi_align3d");
+  return op.call(features, rois, output_size, spatial_scale, sampling_ratio, aligned,
+                 temporal_scale);
+}
+
+namespace detail {
+
+at::Tensor temporal_shift_backward(const at::Tensor& grad, int64_t num_segments,
+                                   int64_t shift_div) {
+  static const auto op = find_op<at::Tensor(const at::Tensor&, int64_t, int64_t)>(
+      "actionkit::_temporal_shift_backward");
+  return op.call(grad, num_segments, shift_div);
+}
+
+at::Tensor roi_align3d_backward(const at::Tensor& grad, const at::Tensor& rois,
+                                c10::SymIntArrayRef input_shape,
+                                std::array<int64_t, 3> output_size, double spatial_scale,
+                                int64_t sampling_ratio, bool aligned, double temporal_scale) {
+  static const auto op =
+      find_op<at::Tensor(const at::Tensor&, const at::Tensor&, c10::SymIntArrayRef,
+                         at::IntArrayRef, double, int64_t, bool, double)>(
+          "actionkit::_roi_align3d_backward");
+  return op.call(grad, rois, input_shape, output_size, spatial_scale, sampling_ratio, aligned,
+                 temporal_scale);
+}
+
+}  // namespace detail
+
+std::string version() { return ACTIONKIT_VERSION; }
+
+bool cuda_compiled() {
+#ifdef ACTIONKIT_WITH_CUDA
+  return true;
+#else
+  return false;
+#endif
+}
+
+std::string cuda_archs() {
+#ifdef ACTIONKIT_WITH_CUDA
+  return ACTIONKIT_CUDA_ARCHS;
+#else
+  return "";
+#endif
+}
+
+std::string cuda_version() {
+#ifdef ACTIONKIT_WITH_CUDA
+  return ACTIONKIT_CUDA_VERSION;
+#else
+  return "";
+#endif
+}
+
+std::string torch_version() { return ACTIONKIT_TORCH_VERSION; }
+
+}  // namespace actionkit

@@ -1,0 +1,40 @@
+// actionkit's public C++ API: the ops, called through the PyTorch dispatcher,
+// so they run on every device the library was built for and are
+// differentiable (autograd is registered in C++).
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <array>
+#include <cstdint>
+
+namespace actionkit {
+
+// Temporal shift of TSM. x: [N*T, C, H, W] (with T = num_segments) or
+// [N, T, C, H, W]. Channels [0, C/shift_div) take the next frame's values,
+// the next C/shift_div channels the previous frame's, the rest are copied;
+// frames past either end contribute zeros.
+at::Tensor temporal_shift(const at::Tensor& x, int64_t num_segments, int64_t shift_div = 8);
+
+// RoIAlign over clips. features: [N, C, T, H, W]; rois: [K, 5] rows
+// (batch, x1, y1, x2, y2), a box held over the whole clip whose T frames are
+// average-pooled into t bins, or [K, 7] rows (batch, t1, x1, y1, t2, x2, y2),
+// a box with temporal extent sampled trilinearly into t bins.
+// output_size = {t, h, w}; returns [K, C, t, h, w].
+at::Tensor roi_align3d(const at::Tensor& features, const at::Tensor& rois,
+                       std::array<int64_t, 3> output_size, double spatial_scale = 1.0,
+                       int64_t sampling_ratio = 0, bool aligned = true,
+                       double temporal_scale = 1.0);
+
+namespace detail {
+
+// The registered backward ops, for the autograd functions.
+at::Tensor temporal_shift_backward(const at::Tensor& grad, int64_t num_segments,
+                                   int64_t shift_div);
+at::Tensor roi_align3d_backward(const at::Tensor& grad, const at::Tensor& rois,
+                                c10::SymIntArrayRef input_shape,
+                                std::array<int64_t, 3> output_size, double spatial_scale,
+                                int64_t sampling_ratio, bool aligned, double temporal_scale);
+
+}  // namespace detail
+}  // namespace actionkit

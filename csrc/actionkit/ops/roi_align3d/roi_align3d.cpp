@@ -1,0 +1,232 @@
+// RoIAlign3D: schema, argument checks and strategy shared by every backend,
+// and the autograd registration.
+#include "roi_align3d.h"
+
+#include <ATen/ops/_adaptive_avg_pool3d_backward.h>
+#include <ATen/ops/adaptive_avg_pool3d.h>
+#include <ATen/ops/empty.h>
+#include <torch/autograd.h>
+#include <torch/library.h>
+
+#include "actionkit/ops.h"
+
+namespace actionkit::kernels::roi_align3d {
+namespace {
+
+at::ScalarType acc_dtype(at::ScalarType t) { return t == at::kDouble ? at::kDouble : at::kFloat; }
+
+Params make_params(at::IntArrayRef output_size, double spatial_scale, int64_t sampling_ratio,
+                   bool aligned, double temporal_scale, bool tube) {
+  TORCH_CHECK(output_size.size() == 3,
+              "roi_align3d: output_size must have 3 entries (t, h, w), got ", output_size);
+  TORCH_CHECK(output_size[0] > 0 && output_size[1] > 0 && output_size[2] > 0,
+              "roi_align3d: output_size must be positive, got ", output_size);
+  TORCH_CHECK(spatial_scale > 0, "roi_align3d: spatial_scale must be positive, got ",
+              spatial_scale);
+  TORCH_CHECK(temporal_scale > 0, "roi_align3d: temporal_scale must be positive, got ",
+              temporal_scale);
+  return {output_size[0], output_size[1], output_size[2], spatial_scale, temporal_scale,
+          sampling_ratio, aligned, tube};
+}
+
+void check_rois(const at::Tensor& rois, const at::Device& device, int64_t batches) {
+  TORCH_CHECK(at::isFloatingType(rois.scalar_type()),
+              "roi_align3d: rois must be a floating-point tensor, got dtype ", rois.scalar_type());
+  TORCH_CHECK(rois.dim() == 2 && (rois.size(1) == 5 || rois.size(1) == 7),
+              "roi_align3d: rois must have shape [K, 5] (batch, x1, y1, x2, y2) or [K, 7] "
+              "(batch, t1, x1, y1, t2, x2, y2), got ",
+              rois.sizes());
+  TORCH_CHECK(rois.device() == device, "roi_align3d: rois is on ", rois.device(),
+              " but features is on ", device, "; both must be on the same device");
+  if (rois.is_cpu() && batches >= 0) {
+    // Free on the CPU; on a GPU it would cost a synchronisation, and the
+    // kernels there treat an out-of-range index as an empty RoI.
+    const at::Tensor idx = rois.select(1, 0).to(at::kDouble).contiguous();
+    const double* p = idx.const_data_ptr<double>();
+    for (int64_t k = 0; k < idx.numel(); ++k) {
+      TORCH_CHECK(p[k] >= 0 && p[k] < static_cast<double>(batches) &&
+                      p[k] == static_cast<double>(static_cast<int64_t>(p[k])),
+                  "roi_align3d: rois[", k, ", 0] = ", p[k],
+                  " is not a batch index of features (batch size ", batches, ")");
+    }
+  }
+}
+
+// Box RoIs with fewer temporal bins than frames can average the frames of
+// each bin first (the op is linear, so the result is the same): worth it when
+// reading the features once costs less than sampling every frame per RoI.
+bool pool_frames_first(const Params& p, at::IntArrayRef shape, int64_t num_rois) {
+  if (p.tube || p.out_t >= shape[2]) return false;
+  constexpr int64_t kTapsPerBin = 16;  // a 2x2 sampling grid, 4 taps each
+  const int64_t per_frame = num_rois * p.out_h * p.out_w * kTapsPerBin;
+  const int64_t direct = per_frame * shape[2];
+  const int64_t pooled = shape[0] * shape[2] * shape[3] * shape[4] + per_frame * p.out_t;
+  return pooled < direct;
+}
+
+}  // namespace
+
+at::Tensor forward(const at::Tensor& features, const at::Tensor& rois,
+                   at::IntArrayRef output_size, double spatial_scale, int64_t sampling_ratio,
+                   bool aligned, double temporal_scale, ForwardKernel kernel) {
+  TORCH_CHECK(at::isFloatingType(features.scalar_type()),
+              "roi_align3d: features must be a floating-point tensor, got dtype ",
+              features.scalar_type());
+  TORCH_CHECK(features.dim() == 5, "roi_align3d: features must have shape [N, C, T, H, W], got ",
+              features.sizes());
+  TORCH_CHECK(features.size(2) > 0 && features.size(3) > 0 && features.size(4) > 0,
+              "roi_align3d: features must have T, H, W > 0, got shape ", features.sizes());
+  check_rois(rois, features.device(), features.size(0));
+  Params p = make_params(output_size, spatial_scale, sampling_ratio, aligned, temporal_scale,
+                         rois.size(1) == 7);
+  const at::ScalarType acc = acc_dtype(features.scalar_type());
+  const at::Tensor rois_acc = rois.to(acc).contiguous();
+  if (pool_frames_first(p, features.sizes(), rois.size(0))) {
+    const at::Tensor pooled = at::adaptive_avg_pool3d(
+        features.to(acc), {p.out_t, features.size(3), features.size(4)}).contiguous();
+    return kernel(pooled, rois_acc, p).to(features.scalar_type());
+  }
+  return kernel(features.contiguous(), rois_acc, p);
+}
+
+at::Tensor backward(const at::Tensor& grad, const at::Tensor& rois,
+                    c10::SymIntArrayRef input_shape_sym, at::IntArrayRef output_size,
+                    double spatial_scale, int64_t sampling_ratio, bool aligned,
+                    double temporal_scale, BackwardKernel kernel) {
+  const at::IntArrayRef input_shape = C10_AS_INTARRAYREF_SLOW(input_shape_sym);
+  TORCH_CHECK(input_shape.size() == 5,
+              "roi_align3d backward: input_shape must be [N, C, T, H, W], got ", input_shape);
+  check_rois(rois, grad.device(), input_shape[0]);
+  Params p = make_params(output_size, spatial_scale, sampling_ratio, aligned, temporal_scale,
+                         rois.size(1) == 7);
+  TORCH_CHECK(at::isFloatingType(grad.scalar_type()),
+              "roi_align3d backward: grad must be a floating-point tensor, got dtype ",
+              grad.scalar_type());
+  const std::vector<int64_t> expected{rois.size(0), input_shape[1], p.out_t, p.out_h, p.out_w};
+  TORCH_CHECK(grad.sizes() == at::IntArrayRef(expected),
+              "roi_align3d backward: grad must have shape ", at::IntArrayRef(expected), ", got ",
+              grad.sizes());
+  const at::ScalarType acc = acc_dtype(grad.scalar_type());
+  const at::Tensor rois_acc = rois.to(acc).contiguous();
+  if (pool_frames_first(p, input_shape, rois.size(0))) {
+    std::vector<int64_t> pooled_shape(input_shape.begin(), input_shape.end());
+    pooled_shape[2] = p.out_t;
+    const at::Tensor grad_pooled = kernel(grad.contiguous(), rois_acc, pooled_shape, p);
+    return at::_adaptive_avg_pool3d_backward(grad_pooled,
+                                             at::empty(input_shape, grad_pooled.options()))
+        .to(grad.scalar_type());
+  }
+  return kernel(grad.contiguous(), rois_acc, input_shape, p).to(grad.scalar_type());
+}
+
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+std::array<int64_t, 3> to_array(at::IntArrayRef size) {
+  TORCH_CHECK(size.size() == 3,
+              "roi_align3d: output_size must have 3 entries (t, h, w), got ", size);
+  return {size[0], size[1], size[2]};
+}
+
+void save_args(AutogradContext* ctx, at::IntArrayRef output_size, double spatial_scale,
+               int64_t sampling_ratio, bool aligned, double temporal_scale) {
+  ctx->saved_data["output_size"] = output_size.vec();
+  ctx->saved_data["spatial_scale"] = spatial_scale;
+  ctx->saved_data["sampling_ratio"] = sampling_ratio;
+  ctx->saved_data["aligned"] = aligned;
+  ctx->saved_data["temporal_scale"] = temporal_scale;
+}
+
+#define AK_SAVED_ARGS(ctx)                                                     \
+  to_array((ctx)->saved_data["output_size"].toIntVector()),                    \
+      (ctx)->saved_data["spatial_scale"].toDouble(),                           \
+      (ctx)->saved_data["sampling_ratio"].toInt(),                             \
+      (ctx)->saved_data["aligned"].toBool(), (ctx)->saved_data["temporal_scale"].toDouble()
+
+// The op is linear in features: the gradient of its backward is the forward
+// applied to the incoming gradient, which makes double backward work.
+class RoiAlign3dBackwardFunction
+    : public torch::autograd::Function<RoiAlign3dBackwardFunction> {
+ public:
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& grad, const at::Tensor& rois,
+                            c10::SymIntArrayRef input_shape, at::IntArrayRef output_size,
+                            double spatial_scale, int64_t sampling_ratio, bool aligned,
+                            double temporal_scale) {
+    ctx->save_for_backward({rois});
+    save_args(ctx, output_size, spatial_scale, sampling_ratio, aligned, temporal_scale);
+    at::AutoDispatchBelowADInplaceOrView guard;
+    return detail::roi_align3d_backward(grad, rois, input_shape, to_array(output_size),
+                                        spatial_scale, sampling_ratio, aligned, temporal_scale);
+  }
+  static variable_list backward(AutogradContext* ctx, const variable_list& grads) {
+    const at::Tensor rois = ctx->get_saved_variables()[0];
+    return {actionkit::roi_align3d(grads[0], rois, AK_SAVED_ARGS(ctx)),
+            at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(),
+            at::Tensor(), at::Tensor(), at::Tensor()};
+  }
+};
+
+class RoiAlign3dFunction : public torch::autograd::Function<RoiAlign3dFunction> {
+ public:
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& features,
+                            const at::Tensor& rois, at::IntArrayRef output_size,
+                            double spatial_scale, int64_t sampling_ratio, bool aligned,
+                            double temporal_scale) {
+    ctx->save_for_backward({rois});
+    ctx->saved_data["input_shape"] = features.sym_sizes().vec();
+    save_args(ctx, output_size, spatial_scale, sampling_ratio, aligned, temporal_scale);
+    at::AutoDispatchBelowADInplaceOrView guard;
+    return actionkit::roi_align3d(features, rois, to_array(output_size), spatial_scale,
+                                  sampling_ratio, aligned, temporal_scale);
+  }
+  static variable_list backward(AutogradContext* ctx, const variable_list& grads) {
+    const at::Tensor rois = ctx->get_saved_variables()[0];
+    const std::vector<c10::SymInt> input_shape = ctx->saved_data["input_shape"].toSymIntVector();
+    const auto out_size = ctx->saved_data["output_size"].toIntVector();
+    return {RoiAlign3dBackwardFunction::apply(
+                grads[0], rois, input_shape, out_size,
+                ctx->saved_data["spatial_scale"].toDouble(),
+                ctx->saved_data["sampling_ratio"].toInt(), ctx->saved_data["aligned"].toBool(),
+                ctx->saved_data["temporal_scale"].toDouble()),
+            at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+  }
+};
+
+
+#undef AK_SAVED_ARGS
+
+at::Tensor forward_autograd(const at::Tensor& features, const at::Tensor& rois,
+                            at::IntArrayRef output_size, double spatial_scale,
+                            int64_t sampling_ratio, bool aligned, double temporal_scale) {
+  return RoiAlign3dFunction::apply(features, rois, output_size, spatial_scale, sampling_ratio,
+                                   aligned, temporal_scale);
+}
+
+at::Tensor backward_autograd(const at::Tensor& grad, const at::Tensor& rois,
+                             c10::SymIntArrayRef input_shape, at::IntArrayRef output_size,
+                             double spatial_scale, int64_t sampling_ratio, bool aligned,
+                             double temporal_scale) {
+  return RoiAlign3dBackwardFunction::apply(grad, rois, input_shape, output_size, spatial_scale,
+                                           sampling_ratio, aligned, temporal_scale);
+}
+
+}  // namespace
+
+TORCH_LIBRARY_FRAGMENT(actionkit, m) {
+  m.def(
+      "roi_align3d(Tensor features, Tensor rois, int[3] output_size, float spatial_scale=1.0, "
+      "int sampling_ratio=0, bool aligned=True, float temporal_scale=1.0) -> Tensor");
+  m.def(
+      "_roi_align3d_backward(Tensor grad, Tensor rois, SymInt[5] input_shape, int[3] "
+      "output_size, float spatial_scale, int sampling_ratio, bool aligned, float "
+      "temporal_scale) -> Tensor");
+}
+
+TORCH_LIBRARY_IMPL(actionkit, Autograd, m) {
+  m.impl("roi_align3d", &forward_autograd);
+  m.impl("_roi_align3d_backward", &backward_autograd);
+}
+
+}  // namespace actionkit::kernels::roi_align3d

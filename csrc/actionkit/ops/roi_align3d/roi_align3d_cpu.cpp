@@ -1,0 +1,136 @@
+// CPU kernels of RoIAlign3D. The taps of every output bin are listed once per
+// RoI with the shared math and reused for every channel: the forward runs in
+// parallel over (RoI, channel), the backward over channels, which never
+// scatter into the same cell, so no atomics are needed.
+#include <ATen/Dispatch.h>
+#include <ATen/OpMathType.h>
+#include <ATen/Parallel.h>
+#include <ATen/ops/empty.h>
+#include <ATen/ops/zeros.h>
+#include <torch/library.h>
+
+#include <vector>
+
+#include "roi_align3d.h"
+
+namespace actionkit::kernels::roi_align3d {
+namespace {
+
+// The taps of one RoI's output bins, bin b owning [bin_end[b-1], bin_end[b]).
+template <typename acc_t>
+struct TapTable {
+  int64_t batch = 0;
+  std::vector<int64_t> bin_end;
+  std::vector<int64_t> offset;
+  std::vector<acc_t> weight;
+};
+
+template <typename acc_t>
+std::vector<TapTable<acc_t>> build_tables(const acc_t* rois, int64_t num_rois,
+                                          at::IntArrayRef shape, const Params& p) {
+  std::vector<TapTable<acc_t>> tables(num_rois);
+  const int64_t cols = p.tube ? 7 : 5;
+  at::parallel_for(0, num_rois, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t k = begin; k < end; ++k) {
+      const Geometry<acc_t> g = geometry(rois + k * cols, p);
+      TapTable<acc_t>& table = tables[k];
+      table.batch = g.batch;
+      table.bin_end.reserve(p.out_t * p.out_h * p.out_w);
+      for (int64_t ti = 0; ti < p.out_t; ++ti)
+        for (int64_t ph = 0; ph < p.out_h; ++ph)
+          for (int64_t pw = 0; pw < p.out_w; ++pw) {
+            for_each_tap(g, ti, ph, pw, shape[2], shape[3], shape[4], p.out_t,
+                         [&](int64_t off, acc_t w) {
+                           table.offset.push_back(off);
+                           table.weight.push_back(w);
+                         });
+            table.bin_end.push_back(static_cast<int64_t>(table.offset.size()));
+          }
+    }
+  });
+  return tables;
+}
+
+at::Tensor forward_kernel(const at::Tensor& features, const at::Tensor& rois, const Params& p) {
+  const int64_t num_rois = rois.size(0), channels = features.size(1);
+  const int64_t bins = p.out_t * p.out_h * p.out_w;
+  const int64_t block = features.size(2) * features.size(3) * features.size(4);
+  at::Tensor out = at::empty({num_rois, channels, p.out_t, p.out_h, p.out_w}, features.options());
+  AT_DISPATCH_FLOATING_TYPES_AND2(
+      at::kHalf, at::kBFloat16, features.scalar_type(), "roi_align3d_cpu", [&] {
+        using acc_t = at::opmath_type<scalar_t>;
+        const auto tables =
+            build_tables(rois.const_data_ptr<acc_t>(), num_rois, features.sizes(), p);
+        const scalar_t* in = features.const_data_ptr<scalar_t>();
+        scalar_t* dst = out.mutable_data_ptr<scalar_t>();
+        const int64_t grain = std::max<int64_t>(1, 4096 / std::max<int64_t>(bins, 1));
+        at::parallel_for(0, num_rois * channels, grain, [&](int64_t begin, int64_t end) {
+          for (int64_t kc = begin; kc < end; ++kc) {
+            const int64_t k = kc / channels, c = kc % channels;
+            const TapTable<acc_t>& t = tables[k];
+            const scalar_t* plane = in + (t.batch * channels + c) * block;
+            int64_t j = 0;
+            for (int64_t b = 0; b < bins; ++b) {
+              acc_t sum = 0;
+              for (; j < t.bin_end[b]; ++j) sum += t.weight[j] * static_cast<acc_t>(plane[t.offset[j]]);
+              dst[kc * bins + b] = static_cast<scalar_t>(sum);
+            }
+          }
+        });
+      });
+  return out;
+}
+
+at::Tensor backward_kernel(const at::Tensor& grad, const at::Tensor& rois,
+                           at::IntArrayRef input_shape, const Params& p) {
+  const int64_t num_rois = rois.size(0), channels = input_shape[1];
+  const int64_t bins = p.out_t * p.out_h * p.out_w;
+  const int64_t block = input_shape[2] * input_shape[3] * input_shape[4];
+  at::Tensor grad_features = at::zeros(input_shape, grad.options().dtype(rois.scalar_type()));
+  AT_DISPATCH_FLOATING_TYPES_AND2(
+      at::kHalf, at::kBFloat16, grad.scalar_type(), "roi_align3d_backward_cpu", [&] {
+        using acc_t = at::opmath_type<scalar_t>;
+        const auto tables = build_tables(rois.const_data_ptr<acc_t>(), num_rois, input_shape, p);
+        const scalar_t* gy = grad.const_data_ptr<scalar_t>();
+        acc_t* gx = grad_features.mutable_data_ptr<acc_t>();
+        at::parallel_for(0, channels, 1, [&](int64_t begin, int64_t end) {
+          for (int64_t c = begin; c < end; ++c) {
+            for (int64_t k = 0; k < num_rois; ++k) {
+              const TapTable<acc_t>& t = tables[k];
+              acc_t* plane = gx + (t.batch * channels + c) * block;
+              const scalar_t* g = gy + (k * channels + c) * bins;
+              int64_t j = 0;
+              for (int64_t b = 0; b < bins; ++b) {
+                const acc_t gb = static_cast<acc_t>(g[b]);
+                for (; j < t.bin_end[b]; ++j) plane[t.offset[j]] += t.weight[j] * gb;
+              }
+            }
+          }
+        });
+      });
+  return grad_features;
+}
+
+at::Tensor forward_cpu(const at::Tensor& features, const at::Tensor& rois,
+                       at::IntArrayRef output_size, double spatial_scale, int64_t sampling_ratio,
+                       bool aligned, double temporal_scale) {
+  return forward(features, rois, output_size, spatial_scale, sampling_ratio, aligned,
+                 temporal_scale, &forward_kernel);
+}
+
+at::Tensor backward_cpu(const at::Tensor& grad, const at::Tensor& rois,
+                        c10::SymIntArrayRef input_shape, at::IntArrayRef output_size,
+                        double spatial_scale, int64_t sampling_ratio, bool aligned,
+                        double temporal_scale) {
+  return backward(grad, rois, input_shape, output_size, spatial_scale, sampling_ratio, aligned,
+                  temporal_scale, &backward_kernel);
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(actionkit, CPU, m) {
+  m.impl("roi_align3d", &forward_cpu);
+  m.impl("_roi_align3d_backward", &backward_cpu);
+}
+
+}  // namespace actionkit::kernels::roi_align3d

@@ -1,0 +1,40 @@
+// Glue between the dispatcher and the CUDA launcher of the temporal shift.
+#include <ATen/ops/empty.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#include <torch/library.h>
+
+#include "temporal_shift.h"
+#include "temporal_shift_cuda.h"
+
+namespace actionkit::kernels::temporal_shift {
+namespace {
+
+at::Tensor shift_cuda(const at::Tensor& x_in, int64_t num_segments, int64_t shift_div,
+                      bool backward) {
+  const Dims d = check_args(x_in, num_segments, shift_div, backward ? "grad" : "x");
+  const c10::cuda::CUDAGuard guard(x_in.device());
+  const at::Tensor x = x_in.contiguous();
+  at::Tensor out = at::empty(x.sizes(), x.options());
+  cuda::launch_shift(x.const_data_ptr(), out.mutable_data_ptr(), x.element_size(), d.batches,
+                     d.frames, d.channels, d.inner, d.fold, backward,
+                     c10::cuda::getCurrentCUDAStream().stream());
+  return out;
+}
+
+at::Tensor forward_cuda(const at::Tensor& x, int64_t num_segments, int64_t shift_div) {
+  return shift_cuda(x, num_segments, shift_div, /*backward=*/false);
+}
+
+at::Tensor backward_cuda(const at::Tensor& grad, int64_t num_segments, int64_t shift_div) {
+  return shift_cuda(grad, num_segments, shift_div, /*backward=*/true);
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(actionkit, CUDA, m) {
+  m.impl("temporal_shift", &forward_cuda);
+  m.impl("_temporal_shift_backward", &backward_cuda);
+}
+
+}  // namespace actionkit::kernels::temporal_shift

@@ -1,0 +1,6 @@
+"""The Python face of actionkit's compiled ops (torch.ops.actionkit.*)."""
+
+from .roi_align3d import roi_align3d
+from .temporal_shift import temporal_shift
+
+__all__ = ["roi_align3d", "temporal_shift"]

@@ -1,0 +1,109 @@
+"""Pure-PyTorch references of every op, written from the published semantics.
+
+They are the ground truth of the tests and the fallback on devices the compiled library
+was not built for. Clarity over speed: loops over RoIs and bins are fine here.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+
+def temporal_shift(x: Tensor, num_segments: int, shift_div: int = 8) -> Tensor:
+    """TSM's shift: channels [0, fold) from frame t+1, [fold, 2*fold) from frame t-1."""
+    shape = x.shape
+    if x.dim() == 4:
+        x = x.reshape(-1, num_segments, *shape[1:])
+    fold = x.shape[2] // shift_div
+    out = torch.zeros_like(x)
+    out[:, :-1, :fold] = x[:, 1:, :fold]
+    out[:, 1:, fold : 2 * fold] = x[:, :-1, fold : 2 * fold]
+    out[:, :, 2 * fold :] = x[:, :, 2 * fold :]
+    return out.reshape(shape)
+
+
+def _axis_matrix(
+    start: float, bin_size: float, bins: int, grid: int, size: int, dtype: torch.dtype
+) -> Tensor:
+    """[bins, size]: the weight of each input cell in each bin along one axis.
+
+    torchvision's roi_align rules: `grid` samples per bin at the centres of equal
+    sub-bins, linear interpolation, samples more than one cell outside dropped, those in
+    the outer half cell clamped to the border; each bin is the mean over its samples.
+    """
+    m = torch.zeros(bins, size, dtype=torch.float64)
+    for b in range(bins):
+        for i in range(grid):
+            x = start + b * bin_size + (i + 0.5) * bin_size / grid
+            if x < -1.0 or x > size:
+                continue
+            x = max(x, 0.0)
+            lo = int(x)
+            if lo >= size - 1:
+                lo = hi = size - 1
+                x = float(lo)
+            else:
+                hi = lo + 1
+            frac = x - lo
+            m[b, lo] += (1.0 - frac) / grid
+            m[b, hi] += frac / grid
+    return m.to(dtype)
+
+
+def _grid(extent: float, bins: int, sampling_ratio: int) -> int:
+    return sampling_ratio if sampling_ratio > 0 else math.ceil(extent / bins)
+
+
+def roi_align3d(
+    features: Tensor,
+    rois: Tensor,
+    output_size: Sequence[int],
+    spatial_scale: float = 1.0,
+    sampling_ratio: int = 0,
+    aligned: bool = True,
+    temporal_scale: float = 1.0,
+) -> Tensor:
+    """RoIAlign3D as separable sampling matrices: out = Mt x My x Mx applied to each RoI's clip.
+
+    Bilinear (trilinear) interpolation weights factor into one matrix per axis, and so do
+    the bin means, so out[c, t, h, w] = sum Mt[t, T] My[h, H] Mx[w, W] f[c, T, H, W].
+    For [K, 5] boxes, Mt averages the frames of adaptive-pooling bins.
+    """
+    out_t, out_h, out_w = output_size
+    n, c, frames, height, width = features.shape
+    offset = 0.5 if aligned else 0.0
+    work = torch.float64
+    outs = []
+    for roi in rois.detach().to(torch.float64).cpu().tolist():
+        tube = len(roi) == 7
+        b = int(roi[0])
+        x1, y1, x2, y2 = roi[2:4] + roi[5:7] if tube else roi[1:5]
+        xs, ys = x1 * spatial_scale - offset, y1 * spatial_scale - offset
+        w = x2 * spatial_scale - offset - xs
+        h = y2 * spatial_scale - offset - ys
+        if not aligned:
+            w, h = max(w, 1.0), max(h, 1.0)
+        mx = _axis_matrix(xs, w / out_w, out_w, _grid(w, out_w, sampling_ratio), width, work)
+        my = _axis_matrix(ys, h / out_h, out_h, _grid(h, out_h, sampling_ratio), height, work)
+        if tube:
+            ts = roi[1] * temporal_scale - offset
+            length = roi[4] * temporal_scale - offset - ts
+            if not aligned:
+                length = max(length, 1.0)
+            grid_t = _grid(length, out_t, sampling_ratio)
+            mt = _axis_matrix(ts, length / out_t, out_t, grid_t, frames, work)
+        else:
+            mt = torch.zeros(out_t, frames, dtype=work)
+            for t in range(out_t):
+                f0, f1 = (t * frames) // out_t, -((-(t + 1) * frames) // out_t)
+                mt[t, f0:f1] = 1.0 / (f1 - f0)
+        f = features[b].to(work)
+        mats = [m.to(features.device) for m in (mt, my, mx)]
+        outs.append(torch.einsum("tT,hH,wW,cTHW->cthw", *mats, f))
+    if not outs:
+        return features.new_zeros((0, c, out_t, out_h, out_w))
+    return torch.stack(outs).to(features.dtype)
