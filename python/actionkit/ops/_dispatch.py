@@ -1,8 +1,19 @@
-"""Whether the compiled library has a kernel for a device, for the reference fallback."""
+"""Which ops have a compiled kernel for which device, for the reference fallback."""
 
 import torch
 
 from .. import _extension  # noqa: F401  (registers the ops)
+
+# Read once at import: plain data that torch.compile can trace through.
+_COMPILED = {
+    device: {
+        name.split("::", 1)[1]
+        for name in torch._C._dispatch_get_all_op_names()
+        if name.startswith("actionkit::")
+        and torch._C._dispatch_has_kernel_for_dispatch_key(name, key)
+    }
+    for device, key in (("cpu", "CPU"), ("cuda", "CUDA"))
+}
 
 
 def has_kernel(op: str, device: torch.device) -> bool:
@@ -12,5 +23,4 @@ def has_kernel(op: str, device: torch.device) -> bool:
     """
     if device.type == "meta":
         return True
-    key = {"cpu": "CPU", "cuda": "CUDA"}.get(device.type)
-    return key is not None and torch._C._dispatch_has_kernel_for_dispatch_key(f"actionkit::{op}", key)
+    return op in _COMPILED.get(device.type, ())

@@ -56,7 +56,7 @@ void check_rois(const at::Tensor& rois, const at::Device& device, int64_t batche
 // each bin first (the op is linear, so the result is the same): worth it when
 // reading the features once costs less than sampling every frame per RoI.
 bool pool_frames_first(const Params& p, at::IntArrayRef shape, int64_t num_rois) {
-  if (p.tube || p.out_t >= shape[2]) return false;
+  if (p.tube || p.out_t >= shape[2] || shape[0] == 0 || shape[1] == 0) return false;
   constexpr int64_t kTapsPerBin = 16;  // a 2x2 sampling grid, 4 taps each
   const int64_t per_frame = num_rois * p.out_h * p.out_w * kTapsPerBin;
   const int64_t direct = per_frame * shape[2];

@@ -1,0 +1,77 @@
+"""The CUDA kernels' own source, compiled for the CPU through the emulation shim, against the reference.
+
+Sharing the math header proves the arithmetic; these tests run the .cu files' indexing,
+bounds checks, grid-stride loops and atomics too, on sizes that leave the last block
+partly idle and on sizes past the grid cap, where each thread loops.
+"""
+
+import pytest
+import torch
+
+from pathlib import Path
+
+import actionkit
+from actionkit.ops import _reference
+
+from .test_roi_align3d import CASES, case_inputs, random_rois
+
+THREADS, MAX_BLOCKS = 256, 4096  # csrc/actionkit/common/cuda_launch.h
+
+# Built with the package by default (CMake option ACTIONKIT_BUILD_EMULATION); a build
+# without it fails here rather than skipping, so CI cannot silently lose these tests.
+torch.ops.load_library(Path(actionkit.__file__).parent / "lib" / "libactionkit_cuda_emulation.so")
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        (2, 8, 16, 5, 7),  # 8960 elements: the last of 35 blocks is partly idle
+        (1, 3, 9, 1, 1),  # 27 elements: one block, mostly idle
+        (3, 1, 8, 2, 3),
+        (1, 4, 8, 182, 182),  # > MAX_BLOCKS * THREADS: every thread takes several steps
+    ],
+)
+@pytest.mark.parametrize("backward", [False, True])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16])
+def test_temporal_shift_kernel(shape, backward, dtype):
+    n, t, c, h, w = shape
+    x = torch.randn(n * t, c, h, w).to(dtype)
+    fold = c // 8
+    out = torch.ops.actionkit_emu.temporal_shift(x, n, t, c, fold, backward)
+    if backward:  # the gradient of the shift: the reference's vector-Jacobian product
+        xr = torch.zeros_like(x, dtype=torch.float64, requires_grad=True)
+        _reference.temporal_shift(xr, t).backward(x.double())
+        expected = xr.grad.to(dtype)
+    else:
+        expected = _reference.temporal_shift(x, t)
+    assert torch.equal(out, expected)
+    if shape[3] == 182:
+        assert x.numel() > THREADS * MAX_BLOCKS
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_roi_align3d_kernels(case, dtype):
+    features, rois, kw = case_inputs(case, dtype)
+    args = (list(kw["output_size"]), kw["spatial_scale"], kw["sampling_ratio"], kw["aligned"], 1.0)
+    out = torch.ops.actionkit_emu.roi_align3d(features, rois, *args)
+    ref = _reference.roi_align3d(features.double(), rois.double(), **kw)
+    tol = 1e-10 if dtype == torch.float64 else 1e-5
+    torch.testing.assert_close(out.double(), ref, atol=tol, rtol=tol)
+
+    grad = torch.randn_like(out)
+    grad_features = torch.ops.actionkit_emu.roi_align3d_backward(grad, rois, list(features.shape), *args)
+    x = features.detach().double().requires_grad_()
+    _reference.roi_align3d(x, rois.double(), **kw).backward(grad.double())
+    torch.testing.assert_close(grad_features.double(), x.grad, atol=tol, rtol=tol)
+
+
+def test_roi_align3d_many_rois_loop_in_threads():
+    # 2800 RoIs x 4 channels x 2x7x7 bins > MAX_BLOCKS * THREADS outputs. Compared with
+    # the CPU kernel (itself checked against the reference) to keep the test fast.
+    features = torch.randn(2, 4, 3, 10, 10, dtype=torch.float64)
+    rois = random_rois(2800, 2, 10, 10, 1.0)
+    out = torch.ops.actionkit_emu.roi_align3d(features, rois, [2, 7, 7], 1.0, 0, True, 1.0)
+    assert out.numel() > THREADS * MAX_BLOCKS
+    expected = actionkit.ops.roi_align3d(features, rois, (2, 7, 7))
+    torch.testing.assert_close(out, expected, atol=1e-10, rtol=1e-10)
