@@ -57,6 +57,10 @@ class CMakeBuild(build_ext):
             "-DCMAKE_INSTALL_LIBDIR=lib",
             "-DCMAKE_INSTALL_INCLUDEDIR=include",
             f"-DCMAKE_BUILD_TYPE={os.environ.get('ACTIONKIT_BUILD_TYPE', 'Release')}",
+            "-DACTIONKIT_BUILD_PYTHON=ON",
+            "-DACTIONKIT_PYTHON_INSTALL_DIR=.",
+            # The tests run the CUDA kernels' source on the CPU through this library.
+            f"-DACTIONKIT_BUILD_EMULATION={os.environ.get('ACTIONKIT_BUILD_EMULATION', 'ON')}",
         ]
         if shutil.which("ninja") and not (build_dir / "CMakeCache.txt").exists():
             args += ["-G", "Ninja"]

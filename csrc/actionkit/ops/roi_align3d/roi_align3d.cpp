@@ -2,9 +2,10 @@
 // and the autograd registration.
 #include "roi_align3d.h"
 
-#include <ATen/ops/_adaptive_avg_pool3d_backward.h>
-#include <ATen/ops/adaptive_avg_pool3d.h>
-#include <ATen/ops/empty.h>
+#include <ATen/ops/cat.h>
+#include <ATen/ops/div.h>
+#include <ATen/ops/mean.h>
+#include <ATen/ops/zeros.h>
 #include <torch/autograd.h>
 #include <torch/library.h>
 
@@ -64,6 +65,43 @@ bool pool_frames_first(const Params& p, at::IntArrayRef shape, int64_t num_rois)
   return pooled < direct;
 }
 
+// The frames of each temporal bin averaged (adaptive-pooling bins), in the
+// accumulation dtype: [N, C, T, H, W] -> [N, C, t, H, W].
+at::Tensor pool_frames(const at::Tensor& x, int64_t out_t, at::ScalarType acc) {
+  const int64_t frames = x.size(2);
+  if (frames % out_t == 0) {
+    const int64_t n = frames / out_t;
+    return at::mean(x.view({x.size(0), x.size(1), out_t, n, x.size(3), x.size(4)}), {3},
+                    /*keepdim=*/false, acc)
+        .contiguous();
+  }
+  std::vector<at::Tensor> bins;
+  for (int64_t ti = 0; ti < out_t; ++ti) {
+    const int64_t f0 = frame_begin(ti, frames, out_t), f1 = frame_end(ti, frames, out_t);
+    bins.push_back(at::mean(x.narrow(2, f0, f1 - f0), {2}, /*keepdim=*/true, acc));
+  }
+  return at::cat(bins, 2);
+}
+
+// The gradient of pool_frames: each bin's gradient spread evenly over its frames.
+at::Tensor unpool_frames(const at::Tensor& grad, at::IntArrayRef input_shape,
+                         at::ScalarType dtype) {
+  const int64_t frames = input_shape[2], out_t = grad.size(2);
+  if (frames % out_t == 0) {
+    const int64_t n = frames / out_t;
+    const at::Tensor g = grad.div(static_cast<double>(n)).to(dtype).unsqueeze(3);
+    return g.expand({input_shape[0], input_shape[1], out_t, n, input_shape[3], input_shape[4]})
+        .reshape(input_shape)
+        .contiguous();
+  }
+  at::Tensor out = at::zeros(input_shape, grad.options());
+  for (int64_t ti = 0; ti < out_t; ++ti) {
+    const int64_t f0 = frame_begin(ti, frames, out_t), f1 = frame_end(ti, frames, out_t);
+    out.narrow(2, f0, f1 - f0).add_(grad.narrow(2, ti, 1), 1.0 / static_cast<double>(f1 - f0));
+  }
+  return out.to(dtype);
+}
+
 }  // namespace
 
 at::Tensor forward(const at::Tensor& features, const at::Tensor& rois,
@@ -82,9 +120,7 @@ at::Tensor forward(const at::Tensor& features, const at::Tensor& rois,
   const at::ScalarType acc = acc_dtype(features.scalar_type());
   const at::Tensor rois_acc = rois.to(acc).contiguous();
   if (pool_frames_first(p, features.sizes(), rois.size(0))) {
-    const at::Tensor pooled = at::adaptive_avg_pool3d(
-        features.to(acc), {p.out_t, features.size(3), features.size(4)}).contiguous();
-    return kernel(pooled, rois_acc, p).to(features.scalar_type());
+    return kernel(pool_frames(features, p.out_t, acc), rois_acc, p).to(features.scalar_type());
   }
   return kernel(features.contiguous(), rois_acc, p);
 }
@@ -112,9 +148,7 @@ at::Tensor backward(const at::Tensor& grad, const at::Tensor& rois,
     std::vector<int64_t> pooled_shape(input_shape.begin(), input_shape.end());
     pooled_shape[2] = p.out_t;
     const at::Tensor grad_pooled = kernel(grad.contiguous(), rois_acc, pooled_shape, p);
-    return at::_adaptive_avg_pool3d_backward(grad_pooled,
-                                             at::empty(input_shape, grad_pooled.options()))
-        .to(grad.scalar_type());
+    return unpool_frames(grad_pooled, input_shape, grad.scalar_type());
   }
   return kernel(grad.contiguous(), rois_acc, input_shape, p).to(grad.scalar_type());
 }

@@ -1,0 +1,161 @@
+"""Op benchmark: each compiled op against the way MMAction2 computes the same thing.
+
+    python -m benchmarks.ops [--device cpu|cuda] [--quick] [--out bench-results/ops.json]
+
+Temporal shift: TSM-R50 layer shapes, 8 segments, batch 8, against MMAction2's
+slicing + torch.cat shift and against x.clone() (the floor for an op that writes a
+new tensor). RoIAlign3D: AVA shapes (2048 channels, T=8, 16x16, 20 RoIs) against
+MMAction2's SingleRoIExtractor3D paths: temporal mean then one 2D RoIAlign for
+output 1x7x7, a loop of 2D RoIAlign over frames for 8x7x7 (torchvision's roi_align
+stands in for mmcv's, same semantics). Ratios are from the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+import torch
+
+import actionkit
+
+from ._harness import environment, mib, peak_memory, time_ms, write_json
+
+try:
+    from torchvision.ops import roi_align as tv_roi_align
+except ImportError:
+    tv_roi_align = None
+
+
+def mmaction_shift(x: torch.Tensor, num_segments: int, shift_div: int = 8) -> torch.Tensor:
+    """MMAction2 1.x TemporalShift.shift, operation for operation (zeros made as x - x)."""
+    n, c, h, w = x.size()
+    x = x.view(-1, num_segments, c, h * w)
+    fold = c // shift_div
+    left, mid, right = x[:, :, :fold, :], x[:, :, fold : 2 * fold, :], x[:, :, 2 * fold :, :]
+    zeros = left - left
+    left = torch.cat((left[:, 1:, :, :], zeros[:, :1, :, :]), 1)
+    zeros = mid - mid
+    mid = torch.cat((zeros[:, :1, :, :], mid[:, :-1, :, :]), 1)
+    return torch.cat((left, mid, right), 2).view(n, c, h, w)
+
+
+def mmaction_roi_extract(feat: torch.Tensor, rois: torch.Tensor, size: tuple[int, int, int], scale: float):
+    """SingleRoIExtractor3D: temporal mean then RoIAlign, or RoIAlign per (contiguous) frame."""
+    if size[0] == 1:
+        feat = feat.mean(2, keepdim=True)
+    frames = [
+        tv_roi_align(feat[:, :, t].contiguous(), rois, size[1:], scale, 0, True)
+        for t in range(feat.size(2))
+    ]
+    return torch.stack(frames, 2)
+
+
+def _measure(fn: Callable[[], object], device: torch.device, repeats: int) -> tuple[float, int | None]:
+    return time_ms(fn, device, repeats), peak_memory(fn, device)
+
+
+def _fwd_bwd(op: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> Callable[[], None]:
+    x = x.detach().requires_grad_()
+    grad = torch.randn_like(op(x))
+
+    def run() -> None:
+        x.grad = None
+        op(x).backward(grad)
+
+    return run
+
+
+def bench_temporal_shift(device: torch.device, quick: bool, repeats: int) -> list[dict]:
+    rows = []
+    shapes = [(64, 256, 56, 56), (64, 512, 28, 28), (64, 1024, 14, 14), (64, 2048, 7, 7)]
+    if quick:
+        shapes = [(64, 64, 28, 28), (64, 512, 7, 7)]
+    for shape in shapes:
+        x = torch.randn(shape, device=device)
+        variants = {
+            "actionkit": lambda x: actionkit.ops.temporal_shift(x, 8),
+            "mmaction2 slicing": lambda x: mmaction_shift(x, 8),
+            "x.clone()": lambda x: x.clone(),
+        }
+        for mode in ("forward", "forward+backward"):
+            results = {}
+            for name, op in variants.items():
+                fn = (lambda op=op: op(x)) if mode == "forward" else _fwd_bwd(op, x)
+                results[name] = _measure(fn, device, repeats)
+            for name, (ms, mem) in results.items():
+                rows.append(dict(op="temporal_shift", shape=list(shape), mode=mode, variant=name,
+                                 ms=ms, peak_bytes=mem,
+                                 speedup_vs_mmaction2=results["mmaction2 slicing"][0] / ms,
+                                 ratio_to_clone=ms / results["x.clone()"][0]))
+    return rows
+
+
+def _ava_inputs(device: torch.device, quick: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    n, c = (2, 256) if quick else (8, 2048)
+    feat = torch.randn(n, c, 8, 16, 16, device=device)
+    gen = torch.Generator().manual_seed(0)
+    xy1 = torch.rand(20, 2, generator=gen) * 160
+    wh = 32 + torch.rand(20, 2, generator=gen) * 96
+    batch = torch.randint(0, n, (20, 1), generator=gen).float()
+    rois = torch.cat([batch, xy1, (xy1 + wh).clamp(max=256)], 1).to(device)
+    return feat, rois
+
+
+def bench_roi_align3d(device: torch.device, quick: bool, repeats: int) -> list[dict]:
+    if tv_roi_align is None:
+        print("roi_align3d: torchvision is not installed, so the MMAction2 paths cannot run; skipped")
+        return []
+    rows = []
+    feat, rois = _ava_inputs(device, quick)
+    scale = 1 / 16
+    for size in ((1, 7, 7), (8, 7, 7)):
+        variants = {
+            "actionkit": lambda f, size=size: actionkit.ops.roi_align3d(f, rois, size, scale),
+            "mmaction2": lambda f, size=size: mmaction_roi_extract(f, rois, size, scale),
+        }
+        a = variants["actionkit"](feat)
+        b = variants["mmaction2"](feat)
+        max_diff = (a - b).abs().max().item()
+        for mode in ("forward", "forward+backward"):
+            results = {}
+            for name, op in variants.items():
+                fn = (lambda op=op: op(feat)) if mode == "forward" else _fwd_bwd(op, feat)
+                results[name] = _measure(fn, device, repeats)
+            for name, (ms, mem) in results.items():
+                rows.append(dict(op="roi_align3d", shape=list(feat.shape), output=list(size),
+                                 mode=mode, variant=name, ms=ms, peak_bytes=mem,
+                                 speedup_vs_mmaction2=results["mmaction2"][0] / ms,
+                                 max_abs_diff=max_diff))
+    return rows
+
+
+def print_table(rows: list[dict]) -> None:
+    header = f"{'op':<15} {'shape':<22} {'out':<9} {'mode':<17} {'variant':<18} {'ms':>9} {'peak MiB':>9} {'vs mmaction2':>12}"
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        out = "x".join(map(str, r.get("output", []))) or "-"
+        shape = "x".join(map(str, r["shape"]))
+        print(f"{r['op']:<15} {shape:<22} {out:<9} {r['mode']:<17} {r['variant']:<18} "
+              f"{r['ms']:>9.2f} {mib(r['peak_bytes']):>9} {r['speedup_vs_mmaction2']:>11.2f}x")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+    parser.add_argument("--quick", action="store_true", help="small shapes, for a smoke run")
+    parser.add_argument("--repeats", type=int, default=None, help="timed repeats per variant")
+    parser.add_argument("--out", default="bench-results/ops.json", help="where to write the JSON")
+    args = parser.parse_args(argv)
+    device = torch.device(args.device)
+    repeats = args.repeats or (3 if args.quick else 7)
+    torch.manual_seed(0)
+    rows = bench_temporal_shift(device, args.quick, repeats) + bench_roi_align3d(device, args.quick, repeats)
+    print_table(rows)
+    write_json(args.out, {"environment": environment(device), "rows": rows})
+    print(f"\nwrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+"""The CUDA kernels on a GPU, against the CPU kernels and the reference (skipped without a GPU)."""
+
+import pytest
+import torch
+from torch.testing._internal.optests import opcheck
+
+import actionkit
+from actionkit.ops import _reference
+
+from ..test_roi_align3d import CASES, GRAD_CASES, TOL, case_inputs
+
+pytestmark = pytest.mark.cuda
+
+
+def test_cuda_kernels_were_compiled():
+    assert actionkit._extension.build_info["cuda_compiled"]
+    major, minor = torch.cuda.get_device_capability()
+    archs = actionkit._extension.build_info["cuda_archs"].split()
+    assert any(float(a) <= major + minor / 10 for a in archs), (archs, major, minor)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("shape", [(2, 8, 64, 7, 9), (1, 3, 9, 4, 4), (3, 1, 8, 2, 3)])
+def test_temporal_shift_equals_cpu(dtype, shape):
+    n, t, c, h, w = shape
+    x = torch.randn(n * t, c, h, w).to(dtype)
+    out = actionkit.ops.temporal_shift(x.cuda(), t)
+    assert out.is_cuda
+    assert torch.equal(out.cpu(), _reference.temporal_shift(x, t))
+    xg = x.cuda().requires_grad_()
+    grad = torch.randn_like(xg)
+    actionkit.ops.temporal_shift(xg, t).backward(grad)
+    xc = x.clone().requires_grad_()
+    _reference.temporal_shift(xc, t).backward(grad.cpu())
+    assert torch.equal(xg.grad.cpu(), xc.grad)
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("dtype", list(TOL))
+def test_roi_align3d_matches_reference(case, dtype):
+    features, rois, kw = case_inputs(case, dtype)
+    features = features.cuda().requires_grad_()
+    out = actionkit.ops.roi_align3d(features, rois.cuda(), **kw)
+    ref = _reference.roi_align3d(features.detach().double().cpu(), rois.double(), **kw)
+    atol, rtol = TOL[dtype]
+    torch.testing.assert_close(out.double().cpu(), ref, atol=atol, rtol=rtol)
+    grad = torch.randn_like(out)
+    out.backward(grad)
+    x = features.detach().double().cpu().requires_grad_()
+    _reference.roi_align3d(x, rois.double(), **kw).backward(grad.double().cpu())
+    # fp32 atomics accumulate in another order: allow a little more than one rounding.
+    torch.testing.assert_close(features.grad.double().cpu(), x.grad, atol=4 * atol, rtol=4 * rtol)
+
+
+@pytest.mark.parametrize("case", GRAD_CASES)
+def test_roi_align3d_gradcheck(case):
+    features, rois, kw = case_inputs(case, torch.float64)
+    features = features.cuda().requires_grad_()
+    rois = rois.cuda()
+    assert torch.autograd.gradcheck(lambda x: actionkit.ops.roi_align3d(x, rois, **kw), (features,))
+
+
+def test_opcheck_cuda():
+    x = torch.randn(16, 16, 3, 3, device="cuda", requires_grad=True)
+    opcheck(torch.ops.actionkit.temporal_shift.default, (x, 8, 8))
+    features, rois, kw = case_inputs(CASES[0], torch.float32)
+    size = list(kw["output_size"])
+    args = (kw["spatial_scale"], kw["sampling_ratio"], kw["aligned"], 1.0)
+    opcheck(torch.ops.actionkit.roi_align3d.default, (features.cuda().requires_grad_(), rois.cuda(), size, *args))
+
+
+def test_mixed_devices_are_an_error():
+    features = torch.randn(2, 3, 4, 5, 5, device="cuda")
+    rois = torch.tensor([[0, 0.0, 0.0, 2.0, 2.0]])
+    with pytest.raises(RuntimeError, match="rois is on cpu but features is on cuda"):
+        actionkit.ops.roi_align3d(features, rois, (1, 2, 2))
+
+
+def test_compile_inductor_cuda():
+    torch._dynamo.reset()
+
+    def f(x, rois):
+        y = actionkit.ops.temporal_shift(x.flatten(0, 1), 4).view_as(x).transpose(1, 2)
+        return actionkit.ops.roi_align3d(y, rois, (1, 3, 3), spatial_scale=0.5)
+
+    x = torch.randn(2, 4, 8, 8, 8, device="cuda")
+    rois = torch.tensor([[0, 1.0, 1.0, 9.0, 9.0], [1, 0.0, 2.0, 14.0, 12.0]], device="cuda")
+    torch.testing.assert_close(torch.compile(f, fullgraph=True)(x, rois), f(x, rois))
