@@ -26,6 +26,18 @@ def read_version() -> str:
     return re.search(r'__version__ = "([^"]+)"', text).group(1)
 
 
+def find_tool(name: str) -> str | None:
+    """A build tool from this Python's environment (pip's cmake/ninja), else from PATH."""
+    local = Path(sys.executable).parent / name
+    return str(local) if local.is_file() else shutil.which(name)
+
+
+def cmake_version(cmake: str) -> tuple[int, ...]:
+    out = subprocess.run([cmake, "--version"], capture_output=True, text=True).stdout
+    match = re.search(r"version (\d+)\.(\d+)", out)
+    return tuple(int(g) for g in match.groups()) if match else (0,)
+
+
 class CMakeExtension(Extension):
     def __init__(self, name: str) -> None:
         super().__init__(name, sources=[])
@@ -40,9 +52,9 @@ class CMakeBuild(build_ext):
             import torch.utils
         except ImportError:
             sys.exit("actionkit: install torch first, then pip install with --no-build-isolation")
-        cmake = shutil.which("cmake")
-        if cmake is None:
-            sys.exit("actionkit: cmake >= 3.26 is needed to build (pip install cmake ninja)")
+        cmake = find_tool("cmake")
+        if cmake is None or cmake_version(cmake) < (3, 26):
+            sys.exit("actionkit: cmake >= 3.26 is needed to build (pip install 'cmake>=3.26' ninja)")
         ext_path = Path(self.get_ext_fullpath(ext.name)).resolve()
         package_dir = ext_path.parent
         if getattr(self, "editable_mode", False) or self.inplace:
@@ -62,8 +74,9 @@ class CMakeBuild(build_ext):
             # The tests run the CUDA kernels' source on the CPU through this library.
             f"-DACTIONKIT_BUILD_EMULATION={os.environ.get('ACTIONKIT_BUILD_EMULATION', 'ON')}",
         ]
-        if shutil.which("ninja") and not (build_dir / "CMakeCache.txt").exists():
-            args += ["-G", "Ninja"]
+        ninja = find_tool("ninja")
+        if ninja and not (build_dir / "CMakeCache.txt").exists():
+            args += ["-G", "Ninja", f"-DCMAKE_MAKE_PROGRAM={ninja}"]
         if "ACTIONKIT_WITH_CUDA" in os.environ:
             args.append(f"-DACTIONKIT_WITH_CUDA={os.environ['ACTIONKIT_WITH_CUDA']}")
         args += os.environ.get("ACTIONKIT_CMAKE_ARGS", "").split()

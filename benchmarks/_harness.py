@@ -42,6 +42,8 @@ def peak_memory(fn: Callable[[], object], device: torch.device) -> int | None:
         fn()
         torch.cuda.synchronize(device)
         return torch.cuda.max_memory_allocated(device) - base
+    if retaining_memory():  # freed memory is reused, so the peak RSS says nothing
+        return None
     try:
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")  # resets VmHWM to the current RSS
@@ -52,18 +54,34 @@ def peak_memory(fn: Callable[[], object], device: torch.device) -> int | None:
         return None
 
 
-def time_ms(fn: Callable[[], object], device: torch.device, repeats: int, warmup: int = 2) -> float:
-    """Median wall time of fn() in milliseconds."""
+def time_ms(
+    fns: dict[str, Callable[[], object]], device: torch.device, repeats: int, warmup: int = 2
+) -> dict[str, float]:
+    """Median wall time of each fn() in milliseconds, the variants interleaved round-robin
+    so that drift of a shared, noisy machine affects them alike."""
     for _ in range(warmup):
-        fn()
+        for fn in fns.values():
+            fn()
     _sync(device)
-    times = []
+    times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        _sync(device)
-        times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times)
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            _sync(device)
+            times[name].append((time.perf_counter() - start) * 1e3)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+# glibc hands blocks above 32 MiB back to the kernel on free, so every large tensor
+# is a fresh mapping whose first touch page-faults; caching allocators (jemalloc,
+# tcmalloc, PyTorch's CUDA allocator) do not. These settings make glibc keep and reuse
+# freed memory, taking that cost, which is the same for every variant, out of the ratios.
+RETAIN_ENV = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": str(2**62)}
+
+
+def retaining_memory() -> bool:
+    return all(os.environ.get(k) == v for k, v in RETAIN_ENV.items())
 
 
 def environment(device: torch.device) -> dict[str, object]:
@@ -77,6 +95,7 @@ def environment(device: torch.device) -> dict[str, object]:
         "cpu_count": os.cpu_count(),
         "threads": torch.get_num_threads(),
         "device": str(device),
+        "allocator": "glibc, freed memory retained" if retaining_memory() else "glibc default",
     }
     if device.type == "cuda":
         env["gpu"] = torch.cuda.get_device_name(device)

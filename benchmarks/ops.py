@@ -13,13 +13,23 @@ stands in for mmcv's, same semantics). Ratios are from the same run.
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from collections.abc import Callable
 
 import torch
 
 import actionkit
 
-from ._harness import environment, mib, peak_memory, time_ms, write_json
+from ._harness import (
+    RETAIN_ENV,
+    environment,
+    mib,
+    peak_memory,
+    retaining_memory,
+    time_ms,
+    write_json,
+)
 
 try:
     from torchvision.ops import roi_align as tv_roi_align
@@ -51,8 +61,11 @@ def mmaction_roi_extract(feat: torch.Tensor, rois: torch.Tensor, size: tuple[int
     return torch.stack(frames, 2)
 
 
-def _measure(fn: Callable[[], object], device: torch.device, repeats: int) -> tuple[float, int | None]:
-    return time_ms(fn, device, repeats), peak_memory(fn, device)
+def _measure(
+    fns: dict[str, Callable[[], object]], device: torch.device, repeats: int
+) -> dict[str, tuple[float, int | None]]:
+    times = time_ms(fns, device, repeats)
+    return {name: (times[name], peak_memory(fn, device)) for name, fn in fns.items()}
 
 
 def _fwd_bwd(op: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> Callable[[], None]:
@@ -79,10 +92,11 @@ def bench_temporal_shift(device: torch.device, quick: bool, repeats: int) -> lis
             "x.clone()": lambda x: x.clone(),
         }
         for mode in ("forward", "forward+backward"):
-            results = {}
-            for name, op in variants.items():
-                fn = (lambda op=op: op(x)) if mode == "forward" else _fwd_bwd(op, x)
-                results[name] = _measure(fn, device, repeats)
+            fns = {
+                name: (lambda op=op: op(x)) if mode == "forward" else _fwd_bwd(op, x)
+                for name, op in variants.items()
+            }
+            results = _measure(fns, device, repeats)
             for name, (ms, mem) in results.items():
                 rows.append(dict(op="temporal_shift", shape=list(shape), mode=mode, variant=name,
                                  ms=ms, peak_bytes=mem,
@@ -118,10 +132,11 @@ def bench_roi_align3d(device: torch.device, quick: bool, repeats: int) -> list[d
         b = variants["mmaction2"](feat)
         max_diff = (a - b).abs().max().item()
         for mode in ("forward", "forward+backward"):
-            results = {}
-            for name, op in variants.items():
-                fn = (lambda op=op: op(feat)) if mode == "forward" else _fwd_bwd(op, feat)
-                results[name] = _measure(fn, device, repeats)
+            fns = {
+                name: (lambda op=op: op(feat)) if mode == "forward" else _fwd_bwd(op, feat)
+                for name, op in variants.items()
+            }
+            results = _measure(fns, device, repeats)
             for name, (ms, mem) in results.items():
                 rows.append(dict(op="roi_align3d", shape=list(feat.shape), output=list(size),
                                  mode=mode, variant=name, ms=ms, peak_bytes=mem,
@@ -147,7 +162,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="small shapes, for a smoke run")
     parser.add_argument("--repeats", type=int, default=None, help="timed repeats per variant")
     parser.add_argument("--out", default="bench-results/ops.json", help="where to write the JSON")
+    parser.add_argument(
+        "--retain-memory",
+        action="store_true",
+        help="run with glibc keeping freed memory (no page faults on every large tensor; "
+        "peak memory is then not measured)",
+    )
     args = parser.parse_args(argv)
+    if args.retain_memory and not retaining_memory():
+        env = {**os.environ, **RETAIN_ENV}
+        os.execve(sys.executable, [sys.executable, "-m", "benchmarks.ops", *sys.argv[1:]], env)
     device = torch.device(args.device)
     repeats = args.repeats or (3 if args.quick else 7)
     torch.manual_seed(0)
