@@ -54,7 +54,9 @@ class CMakeBuild(build_ext):
             sys.exit("actionkit: install torch first, then pip install with --no-build-isolation")
         cmake = find_tool("cmake")
         if cmake is None or cmake_version(cmake) < (3, 26):
-            sys.exit("actionkit: cmake >= 3.26 is needed to build (pip install 'cmake>=3.26' ninja)")
+            sys.exit(
+                "actionkit: cmake >= 3.26 is needed to build (pip install 'cmake>=3.26' ninja)"
+            )
         ext_path = Path(self.get_ext_fullpath(ext.name)).resolve()
         package_dir = ext_path.parent
         if getattr(self, "editable_mode", False) or self.inplace:

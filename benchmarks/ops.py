@@ -50,7 +50,9 @@ def mmaction_shift(x: torch.Tensor, num_segments: int, shift_div: int = 8) -> to
     return torch.cat((left, mid, right), 2).view(n, c, h, w)
 
 
-def mmaction_roi_extract(feat: torch.Tensor, rois: torch.Tensor, size: tuple[int, int, int], scale: float):
+def mmaction_roi_extract(
+    feat: torch.Tensor, rois: torch.Tensor, size: tuple[int, int, int], scale: float
+):
     """SingleRoIExtractor3D: temporal mean then RoIAlign, or RoIAlign per (contiguous) frame."""
     if size[0] == 1:
         feat = feat.mean(2, keepdim=True)
@@ -93,15 +95,23 @@ def bench_temporal_shift(device: torch.device, quick: bool, repeats: int) -> lis
         }
         for mode in ("forward", "forward+backward"):
             fns = {
-                name: (lambda op=op: op(x)) if mode == "forward" else _fwd_bwd(op, x)
+                name: (lambda op=op, x=x: op(x)) if mode == "forward" else _fwd_bwd(op, x)
                 for name, op in variants.items()
             }
             results = _measure(fns, device, repeats)
             for name, (ms, mem) in results.items():
-                rows.append(dict(op="temporal_shift", shape=list(shape), mode=mode, variant=name,
-                                 ms=ms, peak_bytes=mem,
-                                 speedup_vs_mmaction2=results["mmaction2 slicing"][0] / ms,
-                                 ratio_to_clone=ms / results["x.clone()"][0]))
+                rows.append(
+                    dict(
+                        op="temporal_shift",
+                        shape=list(shape),
+                        mode=mode,
+                        variant=name,
+                        ms=ms,
+                        peak_bytes=mem,
+                        speedup_vs_mmaction2=results["mmaction2 slicing"][0] / ms,
+                        ratio_to_clone=ms / results["x.clone()"][0],
+                    )
+                )
     return rows
 
 
@@ -118,7 +128,9 @@ def _ava_inputs(device: torch.device, quick: bool) -> tuple[torch.Tensor, torch.
 
 def bench_roi_align3d(device: torch.device, quick: bool, repeats: int) -> list[dict]:
     if tv_roi_align is None:
-        print("roi_align3d: torchvision is not installed, so the MMAction2 paths cannot run; skipped")
+        print(
+            "roi_align3d: torchvision is not installed, so the MMAction2 paths cannot run; skipped"
+        )
         return []
     rows = []
     feat, rois = _ava_inputs(device, quick)
@@ -138,26 +150,42 @@ def bench_roi_align3d(device: torch.device, quick: bool, repeats: int) -> list[d
             }
             results = _measure(fns, device, repeats)
             for name, (ms, mem) in results.items():
-                rows.append(dict(op="roi_align3d", shape=list(feat.shape), output=list(size),
-                                 mode=mode, variant=name, ms=ms, peak_bytes=mem,
-                                 speedup_vs_mmaction2=results["mmaction2"][0] / ms,
-                                 max_abs_diff=max_diff))
+                rows.append(
+                    dict(
+                        op="roi_align3d",
+                        shape=list(feat.shape),
+                        output=list(size),
+                        mode=mode,
+                        variant=name,
+                        ms=ms,
+                        peak_bytes=mem,
+                        speedup_vs_mmaction2=results["mmaction2"][0] / ms,
+                        max_abs_diff=max_diff,
+                    )
+                )
     return rows
 
 
 def print_table(rows: list[dict]) -> None:
-    header = f"{'op':<15} {'shape':<22} {'out':<9} {'mode':<17} {'variant':<18} {'ms':>9} {'peak MiB':>9} {'vs mmaction2':>12}"
+    header = (
+        f"{'op':<15} {'shape':<22} {'out':<9} {'mode':<17} {'variant':<18} "
+        f"{'ms':>9} {'peak MiB':>9} {'vs mmaction2':>12}"
+    )
     print(header)
     print("-" * len(header))
     for r in rows:
         out = "x".join(map(str, r.get("output", []))) or "-"
         shape = "x".join(map(str, r["shape"]))
-        print(f"{r['op']:<15} {shape:<22} {out:<9} {r['mode']:<17} {r['variant']:<18} "
-              f"{r['ms']:>9.2f} {mib(r['peak_bytes']):>9} {r['speedup_vs_mmaction2']:>11.2f}x")
+        print(
+            f"{r['op']:<15} {shape:<22} {out:<9} {r['mode']:<17} {r['variant']:<18} "
+            f"{r['ms']:>9.2f} {mib(r['peak_bytes']):>9} {r['speedup_vs_mmaction2']:>11.2f}x"
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     parser.add_argument("--quick", action="store_true", help="small shapes, for a smoke run")
     parser.add_argument("--repeats", type=int, default=None, help="timed repeats per variant")
@@ -175,7 +203,9 @@ def main(argv: list[str] | None = None) -> None:
     device = torch.device(args.device)
     repeats = args.repeats or (3 if args.quick else 7)
     torch.manual_seed(0)
-    rows = bench_temporal_shift(device, args.quick, repeats) + bench_roi_align3d(device, args.quick, repeats)
+    rows = bench_temporal_shift(device, args.quick, repeats) + bench_roi_align3d(
+        device, args.quick, repeats
+    )
     print_table(rows)
     write_json(args.out, {"environment": environment(device), "rows": rows})
     print(f"\nwrote {args.out}")

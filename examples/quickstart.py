@@ -71,14 +71,19 @@ def main() -> None:
         print(f"   2D CNN {'with' if shift else 'without'} temporal shift: accuracy {acc:.1%}")
 
     print("\n2. RoIAlign3D: pooling two actors from clip features")
-    features = torch.randn(2, 256, 8, 16, 16, requires_grad=True)  # stride-16 features of 256x256 clips
+    features = torch.randn(
+        2, 256, 8, 16, 16, requires_grad=True
+    )  # stride-16 features of 256x256 clips
     boxes = torch.tensor([[0, 40.0, 30.0, 120.0, 220.0], [1, 150.0, 60.0, 240.0, 250.0]])
     pooled = actionkit.ops.roi_align3d(features, boxes, (1, 7, 7), spatial_scale=1 / 16)
     per_frame = actionkit.ops.roi_align3d(features, boxes, (8, 7, 7), spatial_scale=1 / 16)
     tube = torch.tensor([[0, 2.0, 40.0, 30.0, 6.0, 120.0, 220.0]])  # frames [2, 6) only
     tubelet = actionkit.ops.roi_align3d(features, tube, (4, 7, 7), spatial_scale=1 / 16)
     ref = _reference.roi_align3d(features.detach(), boxes, (1, 7, 7), 1 / 16)
-    print(f"   temporal mean   {tuple(pooled.shape)}  max |op - reference| = {(pooled - ref).abs().max():.1e}")
+    print(
+        f"   temporal mean   {tuple(pooled.shape)}  "
+        f"max |op - reference| = {(pooled - ref).abs().max():.1e}"
+    )
     print(f"   every frame     {tuple(per_frame.shape)}")
     print(f"   tube, frames 2-6 {tuple(tubelet.shape)}")
     pooled.sum().backward()

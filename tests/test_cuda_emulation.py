@@ -1,14 +1,14 @@
-"""The CUDA kernels' own source, compiled for the CPU through the emulation shim, against the reference.
+"""The CUDA kernels' own source, compiled for the CPU through the emulation shim, vs the reference.
 
 Sharing the math header proves the arithmetic; these tests run the .cu files' indexing,
 bounds checks, grid-stride loops and atomics too, on sizes that leave the last block
 partly idle and on sizes past the grid cap, where each thread loops.
 """
 
+from pathlib import Path
+
 import pytest
 import torch
-
-from pathlib import Path
 
 import actionkit
 from actionkit.ops import _reference
@@ -60,7 +60,9 @@ def test_roi_align3d_kernels(case, dtype):
     torch.testing.assert_close(out.double(), ref, atol=tol, rtol=tol)
 
     grad = torch.randn_like(out)
-    grad_features = torch.ops.actionkit_emu.roi_align3d_backward(grad, rois, list(features.shape), *args)
+    grad_features = torch.ops.actionkit_emu.roi_align3d_backward(
+        grad, rois, list(features.shape), *args
+    )
     x = features.detach().double().requires_grad_()
     _reference.roi_align3d(x, rois.double(), **kw).backward(grad.double())
     torch.testing.assert_close(grad_features.double(), x.grad, atol=tol, rtol=tol)

@@ -40,7 +40,12 @@ def test_cmake_prefix_path_holds_the_package_config():
 
 
 def test_every_op_has_cpu_kernel_autograd_and_fake():
-    for op in ("temporal_shift", "_temporal_shift_backward", "roi_align3d", "_roi_align3d_backward"):
+    for op in (
+        "temporal_shift",
+        "_temporal_shift_backward",
+        "roi_align3d",
+        "_roi_align3d_backward",
+    ):
         name = f"actionkit::{op}"
         for key in ("CPU", "Autograd", "Meta"):
             assert torch._C._dispatch_has_kernel_for_dispatch_key(name, key), (op, key)

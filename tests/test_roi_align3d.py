@@ -1,4 +1,4 @@
-"""roi_align3d against the reference, torchvision, hand-worked cases; gradients, opcheck, compile, errors."""
+"""roi_align3d vs the reference, torchvision and hand-worked cases; gradients, opcheck, errors."""
 
 import pytest
 import torch
@@ -46,7 +46,11 @@ def case_inputs(case, dtype):
     shape, k, size, scale, ratio, aligned, tube = case
     features = torch.randn(shape, dtype=torch.float64).to(dtype)
     rois = random_rois(k, shape[0], shape[3], shape[4], scale, shape[2] if tube else None)
-    return features, rois.to(dtype), dict(output_size=size, spatial_scale=scale, sampling_ratio=ratio, aligned=aligned)
+    return (
+        features,
+        rois.to(dtype),
+        dict(output_size=size, spatial_scale=scale, sampling_ratio=ratio, aligned=aligned),
+    )
 
 
 TOL = {  # (atol, rtol) as tight as each dtype's arithmetic allows
@@ -140,7 +144,13 @@ def test_empty_inputs():
     out = actionkit.ops.roi_align3d(features, torch.zeros(0, 5), (2, 3, 3))
     assert out.shape == (0, 3, 2, 3, 3)
     rois = torch.tensor([[1, 0.0, 0.0, 3.0, 3.0]])
-    assert actionkit.ops.roi_align3d(torch.randn(2, 0, 4, 5, 5), rois, (2, 3, 3)).shape == (1, 0, 2, 3, 3)
+    assert actionkit.ops.roi_align3d(torch.randn(2, 0, 4, 5, 5), rois, (2, 3, 3)).shape == (
+        1,
+        0,
+        2,
+        3,
+        3,
+    )
     features.requires_grad_()
     actionkit.ops.roi_align3d(features, torch.zeros(0, 7), (2, 3, 3)).sum().backward()
     assert torch.equal(features.grad, torch.zeros_like(features))
@@ -208,7 +218,10 @@ def test_opcheck(case):
     args = (kw["spatial_scale"], kw["sampling_ratio"], kw["aligned"], 1.0)
     opcheck(torch.ops.actionkit.roi_align3d.default, (features.requires_grad_(), rois, size, *args))
     grad = torch.randn(rois.shape[0], features.shape[1], *size)
-    opcheck(torch.ops.actionkit._roi_align3d_backward.default, (grad, rois, list(features.shape), size, *args))
+    opcheck(
+        torch.ops.actionkit._roi_align3d_backward.default,
+        (grad, rois, list(features.shape), size, *args),
+    )
 
 
 @pytest.mark.parametrize("dynamic", [False, True])
@@ -236,7 +249,8 @@ def test_falls_back_to_reference_where_no_kernel(monkeypatch):
     features, rois, kw = case_inputs(CASES[5], torch.float64)
     monkeypatch.setitem(_dispatch._COMPILED, "cpu", set())
     torch.testing.assert_close(
-        actionkit.ops.roi_align3d(features, rois, **kw), _reference.roi_align3d(features, rois, **kw)
+        actionkit.ops.roi_align3d(features, rois, **kw),
+        _reference.roi_align3d(features, rois, **kw),
     )
 
 
@@ -253,7 +267,13 @@ R = torch.tensor([[0, 0.0, 0.0, 2.0, 2.0]])
         (F, R[:, :4], (1, 2, 2), {}, r"rois must have shape \[K, 5\]"),
         (F, R[0], (1, 2, 2), {}, r"rois must have shape \[K, 5\]"),
         (F, R.to("meta"), (1, 2, 2), {}, "rois is on meta but features is on cpu"),
-        (F, torch.tensor([[2, 0.0, 0.0, 2.0, 2.0]]), (1, 2, 2), {}, r"rois\[0, 0\] = 2 is not a batch index"),
+        (
+            F,
+            torch.tensor([[2, 0.0, 0.0, 2.0, 2.0]]),
+            (1, 2, 2),
+            {},
+            r"rois\[0, 0\] = 2 is not a batch index",
+        ),
         (F, R, (0, 2, 2), {}, "output_size must be positive"),
         (F, R, (1, 2, 2), {"spatial_scale": 0.0}, "spatial_scale must be positive"),
         (F, R, (1, 2, 2), {"temporal_scale": -1.0}, "temporal_scale must be positive"),

@@ -73,7 +73,10 @@ def test_non_contiguous_input():
     x = base.permute(0, 2, 3, 1)  # [8, 16, 6, 3], channels-last style strides
     assert not x.is_contiguous()
     torch.testing.assert_close(
-        actionkit.ops.temporal_shift(x, 4), _reference.temporal_shift(x.contiguous(), 4), rtol=0, atol=0
+        actionkit.ops.temporal_shift(x, 4),
+        _reference.temporal_shift(x.contiguous(), 4),
+        rtol=0,
+        atol=0,
     )
 
 
@@ -131,7 +134,12 @@ def test_compile_fullgraph(dynamic):
     [
         (torch.zeros(8, 16, 2, 2, dtype=torch.int64), 8, 8, "x must be a floating-point tensor"),
         (torch.zeros(8, 16, 2), 8, 8, r"x must have shape \[N\*T, C, H, W\]"),
-        (torch.zeros(12, 16, 2, 2), 8, 8, r"first dimension of x \(N\*T = 12\) is not divisible by num_segments \(8\)"),
+        (
+            torch.zeros(12, 16, 2, 2),
+            8,
+            8,
+            r"first dimension of x \(N\*T = 12\) is not divisible by num_segments \(8\)",
+        ),
         (torch.zeros(2, 4, 16, 2, 2), 8, 8, "num_segments must equal T = 4"),
         (torch.zeros(8, 16, 2, 2), 0, 8, "num_segments must be positive"),
         (torch.zeros(8, 16, 2, 2), 8, 0, "shift_div must be positive"),

@@ -49,13 +49,12 @@ at::Tensor temporal_shift_backward(const at::Tensor& grad, int64_t num_segments,
 }
 
 at::Tensor roi_align3d_backward(const at::Tensor& grad, const at::Tensor& rois,
-                                c10::SymIntArrayRef input_shape,
-                                std::array<int64_t, 3> output_size, double spatial_scale,
-                                int64_t sampling_ratio, bool aligned, double temporal_scale) {
+                                c10::SymIntArrayRef input_shape, std::array<int64_t, 3> output_size,
+                                double spatial_scale, int64_t sampling_ratio, bool aligned,
+                                double temporal_scale) {
   static const auto op =
-      find_op<at::Tensor(const at::Tensor&, const at::Tensor&, c10::SymIntArrayRef,
-                         at::IntArrayRef, double, int64_t, bool, double)>(
-          "actionkit::_roi_align3d_backward");
+      find_op<at::Tensor(const at::Tensor&, const at::Tensor&, c10::SymIntArrayRef, at::IntArrayRef,
+                         double, int64_t, bool, double)>("actionkit::_roi_align3d_backward");
   return op.call(grad, rois, input_shape, output_size, spatial_scale, sampling_ratio, aligned,
                  temporal_scale);
 }

@@ -12,8 +12,9 @@ __all__ = ["__version__", "cmake_prefix_path", "info", "ops"]
 def cmake_prefix_path() -> str:
     """The prefix to add to CMAKE_PREFIX_PATH so `find_package(actionkit)` finds this copy.
 
-    Example:
-        cmake -DCMAKE_PREFIX_PATH="$(python -c 'import actionkit; print(actionkit.cmake_prefix_path())')" ..
+    Example (shell):
+        prefix=$(python -c 'import actionkit; print(actionkit.cmake_prefix_path())')
+        cmake -DCMAKE_PREFIX_PATH="$prefix" ..
     """
     prefix = Path(__file__).resolve().parent
     if not (prefix / "lib" / "cmake" / "actionkit" / "actionkitConfig.cmake").is_file():

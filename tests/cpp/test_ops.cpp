@@ -47,11 +47,13 @@ void roi_align3d() {
   // Box (0,0)-(4,4), aligned, 2x2 bins, one sample each at 0.5 + 2p; mean over t: 50.
   const auto rois = torch::tensor({0., 0., 0., 4., 4.}, torch::kFloat64).view({1, 5});
   const auto out = actionkit::roi_align3d(f, rois, {1, 2, 2}, 1.0, 1, true);
-  const auto expected = torch::tensor({55.5, 57.5, 75.5, 77.5}, torch::kFloat64).view({1, 1, 1, 2, 2});
+  const auto expected =
+      torch::tensor({55.5, 57.5, 75.5, 77.5}, torch::kFloat64).view({1, 1, 1, 2, 2});
   check(close(out, expected), "roi_align3d box forward");
   // Each output averages one bilinear sample over two frames: the gradients sum to 4.
   out.sum().backward();
-  check(std::abs(f.grad().sum().item<double>() - 4.0) < 1e-12, "roi_align3d backward (C++ autograd)");
+  check(std::abs(f.grad().sum().item<double>() - 4.0) < 1e-12,
+        "roi_align3d backward (C++ autograd)");
   // A tube t in [1, 3) of a 4-frame clip: one sample at (1.5, 1.5, 1.5).
   const auto clip = (100 * torch::arange(4, torch::kFloat64).view({4, 1, 1}) +
                      10 * yx.view({1, 4, 1}) + yx.view({1, 1, 4}))

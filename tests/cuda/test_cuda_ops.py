@@ -66,7 +66,10 @@ def test_opcheck_cuda():
     features, rois, kw = case_inputs(CASES[0], torch.float32)
     size = list(kw["output_size"])
     args = (kw["spatial_scale"], kw["sampling_ratio"], kw["aligned"], 1.0)
-    opcheck(torch.ops.actionkit.roi_align3d.default, (features.cuda().requires_grad_(), rois.cuda(), size, *args))
+    opcheck(
+        torch.ops.actionkit.roi_align3d.default,
+        (features.cuda().requires_grad_(), rois.cuda(), size, *args),
+    )
 
 
 def test_mixed_devices_are_an_error():

@@ -13,8 +13,7 @@
   ::actionkit::emu::launch(kernel, grid, block, __VA_ARGS__)
 #else
 #include <cuda_runtime.h>
-#define AK_LAUNCH(kernel, grid, block, stream, ...) \
-  kernel<<<grid, block, 0, stream>>>(__VA_ARGS__)
+#define AK_LAUNCH(kernel, grid, block, stream, ...) kernel<<<grid, block, 0, stream>>>(__VA_ARGS__)
 #endif
 
 namespace actionkit::detail {
@@ -41,6 +40,6 @@ inline void check_launch(const char* what) {
 }  // namespace actionkit::detail
 
 // The index of this thread's first element and the stride of a grid-stride loop.
-#define AK_GRID_STRIDE_LOOP(i, n)                                                    \
+#define AK_GRID_STRIDE_LOOP(i, n)                                                        \
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < (n); \
        i += static_cast<int64_t>(blockDim.x) * gridDim.x)

@@ -11,14 +11,15 @@
 namespace actionkit::emulation {
 namespace {
 
-at::Tensor temporal_shift(const at::Tensor& x_in, int64_t batches, int64_t frames,
-                          int64_t channels, int64_t fold, bool backward) {
+at::Tensor temporal_shift(const at::Tensor& x_in, int64_t batches, int64_t frames, int64_t channels,
+                          int64_t fold, bool backward) {
   const at::Tensor x = x_in.contiguous();
   at::Tensor out = at::empty(x.sizes(), x.options());
-  const int64_t inner = batches * frames * channels == 0 ? 0 : x.numel() / (batches * frames * channels);
+  const int64_t inner =
+      batches * frames * channels == 0 ? 0 : x.numel() / (batches * frames * channels);
   kernels::temporal_shift::cuda::launch_shift(x.const_data_ptr(), out.mutable_data_ptr(),
-                                     x.element_size(), batches, frames, channels, inner, fold,
-                                     backward, nullptr);
+                                              x.element_size(), batches, frames, channels, inner,
+                                              fold, backward, nullptr);
   return out;
 }
 
@@ -30,10 +31,10 @@ kernels::roi_align3d::cuda::DType dtype_of(const at::Tensor& t) {
 }
 
 kernels::roi_align3d::Params roi_params(const at::Tensor& rois, at::IntArrayRef output_size,
-                               double spatial_scale, int64_t sampling_ratio, bool aligned,
-                               double temporal_scale) {
-  return {output_size[0], output_size[1], output_size[2], spatial_scale, temporal_scale,
-          sampling_ratio, aligned, rois.size(1) == 7};
+                                        double spatial_scale, int64_t sampling_ratio, bool aligned,
+                                        double temporal_scale) {
+  return {output_size[0], output_size[1], output_size[2], spatial_scale,
+          temporal_scale, sampling_ratio, aligned,        rois.size(1) == 7};
 }
 
 // The raw kernels, without the strategy choice of the registered op.
@@ -42,14 +43,14 @@ at::Tensor roi_align3d_forward(const at::Tensor& features_in, const at::Tensor& 
                                int64_t sampling_ratio, bool aligned, double temporal_scale) {
   const at::Tensor features = features_in.contiguous();
   const at::Tensor rois = rois_in.to(features.scalar_type()).contiguous();
-  const auto p = roi_params(rois, output_size, spatial_scale, sampling_ratio, aligned,
-                            temporal_scale);
-  at::Tensor out = at::empty({rois.size(0), features.size(1), p.out_t, p.out_h, p.out_w},
-                             features.options());
+  const auto p =
+      roi_params(rois, output_size, spatial_scale, sampling_ratio, aligned, temporal_scale);
+  at::Tensor out =
+      at::empty({rois.size(0), features.size(1), p.out_t, p.out_h, p.out_w}, features.options());
   const auto s = features.sizes();
-  kernels::roi_align3d::cuda::launch_forward(dtype_of(features), features.const_data_ptr(),
-                                    rois.const_data_ptr(), out.mutable_data_ptr(),
-                                    {s[0], s[1], s[2], s[3], s[4], rois.size(0)}, p, nullptr);
+  kernels::roi_align3d::cuda::launch_forward(
+      dtype_of(features), features.const_data_ptr(), rois.const_data_ptr(), out.mutable_data_ptr(),
+      {s[0], s[1], s[2], s[3], s[4], rois.size(0)}, p, nullptr);
   return out;
 }
 
@@ -59,27 +60,31 @@ at::Tensor roi_align3d_backward(const at::Tensor& grad_in, const at::Tensor& roi
                                 double temporal_scale) {
   const at::Tensor grad = grad_in.contiguous();
   const at::Tensor rois = rois_in.to(grad.scalar_type()).contiguous();
-  const auto p = roi_params(rois, output_size, spatial_scale, sampling_ratio, aligned,
-                            temporal_scale);
+  const auto p =
+      roi_params(rois, output_size, spatial_scale, sampling_ratio, aligned, temporal_scale);
   at::Tensor out = at::zeros(input_shape, grad.options());
   const auto s = input_shape;
-  kernels::roi_align3d::cuda::launch_backward(dtype_of(grad), grad.const_data_ptr(),
-                                     rois.const_data_ptr(), out.mutable_data_ptr(),
-                                     {s[0], s[1], s[2], s[3], s[4], rois.size(0)}, p, nullptr);
+  kernels::roi_align3d::cuda::launch_backward(
+      dtype_of(grad), grad.const_data_ptr(), rois.const_data_ptr(), out.mutable_data_ptr(),
+      {s[0], s[1], s[2], s[3], s[4], rois.size(0)}, p, nullptr);
   return out;
 }
 
 }  // namespace
 
 TORCH_LIBRARY(actionkit_emu, m) {
-  m.def("temporal_shift(Tensor x, int batches, int frames, int channels, int fold, bool backward) -> Tensor",
-        &temporal_shift);
-  m.def("roi_align3d(Tensor features, Tensor rois, int[3] output_size, float spatial_scale, "
-        "int sampling_ratio, bool aligned, float temporal_scale) -> Tensor",
-        &roi_align3d_forward);
-  m.def("roi_align3d_backward(Tensor grad, Tensor rois, int[5] input_shape, int[3] output_size, "
-        "float spatial_scale, int sampling_ratio, bool aligned, float temporal_scale) -> Tensor",
-        &roi_align3d_backward);
+  m.def(
+      "temporal_shift(Tensor x, int batches, int frames, int channels, int fold, bool backward) -> "
+      "Tensor",
+      &temporal_shift);
+  m.def(
+      "roi_align3d(Tensor features, Tensor rois, int[3] output_size, float spatial_scale, "
+      "int sampling_ratio, bool aligned, float temporal_scale) -> Tensor",
+      &roi_align3d_forward);
+  m.def(
+      "roi_align3d_backward(Tensor grad, Tensor rois, int[5] input_shape, int[3] output_size, "
+      "float spatial_scale, int sampling_ratio, bool aligned, float temporal_scale) -> Tensor",
+      &roi_align3d_backward);
 }
 
 }  // namespace actionkit::emulation

@@ -34,10 +34,9 @@ def info_dict() -> dict[str, object]:
     """Everything `info()` prints, as a dict."""
     cuda_devices = []
     if torch.cuda.is_available():
-        cuda_devices = [
-            f"{torch.cuda.get_device_name(i)} (sm_{''.join(map(str, torch.cuda.get_device_capability(i)))})"
-            for i in range(torch.cuda.device_count())
-        ]
+        for i in range(torch.cuda.device_count()):
+            major, minor = torch.cuda.get_device_capability(i)
+            cuda_devices.append(f"{torch.cuda.get_device_name(i)} (sm_{major}{minor})")
     return {
         "actionkit": build_info["version"],
         "python": sys.version.split()[0],
@@ -50,7 +49,9 @@ def info_dict() -> dict[str, object]:
         "CUDA toolkit (build)": build_info["cuda_version"] or "-",
         "CUDA devices": ", ".join(cuda_devices) or "none",
         "CPU threads (torch)": torch.get_num_threads(),
-        "optional backends": {dist: _version_of(dist) or "not installed" for dist in OPTIONAL.values()},
+        "optional backends": {
+            dist: _version_of(dist) or "not installed" for dist in OPTIONAL.values()
+        },
     }
 
 
@@ -64,5 +65,3 @@ def info() -> str:
         else:
             lines.append(f"{key:<24} {value}")
     return "\n".join(lines)
-
-

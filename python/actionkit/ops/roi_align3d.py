@@ -16,7 +16,9 @@ def _output_size(output_size: int | Sequence[int]) -> list[int]:
     if len(size) == 2:
         return [1, *size]
     if len(size) != 3:
-        raise ValueError(f"roi_align3d: output_size must be an int, (h, w) or (t, h, w), got {output_size}")
+        raise ValueError(
+            f"roi_align3d: output_size must be an int, (h, w) or (t, h, w), got {output_size}"
+        )
     return size
 
 
@@ -77,7 +79,10 @@ def roi_align3d(
 
 
 def _check(features_device: torch.device, rois: Tensor) -> None:
-    torch._check(rois.dim() == 2 and rois.shape[1] in (5, 7), lambda: "roi_align3d: rois must be [K, 5] or [K, 7]")
+    torch._check(
+        rois.dim() == 2 and rois.shape[1] in (5, 7),
+        lambda: "roi_align3d: rois must be [K, 5] or [K, 7]",
+    )
     torch._check(
         rois.device == features_device,
         lambda: f"roi_align3d: rois is on {rois.device} but features is on {features_device}",
@@ -85,7 +90,15 @@ def _check(features_device: torch.device, rois: Tensor) -> None:
 
 
 @torch.library.register_fake("actionkit::roi_align3d")
-def _(features, rois, output_size, spatial_scale=1.0, sampling_ratio=0, aligned=True, temporal_scale=1.0):
+def _(
+    features,
+    rois,
+    output_size,
+    spatial_scale=1.0,
+    sampling_ratio=0,
+    aligned=True,
+    temporal_scale=1.0,
+):
     torch._check(features.dim() == 5, lambda: "roi_align3d: features must be [N, C, T, H, W]")
     torch._check(len(output_size) == 3, lambda: "roi_align3d: output_size must be (t, h, w)")
     _check(features.device, rois)

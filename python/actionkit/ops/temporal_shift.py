@@ -44,7 +44,9 @@ def _dims(x: Tensor, num_segments: int, shift_div: int, arg: str) -> None:
     if x.dim() == 4:
         torch._check(
             x.shape[0] % num_segments == 0,
-            lambda: f"temporal_shift: the first dimension of {arg} is not divisible by num_segments",
+            lambda: (
+                f"temporal_shift: the first dimension of {arg} is not divisible by num_segments"
+            ),
         )
     else:
         torch._check(

@@ -29,12 +29,11 @@ at::Tensor roi_align3d(const at::Tensor& features, const at::Tensor& rois,
 namespace detail {
 
 // The registered backward ops, for the autograd functions.
-at::Tensor temporal_shift_backward(const at::Tensor& grad, int64_t num_segments,
-                                   int64_t shift_div);
+at::Tensor temporal_shift_backward(const at::Tensor& grad, int64_t num_segments, int64_t shift_div);
 at::Tensor roi_align3d_backward(const at::Tensor& grad, const at::Tensor& rois,
-                                c10::SymIntArrayRef input_shape,
-                                std::array<int64_t, 3> output_size, double spatial_scale,
-                                int64_t sampling_ratio, bool aligned, double temporal_scale);
+                                c10::SymIntArrayRef input_shape, std::array<int64_t, 3> output_size,
+                                double spatial_scale, int64_t sampling_ratio, bool aligned,
+                                double temporal_scale);
 
 }  // namespace detail
 }  // namespace actionkit

@@ -26,8 +26,8 @@ Params make_params(at::IntArrayRef output_size, double spatial_scale, int64_t sa
               spatial_scale);
   TORCH_CHECK(temporal_scale > 0, "roi_align3d: temporal_scale must be positive, got ",
               temporal_scale);
-  return {output_size[0], output_size[1], output_size[2], spatial_scale, temporal_scale,
-          sampling_ratio, aligned, tube};
+  return {output_size[0], output_size[1], output_size[2], spatial_scale,
+          temporal_scale, sampling_ratio, aligned,        tube};
 }
 
 void check_rois(const at::Tensor& rois, const at::Device& device, int64_t batches) {
@@ -104,9 +104,9 @@ at::Tensor unpool_frames(const at::Tensor& grad, at::IntArrayRef input_shape,
 
 }  // namespace
 
-at::Tensor forward(const at::Tensor& features, const at::Tensor& rois,
-                   at::IntArrayRef output_size, double spatial_scale, int64_t sampling_ratio,
-                   bool aligned, double temporal_scale, ForwardKernel kernel) {
+at::Tensor forward(const at::Tensor& features, const at::Tensor& rois, at::IntArrayRef output_size,
+                   double spatial_scale, int64_t sampling_ratio, bool aligned,
+                   double temporal_scale, ForwardKernel kernel) {
   TORCH_CHECK(at::isFloatingType(features.scalar_type()),
               "roi_align3d: features must be a floating-point tensor, got dtype ",
               features.scalar_type());
@@ -159,8 +159,8 @@ using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
 std::array<int64_t, 3> to_array(at::IntArrayRef size) {
-  TORCH_CHECK(size.size() == 3,
-              "roi_align3d: output_size must have 3 entries (t, h, w), got ", size);
+  TORCH_CHECK(size.size() == 3, "roi_align3d: output_size must have 3 entries (t, h, w), got ",
+              size);
   return {size[0], size[1], size[2]};
 }
 
@@ -173,16 +173,14 @@ void save_args(AutogradContext* ctx, at::IntArrayRef output_size, double spatial
   ctx->saved_data["temporal_scale"] = temporal_scale;
 }
 
-#define AK_SAVED_ARGS(ctx)                                                     \
-  to_array((ctx)->saved_data["output_size"].toIntVector()),                    \
-      (ctx)->saved_data["spatial_scale"].toDouble(),                           \
-      (ctx)->saved_data["sampling_ratio"].toInt(),                             \
+#define AK_SAVED_ARGS(ctx)                                                                        \
+  to_array((ctx)->saved_data["output_size"].toIntVector()),                                       \
+      (ctx)->saved_data["spatial_scale"].toDouble(), (ctx)->saved_data["sampling_ratio"].toInt(), \
       (ctx)->saved_data["aligned"].toBool(), (ctx)->saved_data["temporal_scale"].toDouble()
 
 // The op is linear in features: the gradient of its backward is the forward
 // applied to the incoming gradient, which makes double backward work.
-class RoiAlign3dBackwardFunction
-    : public torch::autograd::Function<RoiAlign3dBackwardFunction> {
+class RoiAlign3dBackwardFunction : public torch::autograd::Function<RoiAlign3dBackwardFunction> {
  public:
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& grad, const at::Tensor& rois,
                             c10::SymIntArrayRef input_shape, at::IntArrayRef output_size,
@@ -197,8 +195,13 @@ class RoiAlign3dBackwardFunction
   static variable_list backward(AutogradContext* ctx, const variable_list& grads) {
     const at::Tensor rois = ctx->get_saved_variables()[0];
     return {actionkit::roi_align3d(grads[0], rois, AK_SAVED_ARGS(ctx)),
-            at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(),
-            at::Tensor(), at::Tensor(), at::Tensor()};
+            at::Tensor(),
+            at::Tensor(),
+            at::Tensor(),
+            at::Tensor(),
+            at::Tensor(),
+            at::Tensor(),
+            at::Tensor()};
   }
 };
 
@@ -220,14 +223,17 @@ class RoiAlign3dFunction : public torch::autograd::Function<RoiAlign3dFunction> 
     const std::vector<c10::SymInt> input_shape = ctx->saved_data["input_shape"].toSymIntVector();
     const auto out_size = ctx->saved_data["output_size"].toIntVector();
     return {RoiAlign3dBackwardFunction::apply(
-                grads[0], rois, input_shape, out_size,
-                ctx->saved_data["spatial_scale"].toDouble(),
+                grads[0], rois, input_shape, out_size, ctx->saved_data["spatial_scale"].toDouble(),
                 ctx->saved_data["sampling_ratio"].toInt(), ctx->saved_data["aligned"].toBool(),
                 ctx->saved_data["temporal_scale"].toDouble()),
-            at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+            at::Tensor(),
+            at::Tensor(),
+            at::Tensor(),
+            at::Tensor(),
+            at::Tensor(),
+            at::Tensor()};
   }
 };
-
 
 #undef AK_SAVED_ARGS
 

@@ -19,12 +19,11 @@ using BackwardKernel = at::Tensor (*)(const at::Tensor& grad, const at::Tensor& 
 
 // The registered forward/backward for one backend: checks the arguments,
 // chooses the strategy by shape and calls the backend's kernel.
-at::Tensor forward(const at::Tensor& features, const at::Tensor& rois,
-                   at::IntArrayRef output_size, double spatial_scale, int64_t sampling_ratio,
-                   bool aligned, double temporal_scale, ForwardKernel kernel);
-at::Tensor backward(const at::Tensor& grad, const at::Tensor& rois,
-                    c10::SymIntArrayRef input_shape, at::IntArrayRef output_size,
-                    double spatial_scale, int64_t sampling_ratio, bool aligned,
-                    double temporal_scale, BackwardKernel kernel);
+at::Tensor forward(const at::Tensor& features, const at::Tensor& rois, at::IntArrayRef output_size,
+                   double spatial_scale, int64_t sampling_ratio, bool aligned,
+                   double temporal_scale, ForwardKernel kernel);
+at::Tensor backward(const at::Tensor& grad, const at::Tensor& rois, c10::SymIntArrayRef input_shape,
+                    at::IntArrayRef output_size, double spatial_scale, int64_t sampling_ratio,
+                    bool aligned, double temporal_scale, BackwardKernel kernel);
 
 }  // namespace actionkit::kernels::roi_align3d

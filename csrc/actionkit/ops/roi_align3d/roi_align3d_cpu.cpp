@@ -109,7 +109,8 @@ at::Tensor forward_kernel(const at::Tensor& features, const at::Tensor& rois, co
                     sum[v] += w * static_cast<acc_t>(planes[v][off]);
                   }
                 }
-                for (int64_t v = 0; v < lanes; ++v) rows[v * bins + bin] = static_cast<scalar_t>(sum[v]);
+                for (int64_t v = 0; v < lanes; ++v)
+                  rows[v * bins + bin] = static_cast<scalar_t>(sum[v]);
               }
             }
           }

@@ -1,4 +1,6 @@
 // Glue between the dispatcher and the CUDA launchers of RoIAlign3D.
+#include "roi_align3d_cuda.h"
+
 #include <ATen/ops/empty.h>
 #include <ATen/ops/zeros.h>
 #include <c10/cuda/CUDAGuard.h>
@@ -6,7 +8,6 @@
 #include <torch/library.h>
 
 #include "roi_align3d.h"
-#include "roi_align3d_cuda.h"
 
 namespace actionkit::kernels::roi_align3d {
 namespace {
@@ -32,8 +33,8 @@ cuda::Shape shape_of(at::IntArrayRef features, int64_t rois) {
 
 at::Tensor forward_kernel(const at::Tensor& features, const at::Tensor& rois, const Params& p) {
   const c10::cuda::CUDAGuard guard(features.device());
-  at::Tensor out = at::empty({rois.size(0), features.size(1), p.out_t, p.out_h, p.out_w},
-                             features.options());
+  at::Tensor out =
+      at::empty({rois.size(0), features.size(1), p.out_t, p.out_h, p.out_w}, features.options());
   cuda::launch_forward(to_dtype(features.scalar_type()), features.const_data_ptr(),
                        rois.const_data_ptr(), out.mutable_data_ptr(),
                        shape_of(features.sizes(), rois.size(0)), p,
@@ -45,16 +46,15 @@ at::Tensor backward_kernel(const at::Tensor& grad, const at::Tensor& rois,
                            at::IntArrayRef input_shape, const Params& p) {
   const c10::cuda::CUDAGuard guard(grad.device());
   at::Tensor grad_features = at::zeros(input_shape, grad.options().dtype(rois.scalar_type()));
-  cuda::launch_backward(to_dtype(grad.scalar_type()), grad.const_data_ptr(),
-                        rois.const_data_ptr(), grad_features.mutable_data_ptr(),
-                        shape_of(input_shape, rois.size(0)), p,
+  cuda::launch_backward(to_dtype(grad.scalar_type()), grad.const_data_ptr(), rois.const_data_ptr(),
+                        grad_features.mutable_data_ptr(), shape_of(input_shape, rois.size(0)), p,
                         c10::cuda::getCurrentCUDAStream().stream());
   return grad_features;
 }
 
 at::Tensor forward_cuda(const at::Tensor& features, const at::Tensor& rois,
-                        at::IntArrayRef output_size, double spatial_scale,
-                        int64_t sampling_ratio, bool aligned, double temporal_scale) {
+                        at::IntArrayRef output_size, double spatial_scale, int64_t sampling_ratio,
+                        bool aligned, double temporal_scale) {
   return forward(features, rois, output_size, spatial_scale, sampling_ratio, aligned,
                  temporal_scale, &forward_kernel);
 }

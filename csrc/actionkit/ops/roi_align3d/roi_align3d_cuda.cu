@@ -11,8 +11,8 @@ namespace actionkit::kernels::roi_align3d::cuda {
 namespace {
 
 template <typename scalar_t, typename acc_t>
-__global__ void forward_kernel(const scalar_t* features, const acc_t* rois, scalar_t* out,
-                               Shape s, Params p) {
+__global__ void forward_kernel(const scalar_t* features, const acc_t* rois, scalar_t* out, Shape s,
+                               Params p) {
   const int64_t bins = p.out_t * p.out_h * p.out_w;
   const int64_t total = s.rois * s.channels * bins;
   const int64_t cols = p.tube ? 7 : 5;
@@ -27,10 +27,9 @@ __global__ void forward_kernel(const scalar_t* features, const acc_t* rois, scal
     acc_t sum = acc_t(0);
     if (g.batch >= 0 && g.batch < s.batches) {
       const scalar_t* plane = features + (g.batch * s.channels + c) * block;
-      for_each_tap(g, ti, ph, pw, s.frames, s.height, s.width, p.out_t,
-                   [&](int64_t offset, acc_t w) {
-                     sum += w * detail::to_acc<acc_t>(plane[offset]);
-                   });
+      for_each_tap(
+          g, ti, ph, pw, s.frames, s.height, s.width, p.out_t,
+          [&](int64_t offset, acc_t w) { sum += w * detail::to_acc<acc_t>(plane[offset]); });
     }
     out[i] = detail::from_acc<scalar_t>(sum);
   }
@@ -88,8 +87,8 @@ void backward_typed(const void* grad, const void* rois, void* grad_features, con
 
 }  // namespace
 
-void launch_forward(DType dtype, const void* features, const void* rois, void* out,
-                    const Shape& s, const Params& p, void* stream) {
+void launch_forward(DType dtype, const void* features, const void* rois, void* out, const Shape& s,
+                    const Params& p, void* stream) {
   switch (dtype) {
     case DType::Float:
       return forward_typed<float, float>(features, rois, out, s, p, stream);

@@ -16,8 +16,8 @@ struct Shape {
 
 // out[K, C, t, h, w] (dtype) from features (dtype) and rois (float, or double
 // for double features).
-void launch_forward(DType dtype, const void* features, const void* rois, void* out,
-                    const Shape& s, const Params& p, void* stream);
+void launch_forward(DType dtype, const void* features, const void* rois, void* out, const Shape& s,
+                    const Params& p, void* stream);
 
 // Adds the gradient into grad_features (float, or double for double grads),
 // which the caller zeroes, from grad [K, C, t, h, w] (dtype).

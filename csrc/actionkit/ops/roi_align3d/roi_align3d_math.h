@@ -149,8 +149,8 @@ AK_HD inline void for_each_tap(const Geometry<acc_t>& g, int64_t ti, int64_t ph,
         if (!ix_.valid) continue;
         const int64_t cells[4] = {iy_.lo * width + ix_.lo, iy_.lo * width + ix_.hi,
                                   iy_.hi * width + ix_.lo, iy_.hi * width + ix_.hi};
-        const acc_t weights[4] = {iy_.w_lo * ix_.w_lo, iy_.w_lo * ix_.w_hi,
-                                  iy_.w_hi * ix_.w_lo, iy_.w_hi * ix_.w_hi};
+        const acc_t weights[4] = {iy_.w_lo * ix_.w_lo, iy_.w_lo * ix_.w_hi, iy_.w_hi * ix_.w_lo,
+                                  iy_.w_hi * ix_.w_hi};
         if (g.tube) {
           for (int j = 0; j < 4; ++j) {
             tap(it_t.lo * plane + cells[j], weights[j] * it_t.w_lo * scale);

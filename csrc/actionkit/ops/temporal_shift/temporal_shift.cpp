@@ -21,8 +21,7 @@ Dims check_args(const at::Tensor& x, int64_t num_segments, int64_t shift_div, co
   Dims d{};
   if (x.dim() == 4) {
     TORCH_CHECK(x.size(0) % num_segments == 0, "temporal_shift: the first dimension of ", arg,
-                " (N*T = ", x.size(0), ") is not divisible by num_segments (", num_segments,
-                ")");
+                " (N*T = ", x.size(0), ") is not divisible by num_segments (", num_segments, ")");
     d.frames = num_segments;
     d.batches = x.size(0) / num_segments;
     d.channels = x.size(1);

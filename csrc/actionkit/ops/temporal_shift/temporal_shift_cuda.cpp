@@ -1,11 +1,12 @@
 // Glue between the dispatcher and the CUDA launcher of the temporal shift.
+#include "temporal_shift_cuda.h"
+
 #include <ATen/ops/empty.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 #include <torch/library.h>
 
 #include "temporal_shift.h"
-#include "temporal_shift_cuda.h"
 
 namespace actionkit::kernels::temporal_shift {
 namespace {

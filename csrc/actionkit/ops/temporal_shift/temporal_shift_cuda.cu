@@ -23,18 +23,16 @@ template <typename word_t>
 void launch_typed(const void* src, void* dst, int64_t total, int64_t frames, int64_t channels,
                   int64_t inner, int64_t fold, bool backward, void* stream) {
   if (total == 0) return;
-  AK_LAUNCH(shift_kernel<word_t>, dim3(detail::num_blocks(total)),
-            dim3(detail::kThreadsPerBlock), static_cast<cudaStream_t>(stream),
-            static_cast<const word_t*>(src), static_cast<word_t*>(dst), total, frames, channels,
-            inner, fold, backward);
+  AK_LAUNCH(shift_kernel<word_t>, dim3(detail::num_blocks(total)), dim3(detail::kThreadsPerBlock),
+            static_cast<cudaStream_t>(stream), static_cast<const word_t*>(src),
+            static_cast<word_t*>(dst), total, frames, channels, inner, fold, backward);
   detail::check_launch("temporal_shift");
 }
 
 }  // namespace
 
-void launch_shift(const void* src, void* dst, int64_t element_size, int64_t batches,
-                  int64_t frames, int64_t channels, int64_t inner, int64_t fold, bool backward,
-                  void* stream) {
+void launch_shift(const void* src, void* dst, int64_t element_size, int64_t batches, int64_t frames,
+                  int64_t channels, int64_t inner, int64_t fold, bool backward, void* stream) {
   const int64_t total = batches * frames * channels * inner;
   switch (element_size) {
     case 2:
