@@ -148,3 +148,11 @@ def test_compile_fullgraph(dynamic):
 def test_bad_inputs_name_the_argument(x, num_segments, shift_div, match):
     with pytest.raises(RuntimeError, match=match):
         actionkit.ops.temporal_shift(x, num_segments, shift_div)
+
+
+def test_falls_back_to_reference_where_no_kernel(monkeypatch):
+    from actionkit.ops import _dispatch
+
+    x = torch.randn(8, 16, 3, 3)
+    monkeypatch.setitem(_dispatch._COMPILED, "cpu", set())
+    assert torch.equal(actionkit.ops.temporal_shift(x, 4), _reference.temporal_shift(x, 4))
