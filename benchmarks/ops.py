@@ -70,6 +70,38 @@ def _measure(
     return {name: (times[name], peak_memory(fn, device)) for name, fn in fns.items()}
 
 
+def _compare(
+    variants: dict[str, Callable[[torch.Tensor], torch.Tensor]],
+    x: torch.Tensor,
+    baseline: str,
+    device: torch.device,
+    repeats: int,
+    **facts: object,
+) -> list[dict]:
+    """Rows of forward and forward+backward times of each variant on x, with the speed-up
+    over `baseline` from the same run; `facts` are copied into every row."""
+    rows = []
+    for mode in ("forward", "forward+backward"):
+        fns = {
+            name: (lambda op=op: op(x)) if mode == "forward" else _fwd_bwd(op, x)
+            for name, op in variants.items()
+        }
+        results = _measure(fns, device, repeats)
+        for name, (ms, mem) in results.items():
+            rows.append(
+                dict(
+                    **facts,
+                    mode=mode,
+                    variant=name,
+                    ms=ms,
+                    peak_bytes=mem,
+                    speedup_vs_mmaction2=results[baseline][0] / ms,
+                    time_ratio={other: ms / t for other, (t, _) in results.items()},
+                )
+            )
+    return rows
+
+
 def _fwd_bwd(op: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> Callable[[], None]:
     x = x.detach().requires_grad_()
     grad = torch.randn_like(op(x))
@@ -93,25 +125,15 @@ def bench_temporal_shift(device: torch.device, quick: bool, repeats: int) -> lis
             "mmaction2 slicing": lambda x: mmaction_shift(x, 8),
             "x.clone()": lambda x: x.clone(),
         }
-        for mode in ("forward", "forward+backward"):
-            fns = {
-                name: (lambda op=op, x=x: op(x)) if mode == "forward" else _fwd_bwd(op, x)
-                for name, op in variants.items()
-            }
-            results = _measure(fns, device, repeats)
-            for name, (ms, mem) in results.items():
-                rows.append(
-                    dict(
-                        op="temporal_shift",
-                        shape=list(shape),
-                        mode=mode,
-                        variant=name,
-                        ms=ms,
-                        peak_bytes=mem,
-                        speedup_vs_mmaction2=results["mmaction2 slicing"][0] / ms,
-                        ratio_to_clone=ms / results["x.clone()"][0],
-                    )
-                )
+        rows += _compare(
+            variants,
+            x,
+            "mmaction2 slicing",
+            device,
+            repeats,
+            op="temporal_shift",
+            shape=list(shape),
+        )
     return rows
 
 
@@ -143,26 +165,17 @@ def bench_roi_align3d(device: torch.device, quick: bool, repeats: int) -> list[d
         a = variants["actionkit"](feat)
         b = variants["mmaction2"](feat)
         max_diff = (a - b).abs().max().item()
-        for mode in ("forward", "forward+backward"):
-            fns = {
-                name: (lambda op=op: op(feat)) if mode == "forward" else _fwd_bwd(op, feat)
-                for name, op in variants.items()
-            }
-            results = _measure(fns, device, repeats)
-            for name, (ms, mem) in results.items():
-                rows.append(
-                    dict(
-                        op="roi_align3d",
-                        shape=list(feat.shape),
-                        output=list(size),
-                        mode=mode,
-                        variant=name,
-                        ms=ms,
-                        peak_bytes=mem,
-                        speedup_vs_mmaction2=results["mmaction2"][0] / ms,
-                        max_abs_diff=max_diff,
-                    )
-                )
+        rows += _compare(
+            variants,
+            feat,
+            "mmaction2",
+            device,
+            repeats,
+            op="roi_align3d",
+            shape=list(feat.shape),
+            output=list(size),
+            max_abs_diff=max_diff,
+        )
     return rows
 
 

@@ -164,19 +164,28 @@ std::array<int64_t, 3> to_array(at::IntArrayRef size) {
   return {size[0], size[1], size[2]};
 }
 
-void save_args(AutogradContext* ctx, at::IntArrayRef output_size, double spatial_scale,
-               int64_t sampling_ratio, bool aligned, double temporal_scale) {
-  ctx->saved_data["output_size"] = output_size.vec();
-  ctx->saved_data["spatial_scale"] = spatial_scale;
-  ctx->saved_data["sampling_ratio"] = sampling_ratio;
-  ctx->saved_data["aligned"] = aligned;
-  ctx->saved_data["temporal_scale"] = temporal_scale;
-}
+// The op's non-tensor arguments, kept on the autograd context.
+struct ScalarArgs {
+  std::vector<int64_t> output_size;
+  double spatial_scale;
+  int64_t sampling_ratio;
+  bool aligned;
+  double temporal_scale;
 
-#define AK_SAVED_ARGS(ctx)                                                                        \
-  to_array((ctx)->saved_data["output_size"].toIntVector()),                                       \
-      (ctx)->saved_data["spatial_scale"].toDouble(), (ctx)->saved_data["sampling_ratio"].toInt(), \
-      (ctx)->saved_data["aligned"].toBool(), (ctx)->saved_data["temporal_scale"].toDouble()
+  void save(AutogradContext* ctx) const {
+    ctx->saved_data["output_size"] = output_size;
+    ctx->saved_data["spatial_scale"] = spatial_scale;
+    ctx->saved_data["sampling_ratio"] = sampling_ratio;
+    ctx->saved_data["aligned"] = aligned;
+    ctx->saved_data["temporal_scale"] = temporal_scale;
+  }
+
+  static ScalarArgs load(AutogradContext* ctx) {
+    return {ctx->saved_data["output_size"].toIntVector(),
+            ctx->saved_data["spatial_scale"].toDouble(), ctx->saved_data["sampling_ratio"].toInt(),
+            ctx->saved_data["aligned"].toBool(), ctx->saved_data["temporal_scale"].toDouble()};
+  }
+};
 
 // The op is linear in features: the gradient of its backward is the forward
 // applied to the incoming gradient, which makes double backward work.
@@ -187,21 +196,18 @@ class RoiAlign3dBackwardFunction : public torch::autograd::Function<RoiAlign3dBa
                             double spatial_scale, int64_t sampling_ratio, bool aligned,
                             double temporal_scale) {
     ctx->save_for_backward({rois});
-    save_args(ctx, output_size, spatial_scale, sampling_ratio, aligned, temporal_scale);
+    ScalarArgs{output_size.vec(), spatial_scale, sampling_ratio, aligned, temporal_scale}.save(ctx);
     at::AutoDispatchBelowADInplaceOrView guard;
     return detail::roi_align3d_backward(grad, rois, input_shape, to_array(output_size),
                                         spatial_scale, sampling_ratio, aligned, temporal_scale);
   }
   static variable_list backward(AutogradContext* ctx, const variable_list& grads) {
     const at::Tensor rois = ctx->get_saved_variables()[0];
-    return {actionkit::roi_align3d(grads[0], rois, AK_SAVED_ARGS(ctx)),
-            at::Tensor(),
-            at::Tensor(),
-            at::Tensor(),
-            at::Tensor(),
-            at::Tensor(),
-            at::Tensor(),
-            at::Tensor()};
+    const ScalarArgs a = ScalarArgs::load(ctx);
+    variable_list out(8);  // only grad has a gradient
+    out[0] = actionkit::roi_align3d(grads[0], rois, to_array(a.output_size), a.spatial_scale,
+                                    a.sampling_ratio, a.aligned, a.temporal_scale);
+    return out;
   }
 };
 
@@ -213,7 +219,7 @@ class RoiAlign3dFunction : public torch::autograd::Function<RoiAlign3dFunction> 
                             double temporal_scale) {
     ctx->save_for_backward({rois});
     ctx->saved_data["input_shape"] = features.sym_sizes().vec();
-    save_args(ctx, output_size, spatial_scale, sampling_ratio, aligned, temporal_scale);
+    ScalarArgs{output_size.vec(), spatial_scale, sampling_ratio, aligned, temporal_scale}.save(ctx);
     at::AutoDispatchBelowADInplaceOrView guard;
     return actionkit::roi_align3d(features, rois, to_array(output_size), spatial_scale,
                                   sampling_ratio, aligned, temporal_scale);
@@ -221,21 +227,14 @@ class RoiAlign3dFunction : public torch::autograd::Function<RoiAlign3dFunction> 
   static variable_list backward(AutogradContext* ctx, const variable_list& grads) {
     const at::Tensor rois = ctx->get_saved_variables()[0];
     const std::vector<c10::SymInt> input_shape = ctx->saved_data["input_shape"].toSymIntVector();
-    const auto out_size = ctx->saved_data["output_size"].toIntVector();
-    return {RoiAlign3dBackwardFunction::apply(
-                grads[0], rois, input_shape, out_size, ctx->saved_data["spatial_scale"].toDouble(),
-                ctx->saved_data["sampling_ratio"].toInt(), ctx->saved_data["aligned"].toBool(),
-                ctx->saved_data["temporal_scale"].toDouble()),
-            at::Tensor(),
-            at::Tensor(),
-            at::Tensor(),
-            at::Tensor(),
-            at::Tensor(),
-            at::Tensor()};
+    const ScalarArgs a = ScalarArgs::load(ctx);
+    variable_list out(7);  // only features has a gradient
+    out[0] = RoiAlign3dBackwardFunction::apply(grads[0], rois, input_shape, a.output_size,
+                                               a.spatial_scale, a.sampling_ratio, a.aligned,
+                                               a.temporal_scale);
+    return out;
   }
 };
-
-#undef AK_SAVED_ARGS
 
 at::Tensor forward_autograd(const at::Tensor& features, const at::Tensor& rois,
                             at::IntArrayRef output_size, double spatial_scale,

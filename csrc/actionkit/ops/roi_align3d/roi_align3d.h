@@ -26,4 +26,22 @@ at::Tensor backward(const at::Tensor& grad, const at::Tensor& rois, c10::SymIntA
                     at::IntArrayRef output_size, double spatial_scale, int64_t sampling_ratio,
                     bool aligned, double temporal_scale, BackwardKernel kernel);
 
+// The registered kernels of a backend, e.g. m.impl("roi_align3d", &forward_op<&my_kernel>).
+template <ForwardKernel kernel>
+at::Tensor forward_op(const at::Tensor& features, const at::Tensor& rois,
+                      at::IntArrayRef output_size, double spatial_scale, int64_t sampling_ratio,
+                      bool aligned, double temporal_scale) {
+  return forward(features, rois, output_size, spatial_scale, sampling_ratio, aligned,
+                 temporal_scale, kernel);
+}
+
+template <BackwardKernel kernel>
+at::Tensor backward_op(const at::Tensor& grad, const at::Tensor& rois,
+                       c10::SymIntArrayRef input_shape, at::IntArrayRef output_size,
+                       double spatial_scale, int64_t sampling_ratio, bool aligned,
+                       double temporal_scale) {
+  return backward(grad, rois, input_shape, output_size, spatial_scale, sampling_ratio, aligned,
+                  temporal_scale, kernel);
+}
+
 }  // namespace actionkit::kernels::roi_align3d

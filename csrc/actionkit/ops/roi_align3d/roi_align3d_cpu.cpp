@@ -162,26 +162,11 @@ at::Tensor backward_kernel(const at::Tensor& grad, const at::Tensor& rois,
   return grad_features;
 }
 
-at::Tensor forward_cpu(const at::Tensor& features, const at::Tensor& rois,
-                       at::IntArrayRef output_size, double spatial_scale, int64_t sampling_ratio,
-                       bool aligned, double temporal_scale) {
-  return forward(features, rois, output_size, spatial_scale, sampling_ratio, aligned,
-                 temporal_scale, &forward_kernel);
-}
-
-at::Tensor backward_cpu(const at::Tensor& grad, const at::Tensor& rois,
-                        c10::SymIntArrayRef input_shape, at::IntArrayRef output_size,
-                        double spatial_scale, int64_t sampling_ratio, bool aligned,
-                        double temporal_scale) {
-  return backward(grad, rois, input_shape, output_size, spatial_scale, sampling_ratio, aligned,
-                  temporal_scale, &backward_kernel);
-}
-
 }  // namespace
 
 TORCH_LIBRARY_IMPL(actionkit, CPU, m) {
-  m.impl("roi_align3d", &forward_cpu);
-  m.impl("_roi_align3d_backward", &backward_cpu);
+  m.impl("roi_align3d", &forward_op<&forward_kernel>);
+  m.impl("_roi_align3d_backward", &backward_op<&backward_kernel>);
 }
 
 }  // namespace actionkit::kernels::roi_align3d

@@ -13,22 +13,17 @@ namespace {
 template <typename scalar_t, typename acc_t>
 __global__ void forward_kernel(const scalar_t* features, const acc_t* rois, scalar_t* out, Shape s,
                                Params p) {
-  const int64_t bins = p.out_t * p.out_h * p.out_w;
-  const int64_t total = s.rois * s.channels * bins;
+  const int64_t total = s.rois * s.channels * p.out_t * p.out_h * p.out_w;
   const int64_t cols = p.tube ? 7 : 5;
   const int64_t block = s.frames * s.height * s.width;
   AK_GRID_STRIDE_LOOP(i, total) {
-    const int64_t pw = i % p.out_w;
-    const int64_t ph = (i / p.out_w) % p.out_h;
-    const int64_t ti = (i / (p.out_w * p.out_h)) % p.out_t;
-    const int64_t c = (i / bins) % s.channels;
-    const int64_t k = i / (bins * s.channels);
-    const Geometry<acc_t> g = geometry(rois + k * cols, p);
+    const BinIndex b = decode_bin(i, s.channels, p);
+    const Geometry<acc_t> g = geometry(rois + b.roi * cols, p);
     acc_t sum = acc_t(0);
     if (g.batch >= 0 && g.batch < s.batches) {
-      const scalar_t* plane = features + (g.batch * s.channels + c) * block;
+      const scalar_t* plane = features + (g.batch * s.channels + b.channel) * block;
       for_each_tap(
-          g, ti, ph, pw, s.frames, s.height, s.width, p.out_t,
+          g, b.ti, b.ph, b.pw, s.frames, s.height, s.width, p.out_t,
           [&](int64_t offset, acc_t w) { sum += w * detail::to_acc<acc_t>(plane[offset]); });
     }
     out[i] = detail::from_acc<scalar_t>(sum);
@@ -38,21 +33,16 @@ __global__ void forward_kernel(const scalar_t* features, const acc_t* rois, scal
 template <typename scalar_t, typename acc_t>
 __global__ void backward_kernel(const scalar_t* grad, const acc_t* rois, acc_t* grad_features,
                                 Shape s, Params p) {
-  const int64_t bins = p.out_t * p.out_h * p.out_w;
-  const int64_t total = s.rois * s.channels * bins;
+  const int64_t total = s.rois * s.channels * p.out_t * p.out_h * p.out_w;
   const int64_t cols = p.tube ? 7 : 5;
   const int64_t block = s.frames * s.height * s.width;
   AK_GRID_STRIDE_LOOP(i, total) {
-    const int64_t pw = i % p.out_w;
-    const int64_t ph = (i / p.out_w) % p.out_h;
-    const int64_t ti = (i / (p.out_w * p.out_h)) % p.out_t;
-    const int64_t c = (i / bins) % s.channels;
-    const int64_t k = i / (bins * s.channels);
-    const Geometry<acc_t> g = geometry(rois + k * cols, p);
+    const BinIndex b = decode_bin(i, s.channels, p);
+    const Geometry<acc_t> g = geometry(rois + b.roi * cols, p);
     if (g.batch < 0 || g.batch >= s.batches) continue;
     const acc_t gy = detail::to_acc<acc_t>(grad[i]);
-    acc_t* plane = grad_features + (g.batch * s.channels + c) * block;
-    for_each_tap(g, ti, ph, pw, s.frames, s.height, s.width, p.out_t,
+    acc_t* plane = grad_features + (g.batch * s.channels + b.channel) * block;
+    for_each_tap(g, b.ti, b.ph, b.pw, s.frames, s.height, s.width, p.out_t,
                  [&](int64_t offset, acc_t w) { atomicAdd(plane + offset, w * gy); });
   }
 }
@@ -85,42 +75,40 @@ void backward_typed(const void* grad, const void* rois, void* grad_features, con
   detail::check_launch("roi_align3d backward");
 }
 
-}  // namespace
-
-void launch_forward(DType dtype, const void* features, const void* rois, void* out, const Shape& s,
-                    const Params& p, void* stream) {
+// Calls f.template operator()<scalar_t, acc_t>() for the dtype: accumulation in
+// float for float and the 16-bit types, in double for double.
+template <typename F>
+void dispatch(DType dtype, F&& f) {
   switch (dtype) {
     case DType::Float:
-      return forward_typed<float, float>(features, rois, out, s, p, stream);
+      return f.template operator()<float, float>();
     case DType::Double:
-      return forward_typed<double, double>(features, rois, out, s, p, stream);
+      return f.template operator()<double, double>();
 #if !defined(AK_CUDA_EMULATION)
     case DType::Half:
-      return forward_typed<__half, float>(features, rois, out, s, p, stream);
+      return f.template operator()<__half, float>();
     case DType::BFloat16:
-      return forward_typed<__nv_bfloat16, float>(features, rois, out, s, p, stream);
+      return f.template operator()<__nv_bfloat16, float>();
 #endif
     default:
       throw std::invalid_argument("actionkit::roi_align3d: unsupported dtype");
   }
 }
 
+}  // namespace
+
+void launch_forward(DType dtype, const void* features, const void* rois, void* out, const Shape& s,
+                    const Params& p, void* stream) {
+  dispatch(dtype, [&]<typename scalar_t, typename acc_t>() {
+    forward_typed<scalar_t, acc_t>(features, rois, out, s, p, stream);
+  });
+}
+
 void launch_backward(DType dtype, const void* grad, const void* rois, void* grad_features,
                      const Shape& s, const Params& p, void* stream) {
-  switch (dtype) {
-    case DType::Float:
-      return backward_typed<float, float>(grad, rois, grad_features, s, p, stream);
-    case DType::Double:
-      return backward_typed<double, double>(grad, rois, grad_features, s, p, stream);
-#if !defined(AK_CUDA_EMULATION)
-    case DType::Half:
-      return backward_typed<__half, float>(grad, rois, grad_features, s, p, stream);
-    case DType::BFloat16:
-      return backward_typed<__nv_bfloat16, float>(grad, rois, grad_features, s, p, stream);
-#endif
-    default:
-      throw std::invalid_argument("actionkit::roi_align3d: unsupported dtype");
-  }
+  dispatch(dtype, [&]<typename scalar_t, typename acc_t>() {
+    backward_typed<scalar_t, acc_t>(grad, rois, grad_features, s, p, stream);
+  });
 }
 
 }  // namespace actionkit::kernels::roi_align3d::cuda

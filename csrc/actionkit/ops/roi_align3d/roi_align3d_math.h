@@ -78,6 +78,22 @@ AK_HD inline Geometry<acc_t> geometry(const acc_t* roi, const Params& p) {
   return g;
 }
 
+// The output element at flat index i of [K, C, t, h, w].
+struct BinIndex {
+  int64_t roi, channel, ti, ph, pw;
+};
+
+AK_HD inline BinIndex decode_bin(int64_t i, int64_t channels, const Params& p) {
+  BinIndex b;
+  b.pw = i % p.out_w;
+  b.ph = (i / p.out_w) % p.out_h;
+  b.ti = (i / (p.out_w * p.out_h)) % p.out_t;
+  const int64_t kc = i / (p.out_t * p.out_h * p.out_w);
+  b.channel = kc % channels;
+  b.roi = kc / channels;
+  return b;
+}
+
 // Linear interpolation along one axis with torchvision's border rules: points
 // more than one cell outside [0, size) contribute nothing; points in the
 // outer half cell are clamped to the border.

@@ -18,6 +18,19 @@ struct Dims {
 // the tensor) and returns the block dimensions.
 Dims check_args(const at::Tensor& x, int64_t num_segments, int64_t shift_div, const char* arg);
 
-at::Tensor shift_cpu(const at::Tensor& x, int64_t num_segments, int64_t shift_div, bool backward);
+// A backend's shift: the forward, or with `backward` the opposite shift.
+using ShiftFn = at::Tensor (*)(const at::Tensor& x, int64_t num_segments, int64_t shift_div,
+                               bool backward);
+
+// The registered kernels of a backend, e.g. m.impl("temporal_shift", &forward_op<&my_shift>).
+template <ShiftFn shift>
+at::Tensor forward_op(const at::Tensor& x, int64_t num_segments, int64_t shift_div) {
+  return shift(x, num_segments, shift_div, /*backward=*/false);
+}
+
+template <ShiftFn shift>
+at::Tensor backward_op(const at::Tensor& grad, int64_t num_segments, int64_t shift_div) {
+  return shift(grad, num_segments, shift_div, /*backward=*/true);
+}
 
 }  // namespace actionkit::kernels::temporal_shift

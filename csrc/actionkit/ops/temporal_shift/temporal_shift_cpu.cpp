@@ -10,6 +10,7 @@
 #include "temporal_shift_math.h"
 
 namespace actionkit::kernels::temporal_shift {
+namespace {
 
 at::Tensor shift_cpu(const at::Tensor& x_in, int64_t num_segments, int64_t shift_div,
                      bool backward) {
@@ -39,21 +40,11 @@ at::Tensor shift_cpu(const at::Tensor& x_in, int64_t num_segments, int64_t shift
   return out;
 }
 
-namespace {
-
-at::Tensor forward_cpu(const at::Tensor& x, int64_t num_segments, int64_t shift_div) {
-  return shift_cpu(x, num_segments, shift_div, /*backward=*/false);
-}
-
-at::Tensor backward_cpu(const at::Tensor& grad, int64_t num_segments, int64_t shift_div) {
-  return shift_cpu(grad, num_segments, shift_div, /*backward=*/true);
-}
-
 }  // namespace
 
 TORCH_LIBRARY_IMPL(actionkit, CPU, m) {
-  m.impl("temporal_shift", &forward_cpu);
-  m.impl("_temporal_shift_backward", &backward_cpu);
+  m.impl("temporal_shift", &forward_op<&shift_cpu>);
+  m.impl("_temporal_shift_backward", &backward_op<&shift_cpu>);
 }
 
 }  // namespace actionkit::kernels::temporal_shift

@@ -23,19 +23,11 @@ at::Tensor shift_cuda(const at::Tensor& x_in, int64_t num_segments, int64_t shif
   return out;
 }
 
-at::Tensor forward_cuda(const at::Tensor& x, int64_t num_segments, int64_t shift_div) {
-  return shift_cuda(x, num_segments, shift_div, /*backward=*/false);
-}
-
-at::Tensor backward_cuda(const at::Tensor& grad, int64_t num_segments, int64_t shift_div) {
-  return shift_cuda(grad, num_segments, shift_div, /*backward=*/true);
-}
-
 }  // namespace
 
 TORCH_LIBRARY_IMPL(actionkit, CUDA, m) {
-  m.impl("temporal_shift", &forward_cuda);
-  m.impl("_temporal_shift_backward", &backward_cuda);
+  m.impl("temporal_shift", &forward_op<&shift_cuda>);
+  m.impl("_temporal_shift_backward", &backward_op<&shift_cuda>);
 }
 
 }  // namespace actionkit::kernels::temporal_shift
