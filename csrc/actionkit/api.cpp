@@ -39,6 +39,12 @@ at::Tensor roi_align3d(const at::Tensor& features, const at::Tensor& rois,
                  temporal_scale);
 }
 
+at::Tensor graph_aggregate(const at::Tensor& x, const at::Tensor& a) {
+  static const auto op =
+      find_op<at::Tensor(const at::Tensor&, const at::Tensor&)>("actionkit::graph_aggregate");
+  return op.call(x, a);
+}
+
 namespace detail {
 
 at::Tensor temporal_shift_backward(const at::Tensor& grad, int64_t num_segments,
@@ -57,6 +63,19 @@ at::Tensor roi_align3d_backward(const at::Tensor& grad, const at::Tensor& rois,
                          double, int64_t, bool, double)>("actionkit::_roi_align3d_backward");
   return op.call(grad, rois, input_shape, output_size, spatial_scale, sampling_ratio, aligned,
                  temporal_scale);
+}
+
+at::Tensor graph_aggregate_backward_x(const at::Tensor& grad, const at::Tensor& a) {
+  static const auto op = find_op<at::Tensor(const at::Tensor&, const at::Tensor&)>(
+      "actionkit::_graph_aggregate_backward_x");
+  return op.call(grad, a);
+}
+
+at::Tensor graph_aggregate_backward_a(const at::Tensor& grad, const at::Tensor& x,
+                                      bool per_sample) {
+  static const auto op = find_op<at::Tensor(const at::Tensor&, const at::Tensor&, bool)>(
+      "actionkit::_graph_aggregate_backward_a");
+  return op.call(grad, x, per_sample);
 }
 
 }  // namespace detail

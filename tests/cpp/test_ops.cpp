@@ -63,6 +63,22 @@ void roi_align3d() {
   check(std::abs(v.item<double>() - 166.5) < 1e-12, "roi_align3d tube forward");
 }
 
+void graph_aggregate() {
+  // A chain 0-1-2 with self loops, one subset; x[v] = 10^v.
+  const auto a = torch::tensor({1., 1., 0., 1., 1., 1., 0., 1., 1.}, torch::kFloat64)
+                     .view({1, 3, 3})
+                     .requires_grad_();
+  const auto x = torch::tensor({1., 10., 100.}, torch::kFloat64).view({1, 1, 1, 1, 3});
+  const auto out = actionkit::graph_aggregate(x, a);
+  check(close(out.flatten(), torch::tensor({11., 111., 110.}, torch::kFloat64)),
+        "graph_aggregate forward");
+  // d sum(out) / d A[0, v, w] = x[v], for every w.
+  out.sum().backward();
+  const auto expected =
+      torch::tensor({1., 10., 100.}, torch::kFloat64).view({1, 3, 1}).expand({1, 3, 3});
+  check(close(a.grad(), expected), "graph_aggregate backward to A (C++ autograd)");
+}
+
 void errors() {
   bool threw = false;
   try {
@@ -81,6 +97,7 @@ int main() {
               torch::cuda::is_available() ? "yes" : "no");
   temporal_shift();
   roi_align3d();
+  graph_aggregate();
   errors();
   return failures == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -5,6 +5,7 @@
 #include <ATen/ops/zeros.h>
 #include <torch/library.h>
 
+#include "ops/graph_aggregate/graph_aggregate_cuda.h"
 #include "ops/roi_align3d/roi_align3d_cuda.h"
 #include "ops/temporal_shift/temporal_shift_cuda.h"
 
@@ -23,11 +24,11 @@ at::Tensor temporal_shift(const at::Tensor& x_in, int64_t batches, int64_t frame
   return out;
 }
 
-kernels::roi_align3d::cuda::DType dtype_of(const at::Tensor& t) {
+actionkit::cuda::DType dtype_of(const at::Tensor& t) {
   TORCH_CHECK(t.scalar_type() == at::kFloat || t.scalar_type() == at::kDouble,
               "the emulated kernels run in float32 and float64 only");
-  return t.scalar_type() == at::kFloat ? kernels::roi_align3d::cuda::DType::Float
-                                       : kernels::roi_align3d::cuda::DType::Double;
+  return t.scalar_type() == at::kFloat ? actionkit::cuda::DType::Float
+                                       : actionkit::cuda::DType::Double;
 }
 
 kernels::roi_align3d::Params roi_params(const at::Tensor& rois, at::IntArrayRef output_size,
@@ -70,6 +71,30 @@ at::Tensor roi_align3d_backward(const at::Tensor& grad_in, const at::Tensor& roi
   return out;
 }
 
+kernels::graph_aggregate::Dims graph_dims(const at::Tensor& x, const at::Tensor& a) {
+  return {x.size(0), x.size(1), x.size(2) * x.size(3), x.size(4), a.dim() == 4};
+}
+
+at::Tensor graph_aggregate(const at::Tensor& x_in, const at::Tensor& a_in) {
+  const at::Tensor x = x_in.contiguous(), a = a_in.contiguous();
+  at::Tensor out = at::empty({x.size(0), x.size(2), x.size(3), x.size(4)}, x.options());
+  kernels::graph_aggregate::cuda::launch_forward(dtype_of(x), x.const_data_ptr(),
+                                                 a.const_data_ptr(), out.mutable_data_ptr(),
+                                                 graph_dims(x, a), nullptr);
+  return out;
+}
+
+// x_like only supplies the shape of x.
+at::Tensor graph_aggregate_grad_x(const at::Tensor& grad_in, const at::Tensor& a_in,
+                                  const at::Tensor& x_like) {
+  const at::Tensor grad = grad_in.contiguous(), a = a_in.contiguous();
+  at::Tensor gx = at::empty(x_like.sizes(), grad.options());
+  kernels::graph_aggregate::cuda::launch_grad_x(dtype_of(grad), grad.const_data_ptr(),
+                                                a.const_data_ptr(), gx.mutable_data_ptr(),
+                                                graph_dims(x_like, a), nullptr);
+  return gx;
+}
+
 }  // namespace
 
 TORCH_LIBRARY(actionkit_emu, m) {
@@ -85,6 +110,9 @@ TORCH_LIBRARY(actionkit_emu, m) {
       "roi_align3d_backward(Tensor grad, Tensor rois, int[5] input_shape, int[3] output_size, "
       "float spatial_scale, int sampling_ratio, bool aligned, float temporal_scale) -> Tensor",
       &roi_align3d_backward);
+  m.def("graph_aggregate(Tensor x, Tensor A) -> Tensor", &graph_aggregate);
+  m.def("graph_aggregate_grad_x(Tensor grad, Tensor A, Tensor x_like) -> Tensor",
+        &graph_aggregate_grad_x);
 }
 
 }  // namespace actionkit::emulation

@@ -107,3 +107,10 @@ def roi_align3d(
     if not outs:
         return features.new_zeros((0, c, out_t, out_h, out_w))
     return torch.stack(outs).to(features.dtype)
+
+
+def graph_aggregate(x: Tensor, A: Tensor) -> Tensor:
+    """out[n, c, t, w] = sum_k sum_v x[n, k, c, t, v] A[k, v, w] (A may be per sample)."""
+    if A.dim() == 3:
+        return torch.einsum("nkctv,kvw->nctw", x, A)
+    return torch.einsum("nkctv,nkvw->nctw", x, A)

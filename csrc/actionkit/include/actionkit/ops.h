@@ -26,6 +26,11 @@ at::Tensor roi_align3d(const at::Tensor& features, const at::Tensor& rois,
                        int64_t sampling_ratio = 0, bool aligned = true,
                        double temporal_scale = 1.0);
 
+// Graph aggregation of ST-GCN/AGCN: out[n,c,t,w] = sum_k sum_v x[n,k,c,t,v] A[k,v,w].
+// x: [N, K, C, T, V]; A: [K, V, V], or [N, K, V, V] for a graph per sample.
+// Returns [N, C, T, V]; differentiable in x and A.
+at::Tensor graph_aggregate(const at::Tensor& x, const at::Tensor& a);
+
 namespace detail {
 
 // The registered backward ops, for the autograd functions.
@@ -34,6 +39,9 @@ at::Tensor roi_align3d_backward(const at::Tensor& grad, const at::Tensor& rois,
                                 c10::SymIntArrayRef input_shape, std::array<int64_t, 3> output_size,
                                 double spatial_scale, int64_t sampling_ratio, bool aligned,
                                 double temporal_scale);
+
+at::Tensor graph_aggregate_backward_x(const at::Tensor& grad, const at::Tensor& a);
+at::Tensor graph_aggregate_backward_a(const at::Tensor& grad, const at::Tensor& x, bool per_sample);
 
 }  // namespace detail
 }  // namespace actionkit

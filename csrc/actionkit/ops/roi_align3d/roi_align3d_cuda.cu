@@ -3,11 +3,15 @@
 #include <cstdint>
 #include <stdexcept>
 
+#include "../../common/cuda_dtype.h"
 #include "../../common/cuda_launch.h"
 #include "roi_align3d_cuda.h"
 #include "roi_align3d_math.h"
 
 namespace actionkit::kernels::roi_align3d::cuda {
+using actionkit::cuda::dispatch_floating;
+using actionkit::cuda::DType;
+
 namespace {
 
 template <typename scalar_t, typename acc_t>
@@ -75,38 +79,18 @@ void backward_typed(const void* grad, const void* rois, void* grad_features, con
   detail::check_launch("roi_align3d backward");
 }
 
-// Calls f.template operator()<scalar_t, acc_t>() for the dtype: accumulation in
-// float for float and the 16-bit types, in double for double.
-template <typename F>
-void dispatch(DType dtype, F&& f) {
-  switch (dtype) {
-    case DType::Float:
-      return f.template operator()<float, float>();
-    case DType::Double:
-      return f.template operator()<double, double>();
-#if !defined(AK_CUDA_EMULATION)
-    case DType::Half:
-      return f.template operator()<__half, float>();
-    case DType::BFloat16:
-      return f.template operator()<__nv_bfloat16, float>();
-#endif
-    default:
-      throw std::invalid_argument("actionkit::roi_align3d: unsupported dtype");
-  }
-}
-
 }  // namespace
 
 void launch_forward(DType dtype, const void* features, const void* rois, void* out, const Shape& s,
                     const Params& p, void* stream) {
-  dispatch(dtype, [&]<typename scalar_t, typename acc_t>() {
+  dispatch_floating(dtype, "roi_align3d", [&]<typename scalar_t, typename acc_t>() {
     forward_typed<scalar_t, acc_t>(features, rois, out, s, p, stream);
   });
 }
 
 void launch_backward(DType dtype, const void* grad, const void* rois, void* grad_features,
                      const Shape& s, const Params& p, void* stream) {
-  dispatch(dtype, [&]<typename scalar_t, typename acc_t>() {
+  dispatch_floating(dtype, "roi_align3d", [&]<typename scalar_t, typename acc_t>() {
     backward_typed<scalar_t, acc_t>(grad, rois, grad_features, s, p, stream);
   });
 }

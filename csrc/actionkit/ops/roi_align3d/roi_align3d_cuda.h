@@ -3,11 +3,12 @@
 
 #include <cstdint>
 
+#include "../../common/cuda_dtype.h"
 #include "roi_align3d_math.h"
 
 namespace actionkit::kernels::roi_align3d::cuda {
 
-enum class DType { Float, Double, Half, BFloat16 };
+using actionkit::cuda::DType;
 
 // Shapes of one call: features [N, C, T, H, W], K RoIs.
 struct Shape {

@@ -3,9 +3,9 @@
 
 #include <ATen/ops/empty.h>
 #include <c10/cuda/CUDAGuard.h>
-#include <c10/cuda/CUDAStream.h>
 #include <torch/library.h>
 
+#include "../../common/cuda_glue.h"
 #include "temporal_shift.h"
 
 namespace actionkit::kernels::temporal_shift {
@@ -19,7 +19,7 @@ at::Tensor shift_cuda(const at::Tensor& x_in, int64_t num_segments, int64_t shif
   at::Tensor out = at::empty(x.sizes(), x.options());
   cuda::launch_shift(x.const_data_ptr(), out.mutable_data_ptr(), x.element_size(), d.batches,
                      d.frames, d.channels, d.inner, d.fold, backward,
-                     c10::cuda::getCurrentCUDAStream().stream());
+                     actionkit::cuda::current_stream());
   return out;
 }
 
