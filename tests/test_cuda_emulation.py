@@ -78,28 +78,3 @@ def test_roi_align3d_many_rois_loop_in_threads():
     expected = actionkit.ops.roi_align3d(features, rois, (2, 7, 7))
     torch.testing.assert_close(out, expected, atol=1e-10, rtol=1e-10)
 
-
-@pytest.mark.parametrize(
-    "shape",
-    [
-        (2, 3, 4, 5, 25, False),  # 1000 outputs: the last of 4 blocks is partly idle
-        (2, 3, 3, 4, 18, True),
-        (1, 3, 128, 330, 25, False),  # > MAX_BLOCKS * THREADS outputs
-    ],
-)
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_graph_aggregate_kernels(shape, dtype):
-    from .test_graph_aggregate import make
-
-    x, A = make(shape, dtype)
-    out = torch.ops.actionkit_emu.graph_aggregate(x, A)
-    tol = 1e-10 if dtype == torch.float64 else 1e-5
-    expected = _reference.graph_aggregate(x.double(), A.double())
-    torch.testing.assert_close(out.double(), expected, atol=tol, rtol=tol)
-    grad = torch.randn_like(out)
-    gx = torch.ops.actionkit_emu.graph_aggregate_grad_x(grad, A, x)
-    xr = x.detach().double().requires_grad_()
-    (rx,) = torch.autograd.grad(_reference.graph_aggregate(xr, A.double()), xr, grad.double())
-    torch.testing.assert_close(gx.double(), rx, atol=tol, rtol=tol)
-    if shape[3] == 330:
-        assert out.numel() > THREADS * MAX_BLOCKS

@@ -5,7 +5,6 @@
 #include <ATen/ops/zeros.h>
 #include <torch/library.h>
 
-#include "ops/graph_aggregate/graph_aggregate_cuda.h"
 #include "ops/roi_align3d/roi_align3d_cuda.h"
 #include "ops/temporal_shift/temporal_shift_cuda.h"
 
@@ -71,30 +70,6 @@ at::Tensor roi_align3d_backward(const at::Tensor& grad_in, const at::Tensor& roi
   return out;
 }
 
-kernels::graph_aggregate::Dims graph_dims(const at::Tensor& x, const at::Tensor& a) {
-  return {x.size(0), x.size(1), x.size(2) * x.size(3), x.size(4), a.dim() == 4};
-}
-
-at::Tensor graph_aggregate(const at::Tensor& x_in, const at::Tensor& a_in) {
-  const at::Tensor x = x_in.contiguous(), a = a_in.contiguous();
-  at::Tensor out = at::empty({x.size(0), x.size(2), x.size(3), x.size(4)}, x.options());
-  kernels::graph_aggregate::cuda::launch_forward(dtype_of(x), x.const_data_ptr(),
-                                                 a.const_data_ptr(), out.mutable_data_ptr(),
-                                                 graph_dims(x, a), nullptr);
-  return out;
-}
-
-// x_like only supplies the shape of x.
-at::Tensor graph_aggregate_grad_x(const at::Tensor& grad_in, const at::Tensor& a_in,
-                                  const at::Tensor& x_like) {
-  const at::Tensor grad = grad_in.contiguous(), a = a_in.contiguous();
-  at::Tensor gx = at::empty(x_like.sizes(), grad.options());
-  kernels::graph_aggregate::cuda::launch_grad_x(dtype_of(grad), grad.const_data_ptr(),
-                                                a.const_data_ptr(), gx.mutable_data_ptr(),
-                                                graph_dims(x_like, a), nullptr);
-  return gx;
-}
-
 }  // namespace
 
 TORCH_LIBRARY(actionkit_emu, m) {
@@ -110,9 +85,6 @@ TORCH_LIBRARY(actionkit_emu, m) {
       "roi_align3d_backward(Tensor grad, Tensor rois, int[5] input_shape, int[3] output_size, "
       "float spatial_scale, int sampling_ratio, bool aligned, float temporal_scale) -> Tensor",
       &roi_align3d_backward);
-  m.def("graph_aggregate(Tensor x, Tensor A) -> Tensor", &graph_aggregate);
-  m.def("graph_aggregate_grad_x(Tensor grad, Tensor A, Tensor x_like) -> Tensor",
-        &graph_aggregate_grad_x);
 }
 
 }  // namespace actionkit::emulation

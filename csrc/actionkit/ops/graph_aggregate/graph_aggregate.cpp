@@ -1,9 +1,14 @@
-// Graph aggregation (ST-GCN/AGCN): schema, argument checks, the gradient of A
-// (a GEMM over all rows, left to BLAS through strided views of x), and autograd.
-#include "graph_aggregate.h"
-
+// Graph aggregation (ST-GCN/AGCN): schema, argument checks, kernels and autograd.
+//
+// Each (sample n, subset k) slice of x is a contiguous [C*T, V] matrix, so
+// out[n] = sum_k x[n, k] @ A[k] is one batched matrix product per subset that
+// BLAS (or cuBLAS) runs at full speed on strided views of x: one pass over x,
+// no permuted copy (einsum copies x to [N, C, T, K, V] first). The same holds
+// for both gradients. The kernels are device-generic, registered for CPU and CUDA.
+#include <ATen/ops/baddbmm.h>
 #include <ATen/ops/bmm.h>
-#include <ATen/ops/stack.h>
+#include <ATen/ops/empty.h>
+#include <ATen/ops/zeros.h>
 #include <torch/autograd.h>
 #include <torch/library.h>
 
@@ -12,12 +17,13 @@
 namespace actionkit::kernels::graph_aggregate {
 namespace {
 
-void check_graph(const at::Tensor& a, const at::Tensor& like, int64_t batches, int64_t subsets,
-                 int64_t joints) {
+void check_graph(const at::Tensor& a, const at::Tensor& like, const char* like_name,
+                 int64_t batches, int64_t subsets, int64_t joints) {
   TORCH_CHECK(a.scalar_type() == like.scalar_type(), "graph_aggregate: A has dtype ",
-              a.scalar_type(), " but x has ", like.scalar_type(), "; they must match");
-  TORCH_CHECK(a.device() == like.device(), "graph_aggregate: A is on ", a.device(), " but x is on ",
-              like.device(), "; both must be on the same device");
+              a.scalar_type(), " but ", like_name, " has ", like.scalar_type(),
+              "; they must match");
+  TORCH_CHECK(a.device() == like.device(), "graph_aggregate: A is on ", a.device(), " but ",
+              like_name, " is on ", like.device(), "; both must be on the same device");
   const bool shape_ok =
       (a.dim() == 3 && a.size(0) == subsets && a.size(1) == joints && a.size(2) == joints) ||
       (a.dim() == 4 && a.size(0) == batches && a.size(1) == subsets && a.size(2) == joints &&
@@ -27,51 +33,78 @@ void check_graph(const at::Tensor& a, const at::Tensor& like, int64_t batches, i
               joints, "], got ", a.sizes());
 }
 
-}  // namespace
-
-Dims check_args(const at::Tensor& x, const at::Tensor& a) {
-  TORCH_CHECK(at::isFloatingType(x.scalar_type()),
-              "graph_aggregate: x must be a floating-point tensor, got dtype ", x.scalar_type());
-  TORCH_CHECK(x.dim() == 5, "graph_aggregate: x must have shape [N, K, C, T, V], got ", x.sizes());
-  check_graph(a, x, x.size(0), x.size(1), x.size(4));
-  return {x.size(0), x.size(1), x.size(2) * x.size(3), x.size(4), a.dim() == 4};
+void check_x(const at::Tensor& x, const char* op) {
+  TORCH_CHECK(at::isFloatingType(x.scalar_type()), op,
+              ": x must be a floating-point tensor, got dtype ", x.scalar_type());
+  TORCH_CHECK(x.dim() == 5, op, ": x must have shape [N, K, C, T, V], got ", x.sizes());
 }
 
-Dims check_grad(const at::Tensor& grad, const at::Tensor& a) {
+void check_grad(const at::Tensor& grad) {
   TORCH_CHECK(at::isFloatingType(grad.scalar_type()) && grad.dim() == 4,
               "graph_aggregate backward: grad must be a floating-point [N, C, T, V] tensor, got ",
               grad.scalar_type(), " of shape ", grad.sizes());
-  TORCH_CHECK(a.dim() == 3 || a.dim() == 4,
-              "graph_aggregate backward: A must have shape [K, V, V] or [N, K, V, V], got ",
-              a.sizes());
-  const int64_t subsets = a.size(a.dim() - 3);
-  check_graph(a, grad, grad.size(0), subsets, grad.size(3));
-  return {grad.size(0), subsets, grad.size(1) * grad.size(2), grad.size(3), a.dim() == 4};
 }
 
-namespace {
+// The graphs of subset k for every sample: [N, V, V] (a stride-0 view of a shared graph).
+at::Tensor graphs(const at::Tensor& a, int64_t k, int64_t batches) {
+  if (a.dim() == 4) return a.select(1, k);
+  return a.select(0, k).unsqueeze(0).expand({batches, a.size(1), a.size(2)});
+}
 
-// dA[(n,) k] = sum over the rows of x[n, k]^T grad[n]: one batched GEMM per
-// subset k on a strided view of x, never a permuted copy.
-at::Tensor backward_a(const at::Tensor& grad, const at::Tensor& x, bool per_sample) {
-  TORCH_CHECK(x.dim() == 5, "graph_aggregate backward: x must have shape [N, K, C, T, V], got ",
-              x.sizes());
-  const int64_t n = x.size(0), subsets = x.size(1), joints = x.size(4);
-  const int64_t rows = x.size(2) * x.size(3);
-  TORCH_CHECK(grad.dim() == 4 && grad.size(0) == n && grad.size(1) * grad.size(2) == rows &&
-                  grad.size(3) == joints,
-              "graph_aggregate backward: grad must have shape [N, C, T, V] matching x ", x.sizes(),
-              ", got ", grad.sizes());
-  TORCH_CHECK(grad.scalar_type() == x.scalar_type() && grad.device() == x.device(),
-              "graph_aggregate backward: grad and x must have the same dtype and device");
-  const at::Tensor x4 = x.reshape({n, subsets, rows, joints});
-  const at::Tensor g = grad.reshape({n, rows, joints});
-  std::vector<at::Tensor> per_subset;
+// Batched matrix products over the samples, one per subset k, on strided views.
+at::Tensor forward_kernel(const at::Tensor& x_in, const at::Tensor& a_in) {
+  check_x(x_in, "graph_aggregate");
+  const int64_t n = x_in.size(0), subsets = x_in.size(1), joints = x_in.size(4);
+  check_graph(a_in, x_in, "x", n, subsets, joints);
+  const at::Tensor x = x_in.contiguous().view({n, subsets, -1, joints});
+  at::Tensor out = at::zeros({n, x_in.size(2), x_in.size(3), joints}, x.options());
+  at::Tensor out3 = out.view({n, -1, joints});
+  for (int64_t k = 0; k < subsets; ++k) out3.baddbmm_(x.select(1, k), graphs(a_in, k, n));
+  return out;
+}
+
+// d out / d x[n, k] = grad[n] @ A[k]^T
+at::Tensor backward_x_kernel(const at::Tensor& grad_in, const at::Tensor& a_in) {
+  check_grad(grad_in);
+  TORCH_CHECK(a_in.dim() == 3 || a_in.dim() == 4,
+              "graph_aggregate backward: A must have shape [K, V, V] or [N, K, V, V], got ",
+              a_in.sizes());
+  const int64_t n = grad_in.size(0), joints = grad_in.size(3), subsets = a_in.size(-3);
+  check_graph(a_in, grad_in, "grad", n, subsets, joints);
+  const at::Tensor grad = grad_in.contiguous().view({n, -1, joints});
+  at::Tensor gx = at::empty({n, subsets, grad_in.size(1), grad_in.size(2), joints}, grad.options());
+  const at::Tensor gx4 = gx.view({n, subsets, -1, joints});
   for (int64_t k = 0; k < subsets; ++k) {
-    const at::Tensor gk = at::bmm(x4.select(1, k).transpose(1, 2), g);  // [N, V, V]
-    per_subset.push_back(per_sample ? gk : gk.sum(0));
+    at::Tensor dst = gx4.select(1, k);
+    at::bmm_out(dst, grad, graphs(a_in, k, n).transpose(1, 2));
   }
-  return at::stack(per_subset, per_sample ? 1 : 0);
+  return gx;
+}
+
+// d out / d A[(n,) k] = x[n, k]^T @ grad[n], summed over n for a shared graph.
+at::Tensor backward_a_kernel(const at::Tensor& grad_in, const at::Tensor& x_in, bool per_sample) {
+  check_grad(grad_in);
+  check_x(x_in, "graph_aggregate backward");
+  const int64_t n = x_in.size(0), subsets = x_in.size(1), joints = x_in.size(4);
+  TORCH_CHECK(grad_in.size(0) == n && grad_in.size(1) == x_in.size(2) &&
+                  grad_in.size(2) == x_in.size(3) && grad_in.size(3) == joints,
+              "graph_aggregate backward: grad must have shape [N, C, T, V] matching x ",
+              x_in.sizes(), ", got ", grad_in.sizes());
+  TORCH_CHECK(grad_in.scalar_type() == x_in.scalar_type() && grad_in.device() == x_in.device(),
+              "graph_aggregate backward: grad and x must have the same dtype and device");
+  const at::Tensor x = x_in.contiguous().view({n, subsets, -1, joints});
+  const at::Tensor grad = grad_in.contiguous().view({n, -1, joints});
+  at::Tensor ga = per_sample ? at::empty({n, subsets, joints, joints}, x.options())
+                             : at::empty({subsets, joints, joints}, x.options());
+  for (int64_t k = 0; k < subsets; ++k) {
+    const at::Tensor per_n = at::bmm(x.select(1, k).transpose(1, 2), grad);  // [N, V, V]
+    if (per_sample) {
+      ga.select(1, k).copy_(per_n);
+    } else {
+      ga.select(0, k).copy_(per_n.sum(0));
+    }
+  }
+  return ga;
 }
 
 using torch::autograd::AutogradContext;
@@ -110,10 +143,18 @@ TORCH_LIBRARY_FRAGMENT(actionkit, m) {
 
 TORCH_LIBRARY_IMPL(actionkit, Autograd, m) { m.impl("graph_aggregate", &forward_autograd); }
 
-TORCH_LIBRARY_IMPL(actionkit, CPU, m) { m.impl("_graph_aggregate_backward_a", &backward_a); }
+TORCH_LIBRARY_IMPL(actionkit, CPU, m) {
+  m.impl("graph_aggregate", &forward_kernel);
+  m.impl("_graph_aggregate_backward_x", &backward_x_kernel);
+  m.impl("_graph_aggregate_backward_a", &backward_a_kernel);
+}
 
 #ifdef ACTIONKIT_WITH_CUDA
-TORCH_LIBRARY_IMPL(actionkit, CUDA, m) { m.impl("_graph_aggregate_backward_a", &backward_a); }
+TORCH_LIBRARY_IMPL(actionkit, CUDA, m) {
+  m.impl("graph_aggregate", &forward_kernel);
+  m.impl("_graph_aggregate_backward_x", &backward_x_kernel);
+  m.impl("_graph_aggregate_backward_a", &backward_a_kernel);
+}
 #endif
 
 }  // namespace actionkit::kernels::graph_aggregate
