@@ -7,7 +7,8 @@ slicing + torch.cat shift and against x.clone() (the floor for an op that writes
 new tensor). RoIAlign3D: AVA shapes (2048 channels, T=8, 16x16, 20 RoIs) against
 MMAction2's SingleRoIExtractor3D paths: temporal mean then one 2D RoIAlign for
 output 1x7x7, a loop of 2D RoIAlign over frames for 8x7x7 (torchvision's roi_align
-stands in for mmcv's, same semantics). Ratios are from the same run.
+stands in for mmcv's, same semantics). Graph aggregation: NTU shapes (16 clips, 3
+subsets, 100 frames, 25 joints) against unit_gcn's einsum. Ratios are from the same run.
 """
 
 from __future__ import annotations
@@ -179,6 +180,28 @@ def bench_roi_align3d(device: torch.device, quick: bool, repeats: int) -> list[d
     return rows
 
 
+def bench_graph_aggregate(device: torch.device, quick: bool, repeats: int) -> list[dict]:
+    rows = []
+    a = torch.rand(3, 25, 25, device=device, requires_grad=True)
+    for channels in (16,) if quick else (64, 128, 256):
+        # NTU-60 skeletons: N=16 clips, K=3 subsets, T=100 frames, V=25 joints.
+        x = torch.randn(4 if quick else 16, 3, channels, 100, 25, device=device)
+        variants = {
+            "actionkit": lambda x: actionkit.ops.graph_aggregate(x, a),
+            "mmaction2 einsum": lambda x: torch.einsum("nkctv,kvw->nctw", x, a),
+        }
+        rows += _compare(
+            variants,
+            x,
+            "mmaction2 einsum",
+            device,
+            repeats,
+            op="graph_aggregate",
+            shape=list(x.shape),
+        )
+    return rows
+
+
 def print_table(rows: list[dict]) -> None:
     header = (
         f"{'op':<15} {'shape':<22} {'out':<9} {'mode':<17} {'variant':<18} "
@@ -216,8 +239,10 @@ def main(argv: list[str] | None = None) -> None:
     device = torch.device(args.device)
     repeats = args.repeats or (3 if args.quick else 7)
     torch.manual_seed(0)
-    rows = bench_temporal_shift(device, args.quick, repeats) + bench_roi_align3d(
-        device, args.quick, repeats
+    rows = (
+        bench_temporal_shift(device, args.quick, repeats)
+        + bench_roi_align3d(device, args.quick, repeats)
+        + bench_graph_aggregate(device, args.quick, repeats)
     )
     print_table(rows)
     write_json(args.out, {"environment": environment(device), "rows": rows})

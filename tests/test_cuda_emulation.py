@@ -78,3 +78,32 @@ def test_roi_align3d_many_rois_loop_in_threads():
     expected = actionkit.ops.roi_align3d(features, rois, (2, 7, 7))
     torch.testing.assert_close(out, expected, atol=1e-10, rtol=1e-10)
 
+
+@pytest.mark.parametrize("frames, samples", [(5, 1), (16, 8), (13, 32)])
+@pytest.mark.parametrize("sum_form", [False, True])
+def test_bm_sampling_kernels(frames, samples, sum_form):
+    shape = (2, 3, samples, frames) if sum_form else (2, 3, frames)
+    x = torch.randn(shape, dtype=torch.float64)
+    emu = torch.ops.actionkit_emu
+    if sum_form:
+        ref_fn = _reference.bm_sampling_sum
+    else:
+
+        def ref_fn(v):
+            return _reference.bm_sampling(v, samples)
+
+    out = emu.bm_sampling(x, samples, 3, 0.5, sum_form)
+    torch.testing.assert_close(out, ref_fn(x), atol=1e-10, rtol=1e-10)
+    grad = torch.randn_like(out)
+    gin = emu.bm_sampling_backward(grad, samples, 3, 0.5, sum_form)
+    xr = x.clone().requires_grad_()
+    (expected,) = torch.autograd.grad(ref_fn(xr), xr, grad)
+    torch.testing.assert_close(gin, expected, atol=1e-10, rtol=1e-10)
+
+
+def test_bm_sampling_kernel_loops_in_threads():
+    # 2 x 11 x 32 x 60 x 60 outputs > MAX_BLOCKS * THREADS; float32 against the CPU kernel.
+    x = torch.randn(2, 11, 60)
+    out = torch.ops.actionkit_emu.bm_sampling(x, 32, 3, 0.5, False)
+    assert out.numel() > THREADS * MAX_BLOCKS
+    torch.testing.assert_close(out, actionkit.ops.bm_sampling(x), atol=1e-5, rtol=1e-5)

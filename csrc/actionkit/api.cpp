@@ -45,6 +45,20 @@ at::Tensor graph_aggregate(const at::Tensor& x, const at::Tensor& a) {
   return op.call(x, a);
 }
 
+at::Tensor bm_sampling(const at::Tensor& x, int64_t num_samples, int64_t num_samples_per_bin,
+                       double prop_boundary_ratio) {
+  static const auto op =
+      find_op<at::Tensor(const at::Tensor&, int64_t, int64_t, double)>("actionkit::bm_sampling");
+  return op.call(x, num_samples, num_samples_per_bin, prop_boundary_ratio);
+}
+
+at::Tensor bm_sampling_sum(const at::Tensor& y, int64_t num_samples_per_bin,
+                           double prop_boundary_ratio) {
+  static const auto op =
+      find_op<at::Tensor(const at::Tensor&, int64_t, double)>("actionkit::bm_sampling_sum");
+  return op.call(y, num_samples_per_bin, prop_boundary_ratio);
+}
+
 namespace detail {
 
 at::Tensor temporal_shift_backward(const at::Tensor& grad, int64_t num_segments,
@@ -76,6 +90,20 @@ at::Tensor graph_aggregate_backward_a(const at::Tensor& grad, const at::Tensor& 
   static const auto op = find_op<at::Tensor(const at::Tensor&, const at::Tensor&, bool)>(
       "actionkit::_graph_aggregate_backward_a");
   return op.call(grad, x, per_sample);
+}
+
+at::Tensor bm_sampling_backward(const at::Tensor& grad, int64_t num_samples,
+                                int64_t num_samples_per_bin, double prop_boundary_ratio) {
+  static const auto op = find_op<at::Tensor(const at::Tensor&, int64_t, int64_t, double)>(
+      "actionkit::_bm_sampling_backward");
+  return op.call(grad, num_samples, num_samples_per_bin, prop_boundary_ratio);
+}
+
+at::Tensor bm_sampling_sum_backward(const at::Tensor& grad, int64_t num_samples,
+                                    int64_t num_samples_per_bin, double prop_boundary_ratio) {
+  static const auto op = find_op<at::Tensor(const at::Tensor&, int64_t, int64_t, double)>(
+      "actionkit::_bm_sampling_sum_backward");
+  return op.call(grad, num_samples, num_samples_per_bin, prop_boundary_ratio);
 }
 
 }  // namespace detail

@@ -79,6 +79,26 @@ void graph_aggregate() {
   check(close(a.grad(), expected), "graph_aggregate backward to A (C++ autograd)");
 }
 
+void bm_sampling() {
+  // T=3, S=1, P=2, ratio 0.5, x = [1, 10, 100]: (start 0, duration 0) = 0.75 x0 + 0.25 x1,
+  // (start 2, duration 0) = 0.25 x1 + 0.5 x2 (see tests/test_bm_sampling.py).
+  const auto x = torch::tensor({1., 10., 100.}, torch::kFloat64).view({1, 1, 3}).requires_grad_();
+  const auto out = actionkit::bm_sampling(x, 1, 2, 0.5);
+  check(out.sizes() == at::IntArrayRef({1, 1, 1, 3, 3}), "bm_sampling shape");
+  check(std::abs(out[0][0][0][0][0].item<double>() - 3.25) < 1e-12 &&
+            std::abs(out[0][0][0][0][2].item<double>() - 52.5) < 1e-12,
+        "bm_sampling forward");
+  out[0][0][0][0][0].backward();
+  check(close(x.grad().flatten(), torch::tensor({0.75, 0.25, 0.}, torch::kFloat64)),
+        "bm_sampling backward (C++ autograd)");
+  const auto y = torch::randn({1, 2, 4, 6}, torch::kFloat64);
+  auto summed = torch::zeros({1, 2, 6, 6}, torch::kFloat64);
+  for (int64_t s = 0; s < 4; ++s) {
+    summed += actionkit::bm_sampling(y.select(2, s), 4, 3, 0.5).select(2, s);
+  }
+  check(close(actionkit::bm_sampling_sum(y, 3, 0.5), summed, 1e-12), "bm_sampling_sum");
+}
+
 void errors() {
   bool threw = false;
   try {
@@ -98,6 +118,7 @@ int main() {
   temporal_shift();
   roi_align3d();
   graph_aggregate();
+  bm_sampling();
   errors();
   return failures == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -110,3 +110,28 @@ def test_graph_aggregate_matches_reference(per_sample, dtype):
     for got, want in ((gx, rx), (gA, rA)):
         s = want.abs().max().item() if dtype in (torch.float16, torch.bfloat16) else 1.0
         torch.testing.assert_close(got.double().cpu(), want, atol=4 * atol * s, rtol=4 * rtol)
+
+
+@pytest.mark.parametrize("dtype", list(TOL))
+def test_bm_sampling_matches_reference(dtype):
+    x = torch.randn(2, 4, 40, dtype=torch.float64).to(dtype)
+    xg = x.cuda().requires_grad_()
+    out = actionkit.ops.bm_sampling(xg, 32)
+    ref = _reference.bm_sampling(x.double(), 32)
+    atol, rtol = TOL[dtype]
+    scale = ref.abs().max().item()
+    torch.testing.assert_close(out.double().cpu(), ref, atol=atol * scale, rtol=rtol)
+    grad = torch.randn_like(out)
+    (gx,) = torch.autograd.grad(out, xg, grad)
+    xr = x.double().requires_grad_()
+    (rx,) = torch.autograd.grad(_reference.bm_sampling(xr, 32), xr, grad.double().cpu())
+    torch.testing.assert_close(
+        gx.double().cpu(), rx, atol=4 * atol * rx.abs().max().item(), rtol=4 * rtol
+    )
+    y = torch.randn(2, 4, 8, 40, device="cuda", dtype=torch.float64)
+    torch.testing.assert_close(
+        actionkit.ops.bm_sampling_sum(y).cpu(),
+        _reference.bm_sampling_sum(y.cpu()),
+        atol=1e-10,
+        rtol=1e-10,
+    )

@@ -5,6 +5,7 @@
 #include <ATen/ops/zeros.h>
 #include <torch/library.h>
 
+#include "ops/bm_sampling/bm_sampling_cuda.h"
 #include "ops/roi_align3d/roi_align3d_cuda.h"
 #include "ops/temporal_shift/temporal_shift_cuda.h"
 
@@ -70,6 +71,32 @@ at::Tensor roi_align3d_backward(const at::Tensor& grad_in, const at::Tensor& roi
   return out;
 }
 
+// input: [N, C, T] (sampling) or [N, C, S, T] (sum).
+at::Tensor bm_sampling(const at::Tensor& input_in, int64_t num_samples, int64_t per_bin,
+                       double ratio, bool sum) {
+  const at::Tensor input = input_in.contiguous();
+  const int64_t n = input.size(0), c = input.size(1), t = input.size(-1);
+  const kernels::bm_sampling::Params p{t, num_samples, per_bin, ratio};
+  at::Tensor out = sum ? at::empty({n, c, t, t}, input.options())
+                       : at::empty({n, c, num_samples, t, t}, input.options());
+  kernels::bm_sampling::cuda::launch_forward(dtype_of(input), input.const_data_ptr(),
+                                             out.mutable_data_ptr(), n * c, p, sum, nullptr);
+  return out;
+}
+
+// grad: [N, C, S, T, T] (sampling) or [N, C, T, T] (sum).
+at::Tensor bm_sampling_backward(const at::Tensor& grad_in, int64_t num_samples, int64_t per_bin,
+                                double ratio, bool sum) {
+  const at::Tensor grad = grad_in.contiguous();
+  const int64_t n = grad.size(0), c = grad.size(1), t = grad.size(-1);
+  const kernels::bm_sampling::Params p{t, num_samples, per_bin, ratio};
+  at::Tensor gin = sum ? at::zeros({n, c, num_samples, t}, grad.options())
+                       : at::zeros({n, c, t}, grad.options());
+  kernels::bm_sampling::cuda::launch_backward(dtype_of(grad), grad.const_data_ptr(),
+                                              gin.mutable_data_ptr(), n * c, p, sum, nullptr);
+  return gin;
+}
+
 }  // namespace
 
 TORCH_LIBRARY(actionkit_emu, m) {
@@ -85,6 +112,12 @@ TORCH_LIBRARY(actionkit_emu, m) {
       "roi_align3d_backward(Tensor grad, Tensor rois, int[5] input_shape, int[3] output_size, "
       "float spatial_scale, int sampling_ratio, bool aligned, float temporal_scale) -> Tensor",
       &roi_align3d_backward);
+  m.def("bm_sampling(Tensor input, int num_samples, int per_bin, float ratio, bool sum) -> Tensor",
+        &bm_sampling);
+  m.def(
+      "bm_sampling_backward(Tensor grad, int num_samples, int per_bin, float ratio, bool sum) -> "
+      "Tensor",
+      &bm_sampling_backward);
 }
 
 }  // namespace actionkit::emulation

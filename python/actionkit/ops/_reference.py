@@ -6,6 +6,7 @@ was not built for. Clarity over speed: loops over RoIs and bins are fine here.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 
@@ -114,3 +115,57 @@ def graph_aggregate(x: Tensor, A: Tensor) -> Tensor:
     if A.dim() == 3:
         return torch.einsum("nkctv,kvw->nctw", x, A)
     return torch.einsum("nkctv,nkvw->nctw", x, A)
+
+
+@functools.lru_cache(maxsize=16)
+def bm_sample_mask(frames: int, samples: int, per_bin: int, ratio: float) -> Tensor:
+    """BMN's dense sampling mask [T, S, D, T_start] (float64), as the published code
+    (MMAction2's BMN._get_interp1d_mask) builds it, with the same float64 arithmetic per
+    point: for proposal (start, duration) with start + duration < T, S*P points evenly
+    spread over [start - (d+1)*ratio, start + d + (d+1)*ratio]; each point's weight split
+    between the frame its integer part (math.modf: truncation toward zero) names and the
+    frame math.ceil names, frames outside [0, T-1] dropped; each sample the mean of its P
+    points. Vectorised over points; the loop version is in the tests."""
+    start, duration = torch.meshgrid(
+        torch.arange(frames, dtype=torch.float64),
+        torch.arange(frames, dtype=torch.float64),
+        indexing="ij",
+    )
+    keep = (start + duration) < frames
+    start, duration = start[keep], duration[keep]  # [M]
+    center_len = duration + 1.0
+    tmin = start - center_len * ratio
+    tmax = start + duration + center_len * ratio
+    step = (tmax - tmin) / (samples * per_bin - 1.0)
+    j = torch.arange(samples * per_bin, dtype=torch.float64)
+    points = tmin[:, None] + step[:, None] * j  # [M, S*P]
+    whole = torch.trunc(points)
+    frac = points - whole
+    sample = (j // per_bin).long().expand_as(points)
+    d = duration.long()[:, None].expand_as(points)
+    t = start.long()[:, None].expand_as(points)
+    mask = torch.zeros(frames, samples, frames, frames, dtype=torch.float64)
+    for frame, weight in ((whole.long(), 1 - frac), (torch.ceil(points).long(), frac)):
+        inside = (frame >= 0) & (frame <= frames - 1)
+        mask.index_put_(
+            (frame[inside], sample[inside], d[inside], t[inside]), weight[inside], accumulate=True
+        )
+    return mask * (1.0 / per_bin)
+
+
+def bm_sampling(
+    x: Tensor, num_samples: int = 32, num_samples_per_bin: int = 3, prop_boundary_ratio: float = 0.5
+) -> Tensor:
+    """MMAction2's boundary-matching layer: x [N, C, T] @ dense mask -> [N, C, S, T, T]."""
+    n, c, t = x.shape
+    mask = bm_sample_mask(t, num_samples, num_samples_per_bin, prop_boundary_ratio)
+    return torch.matmul(x, mask.to(x).view(t, -1)).view(n, c, num_samples, t, t)
+
+
+def bm_sampling_sum(
+    y: Tensor, num_samples_per_bin: int = 3, prop_boundary_ratio: float = 0.5
+) -> Tensor:
+    """Sum over samples s of the sampling of row s of y [N, C, S, T] -> [N, C, T, T]."""
+    _, _, s, t = y.shape
+    mask = bm_sample_mask(t, s, num_samples_per_bin, prop_boundary_ratio)
+    return torch.einsum("ncsi,isdt->ncdt", y, mask.to(y))

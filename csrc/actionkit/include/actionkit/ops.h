@@ -31,6 +31,17 @@ at::Tensor roi_align3d(const at::Tensor& features, const at::Tensor& rois,
 // Returns [N, C, T, V]; differentiable in x and A.
 at::Tensor graph_aggregate(const at::Tensor& x, const at::Tensor& a);
 
+// The Boundary-Matching layer of BMN. x: [N, C, T] -> [N, C, S, T, T] indexed
+// (sample, duration, start): MMAction2's matmul(x, sample_mask) without the mask.
+at::Tensor bm_sampling(const at::Tensor& x, int64_t num_samples = 32,
+                       int64_t num_samples_per_bin = 3, double prop_boundary_ratio = 0.5);
+
+// The same sampling summed over the samples, sample s reading row s of y:
+// y [N, C, S, T] -> [N, C, T, T]. With y = einsum("ocs,nct->nost", W, x) it
+// equals Conv3d(weight W, kernel (S, 1, 1)) applied to bm_sampling(x).
+at::Tensor bm_sampling_sum(const at::Tensor& y, int64_t num_samples_per_bin = 3,
+                           double prop_boundary_ratio = 0.5);
+
 namespace detail {
 
 // The registered backward ops, for the autograd functions.
@@ -42,6 +53,11 @@ at::Tensor roi_align3d_backward(const at::Tensor& grad, const at::Tensor& rois,
 
 at::Tensor graph_aggregate_backward_x(const at::Tensor& grad, const at::Tensor& a);
 at::Tensor graph_aggregate_backward_a(const at::Tensor& grad, const at::Tensor& x, bool per_sample);
+
+at::Tensor bm_sampling_backward(const at::Tensor& grad, int64_t num_samples,
+                                int64_t num_samples_per_bin, double prop_boundary_ratio);
+at::Tensor bm_sampling_sum_backward(const at::Tensor& grad, int64_t num_samples,
+                                    int64_t num_samples_per_bin, double prop_boundary_ratio);
 
 }  // namespace detail
 }  // namespace actionkit

@@ -1,0 +1,215 @@
+// CPU kernels of the boundary-matching sampling, in parallel over (n, c) rows.
+// For a given (sample, duration), every start reads the same taps shifted by
+// the start (relative_point in the shared math), so each output row is a short
+// correlation over starts that the compiler vectorises.
+#include <ATen/Dispatch.h>
+#include <ATen/OpMathType.h>
+#include <ATen/Parallel.h>
+#include <ATen/ops/empty.h>
+#include <torch/library.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "../../common/cpu_clones.h"
+#include "bm_sampling.h"
+
+namespace actionkit::kernels::bm_sampling {
+namespace {
+
+// The relative points of every duration, and the zero padding that lets every
+// start of every proposal use them: points beyond either end of the clip read
+// padded zeros, which is what dropping them does. One exception: a point in
+// (-1, 0) gives its lower share to frame 0, not to frame -1 (the reference
+// truncates toward zero), which `fix_start` corrects for the single start
+// concerned.
+template <typename acc_t>
+struct Plan {
+  int64_t frames, points, per_bin, pad_left, padded;
+  std::vector<int64_t> base;       // [T, S*P]
+  std::vector<acc_t> w_low;        // [T, S*P]
+  std::vector<acc_t> w_high;       // [T, S*P]
+  std::vector<int64_t> fix_start;  // [T, S*P]: start whose point lies in (-1, 0), or -1
+
+  explicit Plan(const Params& p)
+      : frames(p.frames), points(p.samples * p.per_bin), per_bin(p.per_bin) {
+    const int64_t t = p.frames;
+    base.resize(t * points);
+    w_low.resize(t * points);
+    w_high.resize(t * points);
+    fix_start.assign(t * points, -1);
+    const double scale = 1.0 / static_cast<double>(p.per_bin);
+    int64_t lowest = 0, highest = t;
+    for (int64_t d = 0; d < t; ++d) {
+      for (int64_t j = 0; j < points; ++j) {
+        const RelativePoint r = relative_point(p, d, j);
+        const int64_t k = d * points + j;
+        base[k] = r.base;
+        w_low[k] = static_cast<acc_t>(scale * (1.0 - r.frac));
+        w_high[k] = static_cast<acc_t>(scale * r.frac);
+        const int64_t start = -1 - r.base;  // start + point in [-1, 0)
+        if (r.frac > 0.0 && start >= 0 && start < t - d) fix_start[k] = start;
+        lowest = std::min(lowest, r.base);
+        highest = std::max(highest, (t - d - 1) + r.base + 2);  // one past the last read
+      }
+    }
+    pad_left = -lowest;
+    padded = pad_left + highest;
+  }
+
+  int64_t at(int64_t d, int64_t s, int64_t j) const { return d * points + s * per_bin + j; }
+};
+
+// One (n, c) row. `in` is the row's input, zero-padded: [S or 1, padded]; out
+// receives [S, T, T] (sampling) or accumulates [T, T] (sum) in acc_t.
+template <typename acc_t>
+AK_ALWAYS_INLINE void forward_row(const Params& p, const Plan<acc_t>& plan, const acc_t* in,
+                                  bool sum, acc_t* out) {
+  const int64_t t_len = p.frames;
+  for (int64_t s = 0; s < p.samples; ++s) {
+    const acc_t* row = in + (sum ? s * plan.padded : 0) + plan.pad_left;
+    for (int64_t d = 0; d < t_len; ++d) {
+      acc_t* dst = out + (sum ? d * t_len : (s * t_len + d) * t_len);
+      const int64_t valid = t_len - d;
+      for (int64_t j = 0; j < p.per_bin; ++j) {
+        const int64_t k = plan.at(d, s, j);
+        const acc_t wl = plan.w_low[k], wh = plan.w_high[k];
+        const acc_t* lo = row + plan.base[k];
+        for (int64_t start = 0; start < valid; ++start) {
+          dst[start] += wl * lo[start] + wh * lo[start + 1];
+        }
+        if (plan.fix_start[k] >= 0) dst[plan.fix_start[k]] += wl * row[0];
+      }
+    }
+  }
+}
+
+template <typename acc_t>
+AK_ALWAYS_INLINE void backward_row(const Params& p, const Plan<acc_t>& plan, const acc_t* grad,
+                                   bool sum, acc_t* gin) {
+  const int64_t t_len = p.frames;
+  for (int64_t s = 0; s < p.samples; ++s) {
+    acc_t* row = gin + (sum ? s * plan.padded : 0) + plan.pad_left;
+    for (int64_t d = 0; d < t_len; ++d) {
+      const acc_t* g = grad + (sum ? d * t_len : (s * t_len + d) * t_len);
+      const int64_t valid = t_len - d;
+      for (int64_t j = 0; j < p.per_bin; ++j) {
+        const int64_t k = plan.at(d, s, j);
+        const acc_t wl = plan.w_low[k], wh = plan.w_high[k];
+        acc_t* lo = row + plan.base[k];
+        for (int64_t start = 0; start < valid; ++start) lo[start] += wl * g[start];
+        for (int64_t start = 0; start < valid; ++start) lo[start + 1] += wh * g[start];
+        if (plan.fix_start[k] >= 0) row[0] += wl * g[plan.fix_start[k]];
+      }
+    }
+  }
+}
+
+// The row kernels for float and double, cloned per ISA (the 16-bit dtypes
+// compute in float).
+AK_CPU_CLONES void forward_row_f32(const Params& p, const Plan<float>& plan, const float* in,
+                                   bool sum, float* out) {
+  forward_row(p, plan, in, sum, out);
+}
+AK_CPU_CLONES void forward_row_f64(const Params& p, const Plan<double>& plan, const double* in,
+                                   bool sum, double* out) {
+  forward_row(p, plan, in, sum, out);
+}
+AK_CPU_CLONES void backward_row_f32(const Params& p, const Plan<float>& plan, const float* grad,
+                                    bool sum, float* gin) {
+  backward_row(p, plan, grad, sum, gin);
+}
+AK_CPU_CLONES void backward_row_f64(const Params& p, const Plan<double>& plan, const double* grad,
+                                    bool sum, double* gin) {
+  backward_row(p, plan, grad, sum, gin);
+}
+
+void run_forward_row(const Params& p, const Plan<float>& plan, const float* in, bool sum,
+                     float* out) {
+  forward_row_f32(p, plan, in, sum, out);
+}
+void run_forward_row(const Params& p, const Plan<double>& plan, const double* in, bool sum,
+                     double* out) {
+  forward_row_f64(p, plan, in, sum, out);
+}
+void run_backward_row(const Params& p, const Plan<float>& plan, const float* grad, bool sum,
+                      float* gin) {
+  backward_row_f32(p, plan, grad, sum, gin);
+}
+void run_backward_row(const Params& p, const Plan<double>& plan, const double* grad, bool sum,
+                      double* gin) {
+  backward_row_f64(p, plan, grad, sum, gin);
+}
+
+at::Tensor forward_cpu(const at::Tensor& input_in, const Params& p, bool sum) {
+  const at::Tensor input = input_in.contiguous();
+  const int64_t n = input.size(0), c = input.size(1), t = p.frames;
+  at::Tensor out = sum ? at::empty({n, c, t, t}, input.options())
+                       : at::empty({n, c, p.samples, t, t}, input.options());
+  const int64_t seqs = sum ? p.samples : 1;  // input sequences per row
+  const int64_t out_row = (sum ? 1 : p.samples) * t * t;
+  AT_DISPATCH_FLOATING_TYPES_AND2(
+      at::kHalf, at::kBFloat16, input.scalar_type(), "bm_sampling", [&] {
+        using acc_t = at::opmath_type<scalar_t>;
+        const Plan<acc_t> plan(p);
+        const scalar_t* src = input.const_data_ptr<scalar_t>();
+        scalar_t* dst = out.mutable_data_ptr<scalar_t>();
+        at::parallel_for(0, n * c, 1, [&](int64_t begin, int64_t end) {
+          std::vector<acc_t> in(seqs * plan.padded), acc(out_row);
+          for (int64_t row = begin; row < end; ++row) {
+            for (int64_t q = 0; q < seqs; ++q) {
+              acc_t* seq = in.data() + q * plan.padded + plan.pad_left;
+              for (int64_t i = 0; i < t; ++i)
+                seq[i] = static_cast<acc_t>(src[(row * seqs + q) * t + i]);
+            }
+            std::fill(acc.begin(), acc.end(), acc_t(0));
+            run_forward_row(p, plan, in.data(), sum, acc.data());
+            for (int64_t i = 0; i < out_row; ++i)
+              dst[row * out_row + i] = static_cast<scalar_t>(acc[i]);
+          }
+        });
+      });
+  return out;
+}
+
+at::Tensor backward_cpu(const at::Tensor& grad_in, const Params& p, bool sum) {
+  const at::Tensor grad = grad_in.contiguous();
+  const int64_t n = grad.size(0), c = grad.size(1), t = p.frames;
+  at::Tensor gin =
+      sum ? at::empty({n, c, p.samples, t}, grad.options()) : at::empty({n, c, t}, grad.options());
+  const int64_t seqs = sum ? p.samples : 1;
+  const int64_t grad_row = (sum ? 1 : p.samples) * t * t;
+  AT_DISPATCH_FLOATING_TYPES_AND2(
+      at::kHalf, at::kBFloat16, grad.scalar_type(), "bm_sampling_backward", [&] {
+        using acc_t = at::opmath_type<scalar_t>;
+        const Plan<acc_t> plan(p);
+        const scalar_t* src = grad.const_data_ptr<scalar_t>();
+        scalar_t* dst = gin.mutable_data_ptr<scalar_t>();
+        at::parallel_for(0, n * c, 1, [&](int64_t begin, int64_t end) {
+          std::vector<acc_t> g(grad_row), acc(seqs * plan.padded);
+          for (int64_t row = begin; row < end; ++row) {
+            for (int64_t i = 0; i < grad_row; ++i)
+              g[i] = static_cast<acc_t>(src[row * grad_row + i]);
+            std::fill(acc.begin(), acc.end(), acc_t(0));
+            run_backward_row(p, plan, g.data(), sum, acc.data());
+            for (int64_t q = 0; q < seqs; ++q) {
+              const acc_t* seq = acc.data() + q * plan.padded + plan.pad_left;
+              for (int64_t i = 0; i < t; ++i)
+                dst[(row * seqs + q) * t + i] = static_cast<scalar_t>(seq[i]);
+            }
+          }
+        });
+      });
+  return gin;
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(actionkit, CPU, m) {
+  m.impl("bm_sampling", &sampling_op<&forward_cpu>);
+  m.impl("bm_sampling_sum", &sum_op<&forward_cpu>);
+  m.impl("_bm_sampling_backward", &sampling_backward_op<&backward_cpu>);
+  m.impl("_bm_sampling_sum_backward", &sum_backward_op<&backward_cpu>);
+}
+
+}  // namespace actionkit::kernels::bm_sampling
