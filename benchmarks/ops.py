@@ -202,9 +202,62 @@ def bench_graph_aggregate(device: torch.device, quick: bool, repeats: int) -> li
     return rows
 
 
+def bench_bm_sampling(device: torch.device, quick: bool, repeats: int) -> list[dict]:
+    """BMN at its ActivityNet settings: S=32, P=3, 4 clips, C=256 into a Conv3d to 512."""
+    import torch.nn.functional as F
+
+    from actionkit.ops import _reference
+
+    n, c, o, t, s = (1, 16, 32, 40, 32) if quick else (4, 256, 512, 100, 32)
+    x = torch.randn(n, c, t, device=device)
+    mask = _reference.bm_sample_mask(t, s, 3, 0.5).float().view(t, -1).to(device)
+
+    def dense(x):
+        return torch.matmul(x, mask).view(x.shape[0], x.shape[1], s, t, t)
+
+    rows = _compare(
+        {"actionkit": actionkit.ops.bm_sampling, "mmaction2 mask matmul": dense},
+        x,
+        "mmaction2 mask matmul",
+        device,
+        repeats,
+        op="bm_sampling",
+        shape=list(x.shape),
+    )
+    weight = torch.randn(o, c, s, 1, 1, device=device) / (c * s) ** 0.5
+    bias = torch.zeros(o, device=device)
+    fused = {
+        "actionkit bm_conv3d": lambda x: actionkit.ops.bm_conv3d(x, weight, bias),
+        "mmaction2 matmul+Conv3d": lambda x: F.conv3d(dense(x), weight, bias).squeeze(2),
+    }
+    rows += _compare(
+        fused,
+        x,
+        "mmaction2 matmul+Conv3d",
+        device,
+        1 if not quick else repeats,
+        op="bm_sampling+conv3d",
+        shape=list(x.shape),
+        output=[o],
+    )
+    if not quick:  # T=400: the dense mask alone would take T*S*T*T*4 bytes = 8.2 GB
+        x = torch.randn(1, c, 400, device=device)
+        rows += _compare(
+            {"actionkit bm_conv3d": lambda x: actionkit.ops.bm_conv3d(x, weight, bias)},
+            x,
+            "actionkit bm_conv3d",
+            device,
+            2,
+            op="bm_sampling+conv3d",
+            shape=list(x.shape),
+            output=[o],
+        )
+    return rows
+
+
 def print_table(rows: list[dict]) -> None:
     header = (
-        f"{'op':<15} {'shape':<22} {'out':<9} {'mode':<17} {'variant':<18} "
+        f"{'op':<15} {'shape':<22} {'out':<9} {'mode':<17} {'variant':<24} "
         f"{'ms':>9} {'peak MiB':>9} {'vs mmaction2':>12}"
     )
     print(header)
@@ -213,7 +266,7 @@ def print_table(rows: list[dict]) -> None:
         out = "x".join(map(str, r.get("output", []))) or "-"
         shape = "x".join(map(str, r["shape"]))
         print(
-            f"{r['op']:<15} {shape:<22} {out:<9} {r['mode']:<17} {r['variant']:<18} "
+            f"{r['op']:<18} {shape:<22} {out:<9} {r['mode']:<17} {r['variant']:<24} "
             f"{r['ms']:>9.2f} {mib(r['peak_bytes']):>9} {r['speedup_vs_mmaction2']:>11.2f}x"
         )
 
@@ -243,6 +296,7 @@ def main(argv: list[str] | None = None) -> None:
         bench_temporal_shift(device, args.quick, repeats)
         + bench_roi_align3d(device, args.quick, repeats)
         + bench_graph_aggregate(device, args.quick, repeats)
+        + bench_bm_sampling(device, args.quick, repeats)
     )
     print_table(rows)
     write_json(args.out, {"environment": environment(device), "rows": rows})
