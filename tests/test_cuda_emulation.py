@@ -107,3 +107,25 @@ def test_bm_sampling_kernel_loops_in_threads():
     out = torch.ops.actionkit_emu.bm_sampling(x, 32, 3, 0.5, False)
     assert out.numel() > THREADS * MAX_BLOCKS
     torch.testing.assert_close(out, actionkit.ops.bm_sampling(x), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("k", [1, 63, 64, 65, 200, 1500])  # 1500: 36000 words, > one block
+@pytest.mark.parametrize("dims", [1, 2])
+def test_nms_mask_kernel(k, dims):
+    from .test_nms import random_boxes, random_segments
+
+    rows = (random_boxes if dims == 2 else random_segments)(k, torch.float64)
+    iou = (_reference.box_iou if dims == 2 else _reference.temporal_iou)(rows, rows)
+    words = torch.ops.actionkit_emu.nms_mask(rows, dims, 0.3)
+    assert words.shape == (k, (k + 63) // 64)
+    bits = torch.stack([(words >> b) & 1 for b in range(64)], -1).flatten(1)[:, :k].bool()
+    expected = (iou > 0.3) & torch.ones(k, k, dtype=torch.bool).triu(1)
+    assert torch.equal(bits, expected)
+
+
+def test_temporal_iou_kernel():
+    from .test_nms import random_segments
+
+    a, b = random_segments(300, torch.float64), random_segments(7, torch.float64)
+    out = torch.ops.actionkit_emu.temporal_iou(a, b)
+    torch.testing.assert_close(out, _reference.temporal_iou(a, b), atol=1e-15, rtol=0)

@@ -59,6 +59,33 @@ at::Tensor bm_sampling_sum(const at::Tensor& y, int64_t num_samples_per_bin,
   return op.call(y, num_samples_per_bin, prop_boundary_ratio);
 }
 
+at::Tensor nms(const at::Tensor& boxes, const at::Tensor& scores, double iou_threshold) {
+  static const auto op =
+      find_op<at::Tensor(const at::Tensor&, const at::Tensor&, double)>("actionkit::nms");
+  return op.call(boxes, scores, iou_threshold);
+}
+
+at::Tensor batched_nms(const at::Tensor& boxes, const at::Tensor& scores, const at::Tensor& idxs,
+                       double iou_threshold) {
+  static const auto op =
+      find_op<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&, double)>(
+          "actionkit::batched_nms");
+  return op.call(boxes, scores, idxs, iou_threshold);
+}
+
+at::Tensor temporal_nms(const at::Tensor& segments, const at::Tensor& scores,
+                        double iou_threshold) {
+  static const auto op =
+      find_op<at::Tensor(const at::Tensor&, const at::Tensor&, double)>("actionkit::temporal_nms");
+  return op.call(segments, scores, iou_threshold);
+}
+
+at::Tensor temporal_iou(const at::Tensor& a, const at::Tensor& b) {
+  static const auto op =
+      find_op<at::Tensor(const at::Tensor&, const at::Tensor&)>("actionkit::temporal_iou");
+  return op.call(a, b);
+}
+
 namespace detail {
 
 at::Tensor temporal_shift_backward(const at::Tensor& grad, int64_t num_segments,

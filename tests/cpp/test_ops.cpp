@@ -99,6 +99,28 @@ void bm_sampling() {
   check(close(actionkit::bm_sampling_sum(y, 3, 0.5), summed, 1e-12), "bm_sampling_sum");
 }
 
+void suppression() {
+  const auto boxes =
+      torch::tensor({0., 0., 10., 10., 1., 1., 11., 11., 20., 20., 30., 30., 0., 0., 10., 5.})
+          .view({4, 4});
+  const auto scores = torch::tensor({0.9, 0.8, 0.7, 0.95});
+  const auto keep = actionkit::nms(boxes, scores, 0.5);
+  check(keep.equal(torch::tensor({3, 0, 2}, torch::kLong)), "nms (hand-worked, see test_nms.py)");
+  const auto idxs = torch::tensor({0, 1, 0, 0}, torch::kLong);
+  check(actionkit::batched_nms(boxes, scores, idxs, 0.5)
+            .equal(torch::tensor({3, 0, 1, 2}, torch::kLong)),
+        "batched_nms");
+  const auto seg = torch::tensor({0., 10.}).view({1, 2});
+  const auto others = torch::tensor({5., 15., 2., 4.}).view({2, 2});
+  check(
+      close(actionkit::temporal_iou(seg, others), torch::tensor({1. / 3, 0.2}).view({1, 2}), 1e-6),
+      "temporal_iou");
+  const auto segments = torch::tensor({0., 10., 1., 10., 20., 30.}).view({3, 2});
+  check(actionkit::temporal_nms(segments, torch::tensor({0.9, 0.8, 0.7}), 0.5)
+            .equal(torch::tensor({0, 2}, torch::kLong)),
+        "temporal_nms");
+}
+
 void errors() {
   bool threw = false;
   try {
@@ -119,6 +141,7 @@ int main() {
   roi_align3d();
   graph_aggregate();
   bm_sampling();
+  suppression();
   errors();
   return failures == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -135,3 +135,25 @@ def test_bm_sampling_matches_reference(dtype):
         atol=1e-10,
         rtol=1e-10,
     )
+
+
+def test_nms_family_matches_cpu():
+    from ..test_nms import random_boxes, random_segments
+
+    boxes, scores = random_boxes(3000), torch.rand(3000)
+    keep = actionkit.ops.nms(boxes.cuda(), scores.cuda(), 0.5)
+    assert keep.is_cuda and torch.equal(keep.cpu(), actionkit.ops.nms(boxes, scores, 0.5))
+    idxs = torch.randint(0, 7, (3000,))
+    assert torch.equal(
+        actionkit.ops.batched_nms(boxes.cuda(), scores.cuda(), idxs.cuda(), 0.5).cpu(),
+        actionkit.ops.batched_nms(boxes, scores, idxs, 0.5),
+    )
+    segments = random_segments(500)
+    assert torch.equal(
+        actionkit.ops.temporal_nms(segments.cuda(), scores[:500].cuda(), 0.4).cpu(),
+        actionkit.ops.temporal_nms(segments, scores[:500], 0.4),
+    )
+    torch.testing.assert_close(
+        actionkit.ops.temporal_iou(segments.cuda(), segments[:9].cuda()).cpu(),
+        actionkit.ops.temporal_iou(segments, segments[:9]),
+    )

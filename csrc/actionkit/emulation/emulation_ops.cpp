@@ -6,6 +6,7 @@
 #include <torch/library.h>
 
 #include "ops/bm_sampling/bm_sampling_cuda.h"
+#include "ops/nms/nms_cuda.h"
 #include "ops/roi_align3d/roi_align3d_cuda.h"
 #include "ops/temporal_shift/temporal_shift_cuda.h"
 
@@ -97,6 +98,25 @@ at::Tensor bm_sampling_backward(const at::Tensor& grad_in, int64_t num_samples, 
   return gin;
 }
 
+// rows: [K, 2*dims] float/double, already sorted by score.
+at::Tensor nms_mask(const at::Tensor& rows_in, int64_t dims, double threshold) {
+  const at::Tensor rows = rows_in.contiguous();
+  const int64_t count = rows.size(0);
+  at::Tensor bits = at::empty({count, (count + 63) / 64}, rows.options().dtype(at::kLong));
+  kernels::nms::cuda::launch_mask(rows.scalar_type() == at::kDouble, rows.const_data_ptr(), count,
+                                  dims, threshold, bits.mutable_data_ptr(), nullptr);
+  return bits;
+}
+
+at::Tensor temporal_iou(const at::Tensor& a_in, const at::Tensor& b_in) {
+  const at::Tensor a = a_in.contiguous(), b = b_in.contiguous();
+  at::Tensor out = at::empty({a.size(0), b.size(0)}, a.options());
+  kernels::nms::cuda::launch_temporal_iou(a.scalar_type() == at::kDouble, a.const_data_ptr(),
+                                          b.const_data_ptr(), a.size(0), b.size(0),
+                                          out.mutable_data_ptr(), nullptr);
+  return out;
+}
+
 }  // namespace
 
 TORCH_LIBRARY(actionkit_emu, m) {
@@ -118,6 +138,8 @@ TORCH_LIBRARY(actionkit_emu, m) {
       "bm_sampling_backward(Tensor grad, int num_samples, int per_bin, float ratio, bool sum) -> "
       "Tensor",
       &bm_sampling_backward);
+  m.def("nms_mask(Tensor rows, int dims, float threshold) -> Tensor", &nms_mask);
+  m.def("temporal_iou(Tensor a, Tensor b) -> Tensor", &temporal_iou);
 }
 
 }  // namespace actionkit::emulation

@@ -2,6 +2,7 @@
 
 from .bm_sampling import bm_conv3d, bm_sampling, bm_sampling_sum
 from .graph_aggregate import graph_aggregate
+from .nms import batched_nms, nms, temporal_iou, temporal_nms
 from .roi_align3d import roi_align3d
 from .temporal_shift import temporal_shift
 
@@ -9,7 +10,11 @@ __all__ = [
     "bm_conv3d",
     "bm_sampling",
     "bm_sampling_sum",
+    "batched_nms",
     "graph_aggregate",
+    "nms",
     "roi_align3d",
+    "temporal_iou",
+    "temporal_nms",
     "temporal_shift",
 ]

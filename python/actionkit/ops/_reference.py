@@ -169,3 +169,45 @@ def bm_sampling_sum(
     _, _, s, t = y.shape
     mask = bm_sample_mask(t, s, num_samples_per_bin, prop_boundary_ratio)
     return torch.einsum("ncsi,isdt->ncdt", y, mask.to(y))
+
+
+def _greedy_nms(iou: Tensor, scores: Tensor, iou_threshold: float) -> Tensor:
+    """Visit by decreasing score (ties in input order); drop what overlaps a kept row."""
+    order = torch.sort(scores, descending=True, stable=True).indices
+    suppressed = torch.zeros(len(order), dtype=torch.bool)
+    keep = []
+    for rank, i in enumerate(order.tolist()):
+        if suppressed[rank]:
+            continue
+        keep.append(i)
+        suppressed[rank + 1 :] |= iou[i, order[rank + 1 :]].cpu() > iou_threshold
+    return torch.tensor(keep, dtype=torch.long, device=scores.device)
+
+
+def box_iou(a: Tensor, b: Tensor) -> Tensor:
+    """Pairwise IoU of boxes (x1, y1, x2, y2), torchvision's convention (no +1)."""
+    wh = (
+        torch.minimum(a[:, None, 2:], b[None, :, 2:])
+        - torch.maximum(a[:, None, :2], b[None, :, :2])
+    ).clamp(min=0)
+    inter = wh[..., 0] * wh[..., 1]
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    return inter / (area_a[:, None] + area_b[None, :] - inter)
+
+
+def temporal_iou(a: Tensor, b: Tensor) -> Tensor:
+    """MMAction2's temporal_iou for every pair of segments (start, end)."""
+    inter = (
+        torch.minimum(a[:, None, 1], b[None, :, 1]) - torch.maximum(a[:, None, 0], b[None, :, 0])
+    ).clamp(min=0)
+    union = (a[:, None, 1] - a[:, None, 0]) - inter + (b[None, :, 1] - b[None, :, 0])
+    return inter / union
+
+
+def nms(boxes: Tensor, scores: Tensor, iou_threshold: float) -> Tensor:
+    return _greedy_nms(box_iou(boxes, boxes), scores, iou_threshold)
+
+
+def temporal_nms(segments: Tensor, scores: Tensor, iou_threshold: float) -> Tensor:
+    return _greedy_nms(temporal_iou(segments, segments), scores, iou_threshold)

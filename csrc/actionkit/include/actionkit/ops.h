@@ -42,6 +42,21 @@ at::Tensor bm_sampling(const at::Tensor& x, int64_t num_samples = 32,
 at::Tensor bm_sampling_sum(const at::Tensor& y, int64_t num_samples_per_bin = 3,
                            double prop_boundary_ratio = 0.5);
 
+// Greedy non-maximum suppression with torchvision's semantics: boxes [K, 4]
+// (x1, y1, x2, y2), scores [K]; returns the int64 indices kept, highest score
+// first; a box is dropped when its IoU with a kept box exceeds iou_threshold.
+at::Tensor nms(const at::Tensor& boxes, const at::Tensor& scores, double iou_threshold);
+
+// NMS within each category idxs [K] (torchvision's batched_nms).
+at::Tensor batched_nms(const at::Tensor& boxes, const at::Tensor& scores, const at::Tensor& idxs,
+                       double iou_threshold);
+
+// NMS of temporal segments [K, 2] (start, end), with MMAction2's temporal IoU.
+at::Tensor temporal_nms(const at::Tensor& segments, const at::Tensor& scores, double iou_threshold);
+
+// Pairwise IoU of segments a [K, 2] and b [M, 2] -> [K, M] (MMAction2's temporal_iou).
+at::Tensor temporal_iou(const at::Tensor& a, const at::Tensor& b);
+
 namespace detail {
 
 // The registered backward ops, for the autograd functions.
