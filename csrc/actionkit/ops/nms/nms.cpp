@@ -4,9 +4,9 @@
 #include "nms.h"
 
 #include <ATen/TensorOperators.h>
-#include <ATen/ops/max.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/from_blob.h>
+#include <ATen/ops/max.h>
 #include <ATen/ops/sort.h>
 #include <torch/library.h>
 
