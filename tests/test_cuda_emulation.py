@@ -129,3 +129,32 @@ def test_temporal_iou_kernel():
     a, b = random_segments(300, torch.float64), random_segments(7, torch.float64)
     out = torch.ops.actionkit_emu.temporal_iou(a, b)
     torch.testing.assert_close(out, _reference.temporal_iou(a, b), atol=1e-15, rtol=0)
+
+
+@pytest.mark.parametrize("method", [0, 1, 2])  # naive, linear, gaussian
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_soft_nms_kernel(method, dtype):
+    from .test_nms import random_boxes
+
+    boxes, scores = random_boxes(300, dtype), torch.rand(300, dtype=dtype)
+    dets, keep = torch.ops.actionkit_emu.soft_nms(boxes, scores, 0.3, 0.5, 1e-3, method, 0)
+    name = ["naive", "linear", "gaussian"][method]
+    # The CPU op runs the same routine in the same precision: equal to the last bit.
+    cpu_dets, cpu_keep = actionkit.ops.soft_nms(boxes, scores, 0.3, 0.5, 1e-3, name)
+    assert torch.equal(keep, cpu_keep) and torch.equal(dets, cpu_dets)
+
+
+def test_temporal_soft_nms_kernel():
+    from .test_nms import random_segments
+
+    segments, scores = (
+        random_segments(500, torch.float64) / 130,
+        torch.rand(500, dtype=torch.float64),
+    )
+    order = scores.sort(descending=True, stable=True).indices
+    dets, keep = torch.ops.actionkit_emu.temporal_soft_nms(
+        segments[order], scores[order], 0.4, 0.5, 0.9, 100
+    )
+    ref_dets, ref_keep = _reference.temporal_soft_nms(segments, scores)
+    assert torch.equal(order[keep], ref_keep)
+    torch.testing.assert_close(dets, ref_dets, atol=1e-12, rtol=1e-12)

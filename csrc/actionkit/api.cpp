@@ -86,6 +86,25 @@ at::Tensor temporal_iou(const at::Tensor& a, const at::Tensor& b) {
   return op.call(a, b);
 }
 
+std::tuple<at::Tensor, at::Tensor> soft_nms(const at::Tensor& boxes, const at::Tensor& scores,
+                                            double iou_threshold, double sigma, double min_score,
+                                            const std::string& method, int64_t offset) {
+  static const auto op = find_op<std::tuple<at::Tensor, at::Tensor>(
+      const at::Tensor&, const at::Tensor&, double, double, double, c10::string_view, int64_t)>(
+      "actionkit::soft_nms");
+  return op.call(boxes, scores, iou_threshold, sigma, min_score, method, offset);
+}
+
+std::tuple<at::Tensor, at::Tensor> temporal_soft_nms(const at::Tensor& segments,
+                                                     const at::Tensor& scores, double alpha,
+                                                     double low_threshold, double high_threshold,
+                                                     int64_t top_k, bool legacy_top_k) {
+  static const auto op = find_op<std::tuple<at::Tensor, at::Tensor>(
+      const at::Tensor&, const at::Tensor&, double, double, double, int64_t, bool)>(
+      "actionkit::temporal_soft_nms");
+  return op.call(segments, scores, alpha, low_threshold, high_threshold, top_k, legacy_top_k);
+}
+
 namespace detail {
 
 at::Tensor temporal_shift_backward(const at::Tensor& grad, int64_t num_segments,

@@ -121,6 +121,25 @@ void suppression() {
         "temporal_nms");
 }
 
+void soft_suppression() {
+  // Hand-worked in tests/test_soft_nms.py: linear soft-NMS keeps 0, 2, 1, 3 with 0.9, 0.7, 0.4,
+  // 0.4.
+  const auto boxes =
+      torch::tensor({0., 0., 10., 10., 0., 0., 10., 5., 20., 20., 30., 30., 5., 0., 15., 10.},
+                    torch::kFloat64)
+          .view({4, 4});
+  const auto scores = torch::tensor({0.9, 0.8, 0.7, 0.6}, torch::kFloat64);
+  const auto [dets, keep] = actionkit::soft_nms(boxes, scores, 0.3, 0.5, 1e-3, "linear");
+  check(keep.equal(torch::tensor({0, 2, 1, 3}, torch::kLong)) &&
+            close(dets.select(1, 4), torch::tensor({0.9, 0.7, 0.4, 0.4}, torch::kFloat64)),
+        "soft_nms");
+  const auto segments =
+      torch::tensor({0., 0.4, 0.05, 0.45, 0.6, 0.9}, torch::kFloat64).view({3, 2});
+  const auto [tdets, tkeep] =
+      actionkit::temporal_soft_nms(segments, torch::tensor({0.9, 0.8, 0.7}, torch::kFloat64));
+  check(tkeep.equal(torch::tensor({0, 2, 1}, torch::kLong)), "temporal_soft_nms");
+}
+
 void errors() {
   bool threw = false;
   try {
@@ -142,6 +161,7 @@ int main() {
   graph_aggregate();
   bm_sampling();
   suppression();
+  soft_suppression();
   errors();
   return failures == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

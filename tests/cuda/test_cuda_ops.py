@@ -157,3 +157,20 @@ def test_nms_family_matches_cpu():
         actionkit.ops.temporal_iou(segments.cuda(), segments[:9].cuda()).cpu(),
         actionkit.ops.temporal_iou(segments, segments[:9]),
     )
+
+
+@pytest.mark.parametrize("method", ["linear", "gaussian", "naive"])
+def test_soft_nms_on_the_gpu_equals_cpu(method):
+    from ..test_nms import random_boxes, random_segments
+
+    boxes, scores = random_boxes(1000, torch.float64), torch.rand(1000, dtype=torch.float64)
+    dets, keep = actionkit.ops.soft_nms(boxes.cuda(), scores.cuda(), method=method)
+    assert dets.is_cuda and keep.is_cuda
+    cpu_dets, cpu_keep = actionkit.ops.soft_nms(boxes, scores, method=method)
+    assert torch.equal(keep.cpu(), cpu_keep)
+    torch.testing.assert_close(dets.cpu(), cpu_dets, atol=1e-12, rtol=1e-12)
+    segments = random_segments(1000, torch.float64) / 130
+    gd, gk = actionkit.ops.temporal_soft_nms(segments.cuda(), scores.cuda())
+    cd, ck = actionkit.ops.temporal_soft_nms(segments, scores)
+    assert torch.equal(gk.cpu(), ck)
+    torch.testing.assert_close(gd.cpu(), cd, atol=1e-12, rtol=1e-12)

@@ -1,6 +1,7 @@
 // Registers the host-emulated CUDA launchers as torch.ops.actionkit_emu.*, so
 // tests can run each .cu file's own kernels on CPU tensors and compare them
 // with the reference. Test-only: not part of libactionkit.
+#include <ATen/ops/arange.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/zeros.h>
 #include <torch/library.h>
@@ -8,6 +9,7 @@
 #include "ops/bm_sampling/bm_sampling_cuda.h"
 #include "ops/nms/nms_cuda.h"
 #include "ops/roi_align3d/roi_align3d_cuda.h"
+#include "ops/soft_nms/soft_nms_cuda.h"
 #include "ops/temporal_shift/temporal_shift_cuda.h"
 
 namespace actionkit::emulation {
@@ -117,6 +119,45 @@ at::Tensor temporal_iou(const at::Tensor& a_in, const at::Tensor& b_in) {
   return out;
 }
 
+// Raw runners: boxes [K, 4] and segments [K, 2] as given (segments already
+// sorted by score); returns (dets, keep) trimmed to the count the kernel wrote.
+std::tuple<at::Tensor, at::Tensor> soft_nms(const at::Tensor& boxes, const at::Tensor& scores,
+                                            double threshold, double sigma, double min_score,
+                                            int64_t method, int64_t offset) {
+  const int64_t n = boxes.size(0);
+  at::Tensor cols = boxes.t().clone(at::MemoryFormat::Contiguous);
+  at::Tensor score = scores.clone(at::MemoryFormat::Contiguous);
+  at::Tensor area = at::empty({n}, cols.options());
+  at::Tensor inds = at::arange(n, boxes.options().dtype(at::kLong));
+  at::Tensor dets = at::empty({n, 5}, cols.options());
+  at::Tensor count = at::zeros({1}, inds.options());
+  kernels::soft_nms::cuda::launch_boxes(
+      cols.scalar_type() == at::kDouble, cols.mutable_data_ptr(), score.mutable_data_ptr(),
+      area.mutable_data_ptr(), inds.mutable_data_ptr<int64_t>(), dets.mutable_data_ptr(), n,
+      threshold, sigma, min_score, method, static_cast<double>(offset),
+      count.mutable_data_ptr<int64_t>(), nullptr);
+  const int64_t kept = count.item<int64_t>();
+  return {dets.narrow(0, 0, kept), inds.narrow(0, 0, kept)};
+}
+
+std::tuple<at::Tensor, at::Tensor> temporal_soft_nms(const at::Tensor& segments,
+                                                     const at::Tensor& scores, double alpha,
+                                                     double low, double high, int64_t limit) {
+  const int64_t n = segments.size(0);
+  at::Tensor cols = segments.t().clone(at::MemoryFormat::Contiguous);
+  at::Tensor score = scores.clone(at::MemoryFormat::Contiguous);
+  at::Tensor inds = at::arange(n, segments.options().dtype(at::kLong));
+  at::Tensor dets = at::empty({n, 3}, cols.options());
+  at::Tensor keep = at::empty({n}, inds.options());
+  at::Tensor count = at::zeros({1}, inds.options());
+  kernels::soft_nms::cuda::launch_temporal(
+      cols.scalar_type() == at::kDouble, cols.mutable_data_ptr(), score.mutable_data_ptr(),
+      inds.mutable_data_ptr<int64_t>(), dets.mutable_data_ptr(), keep.mutable_data_ptr<int64_t>(),
+      n, alpha, low, high, limit, count.mutable_data_ptr<int64_t>(), nullptr);
+  const int64_t kept = count.item<int64_t>();
+  return {dets.narrow(0, 0, kept), keep.narrow(0, 0, kept)};
+}
+
 }  // namespace
 
 TORCH_LIBRARY(actionkit_emu, m) {
@@ -140,6 +181,14 @@ TORCH_LIBRARY(actionkit_emu, m) {
       &bm_sampling_backward);
   m.def("nms_mask(Tensor rows, int dims, float threshold) -> Tensor", &nms_mask);
   m.def("temporal_iou(Tensor a, Tensor b) -> Tensor", &temporal_iou);
+  m.def(
+      "soft_nms(Tensor boxes, Tensor scores, float threshold, float sigma, float min_score, "
+      "int method, int offset) -> (Tensor, Tensor)",
+      &soft_nms);
+  m.def(
+      "temporal_soft_nms(Tensor segments, Tensor scores, float alpha, float low, float high, "
+      "int limit) -> (Tensor, Tensor)",
+      &temporal_soft_nms);
 }
 
 }  // namespace actionkit::emulation

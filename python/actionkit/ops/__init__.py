@@ -4,6 +4,7 @@ from .bm_sampling import bm_conv3d, bm_sampling, bm_sampling_sum
 from .graph_aggregate import graph_aggregate
 from .nms import batched_nms, nms, temporal_iou, temporal_nms
 from .roi_align3d import roi_align3d
+from .soft_nms import soft_nms, temporal_soft_nms
 from .temporal_shift import temporal_shift
 
 __all__ = [
@@ -14,7 +15,9 @@ __all__ = [
     "graph_aggregate",
     "nms",
     "roi_align3d",
+    "soft_nms",
     "temporal_iou",
     "temporal_nms",
     "temporal_shift",
+    "temporal_soft_nms",
 ]

@@ -211,3 +211,95 @@ def nms(boxes: Tensor, scores: Tensor, iou_threshold: float) -> Tensor:
 
 def temporal_nms(segments: Tensor, scores: Tensor, iou_threshold: float) -> Tensor:
     return _greedy_nms(temporal_iou(segments, segments), scores, iou_threshold)
+
+
+def soft_nms(
+    boxes: Tensor,
+    scores: Tensor,
+    iou_threshold: float = 0.3,
+    sigma: float = 0.5,
+    min_score: float = 1e-3,
+    method: str = "linear",
+    offset: int = 0,
+) -> tuple[Tensor, Tensor]:
+    """mmcv's soft-NMS as a plain Python loop over a list: take the first highest score,
+    decay the rest, drop a box below min_score by moving the last box into its place."""
+    dtype = boxes.dtype
+    rows = [
+        [*b, s, i]
+        for i, (b, s) in enumerate(
+            zip(boxes.double().tolist(), scores.double().tolist(), strict=True)
+        )
+    ]
+
+    def area(r):
+        return (r[2] - r[0] + offset) * (r[3] - r[1] + offset)
+
+    n, i, dets = len(rows), 0, []
+    while i < n:
+        best = i
+        for k in range(i + 1, n):
+            if rows[best][4] < rows[k][4]:
+                best = k
+        rows[i], rows[best] = rows[best], rows[i]
+        top = rows[i]
+        dets.append(top)
+        k = i + 1
+        while k < n:
+            r = rows[k]
+            w = max(0.0, min(top[2], r[2]) - max(top[0], r[0]) + offset)
+            h = max(0.0, min(top[3], r[3]) - max(top[1], r[1]) + offset)
+            o = w * h / (area(top) + area(r) - w * h)
+            if method == "naive":
+                weight = 0.0 if o >= iou_threshold else 1.0
+            elif method == "linear":
+                weight = 1 - o if o >= iou_threshold else 1.0
+            else:
+                weight = math.exp(-(o * o) / sigma)
+            r[4] *= weight
+            if r[4] < min_score:
+                rows[k] = rows[n - 1]
+                n -= 1
+                continue
+            k += 1
+        i += 1
+    det = torch.tensor([d[:5] for d in dets], dtype=torch.float64).reshape(-1, 5)
+    keep = torch.tensor([int(d[5]) for d in dets], dtype=torch.long)
+    return det.to(dtype=dtype, device=boxes.device), keep.to(boxes.device)
+
+
+def temporal_soft_nms(
+    segments: Tensor,
+    scores: Tensor,
+    alpha: float = 0.4,
+    low_threshold: float = 0.5,
+    high_threshold: float = 0.9,
+    top_k: int = 100,
+    legacy_top_k: bool = False,
+) -> tuple[Tensor, Tensor]:
+    """MMAction2's proposal_utils.soft_nms over Python lists (ties taken in input order)."""
+    order = torch.sort(scores, descending=True, stable=True).indices.tolist()
+    seg = segments.double().tolist()
+    start = [seg[i][0] for i in order]
+    end = [seg[i][1] for i in order]
+    score = [float(scores[i]) for i in order]
+    limit = top_k + 1 if legacy_top_k else top_k
+    dets, keep = [], []
+    while score and len(dets) < limit:
+        best = max(range(len(score)), key=lambda k: (score[k], -k))
+        width = end[best] - start[best]
+        for k in range(len(score)):
+            if k == best:
+                continue
+            inter = max(0.0, min(end[best], end[k]) - max(start[best], start[k]))
+            o = inter / (width - inter + end[k] - start[k])
+            if o > low_threshold + (high_threshold - low_threshold) * width:
+                score[k] *= math.exp(-(o * o) / alpha)
+        dets.append([start[best], end[best], score[best]])
+        keep.append(order[best])
+        for lst in (start, end, score, order):
+            lst.pop(best)
+    det = torch.tensor(dets, dtype=torch.float64).reshape(-1, 3)
+    return det.to(dtype=segments.dtype, device=segments.device), torch.tensor(
+        keep, dtype=torch.long, device=segments.device
+    )

@@ -7,6 +7,8 @@
 
 #include <array>
 #include <cstdint>
+#include <string>
+#include <tuple>
 
 namespace actionkit {
 
@@ -56,6 +58,24 @@ at::Tensor temporal_nms(const at::Tensor& segments, const at::Tensor& scores, do
 
 // Pairwise IoU of segments a [K, 2] and b [M, 2] -> [K, M] (MMAction2's temporal_iou).
 at::Tensor temporal_iou(const at::Tensor& a, const at::Tensor& b);
+
+// Soft-NMS of boxes [K, 4] with mmcv's semantics (method "linear", "gaussian"
+// or "naive"); returns (dets [M, 5] = (x1, y1, x2, y2, decayed score), keep [M]).
+std::tuple<at::Tensor, at::Tensor> soft_nms(const at::Tensor& boxes, const at::Tensor& scores,
+                                            double iou_threshold = 0.3, double sigma = 0.5,
+                                            double min_score = 1e-3,
+                                            const std::string& method = "linear",
+                                            int64_t offset = 0);
+
+// Soft-NMS of temporal proposals [K, 2] with MMAction2's localization semantics;
+// returns (dets [M, 3] = (start, end, score), keep [M]), at most top_k (or
+// top_k + 1 with legacy_top_k, as MMAction2 returns).
+std::tuple<at::Tensor, at::Tensor> temporal_soft_nms(const at::Tensor& segments,
+                                                     const at::Tensor& scores, double alpha = 0.4,
+                                                     double low_threshold = 0.5,
+                                                     double high_threshold = 0.9,
+                                                     int64_t top_k = 100,
+                                                     bool legacy_top_k = false);
 
 namespace detail {
 

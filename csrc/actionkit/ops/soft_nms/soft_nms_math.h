@@ -1,0 +1,117 @@
+// Soft-NMS for boxes (mmcv's semantics) and for temporal proposals (MMAction2's
+// localization semantics), each written once as a sequential routine over raw
+// arrays: the CPU kernel calls it directly and the CUDA kernel runs it on the
+// device, so results agree bit for bit in the same precision.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#include "../../common/hostdevice.h"
+
+namespace actionkit::kernels::soft_nms {
+
+enum Method : int64_t { kNaive = 0, kLinear = 1, kGaussian = 2 };
+
+template <typename T>
+AK_HD inline T max_of(T a, T b) {
+  return a > b ? a : b;
+}
+template <typename T>
+AK_HD inline T min_of(T a, T b) {
+  return a < b ? a : b;
+}
+
+// Soft-NMS of n boxes with mmcv's semantics. At step i the highest remaining
+// score (the first one on ties, in the current arrangement) is swapped to
+// position i and written to dets[i] = (x1, y1, x2, y2, score); every later box
+// is decayed by its IoU o with it (areas with `offset` added to each side):
+// naive: 0 if o >= threshold; linear: 1 - o if o >= threshold; gaussian:
+// exp(-o^2 / sigma). A box whose score falls below min_score is removed by
+// moving the last box into its place (which is then decayed in turn). Works in
+// place on the arrays; inds must hold 0..n-1; returns the number kept, and
+// inds[0..kept) are their original indices in output order.
+template <typename T>
+AK_HD inline int64_t soft_nms(T* x1, T* y1, T* x2, T* y2, T* score, T* area, int64_t* inds, T* dets,
+                              int64_t n, T threshold, T sigma, T min_score, int64_t method,
+                              T offset) {
+  for (int64_t k = 0; k < n; ++k) area[k] = (x2[k] - x1[k] + offset) * (y2[k] - y1[k] + offset);
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t best = i;
+    for (int64_t k = i + 1; k < n; ++k) {
+      if (score[best] < score[k]) best = k;
+    }
+    const T bx1 = x1[best], by1 = y1[best], bx2 = x2[best], by2 = y2[best];
+    const T bscore = score[best], barea = area[best];
+    const int64_t bind = inds[best];
+    x1[best] = x1[i], y1[best] = y1[i], x2[best] = x2[i], y2[best] = y2[i];
+    score[best] = score[i], area[best] = area[i], inds[best] = inds[i];
+    x1[i] = bx1, y1[i] = by1, x2[i] = bx2, y2[i] = by2;
+    score[i] = bscore, area[i] = barea, inds[i] = bind;
+    dets[i * 5 + 0] = bx1, dets[i * 5 + 1] = by1, dets[i * 5 + 2] = bx2, dets[i * 5 + 3] = by2;
+    dets[i * 5 + 4] = bscore;
+
+    for (int64_t k = i + 1; k < n; ++k) {
+      const T w = max_of(T(0), min_of(bx2, x2[k]) - max_of(bx1, x1[k]) + offset);
+      const T h = max_of(T(0), min_of(by2, y2[k]) - max_of(by1, y1[k]) + offset);
+      const T inter = w * h;
+      const T overlap = inter / (barea + area[k] - inter);
+      T weight = T(1);
+      if (method == kNaive) {
+        if (overlap >= threshold) weight = T(0);
+      } else if (method == kLinear) {
+        if (overlap >= threshold) weight = T(1) - overlap;
+      } else {
+        weight = exp(-(overlap * overlap) / sigma);
+      }
+      score[k] *= weight;
+      if (score[k] < min_score) {
+        const int64_t last = n - 1;
+        x1[k] = x1[last], y1[k] = y1[last], x2[k] = x2[last], y2[k] = y2[last];
+        score[k] = score[last], area[k] = area[last], inds[k] = inds[last];
+        n -= 1;
+        k -= 1;  // the box moved here is decayed next
+      }
+    }
+  }
+  return n;
+}
+
+// Soft-NMS of temporal proposals with MMAction2's localization semantics
+// (proposal_utils.soft_nms): the arrays hold the n proposals sorted by
+// decreasing score. Repeatedly the highest remaining score (first on ties) is
+// taken out, in order, to dets = (start, end, score) and keep; every other
+// proposal whose IoU o with it exceeds low + (high - low) * width (width of the
+// one taken) is decayed by exp(-o^2 / alpha). Stops after `limit` proposals.
+// Returns the number taken.
+template <typename T>
+AK_HD inline int64_t temporal_soft_nms(T* start, T* end, T* score, int64_t* inds, T* dets,
+                                       int64_t* keep, int64_t n, T alpha, T low, T high,
+                                       int64_t limit) {
+  int64_t taken = 0;
+  while (n > 0 && taken < limit) {
+    int64_t best = 0;
+    for (int64_t k = 1; k < n; ++k) {
+      if (score[k] > score[best]) best = k;
+    }
+    const T bstart = start[best], bend = end[best];
+    const T bar = low + (high - low) * (bend - bstart);
+    for (int64_t k = 0; k < n; ++k) {
+      if (k == best) continue;
+      const T inter = max_of(T(0), min_of(bend, end[k]) - max_of(bstart, start[k]));
+      const T overlap = inter / ((bend - bstart) - inter + (end[k] - start[k]));
+      if (overlap > bar) score[k] *= exp(-(overlap * overlap) / alpha);
+    }
+    dets[taken * 3 + 0] = bstart, dets[taken * 3 + 1] = bend, dets[taken * 3 + 2] = score[best];
+    keep[taken] = inds[best];
+    ++taken;
+    for (int64_t k = best; k + 1 < n; ++k) {  // remove, keeping the order
+      start[k] = start[k + 1], end[k] = end[k + 1], score[k] = score[k + 1];
+      inds[k] = inds[k + 1];
+    }
+    --n;
+  }
+  return taken;
+}
+
+}  // namespace actionkit::kernels::soft_nms
