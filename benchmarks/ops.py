@@ -8,7 +8,9 @@ new tensor). RoIAlign3D: AVA shapes (2048 channels, T=8, 16x16, 20 RoIs) against
 MMAction2's SingleRoIExtractor3D paths: temporal mean then one 2D RoIAlign for
 output 1x7x7, a loop of 2D RoIAlign over frames for 8x7x7 (torchvision's roi_align
 stands in for mmcv's, same semantics). Graph aggregation: NTU shapes (16 clips, 3
-subsets, 100 frames, 25 joints) against unit_gcn's einsum. Ratios are from the same run.
+subsets, 100 frames, 25 joints) against unit_gcn's einsum. BMN: the dense-mask matmul,
+and matmul + Conv3d for the fused form. Soft-NMS: a per-step vectorised PyTorch loop;
+temporal soft-NMS: MMAction2's numpy version. Ratios are from the same run.
 """
 
 from __future__ import annotations
@@ -255,6 +257,116 @@ def bench_bm_sampling(device: torch.device, quick: bool, repeats: int) -> list[d
     return rows
 
 
+def torch_loop_soft_nms(
+    boxes, scores, iou_threshold=0.3, sigma=0.5, min_score=1e-3, method="linear"
+):
+    """Soft-NMS written the straightforward way: a Python loop over steps, each step
+    vectorised with PyTorch (the same decay rules as mmcv; ties resolved by index)."""
+    scores = scores.clone()
+    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    alive = torch.ones_like(scores, dtype=torch.bool)
+    keep = []
+    while bool(alive.any()):
+        i = int(torch.where(alive, scores, torch.tensor(-float("inf"))).argmax())
+        keep.append(i)
+        alive[i] = False
+        wh = (
+            torch.minimum(boxes[i, 2:], boxes[:, 2:]) - torch.maximum(boxes[i, :2], boxes[:, :2])
+        ).clamp(min=0)
+        inter = wh[:, 0] * wh[:, 1]
+        iou = inter / (area[i] + area - inter)
+        if method == "linear":
+            weight = torch.where(iou >= iou_threshold, 1 - iou, torch.ones_like(iou))
+        elif method == "gaussian":
+            weight = torch.exp(-(iou * iou) / sigma)
+        else:
+            weight = (iou < iou_threshold).to(iou.dtype)
+        scores = torch.where(alive, scores * weight, scores)
+        alive &= scores >= min_score
+    return torch.tensor(keep)
+
+
+def mmaction_temporal_soft_nms(proposals, alpha, low, high, top_k):
+    """MMAction2's proposal_utils.soft_nms, re-typed from its semantics: numpy IoU per step,
+    a Python loop over the remaining proposals for the decay."""
+    import numpy as np
+
+    proposals = proposals[proposals[:, -1].argsort()[::-1]]
+    tstart, tend, tscore = list(proposals[:, 0]), list(proposals[:, 1]), list(proposals[:, -1])
+    out = []
+    while len(tscore) > 0 and len(out) <= top_k:
+        best = int(np.argmax(tscore))
+        width = tend[best] - tstart[best]
+        starts, ends = np.array(tstart), np.array(tend)
+        inter = np.maximum(np.minimum(tend[best], ends) - np.maximum(tstart[best], starts), 0.0)
+        iou = inter / (width - inter + ends - starts)
+        decay = np.exp(-np.square(iou) / alpha)
+        for k in range(len(tscore)):
+            if k != best and iou[k] > low + (high - low) * width:
+                tscore[k] = tscore[k] * decay[k]
+        out.append([tstart.pop(best), tend.pop(best), tscore.pop(best)])
+    return np.array(out)
+
+
+def bench_suppression(device: torch.device, quick: bool, repeats: int) -> list[dict]:
+    rows = []
+    gen = torch.Generator().manual_seed(0)
+    for k in (200,) if quick else (1000, 10000):
+        xy = torch.rand(k, 2, generator=gen) * 1000
+        boxes = torch.cat([xy, xy + 20 + torch.rand(k, 2, generator=gen) * 200], 1).to(device)
+        scores = torch.rand(k, generator=gen).to(device)
+        expected = set(actionkit.ops.soft_nms(boxes, scores)[1].tolist())
+        assert expected == set(torch_loop_soft_nms(boxes, scores).tolist()), (
+            "soft-NMS baselines differ"
+        )
+        fns = {
+            "actionkit": lambda b=boxes, s=scores: actionkit.ops.soft_nms(b, s),
+            "pytorch loop": lambda b=boxes, s=scores: torch_loop_soft_nms(b, s),
+        }
+        times = time_ms(fns, device, repeats if k <= 1000 else 1, warmup=1)
+        for name, ms in times.items():
+            rows.append(
+                dict(
+                    op="soft_nms",
+                    shape=[k, 4],
+                    mode="forward",
+                    variant=name,
+                    ms=ms,
+                    peak_bytes=None,
+                    speedup_vs_mmaction2=times["pytorch loop"] / ms,
+                )
+            )
+    for k in (200,) if quick else (1000, 10000):
+        start = torch.rand(k, generator=gen, dtype=torch.float64)
+        segments = torch.stack(
+            [start, start + torch.rand(k, generator=gen, dtype=torch.float64) * 0.3], 1
+        )
+        scores = torch.rand(k, generator=gen, dtype=torch.float64)
+        proposals = torch.cat([segments, scores[:, None]], 1).numpy()
+        fns = {
+            "actionkit": lambda s=segments, c=scores: actionkit.ops.temporal_soft_nms(
+                s.to(device), c.to(device), legacy_top_k=True
+            ),
+            "mmaction2 numpy": lambda p=proposals: mmaction_temporal_soft_nms(
+                p, 0.4, 0.5, 0.9, 100
+            ),
+        }
+        times = time_ms(fns, device, repeats, warmup=1)
+        for name, ms in times.items():
+            rows.append(
+                dict(
+                    op="temporal_soft_nms",
+                    shape=[k, 2],
+                    mode="forward",
+                    variant=name,
+                    ms=ms,
+                    peak_bytes=None,
+                    speedup_vs_mmaction2=times["mmaction2 numpy"] / ms,
+                )
+            )
+    return rows
+
+
 def print_table(rows: list[dict]) -> None:
     header = (
         f"{'op':<15} {'shape':<22} {'out':<9} {'mode':<17} {'variant':<24} "
@@ -297,6 +409,7 @@ def main(argv: list[str] | None = None) -> None:
         + bench_roi_align3d(device, args.quick, repeats)
         + bench_graph_aggregate(device, args.quick, repeats)
         + bench_bm_sampling(device, args.quick, repeats)
+        + bench_suppression(device, args.quick, repeats)
     )
     print_table(rows)
     write_json(args.out, {"environment": environment(device), "rows": rows})
