@@ -1,5 +1,5 @@
 // Marks functions that compile for both the host and the device, and the
-// dtype conversions shared by the CPU and CUDA kernels.
+// dtype conversions and small helpers shared by the CPU and CUDA kernels.
 #pragma once
 
 #if defined(__CUDACC__)
@@ -23,6 +23,15 @@ AK_HD inline acc_t to_acc(T v) {
 template <typename T, typename acc_t>
 AK_HD inline T from_acc(acc_t v) {
   return static_cast<T>(v);
+}
+
+template <typename T>
+AK_HD inline T max_of(T a, T b) {
+  return a > b ? a : b;
+}
+template <typename T>
+AK_HD inline T min_of(T a, T b) {
+  return a < b ? a : b;
 }
 
 #if defined(__CUDACC__)

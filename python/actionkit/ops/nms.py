@@ -67,25 +67,29 @@ def temporal_iou(a: Tensor, b: Tensor) -> Tensor:
     return torch.ops.actionkit.temporal_iou(a, b)
 
 
-def _fake_keep(rows, scores, iou_threshold, width, op):
+def fake_selection(rows: Tensor, scores: Tensor, width: int, op: str) -> torch.SymInt:
+    """Shape checks of a selection op's fake kernel; the number kept (data-dependent)."""
     torch._check(rows.dim() == 2 and rows.shape[1] == width, lambda: f"{op}: rows of {width}")
     torch._check(scores.dim() == 1 and scores.shape[0] == rows.shape[0], lambda: f"{op}: scores")
     torch._check(
         scores.device == rows.device,
         lambda: f"{op}: scores is on {scores.device} but the rows are on {rows.device}",
     )
-    kept = torch.library.get_ctx().new_dynamic_size()
-    return rows.new_empty((kept,), dtype=torch.long)
+    return torch.library.get_ctx().new_dynamic_size()
+
+
+def _fake_keep(rows, scores, width, op):
+    return rows.new_empty((fake_selection(rows, scores, width, op),), dtype=torch.long)
 
 
 @torch.library.register_fake("actionkit::nms")
 def _(boxes, scores, iou_threshold):
-    return _fake_keep(boxes, scores, iou_threshold, 4, "nms")
+    return _fake_keep(boxes, scores, 4, "nms")
 
 
 @torch.library.register_fake("actionkit::temporal_nms")
 def _(segments, scores, iou_threshold):
-    return _fake_keep(segments, scores, iou_threshold, 2, "temporal_nms")
+    return _fake_keep(segments, scores, 2, "temporal_nms")
 
 
 @torch.library.register_fake("actionkit::temporal_iou")

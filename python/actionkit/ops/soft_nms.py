@@ -5,6 +5,7 @@ from torch import Tensor
 
 from . import _reference
 from ._dispatch import has_kernel
+from .nms import fake_selection
 
 
 def soft_nms(
@@ -80,13 +81,7 @@ def temporal_soft_nms(
 
 
 def _fake(rows, scores, width, op):
-    torch._check(rows.dim() == 2 and rows.shape[1] == width, lambda: f"{op}: rows of {width}")
-    torch._check(scores.dim() == 1 and scores.shape[0] == rows.shape[0], lambda: f"{op}: scores")
-    torch._check(
-        scores.device == rows.device,
-        lambda: f"{op}: scores is on {scores.device} but the rows are on {rows.device}",
-    )
-    kept = torch.library.get_ctx().new_dynamic_size()
+    kept = fake_selection(rows, scores, width, op)
     return rows.new_empty((kept, width + 1)), rows.new_empty((kept,), dtype=torch.long)
 
 

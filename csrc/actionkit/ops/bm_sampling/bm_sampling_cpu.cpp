@@ -9,6 +9,7 @@
 #include <torch/library.h>
 
 #include <algorithm>
+#include <type_traits>
 #include <vector>
 
 #include "../../common/cpu_clones.h"
@@ -61,7 +62,7 @@ struct Plan {
 };
 
 // One (n, c) row. `in` is the row's input, zero-padded: [S or 1, padded]; out
-// receives [S, T, T] (sampling) or accumulates [T, T] (sum) in acc_t.
+// receives [S, T, T] (sampling, overwritten) or accumulates into [T, T] (sum).
 template <typename acc_t>
 AK_ALWAYS_INLINE void forward_row(const Params& p, const Plan<acc_t>& plan, const acc_t* in,
                                   bool sum, acc_t* out) {
@@ -71,6 +72,7 @@ AK_ALWAYS_INLINE void forward_row(const Params& p, const Plan<acc_t>& plan, cons
     for (int64_t d = 0; d < t_len; ++d) {
       acc_t* dst = out + (sum ? d * t_len : (s * t_len + d) * t_len);
       const int64_t valid = t_len - d;
+      if (!sum) std::fill(dst, dst + t_len, acc_t(0));  // starts >= valid stay zero
       for (int64_t j = 0; j < p.per_bin; ++j) {
         const int64_t k = plan.at(d, s, j);
         const acc_t wl = plan.w_low[k], wh = plan.w_high[k];
@@ -124,21 +126,46 @@ AK_CPU_CLONES void backward_row_f64(const Params& p, const Plan<double>& plan, c
   backward_row(p, plan, grad, sum, gin);
 }
 
-void run_forward_row(const Params& p, const Plan<float>& plan, const float* in, bool sum,
-                     float* out) {
-  forward_row_f32(p, plan, in, sum, out);
+template <typename acc_t>
+void run_forward_row(const Params& p, const Plan<acc_t>& plan, const acc_t* in, bool sum,
+                     acc_t* out) {
+  if constexpr (std::is_same_v<acc_t, float>) {
+    forward_row_f32(p, plan, in, sum, out);
+  } else {
+    forward_row_f64(p, plan, in, sum, out);
+  }
 }
-void run_forward_row(const Params& p, const Plan<double>& plan, const double* in, bool sum,
-                     double* out) {
-  forward_row_f64(p, plan, in, sum, out);
+
+template <typename acc_t>
+void run_backward_row(const Params& p, const Plan<acc_t>& plan, const acc_t* grad, bool sum,
+                      acc_t* gin) {
+  if constexpr (std::is_same_v<acc_t, float>) {
+    backward_row_f32(p, plan, grad, sum, gin);
+  } else {
+    backward_row_f64(p, plan, grad, sum, gin);
+  }
 }
-void run_backward_row(const Params& p, const Plan<float>& plan, const float* grad, bool sum,
-                      float* gin) {
-  backward_row_f32(p, plan, grad, sum, gin);
+
+// A float/double row is used in place; a 16-bit one is converted into `buf`.
+template <typename acc_t, typename scalar_t>
+const acc_t* as_acc(const scalar_t* row, int64_t len, std::vector<acc_t>& buf) {
+  if constexpr (std::is_same_v<scalar_t, acc_t>) {
+    return row;
+  } else {
+    buf.resize(len);
+    for (int64_t i = 0; i < len; ++i) buf[i] = static_cast<acc_t>(row[i]);
+    return buf.data();
+  }
 }
-void run_backward_row(const Params& p, const Plan<double>& plan, const double* grad, bool sum,
-                      double* gin) {
-  backward_row_f64(p, plan, grad, sum, gin);
+
+// The row itself when it can hold acc_t values directly, else nullptr.
+template <typename acc_t, typename scalar_t>
+acc_t* writable_as_acc(scalar_t* row) {
+  if constexpr (std::is_same_v<scalar_t, acc_t>) {
+    return row;
+  } else {
+    return nullptr;
+  }
 }
 
 at::Tensor forward_cpu(const at::Tensor& input_in, const Params& p, bool sum) {
@@ -155,14 +182,20 @@ at::Tensor forward_cpu(const at::Tensor& input_in, const Params& p, bool sum) {
         const scalar_t* src = input.const_data_ptr<scalar_t>();
         scalar_t* dst = out.mutable_data_ptr<scalar_t>();
         at::parallel_for(0, n * c, 1, [&](int64_t begin, int64_t end) {
-          std::vector<acc_t> in(seqs * plan.padded), acc(out_row);
+          std::vector<acc_t> in(seqs * plan.padded), acc;
           for (int64_t row = begin; row < end; ++row) {
             for (int64_t q = 0; q < seqs; ++q) {
               acc_t* seq = in.data() + q * plan.padded + plan.pad_left;
               for (int64_t i = 0; i < t; ++i)
                 seq[i] = static_cast<acc_t>(src[(row * seqs + q) * t + i]);
             }
-            std::fill(acc.begin(), acc.end(), acc_t(0));
+            // Sampling rows of float/double are written in place.
+            acc_t* direct = sum ? nullptr : writable_as_acc<acc_t>(dst + row * out_row);
+            if (direct != nullptr) {
+              run_forward_row(p, plan, in.data(), sum, direct);
+              continue;
+            }
+            acc.assign(out_row, acc_t(0));
             run_forward_row(p, plan, in.data(), sum, acc.data());
             for (int64_t i = 0; i < out_row; ++i)
               dst[row * out_row + i] = static_cast<scalar_t>(acc[i]);
@@ -186,12 +219,11 @@ at::Tensor backward_cpu(const at::Tensor& grad_in, const Params& p, bool sum) {
         const scalar_t* src = grad.const_data_ptr<scalar_t>();
         scalar_t* dst = gin.mutable_data_ptr<scalar_t>();
         at::parallel_for(0, n * c, 1, [&](int64_t begin, int64_t end) {
-          std::vector<acc_t> g(grad_row), acc(seqs * plan.padded);
+          std::vector<acc_t> g, acc(seqs * plan.padded);
           for (int64_t row = begin; row < end; ++row) {
-            for (int64_t i = 0; i < grad_row; ++i)
-              g[i] = static_cast<acc_t>(src[row * grad_row + i]);
+            const acc_t* grow = as_acc(src + row * grad_row, grad_row, g);
             std::fill(acc.begin(), acc.end(), acc_t(0));
-            run_backward_row(p, plan, g.data(), sum, acc.data());
+            run_backward_row(p, plan, grow, sum, acc.data());
             for (int64_t q = 0; q < seqs; ++q) {
               const acc_t* seq = acc.data() + q * plan.padded + plan.pad_left;
               for (int64_t i = 0; i < t; ++i)

@@ -9,14 +9,8 @@
 
 namespace actionkit::kernels::nms {
 
-template <typename T>
-AK_HD inline T max_of(T a, T b) {
-  return a > b ? a : b;
-}
-template <typename T>
-AK_HD inline T min_of(T a, T b) {
-  return a < b ? a : b;
-}
+using detail::max_of;
+using detail::min_of;
 
 // IoU of boxes a and b, each (x1, y1, x2, y2): torchvision's box_iou (areas
 // without a +1 offset).

@@ -13,14 +13,8 @@ namespace actionkit::kernels::soft_nms {
 
 enum Method : int64_t { kNaive = 0, kLinear = 1, kGaussian = 2 };
 
-template <typename T>
-AK_HD inline T max_of(T a, T b) {
-  return a > b ? a : b;
-}
-template <typename T>
-AK_HD inline T min_of(T a, T b) {
-  return a < b ? a : b;
-}
+using detail::max_of;
+using detail::min_of;
 
 // Soft-NMS of n boxes with mmcv's semantics. At step i the highest remaining
 // score (the first one on ties, in the current arrangement) is swapped to
