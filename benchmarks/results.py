@@ -44,7 +44,7 @@ def render(default: dict, retain: dict | None) -> str:
     env = default["environment"]
     env_text = ", ".join(f"{k} {v}" for k, v in env.items() if k != "allocator")
     by_key = {_key(r): r for r in retain["rows"]} if retain else {}
-    lines = [HEADER.format(env=env_text)]
+    lines = [HEADER.format(env=env_text).rstrip("\n")]
     for r in default["rows"]:
         other = by_key.get(_key(r))
         peak = "-" if r["peak_bytes"] is None else f"{r['peak_bytes'] / 2**20:.0f}"
