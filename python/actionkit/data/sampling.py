@@ -1,0 +1,213 @@
+"""Which frames to decode: index arithmetic, separate from decoding, so every backend
+gets the same indices. Same results as MMAction2 1.x's samplers for the same arguments
+in test mode, and draws from the same distributions in train mode.
+
+Every sampler is a small frozen dataclass called as ``sampler(total_frames, start_index,
+rng)`` and returns int64 indices ``[num_clips * clip_len]`` (clip-major). ``rng`` is a
+``numpy.random.Generator`` for train-mode randomness (a fresh one by default).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def _check_positive(**values: int) -> None:
+    for name, value in values.items():
+        if value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value}")
+
+
+def _check_total(total_frames: int) -> None:
+    if total_frames < 1:
+        raise ValueError(f"total_frames must be positive, got {total_frames} (an empty video?)")
+
+
+@dataclass(frozen=True)
+class SampleFrames:
+    """Clips of ``clip_len`` frames ``frame_interval`` apart (MMAction2's ``SampleFrames``).
+
+    Train mode splits the video into ``num_clips`` equal stretches and starts one clip
+    at a random offset in each (TSN's segments with ``clip_len=1``); test mode spreads
+    the clips evenly (``twice_sample`` adds the clips shifted by half a stretch, TSM's
+    test). Indices past the end wrap around (``out_of_bound_opt="loop"``) or repeat the
+    clip's last valid frame (``"repeat_last"``).
+
+    Args:
+        clip_len: frames per clip.
+        frame_interval: step between the frames of a clip.
+        num_clips: clips per video.
+        temporal_jitter: add a random 0..frame_interval-1 to every index (train).
+        twice_sample: in test mode, sample 2 * num_clips clips.
+        out_of_bound_opt: "loop" or "repeat_last".
+        test_mode: deterministic, evenly spread clips.
+        keep_tail_frames: train-mode offsets from continuous stretches that reach the end.
+    """
+
+    clip_len: int
+    frame_interval: int = 1
+    num_clips: int = 1
+    temporal_jitter: bool = False
+    twice_sample: bool = False
+    out_of_bound_opt: str = "loop"
+    test_mode: bool = False
+    keep_tail_frames: bool = False
+
+    def __post_init__(self) -> None:
+        _check_positive(
+            clip_len=self.clip_len, frame_interval=self.frame_interval, num_clips=self.num_clips
+        )
+        if self.out_of_bound_opt not in ("loop", "repeat_last"):
+            raise ValueError(
+                f'out_of_bound_opt must be "loop" or "repeat_last", got {self.out_of_bound_opt!r}'
+            )
+
+    def train_offsets(self, total: int, rng: np.random.Generator) -> np.ndarray:
+        span = self.clip_len * self.frame_interval
+        if self.keep_tail_frames:
+            avg = (total - span + 1) / float(self.num_clips)
+            if total > span - 1:
+                base = np.arange(self.num_clips) * avg
+                return (base + rng.uniform(0, avg, self.num_clips)).astype(np.int64)
+            return np.zeros(self.num_clips, dtype=np.int64)
+        avg = (total - span + 1) // self.num_clips
+        if avg > 0:
+            return np.arange(self.num_clips) * avg + rng.integers(avg, size=self.num_clips)
+        if total > max(self.num_clips, span):
+            return np.sort(rng.integers(total - span + 1, size=self.num_clips))
+        if avg == 0:
+            ratio = (total - span + 1.0) / self.num_clips
+            return np.around(np.arange(self.num_clips) * ratio).astype(np.int64)
+        return np.zeros(self.num_clips, dtype=np.int64)
+
+    def test_offsets(self, total: int) -> np.ndarray:
+        clips = self.num_clips * (2 if self.twice_sample else 1)
+        span = (self.clip_len - 1) * self.frame_interval + 1
+        max_offset = max(total - span, 0)
+        if clips > 1:
+            # np.round rounds halves to even, as the reference does.
+            return np.round(np.arange(clips) * (max_offset / float(clips - 1))).astype(np.int64)
+        return np.array([max_offset // 2], dtype=np.int64)
+
+    def offsets(self, total: int, rng: np.random.Generator) -> np.ndarray:
+        return self.test_offsets(total) if self.test_mode else self.train_offsets(total, rng)
+
+    def __call__(
+        self, total_frames: int, start_index: int = 0, rng: np.random.Generator | None = None
+    ) -> np.ndarray:
+        _check_total(total_frames)
+        rng = np.random.default_rng() if rng is None else rng
+        offsets = self.offsets(total_frames, rng)
+        inds = offsets[:, None] + np.arange(self.clip_len)[None, :] * self.frame_interval
+        if self.temporal_jitter:
+            inds = inds + rng.integers(self.frame_interval, size=inds.shape)
+        if self.out_of_bound_opt == "loop":
+            inds = np.mod(inds, total_frames)
+        else:
+            inside = inds < total_frames
+            last = np.max(np.where(inside, inds, 0), axis=1, keepdims=True)
+            inds = np.where(inside, inds, last)
+        return inds.reshape(-1).astype(np.int64) + start_index
+
+
+@dataclass(frozen=True)
+class DenseSampleFrames(SampleFrames):
+    """Clips packed into a ``sample_range`` window (MMAction2's ``DenseSampleFrames``).
+
+    Train mode places the window at a random start; test mode at
+    ``num_sample_positions`` evenly spread starts (num_sample_positions * num_clips clips).
+    """
+
+    sample_range: int = 64
+    num_sample_positions: int = 10
+
+    def _positions(self, total: int) -> tuple[int, np.ndarray]:
+        sample_position = max(1, 1 + total - self.sample_range)
+        base = np.arange(self.num_clips) * (self.sample_range // self.num_clips)
+        return sample_position, base
+
+    def train_offsets(self, total: int, rng: np.random.Generator) -> np.ndarray:
+        sample_position, base = self._positions(total)
+        # The reference draws from [0, sample_position - 1): the last start is never used.
+        start = 0 if sample_position == 1 else int(rng.integers(0, sample_position - 1))
+        return (base + start) % total
+
+    def test_offsets(self, total: int) -> np.ndarray:
+        sample_position, base = self._positions(total)
+        starts = np.linspace(0, sample_position - 1, num=self.num_sample_positions, dtype=int)
+        return np.concatenate([(base + s) % total for s in starts]).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class UniformSampleFrames:
+    """One frame from each of ``clip_len`` equal stretches (MMAction2's
+    ``UniformSampleFrames``, used for skeletons).
+
+    Test mode reproduces the reference exactly: it draws from a
+    ``numpy.random.RandomState(seed)`` in the same order. ``out_of_bound_opt="repeat_frame"``
+    repeats frames of videos shorter than clip_len instead of looping (one clip only).
+    """
+
+    clip_len: int
+    num_clips: int = 1
+    test_mode: bool = False
+    seed: int = 255
+    out_of_bound_opt: str = "loop"
+
+    def __post_init__(self) -> None:
+        _check_positive(clip_len=self.clip_len, num_clips=self.num_clips)
+        if self.out_of_bound_opt not in ("loop", "repeat_frame"):
+            raise ValueError(
+                f'out_of_bound_opt must be "loop" or "repeat_frame", got {self.out_of_bound_opt!r}'
+            )
+        if (not self.test_mode or self.out_of_bound_opt == "repeat_frame") and self.num_clips != 1:
+            raise ValueError("num_clips must be 1 in train mode and with repeat_frame")
+
+    def _one_clip(self, total: int, rs) -> np.ndarray:
+        n = self.clip_len
+        if n <= total < 2 * n:
+            # Spread total - n extra steps over the n + 1 gaps.
+            extra = rs.choice(n + 1, total - n, replace=False)
+            offset = np.zeros(n + 1, dtype=np.int64)
+            offset[extra] = 1
+            return np.arange(n) + np.cumsum(offset)[:-1]
+        bounds = np.array([i * total // n for i in range(n + 1)])
+        return bounds[:n] + rs.randint(np.diff(bounds))
+
+    def _loop(self, total: int, rng: np.random.Generator) -> np.ndarray:
+        n = self.clip_len
+        if self.test_mode:
+            rs = np.random.RandomState(self.seed)
+            if total < n:
+                starts = (
+                    list(range(self.num_clips))
+                    if total < self.num_clips
+                    else [i * total // self.num_clips for i in range(self.num_clips)]
+                )
+                return np.concatenate([np.arange(s, s + n) for s in starts])
+            return np.concatenate([self._one_clip(total, rs) for _ in range(self.num_clips)])
+        if total < n:
+            start = int(rng.integers(0, total))
+            return np.arange(start, start + n)
+        return self._one_clip(total, np.random.RandomState(rng.integers(2**31)))
+
+    def _repeat(self, total: int, rng: np.random.Generator) -> np.ndarray:
+        size = float(total - 1) / self.clip_len
+        inds = []
+        for i in range(self.clip_len):
+            start, end = int(np.round(size * i)), int(np.round(size * (i + 1)))
+            inds.append((start + end) // 2 if self.test_mode else int(rng.integers(start, end + 1)))
+        return np.array(inds)
+
+    def __call__(
+        self, total_frames: int, start_index: int = 0, rng: np.random.Generator | None = None
+    ) -> np.ndarray:
+        _check_total(total_frames)
+        rng = np.random.default_rng() if rng is None else rng
+        if self.out_of_bound_opt == "loop":
+            inds = np.mod(self._loop(total_frames, rng), total_frames)
+        else:
+            inds = self._repeat(total_frames, rng)
+        return inds.astype(np.int64) + start_index
