@@ -4,18 +4,41 @@ arithmetic, train-mode ranges and distributions, and argument errors."""
 import numpy as np
 import pytest
 
-from actionkit.data import DenseSampleFrames, SampleFrames, UniformSampleFrames
+from actionkit.data import DenseSampleFrames, SampleFrames, UniformSample, UniformSampleFrames
 
 
 def test_tsn_test_mode_segments():
-    # 8 one-frame clips over 100 frames: round(k * 99 / 7), halves to even.
-    assert SampleFrames(1, 1, 8, test_mode=True)(100).tolist() == [0, 14, 28, 42, 57, 71, 85, 99]
+    # 8 one-frame clips over 100 frames: the middle of each 12.5-frame stretch, truncated:
+    # 6.25, 18.75, 31.25, ...
+    assert SampleFrames(1, 1, 8, test_mode=True)(100).tolist() == [6, 18, 31, 43, 56, 68, 81, 93]
 
 
 def test_tsm_twice_sample():
-    # 16 offsets round(k * 99 / 15): 6.6 -> 7, 19.8 -> 20, 26.4 -> 26 ...
-    expected = [0, 7, 13, 20, 26, 33, 40, 46, 53, 59, 66, 73, 79, 86, 92, 99]
+    # The middles, then the stretch starts 0, 12.5, 25, 37.5, ... (truncated).
+    expected = [6, 18, 31, 43, 56, 68, 81, 93, 0, 12, 25, 37, 50, 62, 75, 87]
     assert SampleFrames(1, 1, 8, twice_sample=True, test_mode=True)(100).tolist() == expected
+    # Truncation happens after start_index is added (rawframes count from 1): 7.25 -> 7.
+    assert SampleFrames(1, 1, 8, test_mode=True)(100, start_index=1)[0] == 7
+
+
+def test_3d_twice_sample_wraps_like_the_reference():
+    # 4-frame clips, 2 clips doubled to 4, spaced by max_offset / (num_clips - 1) = 36:
+    # offsets 0, 36, 72, 108 -> the last two wrap around 40 frames.
+    inds = SampleFrames(4, 1, 2, twice_sample=True, test_mode=True)(40).reshape(4, 4)
+    assert inds[:, 0].tolist() == [0, 36, 72 % 40, 108 % 40]
+    with pytest.raises(ValueError, match="twice_sample needs num_clips > 1"):
+        SampleFrames(4, 1, 1, twice_sample=True, test_mode=True)
+
+
+def test_uniform_sample():
+    # 8 stretches of 99/8 = 12.375 frames starting at round(12.375 i); test mode, 2 clips:
+    # the frames int(12.375/3) = 4 and int(2 * 12.375/3) = 8 into each.
+    starts = [0, 12, 25, 37, 50, 62, 74, 87]
+    inds = UniformSample(8, num_clips=2, test_mode=True)(100)
+    assert inds.tolist() == [s + 4 for s in starts] + [s + 8 for s in starts]
+    train = UniformSample(8)(100, rng=np.random.default_rng(5))
+    ends = [12, 25, 37, 50, 62, 74, 87, 99]
+    assert all(s <= i <= e for s, i, e in zip(starts, train.tolist(), ends, strict=True))
 
 
 def test_slowfast_ten_clip_test():

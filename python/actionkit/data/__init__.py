@@ -1,5 +1,5 @@
 """Data: frame sampling (decoders, transforms and datasets follow, issue 4)."""
 
-from .sampling import DenseSampleFrames, SampleFrames, UniformSampleFrames
+from .sampling import DenseSampleFrames, SampleFrames, UniformSample, UniformSampleFrames
 
-__all__ = ["DenseSampleFrames", "SampleFrames", "UniformSampleFrames"]
+__all__ = ["DenseSampleFrames", "SampleFrames", "UniformSample", "UniformSampleFrames"]

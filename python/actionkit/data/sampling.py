@@ -4,7 +4,8 @@ in test mode, and draws from the same distributions in train mode.
 
 Every sampler is a small frozen dataclass called as ``sampler(total_frames, start_index,
 rng)`` and returns int64 indices ``[num_clips * clip_len]`` (clip-major). ``rng`` is a
-``numpy.random.Generator`` for train-mode randomness (a fresh one by default).
+``numpy.random.Generator`` for train-mode randomness (a fresh one by default). The
+reference is MMAction2 1.2's ``loading.py``; its ``target_fps`` option is not supported yet.
 """
 
 from __future__ import annotations
@@ -63,6 +64,11 @@ class SampleFrames:
             raise ValueError(
                 f'out_of_bound_opt must be "loop" or "repeat_last", got {self.out_of_bound_opt!r}'
             )
+        if self.twice_sample and self.clip_len > 1 and self.num_clips == 1:
+            raise ValueError(
+                "twice_sample needs num_clips > 1 for clips of more than one frame "
+                "(MMAction2 spaces the clips by max_offset / (num_clips - 1))"
+            )
 
     def train_offsets(self, total: int, rng: np.random.Generator) -> np.ndarray:
         span = self.clip_len * self.frame_interval
@@ -83,13 +89,20 @@ class SampleFrames:
         return np.zeros(self.num_clips, dtype=np.int64)
 
     def test_offsets(self, total: int) -> np.ndarray:
+        if self.clip_len == 1:  # 2D models: the middle frame of each of num_clips stretches
+            stretch = total / float(self.num_clips)
+            base = np.arange(self.num_clips) * stretch
+            offsets = base + stretch / 2.0  # fractional: truncated after wrapping, as MMAction2
+            return np.concatenate([offsets, base]) if self.twice_sample else offsets
         clips = self.num_clips * (2 if self.twice_sample else 1)
         span = (self.clip_len - 1) * self.frame_interval + 1
         max_offset = max(total - span, 0)
         if clips > 1:
-            # np.round rounds halves to even, as the reference does.
-            return np.round(np.arange(clips) * (max_offset / float(clips - 1))).astype(np.int64)
-        return np.array([max_offset // 2], dtype=np.int64)
+            # Spaced by max_offset / (num_clips - 1) even when twice_sample doubles the clips
+            # (the second half then wraps around), and rounded half to even: as MMAction2 1.2.
+            step = max_offset / float(self.num_clips - 1)
+            return np.round(np.arange(clips) * step)
+        return np.array([max_offset // 2])
 
     def offsets(self, total: int, rng: np.random.Generator) -> np.ndarray:
         return self.test_offsets(total) if self.test_mode else self.train_offsets(total, rng)
@@ -109,7 +122,8 @@ class SampleFrames:
             inside = inds < total_frames
             last = np.max(np.where(inside, inds, 0), axis=1, keepdims=True)
             inds = np.where(inside, inds, last)
-        return inds.reshape(-1).astype(np.int64) + start_index
+        # Fractional test offsets (2D) are truncated after adding start_index, as the reference.
+        return (inds.reshape(-1) + start_index).astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -138,6 +152,37 @@ class DenseSampleFrames(SampleFrames):
         sample_position, base = self._positions(total)
         starts = np.linspace(0, sample_position - 1, num=self.num_sample_positions, dtype=int)
         return np.concatenate([(base + s) % total for s in starts]).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class UniformSample:
+    """One frame from each of ``clip_len`` equal stretches (MMAction2's ``UniformSample``,
+    the Something-Something/TSM sampler after PySlowFast): random within each stretch in
+    train mode; in test mode clip k takes the frame ``(k + 1) / (num_clips + 1)`` of the way
+    into each stretch.
+    """
+
+    clip_len: int
+    num_clips: int = 1
+    test_mode: bool = False
+
+    def __post_init__(self) -> None:
+        _check_positive(clip_len=self.clip_len, num_clips=self.num_clips)
+
+    def __call__(
+        self, total_frames: int, start_index: int = 0, rng: np.random.Generator | None = None
+    ) -> np.ndarray:
+        _check_total(total_frames)
+        rng = np.random.default_rng() if rng is None else rng
+        size = float(total_frames - 1) / self.clip_len
+        starts = [int(np.round(size * i)) for i in range(self.clip_len)]
+        if self.test_mode:
+            step = size / (self.num_clips + 1)
+            inds = [s + int(step * (k + 1)) for k in range(self.num_clips) for s in starts]
+        else:
+            ends = [int(np.round(size * (i + 1))) for i in range(self.clip_len)]
+            inds = [int(rng.integers(s, e + 1)) for s, e in zip(starts, ends, strict=True)]
+        return np.array(inds, dtype=np.int64) + start_index
 
 
 @dataclass(frozen=True)
