@@ -1,0 +1,215 @@
+"""Decoders: every backend returns exactly the frames one sequential decode yields, for
+random, unsorted, repeated index lists; counts come from the stream; errors name the file."""
+
+import importlib.util
+
+import numpy as np
+import pytest
+import torch
+
+from actionkit.data import synthetic
+from actionkit.data.decode import DecodeError, DecodeTimeout, VideoReader, available_backends
+
+av = pytest.importorskip("av")
+
+HAS_TORCHCODEC = importlib.util.find_spec("torchcodec") is not None
+HAS_DALI = importlib.util.find_spec("nvidia.dali") is not None
+needs_torchcodec = pytest.mark.skipif(not HAS_TORCHCODEC, reason="torchcodec not installed")
+needs_dali = pytest.mark.skipif(not HAS_DALI, reason="nvidia-dali not installed")
+
+# name -> (codec, gop, vfr, frames)
+VIDEOS = {
+    "h264_gop12": ("h264", 12, False, 60),  # long GOP with B-frames
+    "h264_intra": ("h264", 1, False, 30),
+    "h264_vfr": ("h264", 10, True, 40),
+    "vp9_gop10": ("vp9", 10, False, 40),
+    "vp9_vfr": ("vp9", 8, True, 40),
+    "mjpeg": ("mjpeg", 1, False, 30),
+}
+CPU_BACKENDS = ["pyav", pytest.param("torchcodec", marks=needs_torchcodec)]
+# DALI's colour conversion differs from FFmpeg's swscale (chroma upsampling): mean |diff|.
+DALI_MEAN_TOLERANCE = 4.0
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory):
+    root = tmp_path_factory.mktemp("videos")
+    paths = {}
+    for i, (name, (codec, gop, vfr, t)) in enumerate(VIDEOS.items()):
+        frames = synthetic.render_clip(i % len(synthetic.CLASSES), t, (48, 80), seed=i)
+        suffix = {"h264": ".mp4", "vp9": ".webm", "mjpeg": ".avi"}[codec]
+        paths[name] = synthetic.write_video(
+            root / f"{name}{suffix}", frames, codec=codec, gop=gop, vfr=vfr, seed=i
+        )
+    return paths
+
+
+def sequential(path) -> np.ndarray:
+    """The truth: one plain sequential decode with PyAV, in output order."""
+    with av.open(str(path)) as container:
+        return np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
+
+
+def index_lists(n, rng):
+    yield np.arange(n)  # everything, in order
+    yield np.arange(n)[::-1]  # everything, backwards
+    yield rng.integers(0, n, size=3 * n)  # unsorted, repeated
+    yield np.sort(rng.choice(n, size=min(8, n), replace=False))  # TSN-style sparse
+    yield np.array([n - 1, 0, n - 1, n // 2])
+    yield np.array([n // 3] * 4)
+
+
+@pytest.mark.parametrize("backend", CPU_BACKENDS)
+@pytest.mark.parametrize("video", list(VIDEOS))
+def test_cpu_backends_match_sequential_decode_exactly(videos, video, backend):
+    truth = sequential(videos[video])
+    reader = VideoReader(videos[video], backend=backend)
+    assert len(reader) == len(truth) == VIDEOS[video][3]
+    rng = np.random.default_rng(0)
+    for indices in index_lists(len(truth), rng):
+        frames = reader.get_frames(indices)
+        assert frames.dtype == torch.uint8 and frames.shape == (len(indices), 48, 80, 3)
+        np.testing.assert_array_equal(frames.numpy(), truth[indices])
+
+
+@needs_dali
+@pytest.mark.parametrize("video", ["vp9_gop10", "vp9_vfr", "mjpeg"])
+def test_dali_cpu_matches_sequential_decode(videos, video):
+    import nvidia.dali.experimental.dynamic as ndd
+
+    data = np.frombuffer(videos[video].read_bytes(), dtype=np.uint8)
+    dali_truth = ndd.decoders.video(ndd.as_tensor(data), device="cpu").torch().numpy()
+    ffmpeg_truth = sequential(videos[video])
+    reader = VideoReader(videos[video], backend="dali")
+    assert len(reader) == len(dali_truth) == len(ffmpeg_truth)
+    rng = np.random.default_rng(1)
+    for indices in index_lists(len(reader), rng):
+        frames = reader.get_frames(indices).numpy()
+        np.testing.assert_array_equal(frames, dali_truth[indices])  # exact vs its own decode
+        diff = np.abs(frames.astype(np.int16) - ffmpeg_truth[indices].astype(np.int16))
+        assert diff.mean() < DALI_MEAN_TOLERANCE  # same frames as FFmpeg, other colour math
+
+
+@needs_dali
+def test_dali_cpu_refuses_h264_naming_the_file(videos):
+    with pytest.raises(DecodeError, match="h264_gop12.mp4.*not h264"):
+        VideoReader(videos["h264_gop12"], backend="dali")
+
+
+def test_rawframes_match_the_jpeg_files(videos, tmp_path):
+    from PIL import Image
+
+    count = synthetic.extract_rawframes(videos["h264_gop12"], tmp_path / "clip")
+    assert count == 60
+    truth = np.stack(
+        [np.asarray(Image.open(tmp_path / "clip" / f"img_{i:05d}.jpg")) for i in range(1, 61)]
+    )
+    rng = np.random.default_rng(2)
+    for use_turbojpeg in (True, False):
+        reader = VideoReader(tmp_path / "clip", use_turbojpeg=use_turbojpeg)
+        assert reader.backend == "rawframes" and len(reader) == 60
+        for indices in index_lists(60, rng):
+            frames = reader.get_frames(indices).numpy().astype(np.int16)
+            # Pillow and libjpeg-turbo share the IDCT; allow one level for upsampling.
+            assert np.abs(frames - truth[indices]).max() <= (1 if use_turbojpeg else 0)
+
+
+def test_rawframes_report_missing_and_corrupt_frames(videos, tmp_path):
+    synthetic.extract_rawframes(videos["h264_intra"], tmp_path / "clip")
+    (tmp_path / "clip" / "img_00007.jpg").unlink()
+    with pytest.raises(DecodeError, match="img_00007.jpg is missing"):
+        VideoReader(tmp_path / "clip")
+    (tmp_path / "clip" / "img_00007.jpg").write_bytes(b"not a jpeg")
+    reader = VideoReader(tmp_path / "clip")
+    with pytest.raises(DecodeError, match="img_00007.jpg: not a decodable image"):
+        reader.get_frames([6])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DecodeError, match="empty: no frames named like"):
+        VideoReader(tmp_path / "empty")
+
+
+def test_pyav_decodes_each_needed_gop_once_and_stops_after_the_last_frame(videos):
+    path = videos["h264_gop12"]  # 60 frames, keyframes every 12
+    reader = VideoReader(path, backend="pyav")
+    impl = reader._impl
+    assert impl.index.keyframes.tolist() == [0, 12, 24, 36, 48]
+    impl.frames_decoded = 0
+    reader.get_frames([1, 3, 5])  # one GOP, stops after frame 5 (+ B-frame reordering delay)
+    assert impl.frames_decoded <= 6 + 3
+    impl.frames_decoded = 0
+    reader.get_frames([2, 26, 50])  # three GOPs, seeking past the two in between
+    assert impl.frames_decoded <= 3 * (3 + 3)
+    impl.frames_decoded = 0
+    reader.get_frames(np.arange(60)[::-1])  # everything, decoded once
+    assert impl.frames_decoded == 60
+
+
+def test_metadata_comes_from_the_stream(videos):
+    reader = VideoReader(videos["h264_gop12"], backend="pyav")
+    assert reader.fps == pytest.approx(30.0, rel=1e-3)
+    assert reader.duration == pytest.approx(2.0, rel=1e-3)
+    vfr = VideoReader(videos["h264_vfr"], backend="pyav")
+    assert vfr._impl.index.is_vfr and not reader._impl.index.is_vfr
+    assert len(vfr) == 40
+
+
+@pytest.mark.parametrize("backend", CPU_BACKENDS)
+def test_resize_on_read(videos, backend):
+    reader = VideoReader(videos["vp9_gop10"], backend=backend, size=24)
+    frames = reader.get_frames([0, 5])
+    assert frames.shape == (2, 24, 40, 3)
+    expected = torch.nn.functional.interpolate(
+        torch.from_numpy(sequential(videos["vp9_gop10"])[[0, 5]]).permute(0, 3, 1, 2),
+        size=(24, 40),
+        mode="bilinear",
+        antialias=True,
+    ).permute(0, 2, 3, 1)
+    torch.testing.assert_close(frames, expected, atol=0, rtol=0)
+    assert VideoReader(videos["vp9_gop10"], backend=backend, size=(16, 16)).get_frames(
+        [1]
+    ).shape == (1, 16, 16, 3)
+
+
+def test_auto_backend_and_listing(videos, tmp_path):
+    found = available_backends()
+    assert "pyav" in found and "rawframes" in found
+    reader = VideoReader(videos["h264_gop12"])
+    assert reader.backend == ("torchcodec" if HAS_TORCHCODEC else "pyav")
+    assert "frames=60" in repr(reader)
+
+
+@pytest.mark.parametrize("backend", ["auto", "pyav"])
+def test_bad_paths_and_indices_name_the_file(videos, tmp_path, backend):
+    with pytest.raises(FileNotFoundError, match="missing.mp4"):
+        VideoReader(tmp_path / "missing.mp4", backend=backend)
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"this is not a video" * 10)
+    with pytest.raises(DecodeError, match="junk.mp4"):
+        VideoReader(junk, backend=backend)
+    reader = VideoReader(videos["h264_intra"], backend=backend)
+    with pytest.raises(IndexError, match="h264_intra.mp4: frame index 30 is out of range .* 30"):
+        reader.get_frames([0, 30])
+    with pytest.raises(IndexError, match="frame index -1"):
+        reader.get_frames([-1])
+    with pytest.raises(TypeError, match="indices must be a 1-D sequence of integers"):
+        reader.get_frames([0.5])
+    assert reader.get_frames([]).shape[0] == 0
+    with pytest.raises(ValueError, match="backend must be"):
+        VideoReader(videos["h264_intra"], backend="decord")
+
+
+def test_truncated_file_raises_naming_it(videos, tmp_path):
+    data = videos["h264_gop12"].read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(DecodeError, match="cut.mp4"):
+        VideoReader(cut, backend="pyav").get_frames(np.arange(60))
+
+
+def test_time_limit(videos):
+    with pytest.raises(DecodeTimeout, match="h264_gop12.mp4"):
+        VideoReader(videos["h264_gop12"], backend="pyav", timeout=1e-9)
+    reader = VideoReader(videos["h264_gop12"], backend="pyav")
+    reader.timeout = 1e-9
+    with pytest.raises(DecodeTimeout, match="h264_gop12.mp4: decoding ran past its time limit"):
+        reader.get_frames(np.arange(60))
