@@ -158,3 +158,26 @@ def test_temporal_soft_nms_kernel():
     ref_dets, ref_keep = _reference.temporal_soft_nms(segments, scores)
     assert torch.equal(order[keep], ref_keep)
     torch.testing.assert_close(dets, ref_dets, atol=1e-12, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "b,t,size",
+    [
+        (3, 4, (15, 22)),  # 3960 pixels: the last block partly idle
+        (1, 1, (1, 1)),
+        (1, 2, (768, 700)),  # > MAX_BLOCKS * THREADS pixels: every thread loops
+    ],
+)
+@pytest.mark.parametrize("layout", ["NCTHW", "NTCHW"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_preprocess_kernel(b, t, size, layout, dtype):
+    gen = torch.Generator().manual_seed(0)
+    frames = torch.randint(0, 256, (b, t, 21, 30, 3), dtype=torch.uint8, generator=gen)
+    boxes = torch.tensor([[1.0, 2.0, 29.0, 20.0], [0.0, 0.0, 30.0, 21.0], [3.5, 1.25, 17.0, 9.5]])
+    flip = torch.tensor([True, False, True])
+    args = (frames, boxes[:b], flip[:b], list(size), [120.0, 110.0, 100.0], [50.0, 60.0, 70.0])
+    out = torch.ops.actionkit_emu.preprocess(*args, layout, dtype)
+    expected = torch.ops.actionkit.preprocess(*args, layout, dtype)
+    # Same math in the same order; the CPU kernel's AVX2 clone may fuse multiply-adds,
+    # so the last bit of a float32 can differ (values are about +-3).
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=0)  # 1/2000 grey level

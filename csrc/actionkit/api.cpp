@@ -105,6 +105,17 @@ std::tuple<at::Tensor, at::Tensor> temporal_soft_nms(const at::Tensor& segments,
   return op.call(segments, scores, alpha, low_threshold, high_threshold, top_k, legacy_top_k);
 }
 
+at::Tensor preprocess(const at::Tensor& frames, const at::Tensor& boxes, const at::Tensor& flip,
+                      std::array<int64_t, 2> size, const std::vector<double>& mean,
+                      const std::vector<double>& std, const std::string& layout,
+                      std::optional<at::ScalarType> dtype) {
+  static const auto op =
+      find_op<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&, at::IntArrayRef,
+                         at::ArrayRef<double>, at::ArrayRef<double>, c10::string_view,
+                         std::optional<at::ScalarType>)>("actionkit::preprocess");
+  return op.call(frames, boxes, flip, size, mean, std, layout, dtype);
+}
+
 namespace detail {
 
 at::Tensor temporal_shift_backward(const at::Tensor& grad, int64_t num_segments,

@@ -121,6 +121,17 @@ void suppression() {
         "temporal_nms");
 }
 
+void preprocessing() {
+  // Hand-worked in tests/test_preprocess.py: a 2x2 grey frame upscaled to 4x4, flipped.
+  const auto frame = torch::tensor({0, 100, 200, 40}, torch::kUInt8).view({1, 1, 2, 2, 1});
+  const auto boxes = torch::tensor({0., 0., 2., 2.}).view({1, 4});
+  const auto out = actionkit::preprocess(frame, boxes, torch::tensor({true}), {4, 4}, {0.0}, {1.0});
+  const auto expected = torch::tensor({100., 75., 25., 0., 85., 76.25, 58.75, 50., 55., 78.75,
+                                       126.25, 150., 40., 80., 160., 200.})
+                            .view({1, 1, 1, 4, 4});
+  check(out.equal(expected), "preprocess (hand-worked)");
+}
+
 void soft_suppression() {
   // Hand-worked in tests/test_soft_nms.py: linear soft-NMS keeps 0, 2, 1, 3 with 0.9, 0.7, 0.4,
   // 0.4.
@@ -162,6 +173,7 @@ int main() {
   bm_sampling();
   suppression();
   soft_suppression();
+  preprocessing();
   errors();
   return failures == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -174,3 +174,27 @@ def test_soft_nms_on_the_gpu_equals_cpu(method):
     cd, ck = actionkit.ops.temporal_soft_nms(segments, scores)
     assert torch.equal(gk.cpu(), ck)
     torch.testing.assert_close(gd.cpu(), cd, atol=1e-12, rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("layout", ["NCTHW", "NTCHW"])
+def test_preprocess_equals_cpu(dtype, layout):
+    gen = torch.Generator().manual_seed(0)
+    frames = torch.randint(0, 256, (4, 8, 120, 160, 3), dtype=torch.uint8, generator=gen)
+    boxes = torch.tensor(
+        [[0.0, 0.0, 160.0, 120.0], [10, 5, 130, 115], [40.5, 20.25, 100, 80], [0, 0, 1, 1]]
+    )
+    flip = torch.tensor([False, True, True, False])
+    cpu = actionkit.ops.preprocess(frames, (112, 112), boxes, flip, layout=layout, dtype=dtype)
+    gpu = actionkit.ops.preprocess(
+        frames.cuda(), (112, 112), boxes.cuda(), flip.cuda(), layout=layout, dtype=dtype
+    )
+    assert gpu.is_cuda and gpu.dtype == dtype
+    # Same float math; fused multiply-adds on the GPU may round the last bit differently.
+    torch.testing.assert_close(
+        gpu.cpu().float(), cpu.float(), atol=1e-5, rtol=1e-2 if dtype != torch.float32 else 0
+    )
+    opcheck(
+        torch.ops.actionkit.preprocess.default,
+        (frames.cuda(), boxes.cuda(), flip.cuda(), [32, 32], [0.0] * 3, [1.0] * 3, layout, None),
+    )

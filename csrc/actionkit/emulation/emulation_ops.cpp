@@ -8,6 +8,7 @@
 
 #include "ops/bm_sampling/bm_sampling_cuda.h"
 #include "ops/nms/nms_cuda.h"
+#include "ops/preprocess/preprocess_cuda.h"
 #include "ops/roi_align3d/roi_align3d_cuda.h"
 #include "ops/soft_nms/soft_nms_cuda.h"
 #include "ops/temporal_shift/temporal_shift_cuda.h"
@@ -158,6 +159,27 @@ std::tuple<at::Tensor, at::Tensor> temporal_soft_nms(const at::Tensor& segments,
   return {dets.narrow(0, 0, kept), keep.narrow(0, 0, kept)};
 }
 
+// The CUDA source's kernel (arguments as the registered op checks them); float32/64 out.
+at::Tensor preprocess(const at::Tensor& frames_in, const at::Tensor& boxes_in,
+                      const at::Tensor& flip_in, at::IntArrayRef size, at::ArrayRef<double> mean,
+                      at::ArrayRef<double> std, c10::string_view layout, at::ScalarType dtype) {
+  const at::Tensor frames = frames_in.contiguous();
+  const auto s = frames.sizes();
+  const kernels::preprocess::Dims d{s[0], s[1],    s[2],    s[3],
+                                    s[4], size[0], size[1], layout == "NTCHW"};
+  const auto options = frames.options().dtype(dtype);
+  at::Tensor out = d.ntchw ? at::empty({d.batch, d.frames, d.channels, d.out_h, d.out_w}, options)
+                           : at::empty({d.batch, d.channels, d.frames, d.out_h, d.out_w}, options);
+  const at::Tensor boxes = boxes_in.to(at::kFloat).contiguous();
+  const at::Tensor flip = flip_in.contiguous();
+  std::vector<float> m(mean.begin(), mean.end()), inv;
+  for (double v : std) inv.push_back(static_cast<float>(1.0 / v));
+  kernels::preprocess::cuda::launch(dtype_of(out), frames.const_data_ptr<uint8_t>(),
+                                    boxes.const_data_ptr<float>(), flip.const_data_ptr<bool>(),
+                                    m.data(), inv.data(), out.mutable_data_ptr(), d, nullptr);
+  return out;
+}
+
 }  // namespace
 
 TORCH_LIBRARY(actionkit_emu, m) {
@@ -189,6 +211,10 @@ TORCH_LIBRARY(actionkit_emu, m) {
       "temporal_soft_nms(Tensor segments, Tensor scores, float alpha, float low, float high, "
       "int limit) -> (Tensor, Tensor)",
       &temporal_soft_nms);
+  m.def(
+      "preprocess(Tensor frames, Tensor boxes, Tensor flip, int[2] size, float[] mean, "
+      "float[] std, str layout, ScalarType dtype) -> Tensor",
+      &preprocess);
 }
 
 }  // namespace actionkit::emulation

@@ -3,6 +3,7 @@
 from .bm_sampling import bm_conv3d, bm_sampling, bm_sampling_sum
 from .graph_aggregate import graph_aggregate
 from .nms import batched_nms, nms, temporal_iou, temporal_nms
+from .preprocess import preprocess
 from .roi_align3d import roi_align3d
 from .soft_nms import soft_nms, temporal_soft_nms
 from .temporal_shift import temporal_shift
@@ -14,6 +15,7 @@ __all__ = [
     "batched_nms",
     "graph_aggregate",
     "nms",
+    "preprocess",
     "roi_align3d",
     "soft_nms",
     "temporal_iou",

@@ -303,3 +303,57 @@ def temporal_soft_nms(
     return det.to(dtype=segments.dtype, device=segments.device), torch.tensor(
         keep, dtype=torch.long, device=segments.device
     )
+
+
+def preprocess(
+    frames: Tensor,
+    boxes: Tensor,
+    flip: Tensor,
+    size: tuple[int, int],
+    mean,
+    std,
+    layout: str = "NCTHW",
+    dtype: torch.dtype | None = None,
+) -> Tensor:
+    """The fused preprocessing as separate tensor ops, per clip: for integer boxes it is
+    crop -> ``F.interpolate(bilinear, align_corners=False)`` -> flip -> normalize; for
+    fractional boxes the same sampling positions measured from the box edges."""
+    out_h, out_w = size
+    dtype = dtype or torch.float32
+    mean_t = torch.tensor(mean, dtype=torch.float32, device=frames.device).view(1, -1, 1, 1)
+    std_t = torch.tensor(std, dtype=torch.float32, device=frames.device).view(1, -1, 1, 1)
+    clips = []
+    for b in range(frames.shape[0]):
+        x1, y1, x2, y2 = (float(v) for v in boxes[b].float())
+        x = frames[b].permute(0, 3, 1, 2).float()  # [T, C, H, W]
+        ys, wy = _taps(out_h, y1, y2, frames.shape[2], x.device)
+        xs, wx = _taps(out_w, x1, x2, frames.shape[3], x.device)
+        rows = x[:, :, ys[0]] * (1 - wy)[:, None] + x[:, :, ys[1]] * wy[:, None]
+        y = rows[..., xs[0]] * (1 - wx) + rows[..., xs[1]] * wx  # [T, C, h, w]
+        if bool(flip[b]):
+            y = y.flip(-1)
+        y = (y - mean_t) / std_t
+        clips.append(y.permute(1, 0, 2, 3) if layout == "NCTHW" else y)
+    if not clips:
+        c = frames.shape[4]
+        shape = (
+            (0, c, frames.shape[1], out_h, out_w)
+            if layout == "NCTHW"
+            else (0, frames.shape[1], c, out_h, out_w)
+        )
+        return frames.new_zeros(shape, dtype=dtype)
+    return torch.stack(clips).to(dtype)
+
+
+def _taps(out_size: int, lo: float, hi: float, in_size: int, device):
+    """Bilinear taps of PyTorch's align_corners=False resize over the crop [lo, hi)."""
+    scale = torch.tensor((hi - lo) / out_size, dtype=torch.float32)
+    src = (torch.arange(out_size, dtype=torch.float32) + 0.5) * scale - 0.5
+    src = src.clamp(min=0) + lo
+    last = min(math.ceil(hi), in_size) - 1
+    i0 = src.floor().long()
+    w1 = src - i0
+    w1 = torch.where(i0 >= last, torch.zeros_like(w1), w1)
+    i0 = i0.clamp(max=last)
+    i1 = (i0 + 1).clamp(max=last)
+    return (i0.to(device), i1.to(device)), w1.to(device)

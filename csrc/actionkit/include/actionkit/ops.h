@@ -7,8 +7,10 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <tuple>
+#include <vector>
 
 namespace actionkit {
 
@@ -76,6 +78,15 @@ std::tuple<at::Tensor, at::Tensor> temporal_soft_nms(const at::Tensor& segments,
                                                      double high_threshold = 0.9,
                                                      int64_t top_k = 100,
                                                      bool legacy_top_k = false);
+
+// Fused clip preprocessing: uint8 frames [B, T, H, W, C] -> crop boxes [B, 4] (x1, y1, x2,
+// y2 in pixels) -> bilinear resize to size (h, w) -> horizontal flip where flip [B] is true
+// -> (v - mean) / std per channel -> float [B, C, T, h, w] ("NCTHW") or [B, T, C, h, w]
+// ("NTCHW"), in `dtype` (float32 by default). One pass, CPU or CUDA.
+at::Tensor preprocess(const at::Tensor& frames, const at::Tensor& boxes, const at::Tensor& flip,
+                      std::array<int64_t, 2> size, const std::vector<double>& mean,
+                      const std::vector<double>& std, const std::string& layout = "NCTHW",
+                      std::optional<at::ScalarType> dtype = std::nullopt);
 
 namespace detail {
 
