@@ -13,8 +13,8 @@ MMAction2's lazy mode). ``ColorJitter`` needs pixels: it materializes the views 
 Box samplers take a ``numpy.random.Generator`` (``rng``) so a data loader can make each
 sample's randomness reproducible; test-mode transforms draw nothing.
 
->>> pipeline = Compose([Resize((-1, 256)), RandomResizedCrop(), Resize((224, 224), keep_ratio=False),
-...                     Flip(0.5), FormatShape("NCHW")])
+>>> pipeline = Compose([Resize((-1, 256)), RandomResizedCrop(),
+...                     Resize((224, 224), keep_ratio=False), Flip(0.5), FormatShape("NCHW")])
 >>> x = pipeline(Clip(frames, num_clips=8, clip_len=1), rng)   # float [8, 3, 224, 224]
 """
 
@@ -61,7 +61,8 @@ class Clip:
             self.clip_len = t // self.num_clips if self.num_clips else 0
         if self.num_clips * self.clip_len != t:
             raise ValueError(
-                f"Clip: {t} frames are not num_clips x clip_len = {self.num_clips} x {self.clip_len}"
+                f"Clip: {t} frames are not num_clips x clip_len = "
+                f"{self.num_clips} x {self.clip_len}"
             )
         if self.boxes is None:
             self.boxes = torch.tensor([[0.0, 0.0, float(w), float(h)]], dtype=torch.float64)
