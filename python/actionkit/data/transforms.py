@@ -146,6 +146,19 @@ class Compose:
         return "Compose(" + ", ".join(repr(t) for t in self.transforms) + ")"
 
 
+def apply_transforms(transforms: Callable, clip: Clip, rng: np.random.Generator | None = None):
+    """Runs ``transforms`` (a :class:`Compose` or one transform) and returns ``(output,
+    label)``, the label as the last Clip carried it (``Flip`` may remap it)."""
+    rng = _rng(rng)
+    steps = transforms.transforms if isinstance(transforms, Compose) else [transforms]
+    out, label = clip, clip.label
+    for t in steps:
+        out = t(out, rng)
+        if isinstance(out, Clip):
+            label = out.label
+    return out, label
+
+
 def _rng(rng: np.random.Generator | None) -> np.random.Generator:
     return rng if rng is not None else np.random.default_rng()
 

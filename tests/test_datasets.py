@@ -1,0 +1,205 @@
+"""Datasets over list files: the frames and labels they return, bad data named or skipped
+and counted, deterministic randomness, the loader, and check_list."""
+
+import numpy as np
+import pytest
+import torch
+
+from actionkit.data import synthetic
+from actionkit.data import transforms as T
+from actionkit.data.datasets import (
+    RawframeDataset,
+    VideoDataset,
+    check_list,
+    make_loader,
+    parse_list,
+)
+from actionkit.data.decode import DecodeError, VideoReader
+from actionkit.data.sampling import SampleFrames
+
+pytest.importorskip("av")
+
+CLASSES = ["move_left", "move_right", "disc"]
+PIPELINE = T.Compose([T.Resize((-1, 32)), T.CenterCrop(32), T.FormatShape("NCHW")])
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("synth")
+    return synthetic.make_dataset(
+        root,
+        CLASSES,
+        videos_per_class=3,
+        val_per_class=1,
+        num_frames=16,
+        size=(32, 48),
+        rawframes=True,
+    )
+
+
+def test_parse_list_errors_name_file_and_line(tmp_path):
+    bad = tmp_path / "list.txt"
+    bad.write_text("a.mp4 0\n\nb.mp4\n")
+    with pytest.raises(ValueError, match=r"list.txt:3: expected 'path label"):
+        parse_list(bad)
+    bad.write_text("a.mp4 zero\n")
+    with pytest.raises(ValueError, match=r"list.txt:1: labels and frame counts must be integers"):
+        parse_list(bad)
+    bad.write_text("dir 10\n")
+    with pytest.raises(ValueError, match=r"list.txt:1: expected 'frame_dir total_frames label"):
+        parse_list(bad, kind="rawframes")
+    bad.write_text("\n")
+    with pytest.raises(ValueError, match="the list is empty"):
+        parse_list(bad)
+    with pytest.raises(FileNotFoundError, match="nope.txt"):
+        parse_list(tmp_path / "nope.txt")
+    bad.write_text("a.mp4 0 1\n")
+    with pytest.raises(ValueError, match=r"list.txt:1: 2 labels on a single-label list"):
+        VideoDataset(bad, SampleFrames(1))
+
+
+def test_video_dataset_returns_the_sampled_frames_and_labels(data):
+    sampler = SampleFrames(clip_len=1, num_clips=4, test_mode=True)
+    ds = VideoDataset(data.val_list, sampler, PIPELINE, data_prefix=str(data.root / "videos"))
+    assert len(ds) == 3
+    for i, entry in enumerate(ds.entries):
+        sample = ds[i]
+        assert sample["inputs"].shape == (4, 3, 32, 32) and sample["index"] == i
+        assert int(sample["label"]) == entry.labels[0] == CLASSES.index(entry.path.split("/")[-2])
+        indices = sampler(16, 0, np.random.default_rng())
+        frames = VideoReader(entry.path).get_frames(indices)
+        expected = PIPELINE(T.Clip(frames, num_clips=4, clip_len=1))
+        assert torch.equal(sample["inputs"], expected)
+
+
+def test_randomness_is_seeded_by_seed_epoch_and_index(data):
+    sampler = SampleFrames(clip_len=2, num_clips=2)
+    pipeline = T.Compose(
+        [
+            T.RandomResizedCrop(),
+            T.Resize((24, 24), keep_ratio=False),
+            T.Flip(),
+            T.FormatShape("NCTHW"),
+        ]
+    )
+    prefix = str(data.root / "videos")
+    a = VideoDataset(data.train_list, sampler, pipeline, data_prefix=prefix, seed=1)
+    b = VideoDataset(data.train_list, sampler, pipeline, data_prefix=prefix, seed=1)
+    assert torch.equal(a[2]["inputs"], b[2]["inputs"])
+    b.set_epoch(1)
+    assert not torch.equal(a[2]["inputs"], b[2]["inputs"])
+
+
+def test_rawframe_dataset(data):
+    sampler = SampleFrames(clip_len=1, num_clips=3, test_mode=True)
+    ds = RawframeDataset(
+        data.root / "val_rawframes.txt", sampler, PIPELINE, data_prefix=str(data.root / "rawframes")
+    )
+    sample = ds[0]
+    assert sample["inputs"].shape == (3, 3, 32, 32)
+    entry = ds.entries[0]
+    assert entry.total_frames == 16 and entry.path.endswith("move_left/move_left_0002")
+    # 1-based on disk: index i of the sampler (start_index 1) is img_{i:05d}.jpg.
+    indices = sampler(16, 1, np.random.default_rng())
+    frames = VideoReader(entry.path).get_frames(indices - 1)
+    assert torch.equal(sample["inputs"], PIPELINE(T.Clip(frames, num_clips=3, clip_len=1)))
+
+
+def test_rawframe_list_claiming_more_frames_than_the_folder_has(data, tmp_path):
+    lst = tmp_path / "raw.txt"
+    lst.write_text("move_left/move_left_0000 20 0\n")
+    ds = RawframeDataset(
+        lst,
+        SampleFrames(1, num_clips=2, test_mode=True),
+        PIPELINE,
+        data_prefix=str(data.root / "rawframes"),
+    )
+    with pytest.raises(DecodeError, match=r"the list says 20 frames, the folder has 16 .*line 1"):
+        ds[0]
+
+
+@pytest.fixture
+def messy_list(data, tmp_path):
+    videos = data.root / "videos"
+    good = [line.split()[0] for line in data.val_list.read_text().splitlines()]
+    truncated = tmp_path / "truncated.mp4"
+    raw = (videos / good[0]).read_bytes()
+    truncated.write_bytes(raw[: len(raw) // 3])
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    lst = tmp_path / "messy.txt"
+    lst.write_text(
+        f"{videos / good[0]} 0\n{tmp_path / 'missing.mp4'} 1\n{truncated} 1\n{empty} 2\n"
+        f"{videos / good[1]} 1\n"
+    )
+    return lst
+
+
+def test_bad_videos_raise_naming_the_file_and_line(messy_list):
+    ds = VideoDataset(messy_list, SampleFrames(1, num_clips=4, test_mode=True), PIPELINE)
+    ds[0]
+    with pytest.raises(DecodeError, match=r"missing.mp4: no such file .*messy.txt, line 2"):
+        ds[1]
+    with pytest.raises(DecodeError, match=r"truncated.mp4.*line 3"):
+        ds[2]
+    with pytest.raises(DecodeError, match=r"empty.mp4.*line 4"):
+        ds[3]
+
+
+def test_skip_invalid_logs_counts_and_replaces(messy_list, caplog):
+    ds = VideoDataset(
+        messy_list, SampleFrames(1, num_clips=4, test_mode=True), PIPELINE, skip_invalid=True
+    )
+    seen = [ds[i] for i in range(len(ds))]
+    assert all(s["inputs"].shape == (4, 3, 32, 32) for s in seen)
+    assert all(s["index"] in (0, 4) for s in seen)  # only the good videos come back
+    assert sum(ds.invalid.values()) >= 3 and len(ds.invalid) == 3
+    assert "skipping invalid sample" in caplog.text
+    only_bad = messy_list.with_name("bad.txt")
+    only_bad.write_text("".join(messy_list.read_text().splitlines(True)[1:4]))
+    ds = VideoDataset(only_bad, SampleFrames(1), PIPELINE, skip_invalid=True, max_retries=4)
+    with pytest.raises(DecodeError, match="5 invalid samples in a row"):
+        ds[0]
+
+
+def test_multi_class_and_flip_label_map(data, tmp_path):
+    videos = data.root / "videos"
+    first = data.val_list.read_text().split()[0]
+    lst = tmp_path / "multi.txt"
+    lst.write_text(f"{videos / first} 0 2\n")
+    ds = VideoDataset(lst, SampleFrames(1), PIPELINE, multi_class=True, num_classes=4)
+    assert ds[0]["label"].tolist() == [1.0, 0.0, 1.0, 0.0]
+    with pytest.raises(ValueError, match="label 2 >= num_classes 2"):
+        VideoDataset(lst, SampleFrames(1), PIPELINE, multi_class=True, num_classes=2)
+    single = tmp_path / "single.txt"
+    single.write_text(f"{videos / first} 0\n")
+    flip = T.Compose([T.Flip(1.0, flip_label_map={0: 1}), T.FormatShape("NCHW")])
+    assert int(VideoDataset(single, SampleFrames(1), flip)[0]["label"]) == 1
+
+
+def test_loader_with_workers(data):
+    ds = VideoDataset(
+        data.train_list,
+        SampleFrames(clip_len=4, num_clips=1),
+        PIPELINE,
+        data_prefix=str(data.root / "videos"),
+    )
+    loader = make_loader(ds, batch_size=2, num_workers=2)
+    assert loader.timeout == 120 and loader.drop_last
+    batches = list(loader)
+    assert len(batches) == 3
+    assert batches[0]["inputs"].shape == (2, 4, 3, 32, 32)
+    assert sorted(int(i) for b in batches for i in b["index"]) == list(range(6))
+
+
+def test_check_list_reports_every_bad_entry(messy_list, data):
+    count, problems = check_list(messy_list)
+    assert count == 5
+    assert [p.line for p in problems] == [2, 3, 4]
+    assert "missing.mp4" in problems[0].reason and "truncated.mp4" in problems[1].reason
+    count, problems = check_list(
+        data.root / "train_rawframes.txt",
+        kind="rawframes",
+        data_prefix=str(data.root / "rawframes"),
+    )
+    assert count == 6 and problems == []
