@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from actionkit.data import synthetic
+from actionkit.data import synthetic, tools
 from actionkit.data.decode import DecodeError, DecodeTimeout, VideoReader, available_backends
 
 av = pytest.importorskip("av")
@@ -99,7 +99,7 @@ def test_dali_cpu_refuses_h264_naming_the_file(videos):
 def test_rawframes_match_the_jpeg_files(videos, tmp_path):
     from PIL import Image
 
-    count = synthetic.extract_rawframes(videos["h264_gop12"], tmp_path / "clip")
+    count = tools.extract_rawframes(videos["h264_gop12"], tmp_path / "clip")
     assert count == 60
     truth = np.stack(
         [np.asarray(Image.open(tmp_path / "clip" / f"img_{i:05d}.jpg")) for i in range(1, 61)]
@@ -115,7 +115,7 @@ def test_rawframes_match_the_jpeg_files(videos, tmp_path):
 
 
 def test_rawframes_report_missing_and_corrupt_frames(videos, tmp_path):
-    synthetic.extract_rawframes(videos["h264_intra"], tmp_path / "clip")
+    tools.extract_rawframes(videos["h264_intra"], tmp_path / "clip")
     (tmp_path / "clip" / "img_00007.jpg").unlink()
     with pytest.raises(DecodeError, match="img_00007.jpg is missing"):
         VideoReader(tmp_path / "clip")

@@ -31,6 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
+from . import tools
+
 MOTION_PAIRS = (
     ("move_right", "move_left"),
     ("move_down", "move_up"),
@@ -259,7 +261,7 @@ def make_dataset(
             split = "val" if i >= videos_per_class - val_per_class else "train"
             lines[split].append(f"{rel} {label}")
             if rawframes:
-                count = extract_rawframes(
+                count = tools.extract_rawframes(
                     root / "videos" / rel, root / "rawframes" / rel[: -len(suffix)]
                 )
                 raw_lines[split].append(f"{rel[: -len(suffix)]} {count} {label}")
@@ -271,21 +273,3 @@ def make_dataset(
             )
     (root / "classes.txt").write_text("".join(c + "\n" for c in classes))
     return SyntheticDataset(root, root / "train_list.txt", root / "val_list.txt", classes)
-
-
-def extract_rawframes(
-    video: str | os.PathLike, out_dir: str | os.PathLike, template: str = "img_{:05d}.jpg"
-) -> int:
-    """Decodes every frame of ``video`` to JPEGs ``out_dir/img_00001.jpg``... (1-based, as
-    MMAction2's frame extraction names them) and returns the number of frames."""
-    from .decode import VideoReader
-
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    from PIL import Image
-
-    reader = VideoReader(video, backend="pyav")
-    frames = reader.get_frames(range(len(reader))).numpy()
-    for i, frame in enumerate(frames):
-        Image.fromarray(frame).save(out_dir / template.format(i + 1), quality=95)
-    return len(frames)

@@ -1,0 +1,149 @@
+"""``actionkit-data``: data preparation.
+
+actionkit-data synth OUT [--classes ...] [--videos-per-class N] [--codec h264|vp9|mjpeg]
+actionkit-data check LIST [--kind video|rawframes] [--data-prefix DIR]
+actionkit-data resize SRC_DIR DST_DIR [--short-side 256] [--gop 16]
+actionkit-data extract-frames SRC_DIR DST_DIR
+actionkit-data build-list ROOT OUT [--kind video|rawframes]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..data import synthetic, tools
+
+
+def _synth(args) -> int:
+    classes = args.classes or list(synthetic.CLASSES)
+    data = synthetic.make_dataset(
+        args.out,
+        classes,
+        videos_per_class=args.videos_per_class,
+        val_per_class=args.val_per_class,
+        num_frames=args.frames,
+        size=(args.height, args.width),
+        fps=args.fps,
+        codec=args.codec,
+        gop=args.gop,
+        seed=args.seed,
+        rawframes=args.rawframes,
+    )
+    total = len(classes) * args.videos_per_class
+    print(f"wrote {total} videos of {len(classes)} classes under {data.root}")
+    print(f"  lists: {data.train_list}, {data.val_list} (data_prefix {data.root / 'videos'})")
+    return 0
+
+
+def _check(args) -> int:
+    from ..data.datasets import check_list
+
+    count, problems = check_list(
+        args.list,
+        kind=args.kind,
+        data_prefix=args.data_prefix,
+        backend=args.backend,
+        decode=not args.no_decode,
+    )
+    for p in problems:
+        print(f"{args.list}:{p.line}: {p.reason}")
+    print(f"{count} entries, {len(problems)} bad")
+    return 1 if problems else 0
+
+
+def _videos(src: Path):
+    return sorted(p for p in src.rglob("*") if p.suffix.lower() in tools.VIDEO_SUFFIXES)
+
+
+def _resize(args) -> int:
+    src, dst = Path(args.src), Path(args.dst)
+    failures = 0
+    for video in _videos(src):
+        out = (dst / video.relative_to(src)).with_suffix(".mp4")
+        try:
+            n, h, w = tools.resize_video(video, out, args.short_side, args.gop)
+            print(f"{video} -> {out} ({n} frames, {w}x{h})")
+        except Exception as e:  # report and go on: one bad file must not stop a batch job
+            failures += 1
+            print(f"{video}: FAILED: {e}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def _extract(args) -> int:
+    src, dst = Path(args.src), Path(args.dst)
+    failures = 0
+    for video in _videos(src):
+        out = (dst / video.relative_to(src)).with_suffix("")
+        try:
+            print(f"{video} -> {out} ({tools.extract_rawframes(video, out)} frames)")
+        except Exception as e:  # report and go on, as above
+            failures += 1
+            print(f"{video}: FAILED: {e}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def _build_list(args) -> int:
+    classes = tools.build_list(args.root, args.out, args.kind)
+    print(f"wrote {args.out} ({len(classes)} classes)")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="actionkit-data", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("synth", help="write a synthetic action dataset with list files")
+    p.add_argument("out")
+    p.add_argument(
+        "--classes",
+        nargs="+",
+        choices=synthetic.CLASSES,
+        metavar="CLASS",
+        help=f"default: all of {', '.join(synthetic.CLASSES)}",
+    )
+    p.add_argument("--videos-per-class", type=int, default=8)
+    p.add_argument("--val-per-class", type=int, default=2)
+    p.add_argument("--frames", type=int, default=32)
+    p.add_argument("--height", type=int, default=64)
+    p.add_argument("--width", type=int, default=64)
+    p.add_argument("--fps", type=float, default=30.0)
+    p.add_argument("--codec", choices=["h264", "vp9", "mjpeg"], default="h264")
+    p.add_argument("--gop", type=int, default=12)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--rawframes", action="store_true", help="also extract JPEG frames")
+    p.set_defaults(run=_synth)
+
+    p = sub.add_parser("check", help="scan a list file and report every bad entry")
+    p.add_argument("list")
+    p.add_argument("--kind", choices=["video", "rawframes"], default="video")
+    p.add_argument("--data-prefix", default="")
+    p.add_argument("--backend", default="auto")
+    p.add_argument("--no-decode", action="store_true", help="only open and count frames")
+    p.set_defaults(run=_check)
+
+    p = sub.add_parser("resize", help="re-encode videos: short side N, dense keyframes")
+    p.add_argument("src")
+    p.add_argument("dst")
+    p.add_argument("--short-side", type=int, default=256)
+    p.add_argument("--gop", type=int, default=16)
+    p.set_defaults(run=_resize)
+
+    p = sub.add_parser("extract-frames", help="decode videos to img_00001.jpg folders")
+    p.add_argument("src")
+    p.add_argument("dst")
+    p.set_defaults(run=_extract)
+
+    p = sub.add_parser("build-list", help="list file from ROOT/<class>/<video or folder>")
+    p.add_argument("root")
+    p.add_argument("out")
+    p.add_argument("--kind", choices=["video", "rawframes"], default="video")
+    p.set_defaults(run=_build_list)
+
+    args = parser.parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
