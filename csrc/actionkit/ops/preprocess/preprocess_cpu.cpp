@@ -12,11 +12,32 @@
 namespace actionkit::kernels::preprocess {
 namespace {
 
+// The same arithmetic as sample() in preprocess_math.h, split in two passes per output
+// row: horizontal blends of the two source rows into planar float buffers (taps computed
+// once per clip), then the vertical blend and normalization over contiguous buffers,
+// which the compiler vectorizes.
+template <int kChannels>
+AK_ALWAYS_INLINE void blend_rows(const uint8_t* r0, const uint8_t* r1, const Tap* xs, int64_t out_w,
+                                 int64_t channels, float* top, float* bottom) {
+  const int64_t C = kChannels > 0 ? kChannels : channels;
+  for (int64_t ox = 0; ox < out_w; ++ox) {
+    const Tap x = xs[ox];
+    const int64_t a = x.i0 * C, b = x.i1 * C;
+    for (int64_t c = 0; c < C; ++c) {
+      top[c * out_w + ox] =
+          static_cast<float>(r0[a + c]) * (1.f - x.w1) + static_cast<float>(r0[b + c]) * x.w1;
+      bottom[c * out_w + ox] =
+          static_cast<float>(r1[a + c]) * (1.f - x.w1) + static_cast<float>(r1[b + c]) * x.w1;
+    }
+  }
+}
+
 template <typename scalar_t>
 AK_CPU_CLONES void run_rows(const uint8_t* src, const float* boxes, const bool* flip,
                             const float* mean, const float* inv_std, scalar_t* out, const Dims& d,
                             int64_t begin, int64_t end) {
   std::vector<Tap> xs(d.out_w);
+  std::vector<float> top(d.channels * d.out_w), bottom(d.channels * d.out_w);
   int64_t taps_for = -1;
   for (int64_t row = begin; row < end; ++row) {
     const int64_t oy = row % d.out_h;
@@ -32,11 +53,21 @@ AK_CPU_CLONES void run_rows(const uint8_t* src, const float* boxes, const bool* 
     }
     const Tap y = tap(oy, d.out_h, box[1], box[3], d.height);
     const uint8_t* frame = src + (b * d.frames + t) * d.height * d.width * d.channels;
+    const uint8_t* r0 = frame + y.i0 * d.width * d.channels;
+    const uint8_t* r1 = frame + y.i1 * d.width * d.channels;
+    if (d.channels == 3) {
+      blend_rows<3>(r0, r1, xs.data(), d.out_w, 3, top.data(), bottom.data());
+    } else {
+      blend_rows<0>(r0, r1, xs.data(), d.out_w, d.channels, top.data(), bottom.data());
+    }
+    const float wy1 = y.w1, wy0 = 1.f - y.w1;
     for (int64_t c = 0; c < d.channels; ++c) {
       scalar_t* dst = out + out_index(d, b, c, t, oy, 0);
+      const float* tp = top.data() + c * d.out_w;
+      const float* bt = bottom.data() + c * d.out_w;
+      const float m = mean[c], s = inv_std[c];
       for (int64_t ox = 0; ox < d.out_w; ++ox) {
-        dst[ox] = static_cast<scalar_t>(
-            sample(frame, d.width, d.channels, y, xs[ox], c, mean[c], inv_std[c]));
+        dst[ox] = static_cast<scalar_t>((tp[ox] * wy0 + bt[ox] * wy1 - m) * s);
       }
     }
   }
