@@ -193,10 +193,10 @@ def bench_decode(quick: bool, repeats: int) -> list[dict]:
                 return lists[counter["i"] % len(lists)]
 
             for b in backends:
-                fns[f"actionkit {b}"] = lambda b=b: ours(path, b, pick())
-            fns["PyAV naive"] = lambda: naive_pyav(path, pick())
+                fns[f"actionkit {b}"] = lambda b=b, p=path: ours(p, b, pick())
+            fns["PyAV naive"] = lambda p=path: naive_pyav(p, pick())
             if "torchcodec" in backends:
-                fns["torchcodec naive"] = lambda: naive_torchcodec(path, pick())
+                fns["torchcodec naive"] = lambda p=path: naive_torchcodec(p, pick())
             times = time_ms(fns, torch.device("cpu"), repeats, warmup=1)
             for variant, ms in times.items():
                 row = {
