@@ -170,6 +170,21 @@ def ours(path: Path, backend: str, indices: np.ndarray | None):
     return reader.get_frames(indices)
 
 
+def runner(decode, path: Path, lists: list | None, *args):
+    """A timed call of ``decode(path, *args, indices)``; every variant walks the same
+    sequence of index lists (``None``: a full decode)."""
+    state = {"i": 0}
+
+    def run():
+        indices = None
+        if lists is not None:
+            state["i"] += 1
+            indices = lists[state["i"] % len(lists)]
+        return decode(path, *args, indices)
+
+    return run
+
+
 def bench_decode(quick: bool, repeats: int) -> list[dict]:
     torch.set_num_threads(1)  # decode workers run one thread (BUILD-NOTES)
     rows = []
@@ -183,20 +198,10 @@ def bench_decode(quick: bool, repeats: int) -> list[dict]:
         sparse = [SampleFrames(1, 1, 8)(n, 0, rng) for _ in range(repeats + 2)]
         dense = [SampleFrames(32, 2, 1)(n, 0, rng) for _ in range(repeats + 2)]
         for task, lists in (("full decode", None), ("TSN 8 sparse", sparse), ("32 dense", dense)):
-            fns = {}
-            counter = {"i": 0}
-
-            def pick(lists=lists, counter=counter):
-                if lists is None:
-                    return None
-                counter["i"] += 1
-                return lists[counter["i"] % len(lists)]
-
-            for b in backends:
-                fns[f"actionkit {b}"] = lambda b=b, p=path: ours(p, b, pick())
-            fns["PyAV naive"] = lambda p=path: naive_pyav(p, pick())
+            fns = {f"actionkit {b}": runner(ours, path, lists, b) for b in backends}
+            fns["PyAV naive"] = runner(naive_pyav, path, lists)
             if "torchcodec" in backends:
-                fns["torchcodec naive"] = lambda p=path: naive_torchcodec(p, pick())
+                fns["torchcodec naive"] = runner(naive_torchcodec, path, lists)
             times = time_ms(fns, torch.device("cpu"), repeats, warmup=1)
             for variant, ms in times.items():
                 row = {
