@@ -101,11 +101,13 @@ def make_video(name: str, frames: int = 300) -> Path:
     path = DATA / (name.replace(" ", "_") + ".mp4")
     if not path.exists():
         DATA.mkdir(exist_ok=True)
-        # Render small and upscale: a 10 s clip of moving texture at full size.
+        # Render at 1/2 size and upscale, 30 frames at a time (a 1080p clip is 1.9 GB).
         small = synthetic.render_clip("move_right", frames, (h // 4 * 2, w // 4 * 2), seed=1)
-        clip = torch.from_numpy(small).permute(0, 3, 1, 2).float()
-        big = F.interpolate(clip, size=(h, w), mode="bilinear", align_corners=False)
-        big = big.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+        big = np.empty((frames, h, w, 3), dtype=np.uint8)
+        for s in range(0, frames, 30):
+            clip = torch.from_numpy(small[s : s + 30]).permute(0, 3, 1, 2).float()
+            up = F.interpolate(clip, size=(h, w), mode="bilinear", align_corners=False)
+            big[s : s + 30] = up.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
         synthetic.write_video(path, big, fps=30, codec="h264", gop=gop, crf=20)
     return path
 
