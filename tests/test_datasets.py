@@ -203,3 +203,25 @@ def test_check_list_reports_every_bad_entry(messy_list, data):
         data_prefix=str(data.root / "rawframes"),
     )
     assert count == 6 and problems == []
+
+
+def test_multi_clip_multi_crop_test_decodes_each_video_once(data, monkeypatch):
+    calls = []
+    original = VideoReader.get_frames
+
+    def counting(self, indices):
+        calls.append(len(indices))
+        return original(self, indices)
+
+    monkeypatch.setattr(VideoReader, "get_frames", counting)
+    sampler = SampleFrames(clip_len=4, frame_interval=2, num_clips=5, test_mode=True)
+    pipeline = T.Compose([T.Resize((-1, 32)), T.ThreeCrop(32), T.FormatShape("NCTHW")])
+    ds = VideoDataset(data.val_list, sampler, pipeline, data_prefix=str(data.root / "videos"))
+    sample = ds[0]
+    assert calls == [20]  # one decode call for all 5 clips x 4 frames
+    assert sample["inputs"].shape == (3 * 5, 3, 4, 32, 32)  # 3 crops x 5 clips, crop-major
+    frames = original(VideoReader(ds.entries[0].path), sampler(16, 0, np.random.default_rng()))
+    clip = T.Clip(frames, num_clips=5, clip_len=4)
+    for k, x in enumerate((0, 16, 8)):  # ThreeCrop on 32x48: x offsets 0, 16, 8
+        view = T.FormatShape("NCTHW")(clip.crop(x, 0, x + 32, 32))
+        assert torch.equal(sample["inputs"][5 * k : 5 * k + 5], view)
