@@ -142,6 +142,12 @@ def test_pyav_decodes_each_needed_gop_once_and_stops_after_the_last_frame(videos
     impl.frames_decoded = 0
     reader.get_frames(np.arange(60)[::-1])  # everything, decoded once
     assert impl.frames_decoded == 60
+    # Consecutive calls go on where the last one stopped instead of seeking back to the
+    # GOP's keyframe: a chunked full decode decodes each frame once.
+    fresh = VideoReader(path, backend="pyav")
+    chunks = [fresh.get_frames(range(s, s + 7)) for s in range(0, 56, 7)]
+    assert fresh._impl.frames_decoded <= 56 + 3
+    np.testing.assert_array_equal(torch.cat(chunks).numpy(), sequential(path)[:56])
 
 
 def test_metadata_comes_from_the_stream(videos):

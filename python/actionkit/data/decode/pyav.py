@@ -25,6 +25,10 @@ class PyAVBackend:
         self.num_threads = num_threads
         self._pts_to_frame = {int(p): i for i, p in enumerate(self.index.pts)}
         self._container = None
+        # The live decode: an iterator over decoded frames and the index of the last frame
+        # it gave, so a call asking for later frames of the same GOP goes on without seeking.
+        self._frames = None
+        self._position = -1
         self.frames_decoded = 0  # frames the decoder produced (tests check GOPs decode once)
 
     def __len__(self) -> int:
@@ -45,14 +49,13 @@ class PyAVBackend:
             except (self.av.error.FFmpegError, OSError) as e:
                 raise DecodeError(f"{self.path}: cannot open: {e}") from e
             stream = self._container.streams.video[0]
+            stream.thread_count = self.num_threads
             if self.num_threads > 1:
-                stream.thread_type = (
-                    "AUTO"  # frame threading; slice threading does nothing for x264
-                )
-                stream.thread_count = self.num_threads
+                stream.thread_type = "AUTO"  # frame threading; slices do nothing for x264
         return self._container
 
     def close(self) -> None:
+        self._frames = None
         if self._container is not None:
             self._container.close()
             self._container = None
@@ -80,45 +83,57 @@ class PyAVBackend:
         while i < len(wanted):
             target = int(wanted[i])
             key = index.keyframe_before(target)
-            i = self._run_from(container, stream, key, wanted, i, out, deadline)
+            fresh = self._frames is not None and self._position < 0  # just seeked
+            if self._frames is None or not (fresh or key <= self._position < target):
+                self._seek(container, stream, key)
+            i = self._run(wanted, i, out, deadline)
 
-    def _run_from(self, container, stream, key, wanted, i, out, deadline) -> int:
-        """Seeks to keyframe ``key`` and decodes forward, filling ``out`` from position
-        ``i`` of ``wanted``; returns the position reached."""
+    def _seek(self, container, stream, key: int) -> None:
+        container.seek(int(self.index.pts[key]), stream=stream, backward=True, any_frame=False)
+        self._frames = container.decode(stream)
+        self._position = -1
+        self._key = key
+
+    def _run(self, wanted, i, out, deadline) -> int:
+        """Decodes forward, filling ``out`` from position ``i`` of ``wanted``; returns the
+        position reached when the next wanted frame is better reached by seeking."""
         index = self.index
-        while True:
-            container.seek(int(index.pts[key]), stream=stream, backward=True, any_frame=False)
-            first = True
-            for frame in container.decode(stream):
-                deadline.check()
-                self.frames_decoded += 1
-                if frame.pts is None:
-                    continue
-                got = self._pts_to_frame.get(int(frame.pts))
-                if got is None:
-                    continue
-                if first and got > wanted[i] and key > 0:
-                    # The demuxer landed after the frame we need: try the keyframe before.
-                    key = index.keyframe_before(key - 1)
-                    break
-                first = False
-                if got < wanted[i]:
-                    continue
-                if got > wanted[i]:
-                    raise DecodeError(
-                        f"{self.path}: the decoder skipped frame {int(wanted[i])} (pts "
-                        f"{int(index.pts[wanted[i]])}); the stream is damaged"
-                    )
-                out[i] = frame.to_ndarray(format="rgb24")
-                i += 1
-                if i == len(wanted):
-                    return i
-                # Seek again only when the next wanted frame lies past the next keyframe.
-                if index.keyframe_before(int(wanted[i])) > got:
-                    return i
-            else:
-                missing = int(wanted[i])
-                raise DecodeError(
-                    f"{self.path}: the stream ended before frame {missing} of {len(index)} "
-                    "(truncated or corrupt file)"
+        first = self._position < 0
+        for frame in self._frames:
+            deadline.check()
+            self.frames_decoded += 1
+            if frame.pts is None:
+                continue
+            got = self._pts_to_frame.get(int(frame.pts))
+            if got is None:
+                continue
+            if first and got > wanted[i] and self._key > 0:
+                # The demuxer landed after the frame we need: start from the keyframe before.
+                self._seek(
+                    self._container,
+                    self._container.streams.video[0],
+                    index.keyframe_before(self._key - 1),
                 )
+                return i
+            first = False
+            self._position = got
+            if got < wanted[i]:
+                continue
+            if got > wanted[i]:
+                raise DecodeError(
+                    f"{self.path}: the decoder skipped frame {int(wanted[i])} (pts "
+                    f"{int(index.pts[wanted[i]])}); the stream is damaged"
+                )
+            out[i] = frame.to_ndarray(format="rgb24")
+            i += 1
+            if i == len(wanted):
+                return i
+            # Seek again only when the next wanted frame lies past the next keyframe.
+            if index.keyframe_before(int(wanted[i])) > got:
+                self._frames = None
+                return i
+        self._frames = None
+        raise DecodeError(
+            f"{self.path}: the stream ended before frame {int(wanted[i])} of {len(index)} "
+            "(truncated or corrupt file)"
+        )
