@@ -62,20 +62,15 @@ class PyAVBackend:
 
     def decode_sorted(self, wanted: np.ndarray, deadline: Deadline) -> torch.Tensor:
         """Decodes the unique, ascending frame indices ``wanted``: uint8 [K, H, W, 3]."""
-        out: list[np.ndarray | None] = [None] * len(wanted)
+        out = _Frames(len(wanted), self.path)
         try:
             self._decode_into(wanted, out, deadline)
         except self.av.error.FFmpegError as e:
             self.close()
             raise DecodeError(f"{self.path}: decoding failed: {e}") from e
-        shapes = {frame.shape for frame in out}
-        if len(shapes) > 1:
-            raise DecodeError(
-                f"{self.path}: frame sizes change within the stream: {sorted(shapes)}"
-            )
-        return torch.from_numpy(np.stack(out))
+        return torch.from_numpy(out.array)
 
-    def _decode_into(self, wanted: np.ndarray, out: list, deadline: Deadline) -> None:
+    def _decode_into(self, wanted: np.ndarray, out: _Frames, deadline: Deadline) -> None:
         container = self._open()
         stream = container.streams.video[0]
         index = self.index
@@ -124,7 +119,7 @@ class PyAVBackend:
                     f"{self.path}: the decoder skipped frame {int(wanted[i])} (pts "
                     f"{int(index.pts[wanted[i]])}); the stream is damaged"
                 )
-            out[i] = frame.to_ndarray(format="rgb24")
+            out.put(i, frame.to_ndarray(format="rgb24"))
             i += 1
             if i == len(wanted):
                 return i
@@ -137,3 +132,21 @@ class PyAVBackend:
             f"{self.path}: the stream ended before frame {int(wanted[i])} of {len(index)} "
             "(truncated or corrupt file)"
         )
+
+
+class _Frames:
+    """The output batch, allocated at the first frame's size and filled in place (no list
+    of frames and second copy for stacking)."""
+
+    def __init__(self, count: int, path: str):
+        self.count, self.path, self.array = count, path, None
+
+    def put(self, i: int, frame: np.ndarray) -> None:
+        if self.array is None:
+            self.array = np.empty((self.count, *frame.shape), dtype=np.uint8)
+        elif frame.shape != self.array.shape[1:]:
+            raise DecodeError(
+                f"{self.path}: frame sizes change within the stream: {frame.shape} after "
+                f"{self.array.shape[1:]}"
+            )
+        self.array[i] = frame
