@@ -3,6 +3,7 @@
     python -m benchmarks.data preprocess [--device cpu|cuda] [--out FILE]
     python -m benchmarks.data decode [--quick] [--out FILE]
     python -m benchmarks.data pipeline [--out FILE]
+    python -m benchmarks.data render FILE.json...     # markdown tables
 
 * ``preprocess``: crop + bilinear resize + flip + normalize + layout of 8 clips x 8 frames
   of 256x340 to 224x224, fused op vs the same steps as separate tensor ops.
@@ -302,9 +303,34 @@ def print_rows(rows: list[dict]) -> None:
         print(f"{r['bench']:<34} {facts}")
 
 
+def render(paths: list[str]) -> str:
+    """Markdown tables from the JSON files the other commands write."""
+    import json
+
+    lines = []
+    for path in paths:
+        payload = json.loads(Path(path).read_text())
+        env = payload["environment"]
+        rows = payload["rows"]
+        lines.append("Environment: " + ", ".join(f"{k} {v}" for k, v in env.items()) + ".\n")
+        keys = [k for k in rows[0] if k != "bench"]
+        for r in rows[1:]:
+            keys += [k for k in r if k not in keys and k != "bench"]
+        lines.append("| bench | " + " | ".join(keys) + " |")
+        lines.append("|---" * (len(keys) + 1) + "|")
+        for r in rows:
+            cells = [
+                f"{r[k]:.3g}" if isinstance(r.get(k), float) else str(r.get(k, "")) for k in keys
+            ]
+            lines.append(f"| {r['bench']} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("what", choices=["preprocess", "decode", "pipeline"])
+    parser.add_argument("what", choices=["preprocess", "decode", "pipeline", "render"])
+    parser.add_argument("files", nargs="*", help="render: the JSON files to tabulate")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--repeats", type=int, default=5)
@@ -312,6 +338,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out")
     args = parser.parse_args(argv)
     device = torch.device(args.device)
+    if args.what == "render":
+        print(render(args.files))
+        return
     if args.what == "preprocess":
         rows = bench_preprocess(device, args.repeats)
     elif args.what == "decode":
