@@ -45,33 +45,47 @@ __all__ = ["DecodeError", "DecodeTimeout", "VideoReader", "available_backends"]
 BACKENDS = ("torchcodec", "pyav", "dali", "rawframes")
 
 
-def _installed(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):
-        return False
+_LOADS: dict[str, bool] = {}
+
+
+def _loads(module: str) -> bool:
+    """Whether ``module`` imports (torchcodec, say, is installed but cannot load without
+    FFmpeg's shared libraries or with a torch it was not built for). Cached."""
+    if module not in _LOADS:
+        try:
+            if importlib.util.find_spec(module.split(".")[0]) is None:
+                _LOADS[module] = False
+            else:
+                importlib.import_module(module)
+                _LOADS[module] = True
+        except Exception:  # any failure to load means: not available
+            _LOADS[module] = False
+    return _LOADS[module]
+
+
+_MODULES = {  # backend -> the modules it needs
+    "torchcodec": ("torchcodec.decoders",),
+    "pyav": ("av",),
+    "dali": ("av", "nvidia.dali.experimental.dynamic"),
+    "rawframes": (),  # Pillow or PyTurboJPEG, checked when a folder is read
+}
+
+
+def _usable(backend: str) -> bool:
+    return all(_loads(m) for m in _MODULES[backend])
 
 
 def available_backends() -> list[str]:
-    """The backends whose libraries are installed (not whether they load: see ``info``)."""
-    found = []
-    if _installed("torchcodec"):
-        found.append("torchcodec")
-    if _installed("av"):
-        found.append("pyav")
-    if _installed("nvidia.dali") and _installed("av"):
-        found.append("dali")
-    found.append("rawframes")  # Pillow or PyTurboJPEG; Pillow comes with torchvision
-    return found
+    """The backends whose libraries are installed and load (imports them)."""
+    return [b for b in BACKENDS if _usable(b)]
 
 
 def _auto(path: str, device: torch.device) -> str:
     if os.path.isdir(path):
         return "rawframes"
-    found = available_backends()
     order = ("dali", "torchcodec", "pyav") if device.type == "cuda" else ("torchcodec", "pyav")
     for name in order:
-        if name in found:
+        if _usable(name):
             return name
     raise ImportError(
         "no video decoder is installed: pip install av (PyAV) or torchcodec; see the README"
