@@ -279,8 +279,7 @@ def make_loader(
 
 
 def _worker_init(worker_id: int) -> None:
-    torch.set_num_threads(1)
-    os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+    torch.set_num_threads(1)  # what DataLoader does too; kept explicit for custom loaders
 
 
 @dataclass(frozen=True)
