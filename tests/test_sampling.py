@@ -146,3 +146,28 @@ def test_bad_arguments(make, match):
 def test_empty_video_is_an_error():
     with pytest.raises(ValueError, match="total_frames must be positive, got 0"):
         SampleFrames(8)(0)
+
+
+def test_target_fps_hand_worked():
+    # 300 frames at 30 fps resampled to 15 fps: a clip of 8 x 2 frames at 15 fps covers
+    # 32 source frames; 8 evenly spaced of them: linspace(0, 31, 8) truncated.
+    steps = [0, 4, 8, 13, 17, 22, 26, 31]
+    one = SampleFrames(8, 2, 1, test_mode=True, target_fps=15)
+    assert one(300, 0, fps=30).tolist() == [134 + s for s in steps]  # max_offset 268 // 2
+    three = SampleFrames(8, 2, 3, test_mode=True, target_fps=15)
+    # Offsets floor(268 / 2) apart, not rounded: PySlowFast's alignment.
+    assert three(300, 0, fps=30).tolist() == [o + s for o in (0, 134, 268) for s in steps]
+    # Without an fps the ratio is 1: 16 source frames, linspace(0, 15, 8) truncated.
+    assert one(300, 0).tolist() == [142 + s for s in [0, 2, 4, 6, 8, 10, 12, 15]]
+    assert one(300, 1, fps=30).tolist() == [135 + s for s in steps]  # start_index added
+
+
+def test_target_fps_train_mode_draws_offsets_over_the_resampled_span():
+    sampler = SampleFrames(8, 2, 1, target_fps=15)
+    rng = np.random.default_rng(0)
+    firsts = [sampler(300, 0, rng, fps=30)[0] for _ in range(3000)]
+    # avg_interval = 300 - 32 + 1 = 269: offsets uniform on [0, 269).
+    assert min(firsts) == 0 and max(firsts) == 268
+    assert np.diff(sampler(300, 0, rng, fps=30)).tolist() == [4, 4, 5, 4, 5, 4, 5]
+    with pytest.raises(ValueError, match="target_fps must be positive"):
+        SampleFrames(8, target_fps=0)

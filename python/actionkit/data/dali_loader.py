@@ -89,7 +89,7 @@ class DALIClipLoader:
         entry = self.dataset.entries[index]
         try:
             stream = self._stream(entry.path)
-            frames = np.asarray(self.dataset.sampler(len(stream), 0, rng), dtype=np.int64)
+            frames = np.asarray(self.dataset.sampler(len(stream), 0, rng, stream.fps), np.int64)
             data = remux(entry.path, Deadline(entry.path, self.dataset.decode_timeout))
         except (DecodeError, FileNotFoundError) as e:
             raise DecodeError(f"{e} (list {self.dataset.ann_file}, line {entry.line})") from e

@@ -158,7 +158,8 @@ class _ClipDataset(Dataset):
         try:
             reader = self.open(entry)
             total = len(reader)
-            indices = np.asarray(self.sampler(total, self.start_index, rng), dtype=np.int64)
+            fps = getattr(reader, "fps", None)
+            indices = np.asarray(self.sampler(total, self.start_index, rng, fps), dtype=np.int64)
             frames = reader.get_frames(indices - self.start_index)
             reader.close()
         except (DecodeError, FileNotFoundError) as e:
@@ -234,6 +235,10 @@ class _FirstFrames:
 
     def __len__(self) -> int:
         return self.count
+
+    @property
+    def fps(self) -> float:
+        return self.reader.fps
 
     def get_frames(self, indices):
         return self.reader.get_frames(indices)

@@ -3,9 +3,10 @@ gets the same indices. Same results as MMAction2 1.x's samplers for the same arg
 in test mode, and draws from the same distributions in train mode.
 
 Every sampler is a small frozen dataclass called as ``sampler(total_frames, start_index,
-rng)`` and returns int64 indices ``[num_clips * clip_len]`` (clip-major). ``rng`` is a
-``numpy.random.Generator`` for train-mode randomness (a fresh one by default). The
-reference is MMAction2 1.2's ``loading.py``; its ``target_fps`` option is not supported yet.
+rng, fps)`` and returns int64 indices ``[num_clips * clip_len]`` (clip-major). ``rng`` is a
+``numpy.random.Generator`` for train-mode randomness (a fresh one by default); ``fps`` (the
+video's average frame rate) matters only to ``SampleFrames(target_fps=...)``. The
+reference is MMAction2 1.2's ``loading.py``.
 """
 
 from __future__ import annotations
@@ -45,6 +46,11 @@ class SampleFrames:
         out_of_bound_opt: "loop" or "repeat_last".
         test_mode: deterministic, evenly spread clips.
         keep_tail_frames: train-mode offsets from continuous stretches that reach the end.
+        target_fps: resample time to this frame rate (PySlowFast's test alignment, as
+            MMAction2 1.2): a clip covers ``clip_len * frame_interval`` frames at
+            ``target_fps``, i.e. that many times ``fps / target_fps`` source frames, and
+            takes ``clip_len`` evenly spaced frames of them (``fps`` is passed per call;
+            without it the ratio is 1).
     """
 
     clip_len: int
@@ -55,6 +61,7 @@ class SampleFrames:
     out_of_bound_opt: str = "loop"
     test_mode: bool = False
     keep_tail_frames: bool = False
+    target_fps: float | None = None
 
     def __post_init__(self) -> None:
         _check_positive(
@@ -64,14 +71,27 @@ class SampleFrames:
             raise ValueError(
                 f'out_of_bound_opt must be "loop" or "repeat_last", got {self.out_of_bound_opt!r}'
             )
+        if self.target_fps is not None and not self.target_fps > 0:
+            raise ValueError(f"target_fps must be positive, got {self.target_fps}")
         if self.twice_sample and self.clip_len > 1 and self.num_clips == 1:
             raise ValueError(
                 "twice_sample needs num_clips > 1 for clips of more than one frame "
                 "(MMAction2 spaces the clips by max_offset / (num_clips - 1))"
             )
 
-    def train_offsets(self, total: int, rng: np.random.Generator) -> np.ndarray:
-        span = self.clip_len * self.frame_interval
+    def span(self, fps_ratio: float = 1.0) -> float:
+        """Source frames a clip covers (MMAction2's ``ori_clip_len``; fractional with
+        ``target_fps``)."""
+        if self.target_fps is not None:
+            return max(1.0, self.clip_len * self.frame_interval * fps_ratio)
+        if self.test_mode:
+            return (self.clip_len - 1) * self.frame_interval + 1
+        return self.clip_len * self.frame_interval
+
+    def train_offsets(
+        self, total: int, rng: np.random.Generator, span: float | None = None
+    ) -> np.ndarray:
+        span = self.span() if span is None else span
         if self.keep_tail_frames:
             avg = (total - span + 1) / float(self.num_clips)
             if total > span - 1:
@@ -80,40 +100,59 @@ class SampleFrames:
             return np.zeros(self.num_clips, dtype=np.int64)
         avg = (total - span + 1) // self.num_clips
         if avg > 0:
-            return np.arange(self.num_clips) * avg + rng.integers(avg, size=self.num_clips)
+            return np.arange(self.num_clips) * avg + rng.integers(int(avg), size=self.num_clips)
         if total > max(self.num_clips, span):
-            return np.sort(rng.integers(total - span + 1, size=self.num_clips))
+            return np.sort(rng.integers(int(total - span + 1), size=self.num_clips))
         if avg == 0:
             ratio = (total - span + 1.0) / self.num_clips
-            return np.around(np.arange(self.num_clips) * ratio).astype(np.int64)
+            return np.around(np.arange(self.num_clips) * ratio)
         return np.zeros(self.num_clips, dtype=np.int64)
 
-    def test_offsets(self, total: int) -> np.ndarray:
+    def test_offsets(self, total: int, span: float | None = None) -> np.ndarray:
+        span = self.span() if span is None else span
         if self.clip_len == 1:  # 2D models: the middle frame of each of num_clips stretches
             stretch = total / float(self.num_clips)
             base = np.arange(self.num_clips) * stretch
             offsets = base + stretch / 2.0  # fractional: truncated after wrapping, as MMAction2
             return np.concatenate([offsets, base]) if self.twice_sample else offsets
         clips = self.num_clips * (2 if self.twice_sample else 1)
-        span = (self.clip_len - 1) * self.frame_interval + 1
         max_offset = max(total - span, 0)
         if clips > 1:
             # Spaced by max_offset / (num_clips - 1) even when twice_sample doubles the clips
-            # (the second half then wraps around), and rounded half to even: as MMAction2 1.2.
+            # (the second half then wraps around), and rounded half to even (floored with
+            # target_fps, after PySlowFast): as MMAction2 1.2.
+            if self.target_fps is not None:
+                return np.arange(clips) * np.floor(max_offset / float(self.num_clips - 1))
             step = max_offset / float(self.num_clips - 1)
             return np.round(np.arange(clips) * step)
         return np.array([max_offset // 2])
 
-    def offsets(self, total: int, rng: np.random.Generator) -> np.ndarray:
-        return self.test_offsets(total) if self.test_mode else self.train_offsets(total, rng)
+    def offsets(
+        self, total: int, rng: np.random.Generator, span: float | None = None
+    ) -> np.ndarray:
+        if self.test_mode:
+            return self.test_offsets(total, span)
+        return self.train_offsets(total, rng, span)
 
     def __call__(
-        self, total_frames: int, start_index: int = 0, rng: np.random.Generator | None = None
+        self,
+        total_frames: int,
+        start_index: int = 0,
+        rng: np.random.Generator | None = None,
+        fps: float | None = None,
     ) -> np.ndarray:
+        """Frame indices ``[num_clips * clip_len]`` (clip-major) for a video of
+        ``total_frames`` frames at ``fps`` (used by ``target_fps`` only)."""
         _check_total(total_frames)
         rng = np.random.default_rng() if rng is None else rng
-        offsets = self.offsets(total_frames, rng)
-        inds = offsets[:, None] + np.arange(self.clip_len)[None, :] * self.frame_interval
+        ratio = fps / self.target_fps if self.target_fps is not None and fps else 1.0
+        span = self.span(ratio)
+        offsets = self.offsets(total_frames, rng, span)
+        if self.target_fps:
+            steps = np.linspace(0, span - 1, self.clip_len).astype(np.int32)
+        else:
+            steps = np.arange(self.clip_len) * self.frame_interval
+        inds = offsets[:, None] + steps[None, :]
         if self.temporal_jitter:
             inds = inds + rng.integers(self.frame_interval, size=inds.shape)
         if self.out_of_bound_opt == "loop":
@@ -122,7 +161,8 @@ class SampleFrames:
             inside = inds < total_frames
             last = np.max(np.where(inside, inds, 0), axis=1, keepdims=True)
             inds = np.where(inside, inds, last)
-        # Fractional test offsets (2D) are truncated after adding start_index, as the reference.
+        # Fractional offsets (2D test, target_fps) are truncated after adding start_index,
+        # as the reference does.
         return (inds.reshape(-1) + start_index).astype(np.int64)
 
 
@@ -142,13 +182,13 @@ class DenseSampleFrames(SampleFrames):
         base = np.arange(self.num_clips) * (self.sample_range // self.num_clips)
         return sample_position, base
 
-    def train_offsets(self, total: int, rng: np.random.Generator) -> np.ndarray:
+    def train_offsets(self, total: int, rng: np.random.Generator, span=None) -> np.ndarray:
         sample_position, base = self._positions(total)
         # The reference draws from [0, sample_position - 1): the last start is never used.
         start = 0 if sample_position == 1 else int(rng.integers(0, sample_position - 1))
         return (base + start) % total
 
-    def test_offsets(self, total: int) -> np.ndarray:
+    def test_offsets(self, total: int, span=None) -> np.ndarray:
         sample_position, base = self._positions(total)
         starts = np.linspace(0, sample_position - 1, num=self.num_sample_positions, dtype=int)
         return np.concatenate([(base + s) % total for s in starts]).astype(np.int64)
@@ -170,7 +210,11 @@ class UniformSample:
         _check_positive(clip_len=self.clip_len, num_clips=self.num_clips)
 
     def __call__(
-        self, total_frames: int, start_index: int = 0, rng: np.random.Generator | None = None
+        self,
+        total_frames: int,
+        start_index: int = 0,
+        rng: np.random.Generator | None = None,
+        fps: float | None = None,  # unused: the same call as SampleFrames
     ) -> np.ndarray:
         _check_total(total_frames)
         rng = np.random.default_rng() if rng is None else rng
@@ -247,7 +291,11 @@ class UniformSampleFrames:
         return np.array(inds)
 
     def __call__(
-        self, total_frames: int, start_index: int = 0, rng: np.random.Generator | None = None
+        self,
+        total_frames: int,
+        start_index: int = 0,
+        rng: np.random.Generator | None = None,
+        fps: float | None = None,  # unused: the same call as SampleFrames
     ) -> np.ndarray:
         _check_total(total_frames)
         rng = np.random.default_rng() if rng is None else rng
