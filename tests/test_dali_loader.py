@@ -1,8 +1,6 @@
 """The batch-level DALI loader on the CPU (VP9): the same samples as the dataset read
 through the DALI backend, batched; bad files named or skipped."""
 
-import importlib.util
-
 import pytest
 import torch
 
@@ -12,8 +10,10 @@ from actionkit.data.datasets import VideoDataset
 from actionkit.data.decode import DecodeError
 from actionkit.data.sampling import SampleFrames
 
+from ._installed import installed
+
 pytest.importorskip("av")
-if importlib.util.find_spec("nvidia.dali") is None:
+if not installed("nvidia.dali"):
     pytest.skip("nvidia-dali not installed", allow_module_level=True)
 
 from actionkit.data.dali_loader import DALIClipLoader  # noqa: E402

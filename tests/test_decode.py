@@ -1,8 +1,6 @@
 """Decoders: every backend returns exactly the frames one sequential decode yields, for
 random, unsorted, repeated index lists; counts come from the stream; errors name the file."""
 
-import importlib.util
-
 import numpy as np
 import pytest
 import torch
@@ -10,10 +8,12 @@ import torch
 from actionkit.data import synthetic, tools
 from actionkit.data.decode import DecodeError, DecodeTimeout, VideoReader, available_backends
 
+from ._installed import installed
+
 av = pytest.importorskip("av")
 
-HAS_TORCHCODEC = importlib.util.find_spec("torchcodec") is not None
-HAS_DALI = importlib.util.find_spec("nvidia.dali") is not None
+HAS_TORCHCODEC = installed("torchcodec")
+HAS_DALI = installed("nvidia.dali")
 needs_torchcodec = pytest.mark.skipif(not HAS_TORCHCODEC, reason="torchcodec not installed")
 needs_dali = pytest.mark.skipif(not HAS_DALI, reason="nvidia-dali not installed")
 

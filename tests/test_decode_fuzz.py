@@ -2,7 +2,6 @@
 Each decode must raise DecodeError naming the file or return valid frames; no crash, no
 hang, no memory growth over 1000 decodes."""
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -12,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from actionkit.data import synthetic
+
+from ._installed import installed
 
 pytest.importorskip("av")
 
@@ -24,8 +25,8 @@ def test_corrupt_videos_raise_or_decode_without_crash_hang_or_leak(tmp_path):
         frames = synthetic.render_clip(i, 24, (32, 48), seed=i)
         sources.append(str(synthetic.write_video(tmp_path / f"src{suffix}", frames, codec=codec)))
     # DALI runs in its own process: its decoder shares no state with the others.
-    runs = [["pyav"] + (["torchcodec"] if importlib.util.find_spec("torchcodec") else [])]
-    if importlib.util.find_spec("nvidia.dali"):
+    runs = [["pyav"] + (["torchcodec"] if installed("torchcodec") else [])]
+    if installed("nvidia.dali"):
         runs.append(["dali"])
     for backends in runs:
         report = fuzz(sources, backends, tmp_path)

@@ -2,8 +2,6 @@
 CUDA decoder return CUDA frames equal to the CPU decoders' within colour tolerance, and
 the DALI loader feeds CUDA batches."""
 
-import importlib.util
-
 import numpy as np
 import pytest
 import torch
@@ -13,6 +11,8 @@ from actionkit.data import transforms as T
 from actionkit.data.datasets import VideoDataset
 from actionkit.data.decode import VideoReader
 from actionkit.data.sampling import SampleFrames
+
+from .._installed import installed
 
 pytestmark = pytest.mark.cuda
 pytest.importorskip("av")
@@ -40,10 +40,7 @@ def files(data):
 
 @pytest.mark.parametrize("backend", ["dali", "torchcodec"])
 def test_gpu_decoders_return_cuda_frames_like_the_cpu(h264, backend):
-    if (
-        importlib.util.find_spec({"dali": "nvidia.dali", "torchcodec": "torchcodec"}[backend])
-        is None
-    ):
+    if not installed({"dali": "nvidia.dali", "torchcodec": "torchcodec"}[backend]):
         pytest.skip(f"{backend} not installed")
     rng = np.random.default_rng(0)
     for path in files(h264):
@@ -58,7 +55,7 @@ def test_gpu_decoders_return_cuda_frames_like_the_cpu(h264, backend):
 
 
 def test_dali_loader_on_the_gpu(h264):
-    if importlib.util.find_spec("nvidia.dali") is None:
+    if not installed("nvidia.dali"):
         pytest.skip("nvidia-dali not installed")
     from actionkit.data.dali_loader import DALIClipLoader
 
