@@ -219,3 +219,41 @@ def test_time_limit(videos):
     reader.timeout = 1e-9
     with pytest.raises(DecodeTimeout, match="h264_gop12.mp4: decoding ran past its time limit"):
         reader.get_frames(np.arange(60))
+
+
+def mixed_size_mjpeg(tmp_path):
+    """An AVI whose MJPEG frames change size midway (48x32, then 32x32): the damage that
+    made DALI overflow its buffers in the fuzz test."""
+    a = synthetic.write_video(
+        tmp_path / "a.avi", synthetic.render_clip(0, 4, (32, 48), 0), codec="mjpeg"
+    )
+    b = synthetic.write_video(
+        tmp_path / "b.avi", synthetic.render_clip(0, 4, (32, 32), 0), codec="mjpeg"
+    )
+    path = tmp_path / "mixed.avi"
+    with av.open(str(a)) as sa, av.open(str(b)) as sb, av.open(str(path), "w") as out:
+        stream = out.add_stream_from_template(sa.streams.video[0])
+        n = 0
+        for source in (sa, sb):
+            for packet in source.demux(video=0):
+                if packet.size == 0:
+                    continue
+                packet.stream = stream
+                packet.pts = packet.dts = n
+                n += 1
+                out.mux(packet)
+    return path
+
+
+@pytest.mark.parametrize(
+    "backend",
+    [
+        "pyav",
+        pytest.param("torchcodec", marks=needs_torchcodec),
+        pytest.param("dali", marks=needs_dali),
+    ],
+)
+def test_frames_changing_size_raise_naming_the_file(tmp_path, backend):
+    path = mixed_size_mjpeg(tmp_path)
+    with pytest.raises(DecodeError, match="mixed.avi"):
+        VideoReader(path, backend=backend).get_frames(range(8))

@@ -123,8 +123,9 @@ _VALIDATED: dict[tuple[str, int, int], bool] = {}
 
 def validate_stream(path: str, deadline: Deadline) -> None:
     """Decodes every packet once with PyAV's strict error detection (no colour
-    conversion) and raises DecodeError naming the file on the first damaged one. Results
-    are cached per (path, size, mtime) for the life of the process."""
+    conversion) and raises DecodeError naming the file on the first damaged packet or a
+    frame whose size differs from the stream's. Results are cached per (path, size,
+    mtime) for the life of the process."""
     av = _import_av()
     stat = os.stat(path)
     key = (os.path.abspath(path), stat.st_size, stat.st_mtime_ns)
@@ -134,9 +135,15 @@ def validate_stream(path: str, deadline: Deadline) -> None:
         with av.open(path) as container:
             stream = container.streams.video[0]
             stream.codec_context.options = {"err_detect": "explode"}
+            size = (stream.codec_context.width, stream.codec_context.height)
             for packet in container.demux(stream):
                 deadline.check()
-                packet.decode()
+                for frame in packet.decode():
+                    if (frame.width, frame.height) != size:
+                        raise DecodeError(
+                            f"{path}: damaged stream: a {frame.width}x{frame.height} frame in "
+                            f"a {size[0]}x{size[1]} stream"
+                        )
     except (av.error.FFmpegError, IndexError, ValueError) as e:
         raise DecodeError(f"{path}: damaged stream: {e}") from e
     _VALIDATED[key] = True

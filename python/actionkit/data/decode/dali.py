@@ -74,9 +74,10 @@ class DALIBackend:
         self.device = torch.device(device)
         self.index: StreamIndex = index_stream(path, deadline)
         if validate:
-            # DALI 2.4's decoder corrupts its heap on some damaged packets and crashes the
-            # process hundreds of decodes later (our fuzz test found it with MJPEG): each
-            # file is checked once per process with FFmpeg's strict decoder first.
+            # DALI 2.4's decoder corrupts its heap on some damaged files (bad MJPEG data,
+            # frames that change size mid-stream) and crashes the process, often hundreds
+            # of decodes later (our fuzz test found both): each file is checked once per
+            # process with FFmpeg's strict decoder, frame sizes included, first.
             validate_stream(path, deadline)
         if self.device.type == "cpu" and self.index.codec not in CPU_CODECS:
             raise DecodeError(
