@@ -156,12 +156,13 @@ class _ClipDataset(Dataset):
     def load(self, index: int, rng: np.random.Generator):
         entry = self.entries[index]
         try:
-            reader = self.open(entry)
-            total = len(reader)
-            fps = getattr(reader, "fps", None)
-            indices = np.asarray(self.sampler(total, self.start_index, rng, fps), dtype=np.int64)
-            frames = reader.get_frames(indices - self.start_index)
-            reader.close()
+            with self.open(entry) as reader:
+                total = len(reader)
+                fps = reader.fps
+                indices = np.asarray(
+                    self.sampler(total, self.start_index, rng, fps), dtype=np.int64
+                )
+                frames = reader.get_frames(indices - self.start_index)
         except (DecodeError, FileNotFoundError) as e:
             raise DecodeError(f"{e} (list {self.ann_file}, line {entry.line})") from e
         clip_len = getattr(self.sampler, "clip_len", len(indices)) or len(indices)
@@ -245,6 +246,12 @@ class _FirstFrames:
 
     def close(self) -> None:
         self.reader.close()
+
+    def __enter__(self) -> _FirstFrames:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def make_loader(
