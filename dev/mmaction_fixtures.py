@@ -1,0 +1,77 @@
+"""Writes MMAction2 1.2.0 parity fixtures to tests/fixtures/mmaction/ (run it with the
+side venv's python, see ../shared/PEERS.md; never imported by actionkit):
+
+    /path/to/peers/venv/bin/python dev/mmaction_fixtures.py
+
+For each model: MMAction2 builds it from its zoo config (no pretrained weights), loads
+deterministic weights from tests/parity_weights.py, and records the raw head logits
+``model(x, mode="tensor", stage="head")`` in eval mode for a seeded input. The fixture holds key names,
+shapes, the input shape and the logits — a few KB — and the test rebuilds the weights.
+"""
+
+import os
+import sys
+from pathlib import Path
+
+import torch
+from mmengine.config import Config
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+from parity_weights import make_input, make_state  # noqa: E402
+
+import mmaction  # noqa: E402
+from mmaction.registry import MODELS  # noqa: E402
+from mmaction.utils import register_all_modules  # noqa: E402
+
+CONFIGS = Path(mmaction.__file__).parent / ".mim" / "configs" / "recognition"
+# name -> (config, input shape, overrides)
+TSN_R50 = "tsn/tsn_imagenet-pretrained-r50_8xb32-1x1x8-100e_kinetics400-rgb.py"
+TSM_R50 = "tsm/tsm_imagenet-pretrained-r50_8xb16-1x1x8-50e_kinetics400-rgb.py"
+# name -> (config, input shape, backbone overrides, head overrides)
+MODELS_TO_FIX = {
+    "tsn_r18": (TSN_R50, (2, 8, 3, 64, 64), {"depth": 18}, {"in_channels": 512}),
+    "tsn_r50": (TSN_R50, (2, 8, 3, 64, 64), {}, {}),
+    "tsn_r101": ("tsn/tsn_imagenet-pretrained-r101_8xb32-1x1x8-100e_kinetics400-rgb.py",
+                 (1, 3, 3, 64, 64), {}, {}),
+    "tsm_r50": (TSM_R50, (2, 16, 3, 64, 64), {}, {}),
+    "tsm_r50_block": (TSM_R50, (1, 8, 3, 64, 64), {"shift_place": "block"}, {}),
+}
+NUM_CLASSES = 7
+
+
+def build(config: str, backbone: dict, head: dict):
+    cfg = Config.fromfile(CONFIGS / config)
+    model_cfg = cfg.model
+    model_cfg.backbone.pretrained = None
+    if model_cfg.backbone.type == "ResNetTSM":
+        model_cfg.backbone.pretrained2d = False
+    model_cfg.backbone.update(backbone)
+    model_cfg.cls_head.update(head, num_classes=NUM_CLASSES)
+    return MODELS.build(model_cfg)
+
+
+def main() -> None:
+    register_all_modules()
+    out_dir = ROOT / "tests" / "fixtures" / "mmaction"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, (config, shape, backbone, head) in MODELS_TO_FIX.items():
+        model = build(config, backbone, head).eval()
+        shapes = [(k, tuple(v.shape)) for k, v in model.state_dict().items()]
+        state = make_state(shapes)
+        model.load_state_dict(state)
+        x = make_input(shape)
+        with torch.no_grad():
+            logits = model(x, mode="tensor", stage="head")
+        torch.save(
+            {"mmaction": mmaction.__version__, "config": config, "backbone": backbone,
+             "shapes": shapes, "input_shape": shape, "num_classes": NUM_CLASSES,
+             "logits": logits},
+            out_dir / f"{name}.pt",
+        )
+        print(name, tuple(logits.shape), f"|logits| max {logits.abs().max():.3f}")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
+    main()

@@ -1,0 +1,105 @@
+"""2D ResNet as MMAction2 1.x builds it (module names match its state-dict keys:
+``conv1.conv``, ``conv1.bn``, ``layer1.0.conv1.conv``, ``layer1.0.downsample.conv``...)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+from torch import Tensor
+
+
+class ConvBN(nn.Module):
+    """Conv (no bias) + BatchNorm (+ ReLU): MMAction2's ``ConvModule`` layout."""
+
+    def __init__(self, cin, cout, kernel, stride=1, padding=0, dilation=1, relu=True, dims=2):
+        super().__init__()
+        conv = nn.Conv2d if dims == 2 else nn.Conv3d
+        bn = nn.BatchNorm2d if dims == 2 else nn.BatchNorm3d
+        self.conv = conv(cin, cout, kernel, stride, padding, dilation, bias=False)
+        self.bn = bn(cout)
+        self.relu = relu
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.bn(self.conv(x))
+        return torch.relu_(x) if self.relu else x
+
+
+class BasicBlock(nn.Module):
+    expansion = 1
+
+    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample=None):
+        super().__init__()
+        self.conv1 = ConvBN(inplanes, planes, 3, stride, 1)
+        self.conv2 = ConvBN(planes, planes, 3, 1, 1, relu=False)
+        self.downsample = downsample
+
+    def forward(self, x: Tensor) -> Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        return torch.relu_(self.conv2(self.conv1(x)) + identity)
+
+
+class Bottleneck(nn.Module):
+    """The "pytorch" style: the stride sits on the 3x3 convolution."""
+
+    expansion = 4
+
+    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample=None):
+        super().__init__()
+        self.conv1 = ConvBN(inplanes, planes, 1)
+        self.conv2 = ConvBN(planes, planes, 3, stride, 1)
+        self.conv3 = ConvBN(planes, planes * self.expansion, 1, relu=False)
+        self.downsample = downsample
+
+    def forward(self, x: Tensor) -> Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        return torch.relu_(self.conv3(self.conv2(self.conv1(x))) + identity)
+
+
+ARCHS = {
+    18: (BasicBlock, (2, 2, 2, 2)),
+    34: (BasicBlock, (3, 4, 6, 3)),
+    50: (Bottleneck, (3, 4, 6, 3)),
+    101: (Bottleneck, (3, 4, 23, 3)),
+    152: (Bottleneck, (3, 8, 36, 3)),
+}
+
+
+class ResNet(nn.Module):
+    """ResNet-18/34/50/101/152 for frames ``x: [N, 3, H, W]`` -> ``[N, C, H/32, W/32]``
+    (C = 512 for 18/34, 2048 otherwise)."""
+
+    def __init__(self, depth: int = 50, in_channels: int = 3):
+        super().__init__()
+        if depth not in ARCHS:
+            raise ValueError(f"ResNet depth must be one of {sorted(ARCHS)}, got {depth}")
+        block, counts = ARCHS[depth]
+        self.depth = depth
+        self.conv1 = ConvBN(in_channels, 64, 7, 2, 3)
+        self.maxpool = nn.MaxPool2d(3, 2, 1)
+        inplanes = 64
+        for i, count in enumerate(counts):
+            planes = 64 * 2**i
+            stride = 1 if i == 0 else 2
+            downsample = None
+            if stride != 1 or inplanes != planes * block.expansion:
+                downsample = ConvBN(inplanes, planes * block.expansion, 1, stride, relu=False)
+            layers = [block(inplanes, planes, stride, downsample)]
+            inplanes = planes * block.expansion
+            layers += [block(inplanes, planes) for _ in range(count - 1)]
+            self.add_module(f"layer{i + 1}", nn.Sequential(*layers))
+        self.out_channels = inplanes
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """MMAction2's init without pretrained weights: Kaiming normal (fan_out) for
+        convolutions, ones and zeros for BatchNorm."""
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d | nn.Conv3d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(m, nn.BatchNorm2d | nn.BatchNorm3d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.maxpool(self.conv1(x))
+        return self.layer4(self.layer3(self.layer2(self.layer1(x))))

@@ -1,0 +1,45 @@
+"""ResNet with TSM's temporal shift (Lin et al., ICCV 2019), as MMAction2's ``ResNetTSM``:
+``blockres`` shifts the input of each residual branch (every second block when layer3
+has 23 or more, as ResNet-101), ``block`` shifts each block's input."""
+
+from __future__ import annotations
+
+import torch.nn as nn
+from torch import Tensor
+
+from ...ops import temporal_shift
+from .resnet import ResNet
+
+
+class TemporalShift(nn.Module):
+    """Shifts ``x: [N*T, C, H, W]`` along T, then applies ``net`` (key ``<name>.net``)."""
+
+    def __init__(self, net: nn.Module, num_segments: int, shift_div: int = 8):
+        super().__init__()
+        self.net, self.num_segments, self.shift_div = net, num_segments, shift_div
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(temporal_shift(x, self.num_segments, self.shift_div))
+
+
+class ResNetTSM(ResNet):
+    def __init__(
+        self,
+        depth: int = 50,
+        num_segments: int = 8,
+        shift_div: int = 8,
+        shift_place: str = "blockres",
+        in_channels: int = 3,
+    ):
+        super().__init__(depth, in_channels)
+        if shift_place not in ("blockres", "block"):
+            raise ValueError(f"shift_place must be 'blockres' or 'block', got {shift_place!r}")
+        self.num_segments, self.shift_div, self.shift_place = num_segments, shift_div, shift_place
+        every = 2 if len(self.layer3) >= 23 else 1
+        for name in ("layer1", "layer2", "layer3", "layer4"):
+            stage = getattr(self, name)
+            for i, block in enumerate(stage):
+                if shift_place == "block":
+                    stage[i] = TemporalShift(block, num_segments, shift_div)
+                elif i % every == 0:
+                    block.conv1.conv = TemporalShift(block.conv1.conv, num_segments, shift_div)

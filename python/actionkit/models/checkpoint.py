@@ -1,0 +1,83 @@
+"""Loading checkpoints: actionkit's own and MMAction2 1.x ``.pth`` files (detected
+automatically). actionkit's module names follow MMAction2's, so its state-dict keys load
+as they are (its ``data_preprocessor`` buffers are dropped: normalisation belongs to
+the data pipeline here)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+
+import torch
+import torch.nn as nn
+
+log = logging.getLogger(__name__)
+
+_CLASSIFIER = ("cls_head.fc_cls.weight", "cls_head.fc_cls.bias")
+
+
+def read_state_dict(path: str | os.PathLike) -> tuple[dict, str]:
+    """The state dict in ``path`` and its origin (``"actionkit"``, ``"mmaction"`` or
+    ``"state_dict"`` for a bare one)."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: no such checkpoint")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        # OpenMMLab checkpoints pickle their config and history in "meta"; load those
+        # fully (only load checkpoints you trust).
+        payload = torch.load(path, map_location="cpu", weights_only=False)
+    if not isinstance(payload, dict):
+        raise ValueError(f"{path}: not a checkpoint (a {type(payload).__name__})")
+    if "actionkit" in payload and "model" in payload:
+        return payload["model"], "actionkit"
+    if "state_dict" in payload:
+        state = {
+            k: v for k, v in payload["state_dict"].items() if not k.startswith("data_preprocessor.")
+        }
+        return state, "mmaction"
+    if all(isinstance(v, torch.Tensor) for v in payload.values()):
+        return payload, "state_dict"
+    raise ValueError(f"{path}: no state dict inside (keys: {sorted(payload)[:5]})")
+
+
+def load_checkpoint(model: nn.Module, path: str | os.PathLike) -> None:
+    """Loads ``path`` into ``model``. A classifier of another size (fine-tuning to new
+    classes) is left freshly initialised, said in one log line; any other mismatch — a
+    checkpoint of another architecture — is a ValueError naming both."""
+    state, origin = read_state_dict(path)
+    own = model.state_dict()
+    name = getattr(model, "name", type(model).__name__)
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    wrong = [k for k in own if k in state and state[k].shape != own[k].shape]
+    reinit = [k for k in wrong if k in _CLASSIFIER]
+    wrong = [k for k in wrong if k not in _CLASSIFIER]
+    if missing or unexpected or wrong:
+        detail = "; ".join(
+            f"{label} {len(keys)} (e.g. {keys[0]})"
+            for label, keys in (
+                ("missing", missing),
+                ("unexpected", unexpected),
+                ("different shapes", wrong),
+            )
+            if keys
+        )
+        raise ValueError(
+            f"{os.fspath(path)} ({origin} checkpoint) does not fit model {name}: {detail}"
+        )
+    classes = (state[_CLASSIFIER[0]].shape[0], own[_CLASSIFIER[0]].shape[0]) if reinit else None
+    for k in reinit:
+        state.pop(k)
+    model.load_state_dict(state, strict=not reinit)
+    if reinit:
+        old, new = classes
+        log.warning(
+            "%s: loaded all weights except the classifier (the checkpoint has %s classes, "
+            "the model %s); the classifier is freshly initialised",
+            os.fspath(path),
+            old,
+            new,
+        )

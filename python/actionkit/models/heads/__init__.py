@@ -1,0 +1,5 @@
+"""Classification heads."""
+
+from .tsn import TSMHead, TSNHead
+
+__all__ = ["TSMHead", "TSNHead"]

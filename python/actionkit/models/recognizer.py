@@ -1,0 +1,44 @@
+"""Recognizers: a backbone and a head, and the multi-view averaging of MMAction2's
+``average_clips`` (``"score"``, ``"prob"`` or ``None``)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+from torch import Tensor
+
+
+def average_clips(scores: Tensor, batch: int, mode: str | None = "prob") -> Tensor:
+    """Averages ``scores: [batch * V, K]`` over the V views of each sample: the mean of
+    softmax probabilities (``"prob"``), of raw scores (``"score"``), or none (``None``:
+    returns ``[batch, V, K]``)."""
+    if mode not in ("prob", "score", None):
+        raise ValueError(f"average_clips must be 'prob', 'score' or None, got {mode!r}")
+    views = scores.view(batch, -1, scores.shape[-1])
+    if mode is None:
+        return views
+    if mode == "prob":
+        views = views.softmax(dim=2)
+    return views.mean(dim=1)
+
+
+class Recognizer2D(nn.Module):
+    """Frame-level backbone + head for ``inputs: [B, S, 3, H, W]`` (S = clips x segments
+    x crops, as ``FormatShape("NCHW")`` makes them). ``forward`` returns the head's
+    logits; ``predict`` averages the views into ``[B, num_classes]``."""
+
+    def __init__(self, backbone: nn.Module, head: nn.Module, average_clips: str | None = "prob"):
+        super().__init__()
+        self.backbone, self.cls_head, self.average_clips = backbone, head, average_clips
+
+    def forward(self, inputs: Tensor) -> Tensor:
+        if inputs.dim() != 5 or inputs.shape[2] != 3:
+            raise ValueError(f"inputs must be [B, S, 3, H, W], got {tuple(inputs.shape)}")
+        batch, segs = inputs.shape[:2]
+        feats = self.backbone(inputs.flatten(0, 1))
+        return self.cls_head(feats, segs)
+
+    @torch.no_grad()
+    def predict(self, inputs: Tensor) -> Tensor:
+        scores = self(inputs)
+        return average_clips(scores, inputs.shape[0], self.average_clips)

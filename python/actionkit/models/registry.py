@@ -1,0 +1,39 @@
+"""The model registry: plain builder functions registered by name (timm's idea)."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable
+
+import torch.nn as nn
+
+_MODELS: dict[str, Callable[..., nn.Module]] = {}
+
+
+def register_model(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+    """Registers ``fn`` under its function name (``@register_model def tsn_r50(...)``)."""
+    if fn.__name__ in _MODELS:
+        raise ValueError(f"a model named {fn.__name__!r} is already registered")
+    _MODELS[fn.__name__] = fn
+    return fn
+
+
+def list_models(pattern: str = "*") -> list[str]:
+    """Registered model names matching a shell-style ``pattern``, sorted."""
+    return sorted(n for n in _MODELS if fnmatch.fnmatch(n, pattern))
+
+
+def create(name: str, num_classes: int = 400, checkpoint: str | None = None, **kwargs) -> nn.Module:
+    """Builds the registered model ``name`` with ``num_classes`` outputs; ``checkpoint``
+    loads an actionkit or MMAction2 1.x ``.pth`` file (see ``models.checkpoint``)."""
+    if name not in _MODELS:
+        close = fnmatch.filter(_MODELS, f"*{name.split('_')[0]}*")
+        hint = f" (similar: {', '.join(sorted(close))})" if close else ""
+        raise ValueError(f"unknown model {name!r}{hint}; list_models() names them all")
+    model = _MODELS[name](num_classes=num_classes, **kwargs)
+    model.name = name
+    if checkpoint is not None:
+        from .checkpoint import load_checkpoint
+
+        load_checkpoint(model, checkpoint)
+    return model

@@ -1,0 +1,47 @@
+"""The registered models, configured as MMAction2's Kinetics-400 model zoo has them."""
+
+from __future__ import annotations
+
+from .backbones import ResNet, ResNetTSM
+from .heads import TSMHead, TSNHead
+from .recognizer import Recognizer2D
+from .registry import register_model
+
+
+def _tsn(depth: int, num_classes: int, dropout: float = 0.4, **kwargs) -> Recognizer2D:
+    backbone = ResNet(depth, **kwargs)
+    return Recognizer2D(backbone, TSNHead(num_classes, backbone.out_channels, dropout))
+
+
+@register_model
+def tsn_r18(num_classes: int = 400, **kwargs) -> Recognizer2D:
+    """TSN, ResNet-18 (``tsn_imagenet-pretrained-r18``...)."""
+    return _tsn(18, num_classes, **kwargs)
+
+
+@register_model
+def tsn_r50(num_classes: int = 400, **kwargs) -> Recognizer2D:
+    """TSN, ResNet-50, 8 segments (``tsn_imagenet-pretrained-r50_8xb32-1x1x8-100e``)."""
+    return _tsn(50, num_classes, **kwargs)
+
+
+@register_model
+def tsn_r101(num_classes: int = 400, **kwargs) -> Recognizer2D:
+    """TSN, ResNet-101."""
+    return _tsn(101, num_classes, **kwargs)
+
+
+@register_model
+def tsm_r50(
+    num_classes: int = 400,
+    num_segments: int = 8,
+    shift_div: int = 8,
+    shift_place: str = "blockres",
+    dropout: float = 0.5,
+    **kwargs,
+) -> Recognizer2D:
+    """TSM, ResNet-50, 8 segments, shift 1/8 each way in every residual branch
+    (``tsm_imagenet-pretrained-r50_8xb16-1x1x8-50e``)."""
+    backbone = ResNetTSM(50, num_segments, shift_div, shift_place, **kwargs)
+    head = TSMHead(num_classes, backbone.out_channels, num_segments, dropout)
+    return Recognizer2D(backbone, head)

@@ -1,0 +1,31 @@
+"""Deterministic weights for the MMAction2 parity fixtures, from NumPy's seeded PCG64
+(stable across NumPy and torch versions), so a fixture stores only key names, shapes,
+the input seed and the logits. Imported by the tests and by dev/mmaction_fixtures.py
+(run in the MMAction2 side venv)."""
+
+import numpy as np
+import torch
+
+
+def make_state(shapes: list[tuple[str, tuple[int, ...]]], seed: int = 0) -> dict:
+    """Weights scaled so activations stay O(1) through a random deep network in eval mode."""
+    rng = np.random.default_rng(seed)
+    state = {}
+    for key, shape in shapes:
+        if key.endswith("num_batches_tracked"):
+            state[key] = torch.tensor(0)
+            continue
+        z = rng.standard_normal(shape)
+        if key.endswith("running_var"):
+            value = 1 + 0.1 * np.abs(z)
+        elif key.endswith(("running_mean", "bias")) or len(shape) == 1 and "bn" in key:
+            value = (1.0 if key.endswith("weight") else 0.0) + 0.1 * z
+        else:
+            fan_in = int(np.prod(shape[1:])) if len(shape) > 1 else 1
+            value = z / np.sqrt(fan_in)
+        state[key] = torch.from_numpy(value.astype(np.float32))
+    return state
+
+
+def make_input(shape: tuple[int, ...], seed: int = 1) -> torch.Tensor:
+    return torch.from_numpy(np.random.default_rng(seed).standard_normal(shape).astype(np.float32))

@@ -1,0 +1,123 @@
+"""Recognition models: the registry, MMAction2 1.2.0 logit parity from checkpoints,
+fine-tuning to other classes, wrong checkpoints, multi-view averaging, smoke tests."""
+
+import logging
+from pathlib import Path
+
+import pytest
+import torch
+
+import actionkit.models as models
+from actionkit.models import average_clips
+
+from .parity_weights import make_input, make_state
+
+FIXTURES = Path(__file__).parent / "fixtures" / "mmaction"
+# fixture -> (registered name, builder kwargs)
+PARITY = {
+    "tsn_r18": ("tsn_r18", {}),
+    "tsn_r50": ("tsn_r50", {}),
+    "tsn_r101": ("tsn_r101", {}),
+    "tsm_r50": ("tsm_r50", {}),
+    "tsm_r50_block": ("tsm_r50", {"shift_place": "block"}),
+}
+
+
+def mmaction_checkpoint(fixture: dict, path: Path) -> Path:
+    """An MMAction2-style checkpoint file with the fixture's deterministic weights."""
+    state = make_state(fixture["shapes"])
+    state["data_preprocessor.mean"] = torch.zeros(3, 1, 1)  # MMAction2 saves these too
+    torch.save({"meta": {"mmaction_version": fixture["mmaction"]}, "state_dict": state}, path)
+    return path
+
+
+@pytest.mark.parametrize("fixture_name", list(PARITY))
+def test_logits_equal_mmaction2(fixture_name, tmp_path):
+    fixture = torch.load(FIXTURES / f"{fixture_name}.pt", weights_only=True)
+    name, kwargs = PARITY[fixture_name]
+    ckpt = mmaction_checkpoint(fixture, tmp_path / "mm.pth")
+    model = models.create(name, num_classes=fixture["num_classes"], checkpoint=ckpt, **kwargs)
+    model.eval()
+    with torch.no_grad():
+        logits = model(make_input(fixture["input_shape"]))
+    expected = fixture["logits"]
+    assert logits.shape == expected.shape
+    assert (logits - expected).abs().max() <= 1e-4, (logits - expected).abs().max()
+
+
+def test_finetuning_reinitialises_only_the_classifier(tmp_path, caplog):
+    fixture = torch.load(FIXTURES / "tsn_r18.pt", weights_only=True)
+    ckpt = mmaction_checkpoint(fixture, tmp_path / "mm.pth")
+    with caplog.at_level(logging.WARNING):
+        model = models.create("tsn_r18", num_classes=5, checkpoint=ckpt)
+    assert "except the classifier (the checkpoint has 7 classes, the model 5)" in caplog.text
+    loaded = make_state(fixture["shapes"])
+    own = model.state_dict()
+    assert torch.equal(
+        own["backbone.layer4.1.conv2.conv.weight"], loaded["backbone.layer4.1.conv2.conv.weight"]
+    )
+    assert own["cls_head.fc_cls.weight"].shape == (5, 512)
+
+
+def test_a_checkpoint_of_another_architecture_is_an_error(tmp_path):
+    fixture = torch.load(FIXTURES / "tsn_r18.pt", weights_only=True)
+    ckpt = mmaction_checkpoint(fixture, tmp_path / "r18.pth")
+    with pytest.raises(
+        ValueError, match=r"r18.pth \(mmaction checkpoint\) does not fit model tsn_r50"
+    ):
+        models.create("tsn_r50", num_classes=7, checkpoint=ckpt)
+
+
+def test_actionkit_checkpoints_round_trip(tmp_path):
+    model = models.create("tsn_r18", num_classes=3).eval()
+    torch.save({"actionkit": "0.1.0", "model": model.state_dict()}, tmp_path / "ak.pth")
+    again = models.create("tsn_r18", num_classes=3, checkpoint=tmp_path / "ak.pth").eval()
+    x = torch.randn(1, 2, 3, 32, 32)
+    assert torch.equal(model(x), again(x))
+
+
+def test_average_clips_as_mmaction2_defines_it():
+    scores = torch.tensor([[1.0, 0.0], [0.0, 2.0], [3.0, 1.0], [1.0, 1.0]])
+    torch.testing.assert_close(
+        average_clips(scores, 2, "score"), torch.tensor([[0.5, 1.0], [2.0, 1.0]])
+    )
+    probs = scores.softmax(1)
+    torch.testing.assert_close(
+        average_clips(scores, 2, "prob"), torch.stack([probs[:2].mean(0), probs[2:].mean(0)])
+    )
+    assert average_clips(scores, 2, None).shape == (2, 2, 2)
+    with pytest.raises(ValueError, match="average_clips must be"):
+        average_clips(scores, 2, "max")
+
+
+def test_registry():
+    assert {"tsn_r18", "tsn_r50", "tsn_r101", "tsm_r50"} <= set(models.list_models())
+    assert models.list_models("tsm*") == ["tsm_r50"]
+    with pytest.raises(ValueError, match="unknown model 'tsn_r34'.*similar: tsn_r101"):
+        models.create("tsn_r34")
+
+
+def test_tsm_shift_placement():
+    blockres = models.create("tsm_r50", num_classes=2)
+    block = models.create("tsm_r50", num_classes=2, shift_place="block")
+    keys = set(blockres.state_dict())
+    assert "backbone.layer1.0.conv1.conv.net.weight" in keys  # shift inside the branch
+    assert "backbone.layer1.0.net.conv1.conv.weight" in set(block.state_dict())
+    # ResNet-50 without its fc has 23,508,032 parameters (torchvision's 25,557,032 minus
+    # 2048 * 1000 + 1000); the shift adds none; the head 2048 * 2 + 2.
+    assert sum(p.numel() for p in blockres.parameters()) == 23_508_032 + 2048 * 2 + 2
+
+
+@pytest.mark.parametrize("name", ["tsn_r18", "tsm_r50"])
+def test_smoke_forward_backward_compile(name):
+    model = models.create(name, num_classes=4)
+    x = torch.randn(2, 8, 3, 32, 32)
+    out = model(x)
+    assert out.shape == (2, 4) and torch.isfinite(out).all()
+    out.sum().backward()
+    assert all(p.grad is not None for p in model.parameters())
+    model.eval()
+    compiled = torch.compile(model, fullgraph=True, backend="eager")
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(x), model(x))
+    assert model.predict(x).sum(1).sub(1).abs().max() < 1e-5  # probabilities
