@@ -5,8 +5,9 @@ side venv's python, see ../shared/PEERS.md; never imported by actionkit):
 
 For each model: MMAction2 builds it from its zoo config (no pretrained weights), loads
 deterministic weights from tests/parity_weights.py, and records the raw head logits
-``model(x, mode="tensor", stage="head")`` in eval mode for a seeded input. The fixture holds key names,
-shapes, the input shape and the logits — a few KB — and the test rebuilds the weights.
+``model(x, mode="tensor", stage="head")`` in eval mode for a seeded input. The fixture
+holds key names, shapes, the input shape and the logits — a few KB — and the test
+rebuilds the weights.
 """
 
 import os
@@ -18,11 +19,10 @@ from mmengine.config import Config
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
-from parity_weights import make_input, make_state  # noqa: E402
-
 import mmaction  # noqa: E402
 from mmaction.registry import MODELS  # noqa: E402
 from mmaction.utils import register_all_modules  # noqa: E402
+from parity_weights import make_input, make_state  # noqa: E402
 
 CONFIGS = Path(mmaction.__file__).parent / ".mim" / "configs" / "recognition"
 # name -> (config, input shape, overrides)
@@ -32,8 +32,12 @@ TSM_R50 = "tsm/tsm_imagenet-pretrained-r50_8xb16-1x1x8-50e_kinetics400-rgb.py"
 MODELS_TO_FIX = {
     "tsn_r18": (TSN_R50, (2, 8, 3, 64, 64), {"depth": 18}, {"in_channels": 512}),
     "tsn_r50": (TSN_R50, (2, 8, 3, 64, 64), {}, {}),
-    "tsn_r101": ("tsn/tsn_imagenet-pretrained-r101_8xb32-1x1x8-100e_kinetics400-rgb.py",
-                 (1, 3, 3, 64, 64), {}, {}),
+    "tsn_r101": (
+        "tsn/tsn_imagenet-pretrained-r101_8xb32-1x1x8-100e_kinetics400-rgb.py",
+        (1, 3, 3, 64, 64),
+        {},
+        {},
+    ),
     "tsm_r50": (TSM_R50, (2, 16, 3, 64, 64), {}, {}),
     "tsm_r50_block": (TSM_R50, (1, 8, 3, 64, 64), {"shift_place": "block"}, {}),
 }
@@ -64,9 +68,15 @@ def main() -> None:
         with torch.no_grad():
             logits = model(x, mode="tensor", stage="head")
         torch.save(
-            {"mmaction": mmaction.__version__, "config": config, "backbone": backbone,
-             "shapes": shapes, "input_shape": shape, "num_classes": NUM_CLASSES,
-             "logits": logits},
+            {
+                "mmaction": mmaction.__version__,
+                "config": config,
+                "backbone": backbone,
+                "shapes": shapes,
+                "input_shape": shape,
+                "num_classes": NUM_CLASSES,
+                "logits": logits,
+            },
             out_dir / f"{name}.pt",
         )
         print(name, tuple(logits.shape), f"|logits| max {logits.abs().max():.3f}")
