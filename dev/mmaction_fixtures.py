@@ -55,6 +55,40 @@ def build(config: str, backbone: dict, head: dict):
     return MODELS.build(model_cfg)
 
 
+def metric_cases() -> dict:
+    """Seeded random predictions (with ties) and MMAction2's functional metrics on them."""
+    import numpy as np
+    from mmaction.evaluation.functional import (
+        mean_average_precision,
+        mean_class_accuracy,
+        mmit_mean_average_precision,
+        top_k_accuracy,
+    )
+
+    rng = np.random.default_rng(5)
+    cases = []
+    for n, k in [(50, 10), (200, 30), (7, 5)]:
+        scores = rng.standard_normal((n, k)).round(1)  # rounding makes ties
+        labels = rng.integers(0, k - 1, size=n)  # class k-1 only ever predicted
+        multi = (rng.random((n, k)) < 0.3).astype(np.int64)
+        multi[:, 0] = 0  # a class without positives
+        multi[0] = 0
+        multi[0, 1] = 1  # every sample has a positive (mmit-mAP needs one)
+        multi[multi.sum(1) == 0, 2] = 1
+        cases.append(
+            {
+                "scores": torch.from_numpy(scores),
+                "labels": torch.from_numpy(labels),
+                "multi": torch.from_numpy(multi),
+                "top_k": [float(v) for v in top_k_accuracy(list(scores), list(labels), (1, 3, 5))],
+                "mean_class": float(mean_class_accuracy(list(scores), list(labels))),
+                "map": float(mean_average_precision(list(scores), list(multi))),
+                "mmit_map": float(mmit_mean_average_precision(list(scores), list(multi))),
+            }
+        )
+    return {"mmaction": mmaction.__version__, "cases": cases}
+
+
 def main() -> None:
     register_all_modules()
     out_dir = ROOT / "tests" / "fixtures" / "mmaction"
@@ -80,6 +114,7 @@ def main() -> None:
             out_dir / f"{name}.pt",
         )
         print(name, tuple(logits.shape), f"|logits| max {logits.abs().max():.3f}")
+    torch.save(metric_cases(), out_dir / "metrics.pt")
 
 
 if __name__ == "__main__":
