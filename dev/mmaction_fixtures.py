@@ -40,6 +40,18 @@ MODELS_TO_FIX = {
     ),
     "tsm_r50": (TSM_R50, (2, 16, 3, 64, 64), {}, {}),
     "tsm_r50_block": (TSM_R50, (1, 8, 3, 64, 64), {"shift_place": "block"}, {}),
+    "i3d_r50": (
+        "i3d/i3d_imagenet-pretrained-r50_8xb8-32x2x1-100e_kinetics400-rgb.py",
+        (2, 1, 3, 8, 64, 64),
+        {},
+        {},
+    ),
+    "slowonly_r50": (
+        "slowonly/slowonly_imagenet-pretrained-r50_8xb16-4x16x1-steplr-150e_kinetics400-rgb.py",
+        (1, 2, 3, 4, 64, 64),
+        {},
+        {},
+    ),
 }
 NUM_CLASSES = 7
 
@@ -48,7 +60,7 @@ def build(config: str, backbone: dict, head: dict):
     cfg = Config.fromfile(CONFIGS / config)
     model_cfg = cfg.model
     model_cfg.backbone.pretrained = None
-    if model_cfg.backbone.type == "ResNetTSM":
+    if model_cfg.backbone.type in ("ResNetTSM", "ResNet3d", "ResNet3dSlowOnly"):
         model_cfg.backbone.pretrained2d = False
     model_cfg.backbone.update(backbone)
     model_cfg.cls_head.update(head, num_classes=NUM_CLASSES)

@@ -20,6 +20,8 @@ PARITY = {
     "tsn_r101": ("tsn_r101", {}),
     "tsm_r50": ("tsm_r50", {}),
     "tsm_r50_block": ("tsm_r50", {"shift_place": "block"}),
+    "i3d_r50": ("i3d_r50", {}),
+    "slowonly_r50": ("slowonly_r50", {}),
 }
 
 
@@ -108,12 +110,25 @@ def test_tsm_shift_placement():
     assert sum(p.numel() for p in blockres.parameters()) == 23_508_032 + 2048 * 2 + 2
 
 
-@pytest.mark.parametrize("name", ["tsn_r18", "tsm_r50"])
+SMOKE_INPUTS = {  # name -> (input shape, output rows)
+    "tsn_r18": ((2, 8, 3, 32, 32), 2),
+    "tsm_r50": ((2, 8, 3, 32, 32), 2),
+    "i3d_r50": ((2, 1, 3, 8, 32, 32), 2),
+    "slowonly_r50": ((1, 2, 3, 4, 32, 32), 2),
+}
+
+
+def test_every_registered_model_has_a_smoke_test():
+    assert set(models.list_models()) <= set(SMOKE_INPUTS) | {"tsn_r50", "tsn_r101"}
+
+
+@pytest.mark.parametrize("name", list(SMOKE_INPUTS))
 def test_smoke_forward_backward_compile(name):
     model = models.create(name, num_classes=4)
-    x = torch.randn(2, 8, 3, 32, 32)
+    shape, rows = SMOKE_INPUTS[name]
+    x = torch.randn(shape)
     out = model(x)
-    assert out.shape == (2, 4) and torch.isfinite(out).all()
+    assert out.shape == (rows, 4) and torch.isfinite(out).all()
     out.sum().backward()
     assert all(p.grad is not None for p in model.parameters())
     model.eval()

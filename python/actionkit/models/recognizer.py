@@ -42,3 +42,22 @@ class Recognizer2D(nn.Module):
     def predict(self, inputs: Tensor) -> Tensor:
         scores = self(inputs)
         return average_clips(scores, inputs.shape[0], self.average_clips)
+
+
+class Recognizer3D(nn.Module):
+    """Clip-level backbone + head for ``inputs: [B, V, 3, T, H, W]`` (V = clips x crops,
+    as ``FormatShape("NCTHW")`` makes them per sample). ``forward`` returns one row of
+    logits per view ``[B * V, num_classes]``; ``predict`` averages them."""
+
+    def __init__(self, backbone: nn.Module, head: nn.Module, average_clips: str | None = "prob"):
+        super().__init__()
+        self.backbone, self.cls_head, self.average_clips = backbone, head, average_clips
+
+    def forward(self, inputs: Tensor) -> Tensor:
+        if inputs.dim() != 6 or inputs.shape[2] != 3:
+            raise ValueError(f"inputs must be [B, V, 3, T, H, W], got {tuple(inputs.shape)}")
+        return self.cls_head(self.backbone(inputs.flatten(0, 1)))
+
+    @torch.no_grad()
+    def predict(self, inputs: Tensor) -> Tensor:
+        return average_clips(self(inputs), inputs.shape[0], self.average_clips)

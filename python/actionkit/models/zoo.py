@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .backbones import ResNet, ResNetTSM
-from .heads import TSMHead, TSNHead
-from .recognizer import Recognizer2D
+from .backbones import ResNet, ResNet3d, ResNetTSM
+from .heads import I3DHead, TSMHead, TSNHead
+from .recognizer import Recognizer2D, Recognizer3D
 from .registry import register_model
 
 
@@ -45,3 +45,27 @@ def tsm_r50(
     backbone = ResNetTSM(50, num_segments, shift_div, shift_place, **kwargs)
     head = TSMHead(num_classes, backbone.out_channels, num_segments, dropout)
     return Recognizer2D(backbone, head)
+
+
+@register_model
+def i3d_r50(num_classes: int = 400, dropout: float = 0.5, **kwargs) -> Recognizer3D:
+    """I3D, ResNet3d-50 with 3x1x1 inflation in alternating blocks, 5x7x7 stem with
+    temporal stride 2 (``i3d_imagenet-pretrained-r50_8xb8-32x2x1-100e``)."""
+    options = dict(
+        conv1_kernel=(5, 7, 7),
+        conv1_stride_t=2,
+        pool1_stride_t=2,
+        inflate=((1, 1, 1), (1, 0, 1, 0), (1, 0, 1, 0, 1, 0), (0, 1, 0)),
+        zero_init_residual=False,
+    )
+    backbone = ResNet3d(50, **{**options, **kwargs})
+    return Recognizer3D(backbone, I3DHead(num_classes, backbone.out_channels, dropout))
+
+
+@register_model
+def slowonly_r50(num_classes: int = 400, dropout: float = 0.5, **kwargs) -> Recognizer3D:
+    """SlowOnly, ResNet3d-50: 1x7x7 stem, 3x1x1 convolutions in res4 and res5 only, no
+    temporal pooling (``slowonly_imagenet-pretrained-r50_8xb16-4x16x1-steplr-150e``)."""
+    options = dict(conv1_kernel=(1, 7, 7), inflate=(0, 0, 1, 1), with_pool2=False)
+    backbone = ResNet3d(50, **{**options, **kwargs})
+    return Recognizer3D(backbone, I3DHead(num_classes, backbone.out_channels, dropout))

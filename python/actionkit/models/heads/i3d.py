@@ -1,0 +1,20 @@
+"""The 3D head (MMAction2's ``I3DHead``): global average pool, dropout, linear."""
+
+from __future__ import annotations
+
+import torch.nn as nn
+from torch import Tensor
+
+
+class I3DHead(nn.Module):
+    """``x: [N, C, t, h, w]`` -> ``[N, num_classes]``."""
+
+    def __init__(self, num_classes: int, in_channels: int, dropout: float = 0.5, init_std=0.01):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout) if dropout else nn.Identity()
+        self.fc_cls = nn.Linear(in_channels, num_classes)
+        nn.init.normal_(self.fc_cls.weight, 0, init_std)
+        nn.init.zeros_(self.fc_cls.bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.fc_cls(self.dropout(x.mean((2, 3, 4))))
