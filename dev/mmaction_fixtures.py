@@ -46,6 +46,18 @@ MODELS_TO_FIX = {
         {},
         {},
     ),
+    "slowfast_r50": (
+        "slowfast/slowfast_r50_8xb8-4x16x1-256e_kinetics400-rgb.py",
+        (1, 2, 3, 16, 64, 64),
+        {},
+        {},
+    ),
+    "slowfast_r50_8x8": (
+        "slowfast/slowfast_r50_8xb8-8x8x1-256e_kinetics400-rgb.py",
+        (1, 1, 3, 16, 64, 64),
+        {},
+        {},
+    ),
     "slowonly_r50": (
         "slowonly/slowonly_imagenet-pretrained-r50_8xb16-4x16x1-steplr-150e_kinetics400-rgb.py",
         (1, 2, 3, 4, 64, 64),
@@ -62,6 +74,9 @@ def build(config: str, backbone: dict, head: dict):
     model_cfg.backbone.pretrained = None
     if model_cfg.backbone.type in ("ResNetTSM", "ResNet3d", "ResNet3dSlowOnly"):
         model_cfg.backbone.pretrained2d = False
+    if model_cfg.backbone.type == "ResNet3dSlowFast":
+        model_cfg.backbone.slow_pathway.pretrained2d = False
+        model_cfg.backbone.fast_pathway.pretrained2d = False
     model_cfg.backbone.update(backbone)
     model_cfg.cls_head.update(head, num_classes=NUM_CLASSES)
     return MODELS.build(model_cfg)

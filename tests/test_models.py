@@ -22,6 +22,8 @@ PARITY = {
     "tsm_r50_block": ("tsm_r50", {"shift_place": "block"}),
     "i3d_r50": ("i3d_r50", {}),
     "slowonly_r50": ("slowonly_r50", {}),
+    "slowfast_r50": ("slowfast_r50", {}),
+    "slowfast_r50_8x8": ("slowfast_r50_8x8", {}),
 }
 
 
@@ -115,6 +117,8 @@ SMOKE_INPUTS = {  # name -> (input shape, output rows)
     "tsm_r50": ((2, 8, 3, 32, 32), 2),
     "i3d_r50": ((2, 1, 3, 8, 32, 32), 2),
     "slowonly_r50": ((1, 2, 3, 4, 32, 32), 2),
+    "slowfast_r50": ((1, 1, 3, 16, 32, 32), 1),
+    "slowfast_r50_8x8": ((1, 1, 3, 16, 32, 32), 1),
 }
 
 
@@ -136,3 +140,15 @@ def test_smoke_forward_backward_compile(name):
     with torch.no_grad():
         torch.testing.assert_close(compiled(x), model(x))
     assert model.predict(x).sum(1).sub(1).abs().max() < 1e-5  # probabilities
+
+
+@pytest.mark.parametrize("name,slow_t", [("slowfast_r50", 4), ("slowfast_r50_8x8", 8)])
+def test_slowfast_pathway_shapes(name, slow_t):
+    backbone = models.create(name, num_classes=2).backbone.eval()
+    with torch.no_grad():
+        slow, fast = backbone(torch.randn(1, 3, 32, 32, 32))
+    # Slow: every tau-th frame, 2048 channels; fast: all 32 frames, 2048 / 8 channels.
+    assert slow.shape == (1, 2048, slow_t, 1, 1) and fast.shape == (1, 256, 32, 1, 1)
+    # Stage inputs of the slow pathway widened by the lateral fusion (2 * C_fast).
+    assert backbone.slow_path.layer1[0].conv1.conv.in_channels == 64 + 16
+    assert backbone.slow_path.layer4[0].conv1.conv.in_channels == 1024 + 256

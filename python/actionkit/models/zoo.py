@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .backbones import ResNet, ResNet3d, ResNetTSM
-from .heads import I3DHead, TSMHead, TSNHead
+from .backbones import ResNet, ResNet3d, ResNet3dSlowFast, ResNetTSM
+from .heads import I3DHead, SlowFastHead, TSMHead, TSNHead
 from .recognizer import Recognizer2D, Recognizer3D
 from .registry import register_model
 
@@ -69,3 +69,19 @@ def slowonly_r50(num_classes: int = 400, dropout: float = 0.5, **kwargs) -> Reco
     options = dict(conv1_kernel=(1, 7, 7), inflate=(0, 0, 1, 1), with_pool2=False)
     backbone = ResNet3d(50, **{**options, **kwargs})
     return Recognizer3D(backbone, I3DHead(num_classes, backbone.out_channels, dropout))
+
+
+@register_model
+def slowfast_r50(num_classes: int = 400, dropout: float = 0.5, **kwargs) -> Recognizer3D:
+    """SlowFast-R50 4x16: 32 input frames, the slow pathway every 8th (4 frames), the
+    fast one all 32 with 1/8 of the channels (``slowfast_r50_8xb8-4x16x1-256e``)."""
+    backbone = ResNet3dSlowFast(resample_rate=8, speed_ratio=8, **kwargs)
+    return Recognizer3D(backbone, SlowFastHead(num_classes, backbone.out_channels, dropout))
+
+
+@register_model
+def slowfast_r50_8x8(num_classes: int = 400, dropout: float = 0.5, **kwargs) -> Recognizer3D:
+    """SlowFast-R50 8x8: 32 input frames, slow every 4th (8 frames), fast all 32, lateral
+    kernels 7x1x1 (``slowfast_r50_8xb8-8x8x1-256e``)."""
+    backbone = ResNet3dSlowFast(resample_rate=4, speed_ratio=4, fusion_kernel=7, **kwargs)
+    return Recognizer3D(backbone, SlowFastHead(num_classes, backbone.out_channels, dropout))

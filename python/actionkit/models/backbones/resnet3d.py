@@ -74,6 +74,7 @@ class ResNet3d(nn.Module):
         zero_init_residual: bool = True,
         in_channels: int = 3,
         base_channels: int = 64,
+        lateral_inplanes: Sequence[int] = (0, 0, 0, 0),
     ):
         super().__init__()
         if depth not in STAGE_BLOCKS:
@@ -97,6 +98,7 @@ class ResNet3d(nn.Module):
             if len(flags) != blocks:
                 raise ValueError(f"inflate[{i}] needs {blocks} flags, got {flags}")
             s, t = spatial_strides[i], temporal_strides[i]
+            inplanes += lateral_inplanes[i]  # SlowFast: fast-pathway features concatenated
             downsample = None
             if s != 1 or inplanes != planes * 4:  # not the temporal stride: as MMAction2
                 downsample = ConvBN(inplanes, planes * 4, 1, (t, s, s), relu=False, dims=3)
@@ -122,3 +124,105 @@ class ResNet3d(nn.Module):
         if self.with_pool2:
             x = self.pool2(x)
         return self.layer4(self.layer3(self.layer2(x)))
+
+
+class _Lateral(nn.Module):
+    """A bare convolution under ``.conv`` (MMAction2's ConvModule without norm/act keys)."""
+
+    def __init__(self, cin: int, cout: int, kernel: int, stride: int):
+        super().__init__()
+        self.conv = nn.Conv3d(
+            cin, cout, (kernel, 1, 1), (stride, 1, 1), ((kernel - 1) // 2, 0, 0), bias=False
+        )
+        nn.init.kaiming_normal_(self.conv.weight, mode="fan_out", nonlinearity="relu")
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.conv(x)
+
+
+class ResNet3dPathway(ResNet3d):
+    """One pathway of SlowFast. The slow one (``lateral=True``) holds the lateral
+    convolutions that bring the fast pathway's features in, ``(fusion_kernel, 1, 1)``
+    with temporal stride ``speed_ratio``, after the stem and after stages 1-3; the
+    concatenation widens each of its stages' input by ``2 * C_fast``."""
+
+    def __init__(
+        self,
+        lateral: bool = False,
+        speed_ratio: int = 8,
+        channel_ratio: int = 8,
+        fusion_kernel: int = 5,
+        **kwargs,
+    ):
+        base = kwargs.get("base_channels", 64)
+        extra = [0, 0, 0, 0]
+        if lateral:
+            extra = [base * 2 // channel_ratio] + [
+                base * 2**i * 4 * 2 // channel_ratio for i in range(3)
+            ]
+        super().__init__(lateral_inplanes=extra, **kwargs)
+        self.lateral = lateral
+        if lateral:
+            for name, cin in [("conv1_lateral", base)] + [
+                (f"layer{i + 1}_lateral", base * 2**i * 4) for i in range(3)
+            ]:
+                conv = _Lateral(
+                    cin // channel_ratio, cin * 2 // channel_ratio, fusion_kernel, speed_ratio
+                )
+                self.add_module(name, conv)
+
+
+class ResNet3dSlowFast(nn.Module):
+    """SlowFast (Feichtenhofer et al., ICCV 2019) as MMAction2's ``ResNet3dSlowFast``:
+    the slow pathway sees every ``resample_rate``-th frame, the fast one every
+    ``resample_rate / speed_ratio``-th with ``1/channel_ratio`` of the channels; lateral
+    connections fuse fast into slow after the stem and stages 1-3.
+
+    ``x: [N, 3, T, H, W]`` -> ``(slow [N, 2048, T/rate, h, w], fast [N, 256, T', h, w])``.
+    """
+
+    def __init__(
+        self,
+        resample_rate: int = 8,
+        speed_ratio: int = 8,
+        channel_ratio: int = 8,
+        fusion_kernel: int = 5,
+    ):
+        super().__init__()
+        self.resample_rate, self.speed_ratio = resample_rate, speed_ratio
+        self.slow_path = ResNet3dPathway(
+            lateral=True,
+            speed_ratio=speed_ratio,
+            channel_ratio=channel_ratio,
+            fusion_kernel=fusion_kernel,
+            conv1_kernel=(1, 7, 7),
+            inflate=(0, 0, 1, 1),
+            with_pool2=False,
+        )
+        self.fast_path = ResNet3dPathway(
+            base_channels=64 // channel_ratio,
+            conv1_kernel=(5, 7, 7),
+            with_pool2=False,
+        )
+        self.out_channels = self.slow_path.out_channels + self.fast_path.out_channels
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        # Nearest resampling in time, as the reference (frame 0, rate, 2 * rate, ...).
+        slow = nn.functional.interpolate(
+            x, mode="nearest", scale_factor=(1.0 / self.resample_rate, 1.0, 1.0)
+        )
+        fast = nn.functional.interpolate(
+            x,
+            mode="nearest",
+            scale_factor=(1.0 / (self.resample_rate // self.speed_ratio), 1.0, 1.0),
+        )
+        sp, fp = self.slow_path, self.fast_path
+        slow = sp.maxpool(sp.conv1(slow))
+        fast = fp.maxpool(fp.conv1(fast))
+        slow = torch.cat((slow, sp.conv1_lateral(fast)), dim=1)
+        for i in range(1, 5):
+            slow = getattr(sp, f"layer{i}")(slow)
+            fast = getattr(fp, f"layer{i}")(fast)
+            if i < 4:
+                slow = torch.cat((slow, getattr(sp, f"layer{i}_lateral")(fast)), dim=1)
+        return slow, fast

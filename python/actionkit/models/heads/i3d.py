@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 import torch.nn as nn
 from torch import Tensor
 
@@ -18,3 +19,12 @@ class I3DHead(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.fc_cls(self.dropout(x.mean((2, 3, 4))))
+
+
+class SlowFastHead(I3DHead):
+    """Pools both pathways, concatenates (fast first, as MMAction2), dropout, linear:
+    ``(slow, fast)`` -> ``[N, num_classes]``."""
+
+    def forward(self, x: tuple[Tensor, Tensor]) -> Tensor:
+        slow, fast = x
+        return self.fc_cls(self.dropout(torch.cat((fast.mean((2, 3, 4)), slow.mean((2, 3, 4))), 1)))
