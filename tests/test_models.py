@@ -152,3 +152,22 @@ def test_slowfast_pathway_shapes(name, slow_t):
     # Stage inputs of the slow pathway widened by the lateral fusion (2 * C_fast).
     assert backbone.slow_path.layer1[0].conv1.conv.in_channels == 64 + 16
     assert backbone.slow_path.layer4[0].conv1.conv.in_channels == 1024 + 256
+
+
+def test_convert_cli(tmp_path, capsys):
+    from actionkit.cli.convert import main
+
+    fixture = torch.load(FIXTURES / "tsn_r18.pt", weights_only=True)
+    ckpt = mmaction_checkpoint(fixture, tmp_path / "mm.pth")
+    out = tmp_path / "ak.pth"
+    assert main(["mmaction", str(ckpt), str(out), "--model", "tsn_r18"]) == 0
+    assert "wrote" in capsys.readouterr().out
+    payload = torch.load(out, weights_only=True)
+    assert set(payload) == {"actionkit", "model"}
+    model = models.create("tsn_r18", num_classes=7, checkpoint=out).eval()
+    with torch.no_grad():
+        logits = model(make_input(fixture["input_shape"]))
+    assert (logits - fixture["logits"]).abs().max() <= 1e-4
+    with pytest.raises(ValueError, match="does not fit model tsn_r50"):
+        main(["mmaction", str(ckpt), str(tmp_path / "bad.pth"), "--model", "tsn_r50"])
+    assert not (tmp_path / "bad.pth").exists()

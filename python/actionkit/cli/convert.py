@@ -1,0 +1,49 @@
+"""``actionkit-convert mmaction IN.pth OUT.pth [--model NAME --num-classes N]``: an
+MMAction2 1.x checkpoint as a plain actionkit checkpoint (``{"actionkit": version,
+"model": state_dict}``), written atomically. With ``--model`` the weights are loaded into
+that registered model first, so a checkpoint that does not fit fails here, not later."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import torch
+
+from .. import __version__
+from ..models.checkpoint import read_state_dict
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="actionkit-convert", description=__doc__.split("\n")[0])
+    parser.add_argument("source", choices=["mmaction"], help="the checkpoint's origin")
+    parser.add_argument("input")
+    parser.add_argument("output")
+    parser.add_argument("--model", help="check against this registered model")
+    parser.add_argument("--num-classes", type=int, help="with --model (default: the checkpoint's)")
+    args = parser.parse_args(argv)
+    state, origin = read_state_dict(args.input)
+    if origin != "mmaction":
+        parser.error(f"{args.input} is not an MMAction2 checkpoint (it is {origin})")
+    if args.model:
+        from ..models import create
+
+        classes = args.num_classes or state["cls_head.fc_cls.weight"].shape[0]
+        model = create(args.model, num_classes=classes, checkpoint=args.input)
+        state = model.state_dict()
+    tmp = f"{args.output}.tmp{os.getpid()}"
+    try:
+        torch.save({"actionkit": __version__, "model": state}, tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, args.output)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    print(f"wrote {args.output} ({len(state)} tensors)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
