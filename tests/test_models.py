@@ -24,6 +24,7 @@ PARITY = {
     "slowonly_r50": ("slowonly_r50", {}),
     "slowfast_r50": ("slowfast_r50", {}),
     "slowfast_r50_8x8": ("slowfast_r50_8x8", {}),
+    "c3d": ("c3d", {}),
 }
 
 
@@ -119,6 +120,7 @@ SMOKE_INPUTS = {  # name -> (input shape, output rows)
     "slowonly_r50": ((1, 2, 3, 4, 32, 32), 2),
     "slowfast_r50": ((1, 1, 3, 16, 32, 32), 1),
     "slowfast_r50_8x8": ((1, 1, 3, 16, 32, 32), 1),
+    "c3d": ((1, 1, 3, 16, 112, 112), 1),
 }
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .backbones import ResNet, ResNet3d, ResNet3dSlowFast, ResNetTSM
+from .backbones import C3D, ResNet, ResNet3d, ResNet3dSlowFast, ResNetTSM
 from .heads import I3DHead, SlowFastHead, TSMHead, TSNHead
 from .recognizer import Recognizer2D, Recognizer3D
 from .registry import register_model
@@ -85,3 +85,11 @@ def slowfast_r50_8x8(num_classes: int = 400, dropout: float = 0.5, **kwargs) -> 
     kernels 7x1x1 (``slowfast_r50_8xb8-8x8x1-256e``)."""
     backbone = ResNet3dSlowFast(resample_rate=4, speed_ratio=4, fusion_kernel=7, **kwargs)
     return Recognizer3D(backbone, SlowFastHead(num_classes, backbone.out_channels, dropout))
+
+
+@register_model
+def c3d(num_classes: int = 101, dropout: float = 0.5, **kwargs) -> Recognizer3D:
+    """C3D on 16 x 112 x 112 clips (``c3d_sports1m-pretrained_8xb30-16x1x1-45e_ucf101``;
+    its data preprocessor subtracts (104, 117, 128) and divides by 1)."""
+    backbone = C3D(**kwargs)
+    return Recognizer3D(backbone, I3DHead(num_classes, backbone.out_channels, dropout))

@@ -8,7 +8,7 @@ from torch import Tensor
 
 
 class I3DHead(nn.Module):
-    """``x: [N, C, t, h, w]`` -> ``[N, num_classes]``."""
+    """``x: [N, C, t, h, w]`` (averaged) or ``[N, C]`` -> ``[N, num_classes]``."""
 
     def __init__(self, num_classes: int, in_channels: int, dropout: float = 0.5, init_std=0.01):
         super().__init__()
@@ -18,7 +18,9 @@ class I3DHead(nn.Module):
         nn.init.zeros_(self.fc_cls.bias)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.fc_cls(self.dropout(x.mean((2, 3, 4))))
+        if x.dim() == 5:  # C3D's features arrive flat: no pooling (spatial_type=None)
+            x = x.mean((2, 3, 4))
+        return self.fc_cls(self.dropout(x))
 
 
 class SlowFastHead(I3DHead):
