@@ -58,8 +58,12 @@ MODELS_TO_FIX = {
         {},
         {},
     ),
-    "c3d": ("c3d/c3d_sports1m-pretrained_8xb30-16x1x1-45e_ucf101-rgb.py",
-            (1, 1, 3, 16, 112, 112), {}, {}),
+    "c3d": (
+        "c3d/c3d_sports1m-pretrained_8xb30-16x1x1-45e_ucf101-rgb.py",
+        (1, 1, 3, 16, 112, 112),
+        {},
+        {},
+    ),
     "slowonly_r50": (
         "slowonly/slowonly_imagenet-pretrained-r50_8xb16-4x16x1-steplr-150e_kinetics400-rgb.py",
         (1, 2, 3, 4, 64, 64),
