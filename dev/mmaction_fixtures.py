@@ -64,6 +64,12 @@ MODELS_TO_FIX = {
         {},
         {},
     ),
+    "r2plus1d_r34": (
+        "r2plus1d/r2plus1d_r34_8xb8-8x8x1-180e_kinetics400-rgb.py",
+        (1, 1, 3, 8, 64, 64),
+        {},
+        {},
+    ),
     "slowonly_r50": (
         "slowonly/slowonly_imagenet-pretrained-r50_8xb16-4x16x1-steplr-150e_kinetics400-rgb.py",
         (1, 2, 3, 4, 64, 64),
@@ -80,6 +86,8 @@ def build(config: str, backbone: dict, head: dict):
     model_cfg.backbone.pretrained = None
     if model_cfg.backbone.type in ("ResNetTSM", "ResNet3d", "ResNet3dSlowOnly"):
         model_cfg.backbone.pretrained2d = False
+    if (model_cfg.backbone.get("norm_cfg") or {}).get("type") == "SyncBN":
+        model_cfg.backbone.norm_cfg.type = "BN3d"  # one CPU process: same arithmetic
     if model_cfg.backbone.type == "ResNet3dSlowFast":
         model_cfg.backbone.slow_pathway.pretrained2d = False
         model_cfg.backbone.fast_pathway.pretrained2d = False

@@ -25,6 +25,7 @@ PARITY = {
     "slowfast_r50": ("slowfast_r50", {}),
     "slowfast_r50_8x8": ("slowfast_r50_8x8", {}),
     "c3d": ("c3d", {}),
+    "r2plus1d_r34": ("r2plus1d_r34", {}),
 }
 
 
@@ -121,6 +122,7 @@ SMOKE_INPUTS = {  # name -> (input shape, output rows)
     "slowfast_r50": ((1, 1, 3, 16, 32, 32), 1),
     "slowfast_r50_8x8": ((1, 1, 3, 16, 32, 32), 1),
     "c3d": ((1, 1, 3, 16, 112, 112), 1),
+    "r2plus1d_r34": ((2, 1, 3, 8, 32, 32), 2),
 }
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .backbones import C3D, ResNet, ResNet3d, ResNet3dSlowFast, ResNetTSM
+from .backbones import C3D, ResNet, ResNet2Plus1d, ResNet3d, ResNet3dSlowFast, ResNetTSM
 from .heads import I3DHead, SlowFastHead, TSMHead, TSNHead
 from .recognizer import Recognizer2D, Recognizer3D
 from .registry import register_model
@@ -92,4 +92,11 @@ def c3d(num_classes: int = 101, dropout: float = 0.5, **kwargs) -> Recognizer3D:
     """C3D on 16 x 112 x 112 clips (``c3d_sports1m-pretrained_8xb30-16x1x1-45e_ucf101``;
     its data preprocessor subtracts (104, 117, 128) and divides by 1)."""
     backbone = C3D(**kwargs)
+    return Recognizer3D(backbone, I3DHead(num_classes, backbone.out_channels, dropout))
+
+
+@register_model
+def r2plus1d_r34(num_classes: int = 400, dropout: float = 0.5, **kwargs) -> Recognizer3D:
+    """R(2+1)D-34 (``r2plus1d_r34_8xb8-8x8x1-180e``, 8 x 112 x 112 or 32 x 112 x 112)."""
+    backbone = ResNet2Plus1d(**kwargs)
     return Recognizer3D(backbone, I3DHead(num_classes, backbone.out_channels, dropout))

@@ -1,8 +1,17 @@
 """Backbones."""
 
 from .c3d import C3D
+from .r2plus1d import ResNet2Plus1d
 from .resnet import ResNet
 from .resnet3d import ResNet3d, ResNet3dSlowFast
 from .resnet_tsm import ResNetTSM, TemporalShift
 
-__all__ = ["C3D", "ResNet", "ResNet3d", "ResNet3dSlowFast", "ResNetTSM", "TemporalShift"]
+__all__ = [
+    "C3D",
+    "ResNet",
+    "ResNet2Plus1d",
+    "ResNet3d",
+    "ResNet3dSlowFast",
+    "ResNetTSM",
+    "TemporalShift",
+]
