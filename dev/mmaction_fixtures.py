@@ -70,6 +70,8 @@ MODELS_TO_FIX = {
         {},
         {},
     ),
+    "ircsn_r152": ("csn/ircsn_r152_32x2x1-180e_kinetics400-rgb.py", (1, 1, 3, 8, 32, 32), {}, {}),
+    "ipcsn_r152": ("csn/ipcsn_r152_32x2x1-180e_kinetics400-rgb.py", (1, 1, 3, 8, 32, 32), {}, {}),
     "slowonly_r50": (
         "slowonly/slowonly_imagenet-pretrained-r50_8xb16-4x16x1-steplr-150e_kinetics400-rgb.py",
         (1, 2, 3, 4, 64, 64),

@@ -26,6 +26,8 @@ PARITY = {
     "slowfast_r50_8x8": ("slowfast_r50_8x8", {}),
     "c3d": ("c3d", {}),
     "r2plus1d_r34": ("r2plus1d_r34", {}),
+    "ircsn_r152": ("ircsn_r152", {}),
+    "ipcsn_r152": ("ipcsn_r152", {}),
 }
 
 
@@ -123,6 +125,8 @@ SMOKE_INPUTS = {  # name -> (input shape, output rows)
     "slowfast_r50_8x8": ((1, 1, 3, 16, 32, 32), 1),
     "c3d": ((1, 1, 3, 16, 112, 112), 1),
     "r2plus1d_r34": ((2, 1, 3, 8, 32, 32), 2),
+    "ircsn_r152": ((2, 1, 3, 8, 32, 32), 2),
+    "ipcsn_r152": ((2, 1, 3, 8, 32, 32), 2),
 }
 
 

@@ -100,3 +100,29 @@ def r2plus1d_r34(num_classes: int = 400, dropout: float = 0.5, **kwargs) -> Reco
     """R(2+1)D-34 (``r2plus1d_r34_8xb8-8x8x1-180e``, 8 x 112 x 112 or 32 x 112 x 112)."""
     backbone = ResNet2Plus1d(**kwargs)
     return Recognizer3D(backbone, I3DHead(num_classes, backbone.out_channels, dropout))
+
+
+def _csn(mode: str, num_classes: int, dropout: float, **kwargs) -> Recognizer3D:
+    options = dict(
+        conv1_kernel=(3, 7, 7),
+        temporal_strides=(1, 2, 2, 2),
+        with_pool2=False,
+        inflate_style="3x3x3",
+        bottleneck_mode=mode,
+        bn_eps=1e-3,
+        zero_init_residual=False,
+    )
+    backbone = ResNet3d(152, **{**options, **kwargs})
+    return Recognizer3D(backbone, I3DHead(num_classes, backbone.out_channels, dropout))
+
+
+@register_model
+def ircsn_r152(num_classes: int = 400, dropout: float = 0.5, **kwargs) -> Recognizer3D:
+    """ir-CSN, ResNet3d-152 with depthwise 3x3x3 convolutions (``ircsn_r152_32x2x1-180e``)."""
+    return _csn("ir", num_classes, dropout, **kwargs)
+
+
+@register_model
+def ipcsn_r152(num_classes: int = 400, dropout: float = 0.5, **kwargs) -> Recognizer3D:
+    """ip-CSN: a 1x1x1 convolution before each depthwise 3x3x3 (``ipcsn_r152_32x2x1-180e``)."""
+    return _csn("ip", num_classes, dropout, **kwargs)

@@ -11,12 +11,24 @@ from torch import Tensor
 class ConvBN(nn.Module):
     """Conv (no bias) + BatchNorm (+ ReLU): MMAction2's ``ConvModule`` layout."""
 
-    def __init__(self, cin, cout, kernel, stride=1, padding=0, dilation=1, relu=True, dims=2):
+    def __init__(
+        self,
+        cin,
+        cout,
+        kernel,
+        stride=1,
+        padding=0,
+        dilation=1,
+        relu=True,
+        dims=2,
+        groups=1,
+        eps=1e-5,
+    ):
         super().__init__()
         conv = nn.Conv2d if dims == 2 else nn.Conv3d
         bn = nn.BatchNorm2d if dims == 2 else nn.BatchNorm3d
-        self.conv = conv(cin, cout, kernel, stride, padding, dilation, bias=False)
-        self.bn = bn(cout)
+        self.conv = conv(cin, cout, kernel, stride, padding, dilation, groups, bias=False)
+        self.bn = bn(cout, eps=eps)
         self.relu = relu
 
     def forward(self, x: Tensor) -> Tensor:

@@ -14,6 +14,11 @@ from .resnet import ConvBN
 
 
 class Bottleneck3d(nn.Module):
+    """The 3D bottleneck. ``inflate`` gives it temporal extent: a 3x1x1 first convolution
+    (``inflate_style="3x1x1"``, I3D) or a 3x3x3 middle one (``"3x3x3"``). CSN's
+    ``bottleneck_mode`` makes the middle convolution depthwise (``"ir"``), after a
+    1x1x1 one (``"ip"``)."""
+
     expansion = 4
 
     def __init__(
@@ -24,19 +29,27 @@ class Bottleneck3d(nn.Module):
         temporal_stride: int = 1,
         downsample: nn.Module | None = None,
         inflate: bool = True,
+        inflate_style="3x1x1",
+        bottleneck_mode: str | None = None,
+        eps: float = 1e-5,
     ):
         super().__init__()
-        k1, p1 = ((3, 1, 1), (1, 0, 0)) if inflate else ((1, 1, 1), (0, 0, 0))
-        self.conv1 = ConvBN(inplanes, planes, k1, 1, p1, dims=3)
-        self.conv2 = ConvBN(
-            planes,
-            planes,
-            (1, 3, 3),
-            (temporal_stride, spatial_stride, spatial_stride),
-            (0, 1, 1),
-            dims=3,
-        )
-        self.conv3 = ConvBN(planes, planes * 4, 1, relu=False, dims=3)
+        k1, p1, k2, p2 = (1, 1, 1), (0, 0, 0), (1, 3, 3), (0, 1, 1)
+        if inflate and inflate_style == "3x1x1":
+            k1, p1 = (3, 1, 1), (1, 0, 0)
+        elif inflate:
+            k2, p2 = (3, 3, 3), (1, 1, 1)
+        stride = (temporal_stride, spatial_stride, spatial_stride)
+        self.conv1 = ConvBN(inplanes, planes, k1, 1, p1, dims=3, eps=eps)
+        if bottleneck_mode is None:
+            self.conv2 = ConvBN(planes, planes, k2, stride, p2, dims=3, eps=eps)
+        else:
+            depthwise = ConvBN(planes, planes, k2, stride, p2, dims=3, groups=planes, eps=eps)
+            parts = [depthwise]
+            if bottleneck_mode == "ip":
+                parts.insert(0, ConvBN(planes, planes, 1, relu=False, dims=3, eps=eps))
+            self.conv2 = nn.Sequential(*parts)
+        self.conv3 = ConvBN(planes, planes * 4, 1, relu=False, dims=3, eps=eps)
         self.downsample = downsample
 
     def forward(self, x: Tensor) -> Tensor:
@@ -75,11 +88,18 @@ class ResNet3d(nn.Module):
         in_channels: int = 3,
         base_channels: int = 64,
         lateral_inplanes: Sequence[int] = (0, 0, 0, 0),
+        inflate_style: str = "3x1x1",
+        bottleneck_mode: str | None = None,
+        bn_eps: float = 1e-5,
     ):
         super().__init__()
         if depth not in STAGE_BLOCKS:
             raise ValueError(f"ResNet3d depth must be one of {sorted(STAGE_BLOCKS)}, got {depth}")
         self.with_pool2 = with_pool2
+        if inflate_style not in ("3x1x1", "3x3x3"):
+            raise ValueError(f"inflate_style must be '3x1x1' or '3x3x3', got {inflate_style!r}")
+        if bottleneck_mode not in (None, "ir", "ip"):
+            raise ValueError(f"bottleneck_mode must be 'ir' or 'ip', got {bottleneck_mode!r}")
         kernel = tuple(conv1_kernel)
         self.conv1 = ConvBN(
             in_channels,
@@ -88,6 +108,7 @@ class ResNet3d(nn.Module):
             (conv1_stride_t, 2, 2),
             tuple((k - 1) // 2 for k in kernel),
             dims=3,
+            eps=bn_eps,
         )
         self.maxpool = nn.MaxPool3d((1, 3, 3), (pool1_stride_t, 2, 2), (0, 1, 1))
         self.pool2 = nn.MaxPool3d((2, 1, 1), (2, 1, 1))
@@ -101,10 +122,13 @@ class ResNet3d(nn.Module):
             inplanes += lateral_inplanes[i]  # SlowFast: fast-pathway features concatenated
             downsample = None
             if s != 1 or inplanes != planes * 4:  # not the temporal stride: as MMAction2
-                downsample = ConvBN(inplanes, planes * 4, 1, (t, s, s), relu=False, dims=3)
-            layers = [Bottleneck3d(inplanes, planes, s, t, downsample, flags[0] == 1)]
+                downsample = ConvBN(
+                    inplanes, planes * 4, 1, (t, s, s), relu=False, dims=3, eps=bn_eps
+                )
+            style = dict(inflate_style=inflate_style, bottleneck_mode=bottleneck_mode, eps=bn_eps)
+            layers = [Bottleneck3d(inplanes, planes, s, t, downsample, flags[0] == 1, **style)]
             inplanes = planes * 4
-            layers += [Bottleneck3d(inplanes, planes, inflate=f == 1) for f in flags[1:]]
+            layers += [Bottleneck3d(inplanes, planes, inflate=f == 1, **style) for f in flags[1:]]
             self.add_module(f"layer{i + 1}", nn.Sequential(*layers))
         self.out_channels = inplanes
         for m in self.modules():
