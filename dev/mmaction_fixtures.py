@@ -72,6 +72,12 @@ MODELS_TO_FIX = {
     ),
     "ircsn_r152": ("csn/ircsn_r152_32x2x1-180e_kinetics400-rgb.py", (1, 1, 3, 8, 32, 32), {}, {}),
     "ipcsn_r152": ("csn/ipcsn_r152_32x2x1-180e_kinetics400-rgb.py", (1, 1, 3, 8, 32, 32), {}, {}),
+    "c2d_r50": (
+        "c2d/c2d_r50-in1k-pre_8xb32-8x8x1-100e_kinetics400-rgb.py",
+        (1, 2, 3, 4, 64, 64),
+        {},
+        {},
+    ),
     "slowonly_r50": (
         "slowonly/slowonly_imagenet-pretrained-r50_8xb16-4x16x1-steplr-150e_kinetics400-rgb.py",
         (1, 2, 3, 4, 64, 64),

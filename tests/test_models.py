@@ -28,6 +28,7 @@ PARITY = {
     "r2plus1d_r34": ("r2plus1d_r34", {}),
     "ircsn_r152": ("ircsn_r152", {}),
     "ipcsn_r152": ("ipcsn_r152", {}),
+    "c2d_r50": ("c2d_r50", {}),
 }
 
 
@@ -127,6 +128,7 @@ SMOKE_INPUTS = {  # name -> (input shape, output rows)
     "r2plus1d_r34": ((2, 1, 3, 8, 32, 32), 2),
     "ircsn_r152": ((2, 1, 3, 8, 32, 32), 2),
     "ipcsn_r152": ((2, 1, 3, 8, 32, 32), 2),
+    "c2d_r50": ((1, 2, 3, 4, 32, 32), 2),
 }
 
 

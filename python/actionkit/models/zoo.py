@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .backbones import C3D, ResNet, ResNet2Plus1d, ResNet3d, ResNet3dSlowFast, ResNetTSM
+from .backbones import C2D, C3D, ResNet, ResNet2Plus1d, ResNet3d, ResNet3dSlowFast, ResNetTSM
 from .heads import I3DHead, SlowFastHead, TSMHead, TSNHead
 from .recognizer import Recognizer2D, Recognizer3D
 from .registry import register_model
@@ -126,3 +126,11 @@ def ircsn_r152(num_classes: int = 400, dropout: float = 0.5, **kwargs) -> Recogn
 def ipcsn_r152(num_classes: int = 400, dropout: float = 0.5, **kwargs) -> Recognizer3D:
     """ip-CSN: a 1x1x1 convolution before each depthwise 3x3x3 (``ipcsn_r152_32x2x1-180e``)."""
     return _csn("ip", num_classes, dropout, **kwargs)
+
+
+@register_model
+def c2d_r50(num_classes: int = 400, dropout: float = 0.5, **kwargs) -> Recognizer3D:
+    """C2D, ResNet-50 per frame with temporal pooling after res2
+    (``c2d_r50-in1k-pre_8xb32-8x8x1-100e``)."""
+    backbone = C2D(50, **kwargs)
+    return Recognizer3D(backbone, I3DHead(num_classes, backbone.out_channels, dropout))

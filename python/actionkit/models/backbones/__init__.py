@@ -1,5 +1,6 @@
 """Backbones."""
 
+from .c2d import C2D
 from .c3d import C3D
 from .r2plus1d import ResNet2Plus1d
 from .resnet import ResNet
@@ -7,6 +8,7 @@ from .resnet3d import ResNet3d, ResNet3dSlowFast
 from .resnet_tsm import ResNetTSM, TemporalShift
 
 __all__ = [
+    "C2D",
     "C3D",
     "ResNet",
     "ResNet2Plus1d",
