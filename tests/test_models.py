@@ -29,6 +29,8 @@ PARITY = {
     "ircsn_r152": ("ircsn_r152", {}),
     "ipcsn_r152": ("ipcsn_r152", {}),
     "c2d_r50": ("c2d_r50", {}),
+    "x3d_s": ("x3d_s", {}),
+    "x3d_m": ("x3d_m", {}),
 }
 
 
@@ -42,7 +44,10 @@ def mmaction_checkpoint(fixture: dict, path: Path) -> Path:
 
 @pytest.mark.parametrize("fixture_name", list(PARITY))
 def test_logits_equal_mmaction2(fixture_name, tmp_path):
-    fixture = torch.load(FIXTURES / f"{fixture_name}.pt", weights_only=True)
+    # X3D-M is the X3D-S network (MMAction2 builds both from one config).
+    fixture = torch.load(
+        FIXTURES / f"{fixture_name.replace('x3d_m', 'x3d_s')}.pt", weights_only=True
+    )
     name, kwargs = PARITY[fixture_name]
     ckpt = mmaction_checkpoint(fixture, tmp_path / "mm.pth")
     model = models.create(name, num_classes=fixture["num_classes"], checkpoint=ckpt, **kwargs)
@@ -129,6 +134,8 @@ SMOKE_INPUTS = {  # name -> (input shape, output rows)
     "ircsn_r152": ((2, 1, 3, 8, 32, 32), 2),
     "ipcsn_r152": ((2, 1, 3, 8, 32, 32), 2),
     "c2d_r50": ((1, 2, 3, 4, 32, 32), 2),
+    "x3d_s": ((2, 1, 3, 4, 32, 32), 2),
+    "x3d_m": ((2, 1, 3, 4, 32, 32), 2),
 }
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .backbones import C2D, C3D, ResNet, ResNet2Plus1d, ResNet3d, ResNet3dSlowFast, ResNetTSM
-from .heads import I3DHead, SlowFastHead, TSMHead, TSNHead
+from .backbones import C2D, C3D, X3D, ResNet, ResNet2Plus1d, ResNet3d, ResNet3dSlowFast, ResNetTSM
+from .heads import I3DHead, SlowFastHead, TSMHead, TSNHead, X3DHead
 from .recognizer import Recognizer2D, Recognizer3D
 from .registry import register_model
 
@@ -134,3 +134,20 @@ def c2d_r50(num_classes: int = 400, dropout: float = 0.5, **kwargs) -> Recognize
     (``c2d_r50-in1k-pre_8xb32-8x8x1-100e``)."""
     backbone = C2D(50, **kwargs)
     return Recognizer3D(backbone, I3DHead(num_classes, backbone.out_channels, dropout))
+
+
+def _x3d(num_classes: int, dropout: float, **kwargs) -> Recognizer3D:
+    backbone = X3D(**kwargs)
+    return Recognizer3D(backbone, X3DHead(num_classes, backbone.out_channels, dropout))
+
+
+@register_model
+def x3d_s(num_classes: int = 400, dropout: float = 0.5, **kwargs) -> Recognizer3D:
+    """X3D-S: 13 frames, stride 6, 160 x 160 (``x3d_s_13x6x1_facebook``)."""
+    return _x3d(num_classes, dropout, **kwargs)
+
+
+@register_model
+def x3d_m(num_classes: int = 400, dropout: float = 0.5, **kwargs) -> Recognizer3D:
+    """X3D-M: the X3D-S network on 16 frames, stride 5, 224 x 224 (``x3d_m_16x5x1_facebook``)."""
+    return _x3d(num_classes, dropout, **kwargs)

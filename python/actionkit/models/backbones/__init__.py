@@ -6,6 +6,7 @@ from .r2plus1d import ResNet2Plus1d
 from .resnet import ResNet
 from .resnet3d import ResNet3d, ResNet3dSlowFast
 from .resnet_tsm import ResNetTSM, TemporalShift
+from .x3d import X3D
 
 __all__ = [
     "C2D",
@@ -16,4 +17,5 @@ __all__ = [
     "ResNet3dSlowFast",
     "ResNetTSM",
     "TemporalShift",
+    "X3D",
 ]

@@ -30,3 +30,20 @@ class SlowFastHead(I3DHead):
     def forward(self, x: tuple[Tensor, Tensor]) -> Tensor:
         slow, fast = x
         return self.fc_cls(self.dropout(torch.cat((fast.mean((2, 3, 4)), slow.mean((2, 3, 4))), 1)))
+
+
+class X3DHead(nn.Module):
+    """X3D's head: global average pool, a 2048-wide linear layer (no bias) with ReLU,
+    dropout, the classifier."""
+
+    def __init__(self, num_classes: int, in_channels: int, dropout: float = 0.5, init_std=0.01):
+        super().__init__()
+        self.fc1 = nn.Linear(in_channels, 2048, bias=False)
+        self.fc2 = nn.Linear(2048, num_classes)
+        self.dropout = nn.Dropout(dropout) if dropout else nn.Identity()
+        nn.init.normal_(self.fc1.weight, 0, init_std)
+        nn.init.normal_(self.fc2.weight, 0, init_std)
+        nn.init.zeros_(self.fc2.bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.fc2(self.dropout(torch.relu(self.fc1(x.mean((2, 3, 4))))))
