@@ -180,7 +180,7 @@ def test_convert_cli(tmp_path, capsys):
     assert main(["mmaction", str(ckpt), str(out), "--model", "tsn_r18"]) == 0
     assert "wrote" in capsys.readouterr().out
     payload = torch.load(out, weights_only=True)
-    assert set(payload) == {"actionkit", "model"}
+    assert set(payload) == {"actionkit", "model", "arch"} and payload["arch"] == "tsn_r18"
     model = models.create("tsn_r18", num_classes=7, checkpoint=out).eval()
     with torch.no_grad():
         logits = model(make_input(fixture["input_shape"]))
@@ -188,3 +188,35 @@ def test_convert_cli(tmp_path, capsys):
     with pytest.raises(ValueError, match="does not fit model tsn_r50"):
         main(["mmaction", str(ckpt), str(tmp_path / "bad.pth"), "--model", "tsn_r50"])
     assert not (tmp_path / "bad.pth").exists()
+
+
+@pytest.mark.parametrize("name", sorted(SMOKE_INPUTS))
+def test_onnx_export_runs_in_onnxruntime(name, tmp_path):
+    pytest.importorskip("onnxscript")
+    ort = pytest.importorskip("onnxruntime")
+    from actionkit.models.export import export_onnx, export_program
+
+    model = models.create(name, num_classes=5).eval()
+    shape, _ = SMOKE_INPUTS[name]
+    x = torch.randn(shape)
+    export_onnx(model, x, tmp_path / "m.onnx")
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"))
+    out = session.run(None, {"inputs": x.numpy()})[0]
+    with torch.no_grad():
+        ref = model(x)
+    assert abs(out - ref.numpy()).max() < 1e-4
+    ops = {n.target for n in export_program(model, x).graph.nodes if n.op == "call_function"}
+    assert not any("actionkit" in str(op) for op in ops)  # standard ops only
+
+
+def test_export_cli(tmp_path, capsys):
+    pytest.importorskip("onnxruntime")
+    from actionkit.cli.export import main
+
+    model = models.create("tsm_r50", num_classes=3)
+    ckpt = tmp_path / "tsm.pth"
+    torch.save({"actionkit": "0.1.0", "model": model.state_dict(), "arch": "tsm_r50"}, ckpt)
+    assert (
+        main([str(ckpt), "--onnx", str(tmp_path / "tsm.onnx"), "--input-shape", "8,3,32,32"]) == 0
+    )
+    assert "onnxruntime vs PyTorch" in capsys.readouterr().out

@@ -12,7 +12,7 @@ import sys
 import torch
 
 from .. import __version__
-from ..models.checkpoint import read_state_dict
+from ..models.checkpoint import num_classes_of, read_state_dict
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,12 +29,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.model:
         from ..models import create
 
-        classes = args.num_classes or state["cls_head.fc_cls.weight"].shape[0]
+        classes = args.num_classes or num_classes_of(state)
         model = create(args.model, num_classes=classes, checkpoint=args.input)
         state = model.state_dict()
     tmp = f"{args.output}.tmp{os.getpid()}"
     try:
-        torch.save({"actionkit": __version__, "model": state}, tmp)
+        payload = {"actionkit": __version__, "model": state}
+        if args.model:
+            payload["arch"] = args.model
+        torch.save(payload, tmp)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, args.output)

@@ -14,7 +14,21 @@ import torch.nn as nn
 
 log = logging.getLogger(__name__)
 
-_CLASSIFIER = ("cls_head.fc_cls.weight", "cls_head.fc_cls.bias")
+# The classifier's parameters (X3D's head calls its classifier fc2).
+_CLASSIFIER = (
+    "cls_head.fc_cls.weight",
+    "cls_head.fc_cls.bias",
+    "cls_head.fc2.weight",
+    "cls_head.fc2.bias",
+)
+
+
+def num_classes_of(state: dict) -> int:
+    """The number of classes a state dict's classifier has."""
+    for key in ("cls_head.fc_cls.weight", "cls_head.fc2.weight"):
+        if key in state:
+            return int(state[key].shape[0])
+    raise ValueError("the checkpoint has no classifier (cls_head.fc_cls or cls_head.fc2)")
 
 
 def read_state_dict(path: str | os.PathLike) -> tuple[dict, str]:
@@ -68,7 +82,7 @@ def load_checkpoint(model: nn.Module, path: str | os.PathLike) -> None:
         raise ValueError(
             f"{os.fspath(path)} ({origin} checkpoint) does not fit model {name}: {detail}"
         )
-    classes = (state[_CLASSIFIER[0]].shape[0], own[_CLASSIFIER[0]].shape[0]) if reinit else None
+    classes = (num_classes_of(state), num_classes_of(own)) if reinit else None
     for k in reinit:
         state.pop(k)
     model.load_state_dict(state, strict=not reinit)

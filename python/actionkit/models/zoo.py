@@ -7,6 +7,26 @@ from .heads import I3DHead, SlowFastHead, TSMHead, TSNHead, X3DHead
 from .recognizer import Recognizer2D, Recognizer3D
 from .registry import register_model
 
+# The standard test input of one sample per model, [views, 3, (T,) H, W] (MMAction2's
+# Kinetics-400 test configs, one view): what export and benchmarks use by default.
+TEST_INPUTS = {
+    "tsn_r18": (8, 3, 224, 224),
+    "tsn_r50": (8, 3, 224, 224),
+    "tsn_r101": (8, 3, 224, 224),
+    "tsm_r50": (8, 3, 224, 224),
+    "c2d_r50": (1, 3, 8, 224, 224),
+    "i3d_r50": (1, 3, 32, 224, 224),
+    "slowonly_r50": (1, 3, 4, 224, 224),
+    "slowfast_r50": (1, 3, 32, 224, 224),
+    "slowfast_r50_8x8": (1, 3, 32, 224, 224),
+    "x3d_s": (1, 3, 13, 160, 160),
+    "x3d_m": (1, 3, 16, 224, 224),
+    "c3d": (1, 3, 16, 112, 112),
+    "r2plus1d_r34": (1, 3, 8, 112, 112),
+    "ircsn_r152": (1, 3, 32, 224, 224),
+    "ipcsn_r152": (1, 3, 32, 224, 224),
+}
+
 
 def _tsn(depth: int, num_classes: int, dropout: float = 0.4, **kwargs) -> Recognizer2D:
     backbone = ResNet(depth, **kwargs)

@@ -30,7 +30,9 @@ def temporal_shift(x: Tensor, num_segments: int, shift_div: int = 8) -> Tensor:
         >>> x = torch.randn(2 * 8, 64, 56, 56)
         >>> y = actionkit.ops.temporal_shift(x, num_segments=8)
     """
-    if not has_kernel("temporal_shift", x.device):
+    if not has_kernel("temporal_shift", x.device) or torch.compiler.is_exporting():
+        # Exporting (torch.export, ONNX) records the slices and concatenation, standard
+        # ops every runtime has, instead of an actionkit op.
         return _reference.temporal_shift(x, num_segments, shift_div)
     return torch.ops.actionkit.temporal_shift(x, num_segments, shift_div)
 
