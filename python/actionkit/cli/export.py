@@ -23,11 +23,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--num-classes", type=int)
     parser.add_argument("--input-shape", help="one sample, e.g. 8,3,224,224 (default: the model's)")
     args = parser.parse_args(argv)
-    payload = torch.load(args.checkpoint, map_location="cpu", weights_only=False)
-    name = args.model or (payload.get("arch") if isinstance(payload, dict) else None)
+    state, origin, arch = read_state_dict(args.checkpoint, with_arch=True)
+    name = args.model or arch
     if not name:
-        parser.error(f"{args.checkpoint} does not name its model: pass --model")
-    state, _ = read_state_dict(args.checkpoint)
+        parser.error(f"{args.checkpoint} ({origin}) does not name its model: pass --model")
     classes = args.num_classes or num_classes_of(state)
     model = create(name, num_classes=classes, checkpoint=args.checkpoint).eval()
     shape = (

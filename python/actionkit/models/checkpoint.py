@@ -31,9 +31,10 @@ def num_classes_of(state: dict) -> int:
     raise ValueError("the checkpoint has no classifier (cls_head.fc_cls or cls_head.fc2)")
 
 
-def read_state_dict(path: str | os.PathLike) -> tuple[dict, str]:
+def read_state_dict(path: str | os.PathLike, with_arch: bool = False):
     """The state dict in ``path`` and its origin (``"actionkit"``, ``"mmaction"`` or
-    ``"state_dict"`` for a bare one)."""
+    ``"state_dict"`` for a bare one); with ``with_arch`` also the registered model name an
+    actionkit checkpoint records (else None)."""
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path}: no such checkpoint")
@@ -46,15 +47,17 @@ def read_state_dict(path: str | os.PathLike) -> tuple[dict, str]:
     if not isinstance(payload, dict):
         raise ValueError(f"{path}: not a checkpoint (a {type(payload).__name__})")
     if "actionkit" in payload and "model" in payload:
-        return payload["model"], "actionkit"
-    if "state_dict" in payload:
+        found = payload["model"], "actionkit", payload.get("arch")
+    elif "state_dict" in payload:
         state = {
             k: v for k, v in payload["state_dict"].items() if not k.startswith("data_preprocessor.")
         }
-        return state, "mmaction"
-    if all(isinstance(v, torch.Tensor) for v in payload.values()):
-        return payload, "state_dict"
-    raise ValueError(f"{path}: no state dict inside (keys: {sorted(payload)[:5]})")
+        found = state, "mmaction", None
+    elif all(isinstance(v, torch.Tensor) for v in payload.values()):
+        found = payload, "state_dict", None
+    else:
+        raise ValueError(f"{path}: no state dict inside (keys: {sorted(payload)[:5]})")
+    return found if with_arch else found[:2]
 
 
 def load_checkpoint(model: nn.Module, path: str | os.PathLike) -> None:

@@ -35,7 +35,7 @@ def _tsn(depth: int, num_classes: int, dropout: float = 0.4, **kwargs) -> Recogn
 
 @register_model
 def tsn_r18(num_classes: int = 400, **kwargs) -> Recognizer2D:
-    """TSN, ResNet-18 (``tsn_imagenet-pretrained-r18``...)."""
+    """TSN, ResNet-18: the TSN-R50 recipe with depth 18 (a 512-wide head)."""
     return _tsn(18, num_classes, **kwargs)
 
 
