@@ -77,6 +77,23 @@ class StreamIndex:
         return int(steps.max() - steps.min()) > 1
 
 
+class IndexedBackend:
+    """Frame count, fps and duration of a backend that holds a packet ``index``."""
+
+    index: StreamIndex
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    @property
+    def fps(self) -> float:
+        return self.index.fps
+
+    @property
+    def duration(self) -> float:
+        return self.index.duration
+
+
 def index_stream(path: str, deadline: Deadline) -> StreamIndex:
     """Reads the packets of the first video stream (no decoding) with PyAV and returns
     their timestamps in presentation order."""

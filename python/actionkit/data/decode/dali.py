@@ -18,6 +18,7 @@ import torch
 from ._base import (
     Deadline,
     DecodeError,
+    IndexedBackend,
     StreamIndex,
     _import_av,
     index_stream,
@@ -63,7 +64,7 @@ def remux(path: str, deadline: Deadline) -> bytes:
     return buffer.getvalue()
 
 
-class DALIBackend:
+class DALIBackend(IndexedBackend):
     name = "dali"
 
     def __init__(
@@ -85,17 +86,6 @@ class DALIBackend:
                 f"{self.index.codec}; use a CUDA device or backend='torchcodec'/'pyav'"
             )
         self._encoded = np.frombuffer(remux(path, deadline), dtype=np.uint8)
-
-    def __len__(self) -> int:
-        return len(self.index)
-
-    @property
-    def fps(self) -> float:
-        return self.index.fps
-
-    @property
-    def duration(self) -> float:
-        return self.index.duration
 
     def close(self) -> None:
         self._encoded = None

@@ -12,10 +12,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._base import Deadline, DecodeError, StreamIndex, _import_av, index_stream
+from ._base import Deadline, DecodeError, IndexedBackend, StreamIndex, _import_av, index_stream
 
 
-class PyAVBackend:
+class PyAVBackend(IndexedBackend):
     name = "pyav"
 
     def __init__(self, path: str, deadline: Deadline, num_threads: int = 1):
@@ -30,17 +30,6 @@ class PyAVBackend:
         self._frames = None
         self._position = -1
         self.frames_decoded = 0  # frames the decoder produced (tests check GOPs decode once)
-
-    def __len__(self) -> int:
-        return len(self.index)
-
-    @property
-    def fps(self) -> float:
-        return self.index.fps
-
-    @property
-    def duration(self) -> float:
-        return self.index.duration
 
     def _open(self):
         if self._container is None:

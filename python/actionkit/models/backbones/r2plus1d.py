@@ -10,6 +10,8 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
+from .resnet import init_conv_bn
+
 EPS = 1e-3  # MMAction2's config for R(2+1)D uses BatchNorm eps 1e-3
 
 
@@ -86,12 +88,7 @@ class ResNet2Plus1d(nn.Module):
             inplanes = planes
             self.add_module(f"layer{i + 1}", nn.Sequential(*layers))
         self.out_channels = inplanes
-        for m in self.modules():
-            if isinstance(m, nn.Conv3d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(m, nn.BatchNorm3d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        init_conv_bn(self)
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.maxpool(self.conv1(x))

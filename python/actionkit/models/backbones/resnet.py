@@ -8,6 +8,17 @@ import torch.nn as nn
 from torch import Tensor
 
 
+def init_conv_bn(module: nn.Module) -> None:
+    """MMAction2's init without pretrained weights: Kaiming normal (fan_out) for every
+    convolution in ``module``, ones and zeros for every BatchNorm."""
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d | nn.Conv3d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(m, nn.BatchNorm2d | nn.BatchNorm3d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+
 class ConvBN(nn.Module):
     """Conv (no bias) + BatchNorm (+ ReLU): MMAction2's ``ConvModule`` layout."""
 
@@ -103,14 +114,7 @@ class ResNet(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """MMAction2's init without pretrained weights: Kaiming normal (fan_out) for
-        convolutions, ones and zeros for BatchNorm."""
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d | nn.Conv3d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(m, nn.BatchNorm2d | nn.BatchNorm3d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        init_conv_bn(self)
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.maxpool(self.conv1(x))

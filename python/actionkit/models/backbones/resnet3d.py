@@ -10,7 +10,7 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
-from .resnet import ConvBN
+from .resnet import ConvBN, init_conv_bn
 
 
 class Bottleneck3d(nn.Module):
@@ -131,12 +131,7 @@ class ResNet3d(nn.Module):
             layers += [Bottleneck3d(inplanes, planes, inflate=f == 1, **style) for f in flags[1:]]
             self.add_module(f"layer{i + 1}", nn.Sequential(*layers))
         self.out_channels = inplanes
-        for m in self.modules():
-            if isinstance(m, nn.Conv3d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(m, nn.BatchNorm3d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        init_conv_bn(self)
         if zero_init_residual:
             for m in self.modules():
                 if isinstance(m, Bottleneck3d):

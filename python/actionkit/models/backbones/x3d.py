@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
-from .resnet import ConvBN
+from .resnet import ConvBN, init_conv_bn
 
 
 def round_width(width: float, multiplier: float, minimum: int = 8, divisor: int = 8) -> int:
@@ -104,12 +104,7 @@ class X3D(nn.Module):
             previous = out
         self.conv5 = ConvBN(previous, int(previous * gamma_b), 1, dims=3)
         self.out_channels = int(previous * gamma_b)
-        for m in self.modules():
-            if isinstance(m, nn.Conv3d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(m, nn.BatchNorm3d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        init_conv_bn(self)
         if zero_init_residual:
             for m in self.modules():
                 if isinstance(m, BlockX3D):
