@@ -94,8 +94,9 @@ class CMakeBuild(build_ext):
 
 setup(
     version=read_version(),
-    package_dir={"": "python"},
-    packages=find_packages("python"),
+    # benchmarks/ ships as actionkit.benchmarks: what `actionkit-bench` runs
+    package_dir={"": "python", "actionkit.benchmarks": "benchmarks"},
+    packages=[*find_packages("python"), "actionkit.benchmarks"],
     ext_modules=[CMakeExtension("actionkit._C")],
     cmdclass={"build_ext": CMakeBuild},
     zip_safe=False,

@@ -176,8 +176,11 @@ class _ClipDataset(Dataset):
             return out, self.label_of(entry)
         return out, torch.tensor(label, dtype=torch.long)  # Flip may have remapped it
 
-    def __getitem__(self, index: int) -> dict:
-        rng = np.random.default_rng([self.seed, self.epoch, index])
+    def __getitem__(self, index: int | tuple[int, int]) -> dict:
+        """Sample ``index`` of the current epoch, or of ``epoch`` for an ``(epoch,
+        index)`` pair (what ``actionkit.engine.EpochSampler`` yields)."""
+        epoch, index = index if isinstance(index, tuple) else (self.epoch, index)
+        rng = np.random.default_rng([self.seed, epoch, index])
         attempt = index
         for tries in range(self.max_retries + 1):
             try:

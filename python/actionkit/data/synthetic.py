@@ -219,6 +219,7 @@ class SyntheticDataset:
     train_list: Path
     val_list: Path
     classes: tuple[str, ...]
+    test_list: Path | None = None  # with test_per_class > 0
 
 
 def make_dataset(
@@ -226,6 +227,7 @@ def make_dataset(
     classes: Sequence[str] = CLASSES,
     videos_per_class: int = 8,
     val_per_class: int = 2,
+    test_per_class: int = 0,
     num_frames: int = 32,
     size: tuple[int, int] = (64, 64),
     fps: float = 30.0,
@@ -238,27 +240,37 @@ def make_dataset(
     MMAction2-style list files ``train_list.txt`` / ``val_list.txt`` (``path label`` with
     paths relative to ``root/videos``) plus ``classes.txt``. With ``rawframes=True`` it also
     extracts each video's decoded frames to ``rawframes/<class>/<class>_<i>/img_00001.jpg``
-    and writes ``train_rawframes.txt`` / ``val_rawframes.txt`` (``dir total_frames label``)."""
+    and writes ``train_rawframes.txt`` / ``val_rawframes.txt`` (``dir total_frames label``).
+    With ``test_per_class`` the last videos of each class form a third split, ``test``
+    (``test_list.txt``); the ``val_per_class`` before them are ``val``."""
     classes = tuple(classes)
     unknown = [c for c in classes if c not in CLASSES]
     if unknown or not classes:
         raise ValueError(f"classes must be a non-empty subset of {CLASSES}, got unknown {unknown}")
-    if videos_per_class < 1 or not 0 <= val_per_class < videos_per_class:
+    held_out = val_per_class + test_per_class
+    if min(val_per_class, test_per_class) < 0 or not held_out < videos_per_class:
         raise ValueError(
-            "need videos_per_class >= 1 and 0 <= val_per_class < videos_per_class, got "
-            f"{videos_per_class} and {val_per_class}"
+            "need 0 <= val_per_class, test_per_class and val_per_class + test_per_class < "
+            f"videos_per_class, got {val_per_class}, {test_per_class} and {videos_per_class}"
         )
     root = Path(root)
     suffix = _CODECS[codec][1] if codec in _CODECS else ""
-    lines = {"train": [], "val": []}
-    raw_lines = {"train": [], "val": []}
+    splits = ("train", "val", "test") if test_per_class else ("train", "val")
+    lines = {split: [] for split in splits}
+    raw_lines = {split: [] for split in splits}
     for label, name in enumerate(classes):
         for i in range(videos_per_class):
             clip_seed = seed * 1_000_003 + CLASSES.index(name) * 10_007 + i
             frames = render_clip(name, num_frames, size, clip_seed)
             rel = f"{name}/{name}_{i:04d}{suffix}"
             write_video(root / "videos" / rel, frames, fps=fps, codec=codec, gop=gop)
-            split = "val" if i >= videos_per_class - val_per_class else "train"
+            split = (
+                "test"
+                if i >= videos_per_class - test_per_class
+                else "val"
+                if i >= videos_per_class - held_out
+                else "train"
+            )
             lines[split].append(f"{rel} {label}")
             if rawframes:
                 count = tools.extract_rawframes(
@@ -272,4 +284,7 @@ def make_dataset(
                 "".join(e + "\n" for e in raw_lines[split])
             )
     (root / "classes.txt").write_text("".join(c + "\n" for c in classes))
-    return SyntheticDataset(root, root / "train_list.txt", root / "val_list.txt", classes)
+    test_list = root / "test_list.txt" if test_per_class else None
+    return SyntheticDataset(
+        root, root / "train_list.txt", root / "val_list.txt", classes, test_list
+    )

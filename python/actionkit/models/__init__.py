@@ -1,7 +1,7 @@
 """Models: ``create(name, num_classes=...)``, ``list_models()``, and their parts."""
 
 from . import zoo  # noqa: F401  (registers the models)
-from .recognizer import Recognizer2D, Recognizer3D, average_clips
+from .recognizer import Recognizer2D, Recognizer3D, average_clips, to_channels_last
 from .registry import create, list_models, register_model
 
 __all__ = [
@@ -11,4 +11,5 @@ __all__ = [
     "create",
     "list_models",
     "register_model",
+    "to_channels_last",
 ]

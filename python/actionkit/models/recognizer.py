@@ -61,3 +61,16 @@ class Recognizer3D(nn.Module):
     @torch.no_grad()
     def predict(self, inputs: Tensor) -> Tensor:
         return average_clips(self(inputs), inputs.shape[0], self.average_clips)
+
+
+def to_channels_last(model: nn.Module) -> nn.Module:
+    """Puts every 4-D parameter and buffer in ``channels_last`` and every 5-D one in
+    ``channels_last_3d`` memory format, in place (``Module.to(memory_format=...)`` takes
+    one format for all, which fails on models that mix 2D and 3D convolutions, like C2D
+    or R(2+1)D's stems). Convolutions then produce and keep channels-last activations;
+    the input can stay contiguous. Returns ``model``."""
+    formats = {4: torch.channels_last, 5: torch.channels_last_3d}
+    for tensor in (*model.parameters(), *model.buffers()):
+        if tensor.dim() in formats:
+            tensor.data = tensor.data.contiguous(memory_format=formats[tensor.dim()])
+    return model

@@ -13,6 +13,7 @@ TEST_INPUTS = {
     "tsn_r18": (8, 3, 224, 224),
     "tsn_r50": (8, 3, 224, 224),
     "tsn_r101": (8, 3, 224, 224),
+    "tsm_r18": (8, 3, 224, 224),
     "tsm_r50": (8, 3, 224, 224),
     "c2d_r50": (1, 3, 8, 224, 224),
     "i3d_r50": (1, 3, 32, 224, 224),
@@ -51,6 +52,26 @@ def tsn_r101(num_classes: int = 400, **kwargs) -> Recognizer2D:
     return _tsn(101, num_classes, **kwargs)
 
 
+def _tsm(depth, num_classes, num_segments, shift_div, shift_place, dropout, **kwargs):
+    backbone = ResNetTSM(depth, num_segments, shift_div, shift_place, **kwargs)
+    head = TSMHead(num_classes, backbone.out_channels, num_segments, dropout)
+    return Recognizer2D(backbone, head)
+
+
+@register_model
+def tsm_r18(
+    num_classes: int = 400,
+    num_segments: int = 8,
+    shift_div: int = 8,
+    shift_place: str = "blockres",
+    dropout: float = 0.5,
+    **kwargs,
+) -> Recognizer2D:
+    """TSM, ResNet-18: the TSM-R50 recipe with depth 18 (a 512-wide head; with
+    ``base_channels=32`` half as wide everywhere, the synthetic demo's model)."""
+    return _tsm(18, num_classes, num_segments, shift_div, shift_place, dropout, **kwargs)
+
+
 @register_model
 def tsm_r50(
     num_classes: int = 400,
@@ -62,9 +83,7 @@ def tsm_r50(
 ) -> Recognizer2D:
     """TSM, ResNet-50, 8 segments, shift 1/8 each way in every residual branch
     (``tsm_imagenet-pretrained-r50_8xb16-1x1x8-50e``)."""
-    backbone = ResNetTSM(50, num_segments, shift_div, shift_place, **kwargs)
-    head = TSMHead(num_classes, backbone.out_channels, num_segments, dropout)
-    return Recognizer2D(backbone, head)
+    return _tsm(50, num_classes, num_segments, shift_div, shift_place, dropout, **kwargs)
 
 
 @register_model

@@ -89,19 +89,22 @@ ARCHS = {
 
 class ResNet(nn.Module):
     """ResNet-18/34/50/101/152 for frames ``x: [N, 3, H, W]`` -> ``[N, C, H/32, W/32]``
-    (C = 512 for 18/34, 2048 otherwise)."""
+    (C = 512 for 18/34, 2048 otherwise; ``base_channels`` scales every width, 64 is the
+    standard ResNet)."""
 
-    def __init__(self, depth: int = 50, in_channels: int = 3):
+    def __init__(self, depth: int = 50, in_channels: int = 3, base_channels: int = 64):
         super().__init__()
         if depth not in ARCHS:
             raise ValueError(f"ResNet depth must be one of {sorted(ARCHS)}, got {depth}")
+        if base_channels < 1:
+            raise ValueError(f"base_channels must be positive, got {base_channels}")
         block, counts = ARCHS[depth]
         self.depth = depth
-        self.conv1 = ConvBN(in_channels, 64, 7, 2, 3)
+        self.conv1 = ConvBN(in_channels, base_channels, 7, 2, 3)
         self.maxpool = nn.MaxPool2d(3, 2, 1)
-        inplanes = 64
+        inplanes = base_channels
         for i, count in enumerate(counts):
-            planes = 64 * 2**i
+            planes = base_channels * 2**i
             stride = 1 if i == 0 else 2
             downsample = None
             if stride != 1 or inplanes != planes * block.expansion:

@@ -30,8 +30,9 @@ class ResNetTSM(ResNet):
         shift_div: int = 8,
         shift_place: str = "blockres",
         in_channels: int = 3,
+        base_channels: int = 64,
     ):
-        super().__init__(depth, in_channels)
+        super().__init__(depth, in_channels, base_channels)
         if shift_place not in ("blockres", "block"):
             raise ValueError(f"shift_place must be 'blockres' or 'block', got {shift_place!r}")
         self.num_segments, self.shift_div, self.shift_place = num_segments, shift_div, shift_place

@@ -1,0 +1,132 @@
+"""MMAction2 side of ``actionkit-bench model``: run by the side venv's python (see
+../shared/PEERS.md), never imported by actionkit. It reads one JSON command per line on
+stdin and answers one JSON line, prefixed with ``MARK``, on stdout:
+
+    {"cmd": "build", "name": "tsm_r50", "input": PATH, "weights": PATH}
+        builds the model from MMAction2's zoo config (no pretrained weights), saves its
+        state dict to ``weights`` (an MMAction2-style checkpoint actionkit loads), runs
+        the input saved at ``input`` in eval mode and saves the logits next to it.
+        -> {"num_classes": N, "logits": PATH, "mmaction": VERSION, "torch": VERSION}
+    {"cmd": "step", "mode": "fwd" | "fwdbwd"}
+        one timed forward (eval, no grad) or forward + backward (train mode, loss =
+        cross-entropy) -> {"ms": elapsed}
+    {"cmd": "quit"}
+
+Only the time of the step itself is reported, so the pipe costs nothing.
+"""
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+os.environ.setdefault("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
+
+import mmaction  # noqa: E402
+from mmaction.registry import MODELS  # noqa: E402
+from mmaction.utils import register_all_modules  # noqa: E402
+from mmengine.config import Config  # noqa: E402
+
+MARK = "@@actionkit "  # replies start with it; anything else on stdout is log noise
+CONFIGS = Path(mmaction.__file__).parent / ".mim" / "configs" / "recognition"
+TSN_R50 = "tsn/tsn_imagenet-pretrained-r50_8xb32-1x1x8-100e_kinetics400-rgb.py"
+# actionkit's name -> (MMAction2 config, backbone overrides, head overrides)
+ZOO = {
+    "tsn_r18": (TSN_R50, {"depth": 18}, {"in_channels": 512}),
+    "tsn_r50": (TSN_R50, {}, {}),
+    "tsn_r101": ("tsn/tsn_imagenet-pretrained-r101_8xb32-1x1x8-100e_kinetics400-rgb.py", {}, {}),
+    "tsm_r50": ("tsm/tsm_imagenet-pretrained-r50_8xb16-1x1x8-50e_kinetics400-rgb.py", {}, {}),
+    "c2d_r50": ("c2d/c2d_r50-in1k-pre_8xb32-8x8x1-100e_kinetics400-rgb.py", {}, {}),
+    "i3d_r50": ("i3d/i3d_imagenet-pretrained-r50_8xb8-32x2x1-100e_kinetics400-rgb.py", {}, {}),
+    "slowonly_r50": (
+        "slowonly/slowonly_imagenet-pretrained-r50_8xb16-4x16x1-steplr-150e_kinetics400-rgb.py",
+        {},
+        {},
+    ),
+    "slowfast_r50": ("slowfast/slowfast_r50_8xb8-4x16x1-256e_kinetics400-rgb.py", {}, {}),
+    "slowfast_r50_8x8": ("slowfast/slowfast_r50_8xb8-8x8x1-256e_kinetics400-rgb.py", {}, {}),
+    "x3d_s": ("x3d/x3d_s_13x6x1_facebook-kinetics400-rgb.py", {}, {}),
+    "x3d_m": ("x3d/x3d_m_16x5x1_facebook-kinetics400-rgb.py", {}, {}),
+    "c3d": ("c3d/c3d_sports1m-pretrained_8xb30-16x1x1-45e_ucf101-rgb.py", {}, {}),
+    "r2plus1d_r34": ("r2plus1d/r2plus1d_r34_8xb8-8x8x1-180e_kinetics400-rgb.py", {}, {}),
+    "ircsn_r152": ("csn/ircsn_r152_32x2x1-180e_kinetics400-rgb.py", {}, {}),
+    "ipcsn_r152": ("csn/ipcsn_r152_32x2x1-180e_kinetics400-rgb.py", {}, {}),
+}
+
+
+def build(name: str):
+    config, backbone, head = ZOO[name]
+    cfg = Config.fromfile(CONFIGS / config).model
+    cfg.backbone.pretrained = None
+    if cfg.backbone.type in ("ResNetTSM", "ResNet3d", "ResNet3dSlowOnly"):
+        cfg.backbone.pretrained2d = False
+    if (cfg.backbone.get("norm_cfg") or {}).get("type") == "SyncBN":
+        cfg.backbone.norm_cfg.type = "BN3d"  # one process: the same arithmetic
+    if cfg.backbone.type == "ResNet3dSlowFast":
+        cfg.backbone.slow_pathway.pretrained2d = False
+        cfg.backbone.fast_pathway.pretrained2d = False
+    cfg.backbone.update(backbone)
+    cfg.cls_head.update(head)
+    return MODELS.build(cfg)
+
+
+class Worker:
+    def __init__(self):
+        self.model = None
+        self.x = None
+
+    def build(self, name: str, input: str, weights: str) -> dict:
+        self.model = build(name)
+        self.x = torch.load(input, weights_only=True)
+        self.model.eval()
+        torch.save({"state_dict": self.model.state_dict(), "meta": {"mmaction": "bench"}}, weights)
+        with torch.no_grad():
+            logits = self.model(self.x, mode="tensor", stage="head")
+        out = str(Path(input).with_suffix(".logits.pt"))
+        torch.save(logits, out)
+        num_classes = int(logits.shape[-1])
+        self.labels = torch.arange(self.x.shape[0]) % num_classes
+        return {
+            "num_classes": num_classes,
+            "logits": out,
+            "mmaction": mmaction.__version__,
+            "torch": torch.__version__,
+        }
+
+    def step(self, mode: str) -> dict:
+        start = time.perf_counter()
+        if mode == "fwd":
+            self.model.eval()
+            with torch.no_grad():
+                self.model(self.x, mode="tensor", stage="head")
+        else:
+            self.model.train()
+            logits = self.model(self.x, mode="tensor", stage="head")
+            torch.nn.functional.cross_entropy(logits, self.labels).backward()
+            self.model.zero_grad(set_to_none=True)
+        return {"ms": (time.perf_counter() - start) * 1e3}
+
+
+def main() -> None:
+    register_all_modules()
+    torch.set_num_threads(int(os.environ.get("ACTIONKIT_BENCH_THREADS", torch.get_num_threads())))
+    worker = Worker()
+    for line in sys.stdin:
+        cmd = json.loads(line)
+        try:
+            if cmd["cmd"] == "quit":
+                break
+            if cmd["cmd"] == "build":
+                reply = worker.build(cmd["name"], cmd["input"], cmd["weights"])
+            else:
+                reply = worker.step(cmd["mode"])
+        except Exception as e:  # reported to the parent, which names the model
+            reply = {"error": f"{type(e).__name__}: {e}"}
+        print(MARK + json.dumps(reply), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""What every command-line tool shares: bad input ends the tool with one line that says
+what was wrong (and exit status 1), not a traceback. ``ACTIONKIT_TRACEBACK=1`` shows the
+traceback instead, for bug reports."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+
+from ..config import ConfigError
+from ..data.decode import DecodeError
+
+# errors that describe the user's input; anything else is a bug and keeps its traceback
+USER_ERRORS = (
+    ConfigError,
+    DecodeError,
+    FileNotFoundError,
+    FileExistsError,
+    IsADirectoryError,
+    NotADirectoryError,
+    PermissionError,
+    ValueError,
+    KeyError,
+    FloatingPointError,
+)
+
+
+def one_line_errors(prog: str) -> Callable:
+    def wrap(main: Callable[..., int | None]) -> Callable[..., int]:
+        @functools.wraps(main)
+        def run(argv: list[str] | None = None) -> int:
+            try:
+                return main(argv) or 0
+            except USER_ERRORS as e:
+                if os.environ.get("ACTIONKIT_TRACEBACK") == "1":
+                    raise
+                text = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
+                if "Original Traceback" in text:  # re-raised from a DataLoader worker
+                    text = text.strip().splitlines()[-1].split(": ", 1)[-1]
+                print(f"{prog}: error: {text}", file=sys.stderr)
+                return 1
+            except KeyboardInterrupt:
+                print(f"{prog}: interrupted", file=sys.stderr)
+                return 130
+
+        return run
+
+    return wrap

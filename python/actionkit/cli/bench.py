@@ -1,0 +1,48 @@
+"""``actionkit-bench {ops,preprocess,decode,pipeline,model}``: the benchmarks in the
+repository's ``benchmarks/`` folder (installed as ``actionkit.benchmarks``). Each prints a
+table and writes JSON with the environment (CPU/GPU, versions, threads); the arguments
+after the subcommand go to the benchmark (``actionkit-bench model --help``).
+
+Examples:
+    actionkit-bench ops --quick
+    actionkit-bench decode
+    actionkit-bench model --models tsm_r50,i3d_r50 --variants eager,compile
+    actionkit-bench model --mmaction-python ../peers/venv/bin/python   # side by side
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# subcommand -> (module, arguments put in front of the user's)
+COMMANDS = {
+    "ops": ("ops", []),
+    "preprocess": ("data", ["preprocess"]),
+    "decode": ("data", ["decode"]),
+    "pipeline": ("data", ["pipeline"]),
+    "model": ("model", []),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(
+        prog="actionkit-bench",
+        description=__doc__.split("\n\n")[0],
+        epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("benchmark", choices=sorted(COMMANDS))
+    parser.add_argument("args", nargs=argparse.REMAINDER, help="passed to the benchmark")
+    if not argv or argv[0] in ("-h", "--help"):
+        parser.parse_args(argv or ["--help"])
+    args = parser.parse_args(argv[:1])
+    module, front = COMMANDS[args.benchmark]
+    bench = importlib.import_module(f"actionkit.benchmarks.{module}")
+    return bench.main([*front, *argv[1:]]) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

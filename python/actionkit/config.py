@@ -1,0 +1,376 @@
+"""Run configurations: YAML files validated into dataclasses.
+
+A config file holds the sections ``model``, ``data``, ``optim``, ``schedule`` and
+``train`` (plus ``work_dir``); anything left out takes the defaults below. ``base:
+other.yaml`` (a path relative to the file) loads that file first and merges this one
+over it, dictionaries key by key, lists and scalars replaced; one level only, so every
+value is at most one file away from where it is used. ``--set key.path=value`` overrides
+(values parsed as YAML) apply last. Unknown keys, wrong types and bad transform or
+sampler arguments are errors that name the key's path:
+
+>>> cfg = load_config("configs/demo/tsm_synthetic.yaml", ["optim.lr=0.01"])
+>>> print(dump_config(cfg))                    # what `actionkit-train --print-config` shows
+
+Samplers and transforms are written as MMAction2 writes its pipelines, a ``type`` and
+the class's arguments (``{type: SampleFrames, clip_len: 1, num_clips: 8}``); the classes
+are those of ``actionkit.data.sampling`` and ``actionkit.data.transforms``.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import inspect
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A config that cannot be used; the message names the file and key path."""
+
+
+@dataclass
+class ModelConfig:
+    name: str = "tsm_r50"  # a registered model (actionkit.models.list_models())
+    num_classes: int = 400
+    checkpoint: str | None = None  # initial weights: actionkit or MMAction2 .pth
+    args: dict[str, Any] = field(default_factory=dict)  # extra builder arguments
+    average_clips: Literal["prob", "score", "none"] = "prob"  # test-time averaging
+
+
+@dataclass
+class SyntheticConfig:
+    """Generate the synthetic action dataset (``actionkit.data.synthetic``) under
+    ``data.root`` if it is absent; the list files then default to the generated ones."""
+
+    classes: list[str] | None = None  # None: all of synthetic.CLASSES
+    videos_per_class: int = 40
+    val_per_class: int = 0
+    test_per_class: int = 10
+    num_frames: int = 32
+    size: list[int] = field(default_factory=lambda: [64, 64])
+    codec: str = "h264"
+    seed: int = 0
+
+
+@dataclass
+class SplitConfig:
+    ann_file: str | None = None  # a list file; relative paths are under data.root
+    sampler: dict[str, Any] = field(default_factory=lambda: {"type": "SampleFrames"})
+    pipeline: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class DataConfig:
+    kind: Literal["video", "rawframes"] = "video"
+    root: str = "data"  # list files and data_prefix are relative to it
+    data_prefix: str = ""  # video paths in the lists are relative to root/data_prefix
+    synthetic: SyntheticConfig | None = None
+    train: SplitConfig = field(default_factory=SplitConfig)
+    val: SplitConfig | None = None  # evaluated every train.eval_interval epochs
+    test: SplitConfig | None = None  # actionkit-test and the end of training
+    batch_size: int = 8  # per process
+    test_batch_size: int = 1
+    num_workers: int = 2
+    backend: str = "auto"
+    multi_class: bool = False
+
+
+@dataclass
+class OptimConfig:
+    type: Literal["sgd", "adamw"] = "sgd"
+    lr: float = 0.01  # for the whole batch: per-process batch_size x processes x accumulate
+    momentum: float = 0.9
+    nesterov: bool = False
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
+    weight_decay: float = 1e-4
+    decay_norm_and_bias: bool = False  # weight decay on norm weights and biases too
+    lr_mult: dict[str, float] = field(default_factory=dict)  # module prefix -> lr factor
+    clip_grad: float | None = None  # max total L2 norm of the gradients
+    accumulate: int = 1  # optimizer step every N iterations
+
+
+@dataclass
+class ScheduleConfig:
+    epochs: int = 50
+    policy: Literal["cosine", "multistep", "constant"] = "cosine"
+    warmup_epochs: float = 0.0  # linear warmup, per iteration
+    warmup_factor: float = 0.1  # the lr at the start of the warmup, as a fraction
+    milestones: list[int] = field(default_factory=list)  # multistep: epochs
+    gamma: float = 0.1  # multistep: factor at each milestone
+    min_lr_factor: float = 0.0  # cosine: the final lr, as a fraction
+
+
+@dataclass
+class TrainConfig:
+    seed: int = 0
+    device: str = "auto"  # auto: cuda:LOCAL_RANK when CUDA is available, else cpu
+    amp: Literal["none", "bf16", "fp16"] = "none"
+    label_smoothing: float = 0.0
+    class_weights: list[float] | None = None
+    eval_interval: int = 1  # epochs
+    checkpoint_interval: int = 1  # epochs
+    keep_last: int = 2  # epoch checkpoints kept besides the best
+    checkpoint_iters: int | None = None  # also every N iterations (only the newest kept)
+    best_metric: str = "top1"
+    ema: float | None = None  # EMA decay of the weights (evaluated and saved when set)
+    sync_bn: bool = False  # SyncBatchNorm when distributed (CUDA)
+    channels_last: bool = False
+    compile: bool = False
+    log_interval: int = 10  # iterations between log lines
+    max_iters_per_epoch: int | None = None  # cut epochs short (quick runs, benchmarks)
+
+
+@dataclass
+class Config:
+    work_dir: str | None = None  # default: work_dirs/<config file name>
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    source: str | None = None  # the file it came from (set by load_config)
+
+
+# ---------------------------------------------------------------------------- loading
+
+
+def load_config(path: str | os.PathLike, overrides: list[str] = ()) -> Config:
+    """Reads ``path`` (with its ``base``), applies ``key.path=value`` overrides,
+    validates, and returns the :class:`Config`."""
+    path = Path(path)
+    raw = _read_yaml(path)
+    base = raw.pop("base", None)
+    if base is not None:
+        base_path = path.parent / base
+        base_raw = _read_yaml(base_path)
+        if "base" in base_raw:
+            raise ConfigError(f"{base_path}: base: a base file cannot have a base (one level)")
+        raw = _merge(base_raw, raw)
+    for item in overrides:
+        _override(raw, item)
+    raw.setdefault("source", str(path))
+    cfg = from_dict(Config, raw, str(path))
+    if cfg.work_dir is None:
+        cfg.work_dir = str(Path("work_dirs") / path.stem)
+    validate(cfg, str(path))
+    return cfg
+
+
+def _read_yaml(path: Path) -> dict:
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such config file")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a config is a mapping of sections, not a {type(raw).__name__}")
+    return raw
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _override(raw: dict, item: str) -> None:
+    key, sep, text = item.partition("=")
+    if not sep or not key:
+        raise ConfigError(f"--set {item!r}: expected key.path=value")
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"--set {item!r}: the value is not valid YAML: {e}") from None
+    parts = key.split(".")
+    node = raw
+    for i, part in enumerate(parts[:-1]):
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        if not isinstance(child, dict):
+            raise ConfigError(f"--set {item!r}: {'.'.join(parts[: i + 1])} is not a section")
+        node = child
+    node[parts[-1]] = value
+
+
+# ------------------------------------------------------------------------- validation
+
+
+def from_dict(cls: type, data: Any, path: str) -> Any:
+    """Builds dataclass ``cls`` from a mapping, checking keys and types; errors name
+    ``path`` (the file, then the key path)."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping, got {_show(data)}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = [k for k in data if k not in names]
+    if unknown:
+        raise ConfigError(
+            f"{_join(path, unknown[0])}: unknown key (known here: {', '.join(names)})"
+        )
+    return cls(**{k: _convert(hints[k], v, _join(path, k)) for k, v in data.items()})
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}: {key}" if ":" not in path else f"{path}.{key}"
+
+
+def _show(value: Any) -> str:
+    return f"{type(value).__name__} {value!r}"
+
+
+def _convert(tp: Any, value: Any, path: str) -> Any:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if tp is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        options = [a for a in args if a is not type(None)]
+        errors = []
+        for option in options:
+            try:
+                return _convert(option, value, path)
+            except ConfigError as e:
+                errors.append(e)
+        raise (
+            errors[-1]
+            if len(options) == 1
+            else ConfigError(
+                f"{path}: {_show(value)} is none of {', '.join(_name(o) for o in options)}"
+            )
+        )
+    if origin is Literal:
+        if value not in args:
+            raise ConfigError(f"{path}: {value!r} is not one of {', '.join(map(repr, args))}")
+        return value
+    if origin is list:
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{path}: expected a list, got {_show(value)}")
+        return [_convert(args[0], v, f"{path}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path}: expected a mapping, got {_show(value)}")
+        return {str(k): _convert(args[1], v, f"{path}.{k}") for k, v in value.items()}
+    if dataclasses.is_dataclass(tp):
+        return from_dict(tp, value, path)
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if tp in (int, float, str, bool) and (
+        not isinstance(value, tp) or (tp is int and isinstance(value, bool))
+    ):
+        raise ConfigError(f"{path}: expected {tp.__name__}, got {_show(value)}")
+    return value
+
+
+def _name(tp: Any) -> str:
+    return getattr(tp, "__name__", str(tp))
+
+
+def validate(cfg: Config, path: str) -> None:
+    """Checks what types cannot: that samplers and transforms exist and take the given
+    arguments, and that numbers are in range."""
+    from .models import list_models
+
+    if cfg.model.name not in list_models():
+        raise ConfigError(
+            f"{path}: model.name: unknown model {cfg.model.name!r} "
+            "(actionkit.models.list_models() names them)"
+        )
+    for split in ("train", "val", "test"):
+        split_cfg = getattr(cfg.data, split)
+        if split_cfg is None:
+            continue
+        build_sampler(split_cfg.sampler, f"{path}: data.{split}.sampler")
+        for i, spec in enumerate(split_cfg.pipeline):
+            build_transform(spec, f"{path}: data.{split}.pipeline[{i}]")
+    checks = {
+        "model.num_classes": cfg.model.num_classes >= 1,
+        "data.batch_size": cfg.data.batch_size >= 1,
+        "data.test_batch_size": cfg.data.test_batch_size >= 1,
+        "data.num_workers": cfg.data.num_workers >= 0,
+        "optim.lr": cfg.optim.lr > 0,
+        "optim.accumulate": cfg.optim.accumulate >= 1,
+        "schedule.epochs": cfg.schedule.epochs >= 1,
+        "schedule.warmup_epochs": cfg.schedule.warmup_epochs >= 0,
+        "train.eval_interval": cfg.train.eval_interval >= 1,
+        "train.checkpoint_interval": cfg.train.checkpoint_interval >= 1,
+        "train.keep_last": cfg.train.keep_last >= 1,
+    }
+    for key, ok in checks.items():
+        if not ok:
+            section, name = key.split(".")
+            value = getattr(getattr(cfg, section), name)
+            raise ConfigError(f"{path}: {key}: {value!r} is out of range")
+    if cfg.train.ema is not None and not 0 < cfg.train.ema < 1:
+        raise ConfigError(f"{path}: train.ema: the decay must be in (0, 1), got {cfg.train.ema}")
+    if cfg.schedule.policy == "multistep" and not cfg.schedule.milestones:
+        raise ConfigError(f"{path}: schedule.milestones: multistep needs milestones")
+
+
+def _build(kind: str, module: types.ModuleType, names: tuple[str, ...], spec: Any, path: str):
+    if not isinstance(spec, dict) or "type" not in spec:
+        raise ConfigError(f"{path}: a {kind} is a mapping with a 'type', got {_show(spec)}")
+    kwargs = dict(spec)
+    name = kwargs.pop("type")
+    if name not in names:
+        raise ConfigError(f"{path}.type: unknown {kind} {name!r} (known: {', '.join(names)})")
+    cls = getattr(module, name)
+    try:
+        inspect.signature(cls).bind(**kwargs)
+    except TypeError as e:
+        raise ConfigError(f"{path}: {name}: {e}") from None
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"{path}: {name}: {e}") from None
+
+
+SAMPLERS = ("SampleFrames", "DenseSampleFrames", "UniformSample", "UniformSampleFrames")
+TRANSFORMS = (
+    "Resize",
+    "RandomResizedCrop",
+    "MultiScaleCrop",
+    "CenterCrop",
+    "ThreeCrop",
+    "TenCrop",
+    "Flip",
+    "ColorJitter",
+    "FormatShape",
+)
+
+
+def build_sampler(spec: dict, path: str = "sampler"):
+    from .data import sampling
+
+    return _build("sampler", sampling, SAMPLERS, spec, path)
+
+
+def build_transform(spec: dict, path: str = "transform"):
+    from .data import transforms
+
+    return _build("transform", transforms, TRANSFORMS, spec, path)
+
+
+def to_dict(cfg: Config) -> dict:
+    return dataclasses.asdict(cfg)
+
+
+def dump_config(cfg: Config) -> str:
+    """The resolved config as YAML (loadable again)."""
+    return yaml.safe_dump(to_dict(cfg), sort_keys=False, default_flow_style=None, width=100)

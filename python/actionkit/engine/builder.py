@@ -1,0 +1,141 @@
+"""From a :class:`~actionkit.config.Config` to the objects a run needs: the data (the
+synthetic set generated if asked and absent), datasets, loaders and the model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from ..config import Config, ConfigError, SplitConfig, build_sampler, build_transform
+from ..data import transforms as T
+from ..data.datasets import RawframeDataset, VideoDataset, make_loader
+from .dist import SINGLE, DistInfo, barrier
+from .sampler import EpochSampler
+
+
+def prepare_data(cfg: Config, info: DistInfo = SINGLE, log=print) -> None:
+    """Generates the synthetic dataset under ``data.root`` when the config asks for one
+    and it is not there yet (process 0 writes, the others wait)."""
+    syn = cfg.data.synthetic
+    root = Path(cfg.data.root)
+    if syn is None or (root / "classes.txt").exists():
+        return
+    if info.is_main:
+        from ..data import synthetic
+
+        classes = syn.classes or synthetic.CLASSES
+        n = len(classes) * syn.videos_per_class
+        log(f"generating the synthetic dataset: {n} videos of {len(classes)} classes in {root}")
+        synthetic.make_dataset(
+            root,
+            classes,
+            videos_per_class=syn.videos_per_class,
+            val_per_class=syn.val_per_class,
+            test_per_class=syn.test_per_class,
+            num_frames=syn.num_frames,
+            size=tuple(syn.size),
+            codec=syn.codec,
+            seed=syn.seed,
+        )
+    barrier(info)
+
+
+def class_names(cfg: Config) -> list[str] | None:
+    path = Path(cfg.data.root) / "classes.txt"
+    return path.read_text().split() if path.exists() else None
+
+
+def split_config(cfg: Config, split: str) -> SplitConfig | None:
+    return getattr(cfg.data, split)
+
+
+def ann_file(cfg: Config, split: str) -> Path:
+    split_cfg = split_config(cfg, split)
+    if split_cfg is None:
+        raise ConfigError(f"{cfg.source}: data.{split}: the config has no {split} split")
+    if split_cfg.ann_file is None:
+        if cfg.data.synthetic is None:
+            raise ConfigError(f"{cfg.source}: data.{split}.ann_file: no list file given")
+        name = "train_list.txt" if split == "train" else f"{split}_list.txt"
+        return Path(cfg.data.root) / name
+    path = Path(split_cfg.ann_file)
+    return path if path.is_absolute() else Path(cfg.data.root) / path
+
+
+def build_pipeline(split_cfg: SplitConfig, where: str) -> T.Compose:
+    return T.Compose(
+        [
+            build_transform(spec, f"{where}.pipeline[{i}]")
+            for i, spec in enumerate(split_cfg.pipeline)
+        ]
+    )
+
+
+def build_dataset(cfg: Config, split: str):
+    split_cfg = split_config(cfg, split)
+    where = f"{cfg.source}: data.{split}"
+    path = ann_file(cfg, split)
+    if not path.exists():
+        raise FileNotFoundError(f"{where}.ann_file: {path} does not exist")
+    cls = VideoDataset if cfg.data.kind == "video" else RawframeDataset
+    options = {} if cfg.data.kind == "rawframes" else {"backend": cfg.data.backend}
+    return cls(
+        path,
+        build_sampler(split_cfg.sampler, f"{where}.sampler"),
+        build_pipeline(split_cfg, where),
+        data_prefix=str(Path(cfg.data.root) / cfg.data.data_prefix),
+        multi_class=cfg.data.multi_class,
+        num_classes=cfg.model.num_classes,
+        seed=cfg.train.seed,
+        **options,
+    )
+
+
+def build_loader(
+    cfg: Config, split: str, info: DistInfo = SINGLE, dataset=None
+) -> tuple[DataLoader, EpochSampler]:
+    """The loader of ``split`` and its sampler: shuffled and sharded for training;
+    sharded in order (padded; gathered results are de-duplicated by index) otherwise."""
+    dataset = dataset if dataset is not None else build_dataset(cfg, split)
+    train = split == "train"
+    sampler = EpochSampler(
+        len(dataset), shuffle=train, seed=cfg.train.seed, rank=info.rank, world_size=info.world_size
+    )
+    loader = make_loader(
+        dataset,
+        batch_size=cfg.data.batch_size if train else cfg.data.test_batch_size,
+        shuffle=False,
+        num_workers=cfg.data.num_workers,
+        drop_last=train,
+        sampler=sampler,
+        seed=cfg.train.seed,
+    )
+    return loader, sampler
+
+
+def build_model(cfg: Config, log=print) -> nn.Module:
+    from .. import models
+
+    model = models.create(
+        cfg.model.name, num_classes=cfg.model.num_classes, checkpoint=None, **cfg.model.args
+    )
+    model.average_clips = None if cfg.model.average_clips == "none" else cfg.model.average_clips
+    if cfg.model.checkpoint:
+        from ..models.checkpoint import load_checkpoint
+
+        load_checkpoint(model, cfg.model.checkpoint)
+        log(f"initial weights: {cfg.model.checkpoint}")
+    return model
+
+
+def seed_everything(seed: int) -> None:
+    import random
+
+    import numpy as np
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)

@@ -1,0 +1,113 @@
+"""Training checkpoints: written atomically, the last K kept, the best linked.
+
+A checkpoint is an actionkit checkpoint (``{"actionkit", "arch", "model"}``, what
+``actionkit.models.create(name, checkpoint=...)`` loads) plus the training state: the
+optimizer, the grad scaler, the EMA weights, the position (epoch and iteration within
+it), every process's RNG states, the best metric so far and the config. ``latest.pth`` is
+a symlink to the newest; ``best.pth`` a hard link to the best epoch's file.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+from pathlib import Path
+
+import numpy as np
+import torch
+
+EPOCH = re.compile(r"epoch_(\d+)\.pth$")
+ITER = re.compile(r"iter_(\d+)\.pth$")
+
+
+def atomic_save(payload: dict, path: Path) -> None:
+    """``torch.save`` to a temporary file in the same folder, fsync, rename over
+    ``path``, fsync the folder: a crash leaves the old file or the new one, never half."""
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _relink(name: str, target: Path, hard: bool) -> None:
+    """Points ``target.parent / name`` at ``target`` atomically."""
+    link = target.parent / name
+    tmp = target.parent / f".{name}.tmp{os.getpid()}"
+    tmp.unlink(missing_ok=True)
+    if hard:
+        os.link(target, tmp)
+    else:
+        os.symlink(target.name, tmp)
+    os.replace(tmp, link)
+    _fsync_dir(target.parent)
+
+
+def save_training_checkpoint(
+    work_dir: Path, payload: dict, name: str, keep_last: int, best: bool = False
+) -> Path:
+    """Writes ``name`` (``epoch_0003.pth`` or ``iter_00001200.pth``), points
+    ``latest.pth`` at it, links ``best.pth`` to it when ``best``, and removes epoch
+    checkpoints beyond the newest ``keep_last`` and iteration checkpoints but the newest."""
+    path = work_dir / name
+    atomic_save(payload, path)
+    _relink("latest.pth", path, hard=False)
+    if best:
+        _relink("best.pth", path, hard=True)
+    epochs = sorted(p for p in work_dir.iterdir() if EPOCH.match(p.name))
+    iters = sorted(p for p in work_dir.iterdir() if ITER.match(p.name))
+    for old in epochs[:-keep_last] + iters[:-1]:
+        if old != path:
+            old.unlink()
+    return path
+
+
+def existing_checkpoints(work_dir: Path) -> list[Path]:
+    if not work_dir.is_dir():
+        return []
+    names = ("latest.pth", "best.pth")
+    return sorted(
+        p
+        for p in work_dir.iterdir()
+        if EPOCH.match(p.name) or ITER.match(p.name) or p.name in names
+    )
+
+
+def rng_state() -> dict:
+    state = {
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def load_training_checkpoint(path: Path) -> dict:
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no checkpoint to resume from")
+    # the RNG states hold numpy arrays and tuples: a trusted file of our own
+    return torch.load(path, map_location="cpu", weights_only=False)

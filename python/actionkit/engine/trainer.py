@@ -1,0 +1,315 @@
+"""The training loop: one class, no hooks. Read it top to bottom."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import math
+import os
+import shutil
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .. import __version__
+from ..config import Config, to_dict
+from ..losses import bce_with_logits, cross_entropy
+from . import builder
+from .checkpoint import (
+    existing_checkpoints,
+    load_training_checkpoint,
+    rng_state,
+    save_training_checkpoint,
+    set_rng_state,
+)
+from .dist import barrier, destroy, gather_objects, init_distributed
+from .evaluate import autocast, classification_metrics, predict_split
+from .monitor import Monitor, Timer
+from .optim import LRSchedule, build_optimizer
+
+
+class ModelEMA:
+    """Exponential moving average of the weights (buffers copied as they are)."""
+
+    def __init__(self, model: nn.Module, decay: float):
+        self.module = copy.deepcopy(model).eval()
+        self.decay = decay
+        for p in self.module.parameters():
+            p.requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        for ema, p in zip(self.module.parameters(), model.parameters(), strict=True):
+            ema.lerp_(p.detach(), 1 - self.decay)
+        for ema, b in zip(self.module.buffers(), model.buffers(), strict=True):
+            ema.copy_(b)
+
+
+class Trainer:
+    """Trains ``cfg.model`` on ``cfg.data`` as the config says, in ``work_dir``.
+
+    ``resume``: ``True`` continues from ``WORK_DIR/latest.pth``, a path from that file;
+    the run then goes on exactly as if never stopped (same data order, augmentation,
+    dropout and optimizer state: bit-identical weights on the CPU). Without ``resume`` a
+    work dir that already holds checkpoints is an error unless ``overwrite``.
+
+    Under ``torchrun`` every process runs this same code: DDP, a sharded sampler, metrics
+    gathered across processes, checkpoints and logs written by process 0.
+    """
+
+    def __init__(
+        self,
+        cfg: Config,
+        work_dir: str | os.PathLike | None = None,
+        resume: bool | str | os.PathLike = False,
+        overwrite: bool = False,
+    ):
+        self.cfg = cfg
+        self.info, self.device = init_distributed(cfg.train.device)
+        self.work_dir = Path(work_dir or cfg.work_dir)
+        self._claim_work_dir(resume, overwrite)
+        tcfg = cfg.train
+        builder.seed_everything(tcfg.seed)
+        builder.prepare_data(cfg, self.info, self.log)
+
+        model = builder.build_model(cfg, self.log).to(self.device)
+        if tcfg.channels_last:
+            from ..models import to_channels_last
+
+            to_channels_last(model)
+        if tcfg.sync_bn and self.info.distributed:
+            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        self.model = model  # the plain module: saved, evaluated, EMA'd
+        self.ema = ModelEMA(model, tcfg.ema) if tcfg.ema else None
+        self.train_model = model
+        if self.info.distributed:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.train_model = nn.parallel.DistributedDataParallel(model, device_ids=ids)
+        if tcfg.compile:
+            self.train_model = torch.compile(self.train_model)
+        self.optimizer = build_optimizer(model, cfg.optim)
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=tcfg.amp == "fp16")
+        self.class_weights = (
+            torch.tensor(tcfg.class_weights, device=self.device) if tcfg.class_weights else None
+        )
+
+        self.train_loader, self.train_sampler = builder.build_loader(cfg, "train", self.info)
+        full = len(self.train_sampler) // cfg.data.batch_size
+        if full == 0:
+            raise ValueError(
+                f"data.batch_size {cfg.data.batch_size} is larger than the "
+                f"{len(self.train_sampler)} training samples of a process: no full batch"
+            )
+        self.iters_per_epoch = min(full, tcfg.max_iters_per_epoch or full)
+        self.schedule = LRSchedule(cfg.schedule, self.iters_per_epoch)
+        self.val_loader = builder.build_loader(cfg, "val", self.info)[0] if cfg.data.val else None
+
+        self.epoch = 0  # epochs completed
+        self.iter_in_epoch = 0  # iterations of the current epoch completed
+        self.iteration = 0
+        self.best: dict | None = None  # {"metric", "value", "epoch"}
+        self.last_checkpoint: Path | None = None
+        if resume:
+            self._resume(self.work_dir / "latest.pth" if resume is True else Path(resume))
+        total = cfg.schedule.epochs * self.iters_per_epoch
+        self.monitor = Monitor(self.work_dir, self.info.is_main, tcfg.log_interval, total)
+
+    # ------------------------------------------------------------------ set-up helpers
+
+    def log(self, text: str) -> None:
+        if self.info.is_main:
+            print(text, flush=True)
+
+    def _claim_work_dir(self, resume, overwrite: bool) -> None:
+        found = existing_checkpoints(self.work_dir)
+        if found and not resume and not overwrite:
+            raise FileExistsError(
+                f"{self.work_dir} already holds checkpoints ({found[-1].name}, ...): pass "
+                "--resume to continue that run or --overwrite to start over"
+            )
+        if self.info.is_main:
+            if overwrite and not resume:
+                for path in found:
+                    path.unlink()
+                for name in ("log.jsonl", "metrics.json", "curves.png"):
+                    (self.work_dir / name).unlink(missing_ok=True)
+                shutil.rmtree(self.work_dir / "tensorboard", ignore_errors=True)
+            self.work_dir.mkdir(parents=True, exist_ok=True)
+        barrier(self.info)
+
+    def _resume(self, path: Path) -> None:
+        state = load_training_checkpoint(path)
+        if state.get("arch") != self.cfg.model.name:
+            raise ValueError(
+                f"{path} is a checkpoint of {state.get('arch')!r}, the config trains "
+                f"{self.cfg.model.name!r}"
+            )
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scaler.load_state_dict(state["scaler"])
+        if self.ema is not None and state.get("ema") is not None:
+            self.ema.module.load_state_dict(state["ema"])
+        self.epoch, self.iter_in_epoch = state["epoch"], state["iter_in_epoch"]
+        self.iteration = state["iteration"]
+        self.best = state.get("best")
+        rngs = state["rng"]
+        set_rng_state(rngs[self.info.rank] if self.info.rank < len(rngs) else rngs[0])
+        self.last_checkpoint = path.resolve()
+        self.log(
+            f"resumed from {path} at epoch {self.epoch + 1}, iteration {self.iter_in_epoch} "
+            f"of it ({self.iteration} in all)"
+        )
+
+    # -------------------------------------------------------------------------- steps
+
+    def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        if labels.shape[0] != logits.shape[0]:  # several views per sample
+            labels = labels.repeat_interleave(logits.shape[0] // labels.shape[0], 0)
+        logits = logits.float()
+        if self.cfg.data.multi_class:
+            return bce_with_logits(logits, labels.float(), self.class_weights)
+        return cross_entropy(logits, labels, self.cfg.train.label_smoothing, self.class_weights)
+
+    def train_step(self, batch: dict, it: int) -> torch.Tensor:
+        accumulate = self.cfg.optim.accumulate
+        last_micro = (it + 1) % accumulate == 0 or it + 1 == self.iters_per_epoch
+        inputs = batch["inputs"].to(self.device, non_blocking=True)
+        labels = batch["label"].to(self.device, non_blocking=True)
+        sync = contextlib.nullcontext()
+        if self.info.distributed and not last_micro:
+            sync = self.train_model.no_sync()
+        with sync:
+            with autocast(self.device, self.cfg.train.amp):
+                logits = self.train_model(inputs)
+            loss = self.loss(logits, labels)
+            self.scaler.scale(loss / accumulate).backward()
+        if last_micro:
+            if self.cfg.optim.clip_grad:
+                self.scaler.unscale_(self.optimizer)
+                nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.optim.clip_grad)
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            self.optimizer.zero_grad(set_to_none=True)
+            if self.ema is not None:
+                self.ema.update(self.model)
+        return loss.detach()
+
+    def _check_finite(self, loss: float, epoch: int, it: int) -> None:
+        if math.isfinite(loss):
+            return
+        last = self.last_checkpoint or "none (no checkpoint written yet)"
+        raise FloatingPointError(
+            f"the loss is {loss} at iteration {self.iteration + 1} (epoch {epoch + 1}, "
+            f"iteration {it + 1} of it); the last good checkpoint is {last}"
+        )
+
+    # --------------------------------------------------------------------------- loop
+
+    def fit(self) -> dict:
+        """Trains to ``schedule.epochs``, evaluating and checkpointing on the way, then
+        tests (when the config has a test split) and writes ``metrics.json``. Returns
+        the final metrics."""
+        cfg, tcfg = self.cfg, self.cfg.train
+        base_lr = cfg.optim.lr
+        batch = cfg.data.batch_size
+        started = time.perf_counter()
+        try:
+            for epoch in range(self.epoch, cfg.schedule.epochs):
+                start = self.iter_in_epoch
+                self.train_sampler.set_epoch(epoch, start * batch)
+                self.monitor.start_epoch(epoch, cfg.schedule.epochs, self.iters_per_epoch, start)
+                self.train_model.train()
+                timer = Timer()
+                for it, data in enumerate(self.train_loader, start):
+                    if it >= self.iters_per_epoch:
+                        break
+                    data_s = timer.lap()
+                    lr = self.schedule.apply(self.optimizer, base_lr, self.iteration)
+                    loss = float(self.train_step(data, it))
+                    self._check_finite(loss, epoch, it)
+                    if self.device.type == "cuda":  # honest step times
+                        torch.cuda.synchronize(self.device)
+                    self.monitor.step(self.iteration, it, loss, lr, data_s, timer.lap())
+                    self.iteration += 1
+                    self.iter_in_epoch = it + 1
+                    every = tcfg.checkpoint_iters
+                    if every and self.iteration % every == 0 and it + 1 < self.iters_per_epoch:
+                        self.save(f"iter_{self.iteration:08d}.pth")
+                self.monitor.end_epoch()
+                self.epoch, self.iter_in_epoch = epoch + 1, 0
+                last = self.epoch == cfg.schedule.epochs
+                is_best = False
+                if self.val_loader is not None and (self.epoch % tcfg.eval_interval == 0 or last):
+                    metrics = self.evaluate(self.val_loader)
+                    self.monitor.metrics(self.epoch, "val", metrics, self.iteration)
+                    is_best = self._track_best(metrics)
+                if self.epoch % tcfg.checkpoint_interval == 0 or last or is_best:
+                    self.save(f"epoch_{self.epoch:04d}.pth", best=is_best)
+            final = self.final_test(time.perf_counter() - started)
+        finally:
+            self.monitor.close()
+        return final
+
+    def _track_best(self, metrics: dict) -> bool:
+        key = self.cfg.train.best_metric
+        if key not in metrics:
+            raise KeyError(f"train.best_metric: {key!r} is not among the metrics {list(metrics)}")
+        if self.best is None or metrics[key] > self.best["value"]:
+            self.best = {"metric": key, "value": metrics[key], "epoch": self.epoch}
+            return True
+        return False
+
+    def evaluate(self, loader) -> dict:
+        model = self.ema.module if self.ema is not None else self.model
+        _, scores, labels = predict_split(model, loader, self.device, self.info, self.cfg.train.amp)
+        return classification_metrics(scores, labels, self.cfg.data.multi_class)
+
+    def final_test(self, train_seconds: float) -> dict:
+        """The test split (or, without one, the val split) with the final weights, as
+        ``WORK_DIR/metrics.json``."""
+        split = "test" if self.cfg.data.test else "val" if self.cfg.data.val else None
+        result: dict = {"epochs": self.epoch, "train_seconds": round(train_seconds, 1)}
+        if split is not None:
+            loader = builder.build_loader(self.cfg, split, self.info)[0]
+            metrics = self.evaluate(loader)
+            self.monitor.metrics(self.epoch, split, metrics, self.iteration)
+            names = builder.class_names(self.cfg)
+            per_class = metrics.pop("per_class_accuracy", None)
+            if per_class is not None and names and len(names) == len(per_class):
+                per_class = dict(zip(names, per_class, strict=True))
+            result = {"split": split, **metrics, "per_class_accuracy": per_class, **result}
+        if self.best is not None:
+            result["best_val"] = self.best
+        if self.info.is_main:
+            path = self.work_dir / "metrics.json"
+            tmp = path.with_suffix(".json.tmp")
+            tmp.write_text(json.dumps(result, indent=2) + "\n")
+            os.replace(tmp, path)
+        barrier(self.info)
+        destroy(self.info)
+        return result
+
+    def save(self, name: str, best: bool = False) -> None:
+        rngs = gather_objects(rng_state(), self.info)
+        if self.info.is_main:
+            payload = {
+                "actionkit": __version__,
+                "arch": self.cfg.model.name,
+                "model": self.model.state_dict(),
+                "ema": self.ema.module.state_dict() if self.ema is not None else None,
+                "optimizer": self.optimizer.state_dict(),
+                "scaler": self.scaler.state_dict(),
+                "epoch": self.epoch,
+                "iter_in_epoch": self.iter_in_epoch,
+                "iteration": self.iteration,
+                "rng": rngs,
+                "best": self.best,
+                "config": to_dict(self.cfg),
+            }
+            self.last_checkpoint = save_training_checkpoint(
+                self.work_dir, payload, name, self.cfg.train.keep_last, best
+            )
+        barrier(self.info)
