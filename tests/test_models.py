@@ -1,6 +1,7 @@
 """Recognition models: the registry, MMAction2 1.2.0 logit parity from checkpoints,
 fine-tuning to other classes, wrong checkpoints, multi-view averaging, smoke tests."""
 
+import copy
 import logging
 from pathlib import Path
 
@@ -124,6 +125,7 @@ def test_tsm_shift_placement():
 
 SMOKE_INPUTS = {  # name -> (input shape, output rows)
     "tsn_r18": ((2, 8, 3, 32, 32), 2),
+    "tsm_r18": ((2, 8, 3, 32, 32), 2),
     "tsm_r50": ((2, 8, 3, 32, 32), 2),
     "i3d_r50": ((2, 1, 3, 8, 32, 32), 2),
     "slowonly_r50": ((1, 2, 3, 4, 32, 32), 2),
@@ -160,6 +162,33 @@ def test_smoke_forward_backward_compile(name):
     with torch.no_grad():
         torch.testing.assert_close(compiled(x), model(x))
     assert model.predict(x).sum(1).sub(1).abs().max() < 1e-5  # probabilities
+
+
+@pytest.mark.parametrize("name", sorted(SMOKE_INPUTS))
+def test_channels_last_and_bf16_autocast(name):
+    # Same logits in channels-last memory format (the same arithmetic, other loops: float
+    # rounding only); under bfloat16 autocast within bfloat16's precision (8 bits of
+    # mantissa, errors growing over the depth: 5% of the logits' norm).
+    torch.manual_seed(0)
+    model = models.create(name, num_classes=5).eval()
+    x = torch.randn(SMOKE_INPUTS[name][0])
+    with torch.no_grad():
+        ref = model(x)
+        fast = models.to_channels_last(copy.deepcopy(model))
+        assert any(
+            p.dim() >= 4 and not p.is_contiguous() for p in fast.parameters()
+        )  # really converted
+        torch.testing.assert_close(fast(x), ref, rtol=1e-4, atol=1e-5 * ref.abs().max().item())
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            low = fast(x)
+    assert low.dtype == torch.bfloat16
+    assert (low.float() - ref).norm() <= 0.05 * ref.norm()
+    # and training steps run in both
+    fast.train()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        fast(x).float().logsumexp(1).sum().backward()
+    bad = [n for n, p in fast.named_parameters() if not torch.isfinite(p.grad).all()]
+    assert not bad, f"non-finite gradients in {bad}"
 
 
 @pytest.mark.parametrize("name,slow_t", [("slowfast_r50", 4), ("slowfast_r50_8x8", 8)])

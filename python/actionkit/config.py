@@ -62,7 +62,9 @@ class SyntheticConfig:
 @dataclass
 class SplitConfig:
     ann_file: str | None = None  # a list file; relative paths are under data.root
-    sampler: dict[str, Any] = field(default_factory=lambda: {"type": "SampleFrames"})
+    sampler: dict[str, Any] = field(  # default: TSN's 8 segments
+        default_factory=lambda: {"type": "SampleFrames", "clip_len": 1, "num_clips": 8}
+    )
     pipeline: list[dict[str, Any]] = field(default_factory=list)
 
 

@@ -62,7 +62,8 @@ def save_training_checkpoint(
 ) -> Path:
     """Writes ``name`` (``epoch_0003.pth`` or ``iter_00001200.pth``), points
     ``latest.pth`` at it, links ``best.pth`` to it when ``best``, and removes epoch
-    checkpoints beyond the newest ``keep_last`` and iteration checkpoints but the newest."""
+    checkpoints beyond the newest ``keep_last`` and iteration checkpoints but the newest
+    (all of them after an epoch checkpoint)."""
     path = work_dir / name
     atomic_save(payload, path)
     _relink("latest.pth", path, hard=False)
@@ -70,7 +71,9 @@ def save_training_checkpoint(
         _relink("best.pth", path, hard=True)
     epochs = sorted(p for p in work_dir.iterdir() if EPOCH.match(p.name))
     iters = sorted(p for p in work_dir.iterdir() if ITER.match(p.name))
-    for old in epochs[:-keep_last] + iters[:-1]:
+    # an epoch checkpoint supersedes the iteration checkpoints before it
+    stale_iters = iters if EPOCH.match(name) else iters[:-1]
+    for old in epochs[:-keep_last] + stale_iters:
         if old != path:
             old.unlink()
     return path

@@ -104,7 +104,9 @@ class Trainer:
                 f"{len(self.train_sampler)} training samples of a process: no full batch"
             )
         self.iters_per_epoch = min(full, tcfg.max_iters_per_epoch or full)
-        self.schedule = LRSchedule(cfg.schedule, self.iters_per_epoch)
+        # the lr follows optimizer steps: with accumulation, one per `accumulate` batches
+        self.steps_per_epoch = math.ceil(self.iters_per_epoch / cfg.optim.accumulate)
+        self.schedule = LRSchedule(cfg.schedule, self.steps_per_epoch)
         self.val_loader = builder.build_loader(cfg, "val", self.info)[0] if cfg.data.val else None
 
         self.epoch = 0  # epochs completed
@@ -159,7 +161,7 @@ class Trainer:
         set_rng_state(rngs[self.info.rank] if self.info.rank < len(rngs) else rngs[0])
         self.last_checkpoint = path.resolve()
         self.log(
-            f"resumed from {path} at epoch {self.epoch + 1}, iteration {self.iter_in_epoch} "
+            f"resumed from {path} ({path.resolve().name}) at epoch {self.epoch + 1}, iteration {self.iter_in_epoch} "
             f"of it ({self.iteration} in all)"
         )
 
@@ -227,7 +229,8 @@ class Trainer:
                     if it >= self.iters_per_epoch:
                         break
                     data_s = timer.lap()
-                    lr = self.schedule.apply(self.optimizer, base_lr, self.iteration)
+                    step = epoch * self.steps_per_epoch + it // cfg.optim.accumulate
+                    lr = self.schedule.apply(self.optimizer, base_lr, step)
                     loss = float(self.train_step(data, it))
                     self._check_finite(loss, epoch, it)
                     if self.device.type == "cuda":  # honest step times

@@ -1,0 +1,94 @@
+"""Configs: YAML into dataclasses, one level of base, --set overrides, errors that name the
+key, and every shipped config loading."""
+
+from pathlib import Path
+
+import pytest
+
+from actionkit.config import ConfigError, dump_config, load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = sorted((ROOT / "configs").rglob("*.yaml"))
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: str(p.relative_to(ROOT / "configs")))
+def test_every_shipped_config_loads_and_round_trips(path, tmp_path):
+    cfg = load_config(path)
+    again = load_config(write(tmp_path / "dumped.yaml", dump_config(cfg)))
+    again.source = cfg.source
+    assert again == cfg
+
+
+def test_defaults_types_and_work_dir(tmp_path):
+    cfg = load_config(write(tmp_path / "run.yaml", "optim: {lr: 1}\n"))
+    assert cfg.optim.lr == 1.0 and isinstance(cfg.optim.lr, float)  # ints are floats here
+    assert cfg.model.name == "tsm_r50" and cfg.schedule.policy == "cosine"
+    assert cfg.work_dir == str(Path("work_dirs") / "run")
+
+
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("optim: {lrr: 0.1}\n", r"run.yaml: optim.lrr: unknown key \(known here: type, lr,"),
+        (
+            "data: {train: {sampler: {type: SampleFrames, clip_len: 1, speed: 2}}}\n",
+            r"data.train.sampler: SampleFrames: got an unexpected keyword argument 'speed'",
+        ),
+        (
+            "data: {train: {pipeline: [{type: Blur}]}}\n",
+            r"data.train.pipeline\[0\].type: unknown transform 'Blur' \(known: Resize,",
+        ),
+        (
+            "data: {train: {pipeline: [Resize]}}\n",
+            r"data.train.pipeline\[0\]: expected a mapping, got str 'Resize'",
+        ),
+        ("data: {batch_size: eight}\n", r"data.batch_size: expected int, got str 'eight'"),
+        ("data: {batch_size: true}\n", r"data.batch_size: expected int, got bool True"),
+        ("data: {batch_size: 0}\n", r"data.batch_size: 0 is out of range"),
+        ("schedule: {policy: linear}\n", r"schedule.policy: 'linear' is not one of 'cosine'"),
+        ("schedule: {policy: multistep}\n", r"schedule.milestones: multistep needs milestones"),
+        ("model: {name: tsm_r5}\n", r"model.name: unknown model 'tsm_r5'"),
+        ("optim: [1, 2]\n", r"run.yaml: optim: expected a mapping, got list"),
+        ("train: {ema: 1.5}\n", r"train.ema: the decay must be in \(0, 1\)"),
+        ("- a\n- b\n", r"run.yaml: a config is a mapping of sections, not a list"),
+        ("optim: {lr: [0.1}\n", r"run.yaml: not valid YAML"),
+    ],
+)
+def test_bad_configs_name_the_key(tmp_path, text, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(write(tmp_path / "run.yaml", text))
+
+
+def test_base_merges_one_level(tmp_path):
+    write(tmp_path / "base.yaml", "optim: {lr: 0.1, momentum: 0.5}\nmodel: {args: {a: 1, b: 2}}\n")
+    write(
+        tmp_path / "run.yaml",
+        "base: base.yaml\noptim: {lr: 0.2}\nmodel: {name: tsn_r18, args: {b: 3}}\n",
+    )
+    cfg = load_config(tmp_path / "run.yaml")
+    assert (cfg.optim.lr, cfg.optim.momentum) == (0.2, 0.5)  # merged key by key
+    assert cfg.model.args == {"a": 1, "b": 3} and cfg.model.name == "tsn_r18"
+    write(tmp_path / "base.yaml", "base: other.yaml\n")
+    with pytest.raises(ConfigError, match="a base file cannot have a base"):
+        load_config(tmp_path / "run.yaml")
+    write(tmp_path / "run.yaml", "base: missing.yaml\n")
+    with pytest.raises(ConfigError, match="missing.yaml: no such config file"):
+        load_config(tmp_path / "run.yaml")
+
+
+def test_overrides(tmp_path):
+    path = write(tmp_path / "run.yaml", "optim: {lr: 0.1}\n")
+    cfg = load_config(path, ["optim.lr=0.01", "data.batch_size=16", "optim.betas=[0.8, 0.9]"])
+    assert (cfg.optim.lr, cfg.data.batch_size, cfg.optim.betas) == (0.01, 16, [0.8, 0.9])
+    assert load_config(path, ["train.ema=null"]).train.ema is None
+    with pytest.raises(ConfigError, match=r"optim.lrr: unknown key"):
+        load_config(path, ["optim.lrr=1"])
+    with pytest.raises(ConfigError, match=r"--set 'optim.lr': expected key.path=value"):
+        load_config(path, ["optim.lr"])
+    with pytest.raises(ConfigError, match=r"--set 'optim.lr.x=1': optim.lr is not a section"):
+        load_config(path, ["optim.lr.x=1"])

@@ -1,0 +1,339 @@
+"""The training engine: schedules, parameter groups, the sampler, EMA, checkpoints, and
+whole runs — exact resume after SIGKILL, DDP on 2 CPU processes equal to 1 process,
+gradient accumulation equal to a bigger batch, NaN detection, work-dir protection."""
+
+import json
+import math
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from actionkit.config import OptimConfig, ScheduleConfig, load_config
+from actionkit.data import synthetic
+from actionkit.engine import EpochSampler, LRSchedule, ModelEMA, Trainer, param_groups
+from actionkit.engine.checkpoint import save_training_checkpoint
+
+from . import engine_models  # noqa: F401  (registers tiny_nobn)
+
+HERE = Path(__file__).parent
+WORKER = HERE / "train_worker.py"
+
+
+# ----------------------------------------------------------------------- pieces
+
+
+def test_cosine_schedule_with_warmup_by_hand():
+    cfg = ScheduleConfig(epochs=2, warmup_epochs=0.5, warmup_factor=0.1, min_lr_factor=0.0)
+    s = LRSchedule(cfg, iters_per_epoch=10)  # 20 steps, 5 of warmup
+    # warmup: 0.1 + 0.9 * it / 5 times the cosine factor, which is 1 up to step 5
+    assert [s.factor(i) for i in range(5)] == pytest.approx([0.1, 0.28, 0.46, 0.64, 0.82])
+    assert s.factor(5) == 1.0
+    assert s.factor(5 + 15 / 2) == pytest.approx(0.5)  # half-way through the cosine
+    assert s.factor(20) == pytest.approx(0.0) and s.factor(100) == pytest.approx(0.0)
+    floor = LRSchedule(ScheduleConfig(epochs=1, min_lr_factor=0.1), 4)
+    assert floor.factor(2) == pytest.approx(0.1 + 0.9 * 0.5)
+
+
+def test_multistep_and_constant_schedules():
+    s = LRSchedule(ScheduleConfig(epochs=10, policy="multistep", milestones=[3, 6], gamma=0.1), 4)
+    assert [s.factor(i) for i in (0, 11, 12, 23, 24, 39)] == pytest.approx(
+        [1, 1, 0.1, 0.1, 0.01, 0.01]
+    )
+    c = LRSchedule(ScheduleConfig(epochs=3, policy="constant", warmup_epochs=1), 2)
+    assert [c.factor(i) for i in range(4)] == pytest.approx([0.1, 0.55, 1, 1])
+
+
+def test_param_groups_no_decay_on_norms_and_biases_and_lr_mult():
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.Linear(4, 2))
+    cfg = OptimConfig(lr=0.1, weight_decay=1e-4, lr_mult={"2": 10.0})
+    groups = param_groups(model, cfg)
+    found = {
+        (g["lr"], g["weight_decay"]): {
+            n for n, p in model.named_parameters() for q in g["params"] if p is q
+        }
+        for g in groups
+    }
+    assert found == {
+        (0.1, 1e-4): {"0.weight"},
+        (0.1, 0.0): {"0.bias", "1.weight", "1.bias"},
+        (1.0, 1e-4): {"2.weight"},
+        (1.0, 0.0): {"2.bias"},
+    }
+    every = param_groups(model, OptimConfig(weight_decay=1e-4, decay_norm_and_bias=True))
+    assert len(every) == 1 and every[0]["weight_decay"] == 1e-4
+    with pytest.raises(ValueError, match=r"optim.lr_mult: no parameters under head"):
+        param_groups(model, OptimConfig(lr_mult={"head": 2.0}))
+
+
+def test_epoch_sampler_shards_and_resumes():
+    one = EpochSampler(10, seed=3)
+    one.set_epoch(2)
+    order = [i for _, i in one]
+    assert sorted(order) == list(range(10)) and all(e == 2 for e, _ in one)
+    again = EpochSampler(10, seed=3)
+    again.set_epoch(2)
+    assert [i for _, i in again] == order  # a function of (seed, epoch) only
+    again.set_epoch(3)
+    assert [i for _, i in again] != order
+    shards = []
+    for rank in range(3):  # 10 samples on 3 processes: padded to 12, 4 each
+        s = EpochSampler(10, seed=3, rank=rank, world_size=3)
+        s.set_epoch(2)
+        shards.append([i for _, i in s])
+    assert all(len(s) == 4 for s in shards)
+    assert [x for trio in zip(*shards, strict=True) for x in trio] == order + order[:2]
+    one.set_epoch(2, start=6)
+    assert [i for _, i in one] == order[6:] and len(one) == 4
+
+
+def test_ema_update_by_hand():
+    model = nn.Linear(1, 1, bias=False)
+    nn.init.constant_(model.weight, 1.0)
+    ema = ModelEMA(model, decay=0.9)
+    with torch.no_grad():
+        model.weight.fill_(3.0)
+    ema.update(model)
+    assert ema.module.weight.item() == pytest.approx(0.9 * 1 + 0.1 * 3)
+
+
+def test_checkpoints_are_linked_and_pruned(tmp_path):
+    for epoch in range(1, 5):
+        save_training_checkpoint(
+            tmp_path, {"e": epoch}, f"epoch_{epoch:04d}.pth", 2, best=epoch == 2
+        )
+    save_training_checkpoint(tmp_path, {"i": 1}, "iter_00000010.pth", 2)
+    save_training_checkpoint(tmp_path, {"i": 2}, "iter_00000012.pth", 2)
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == [
+        "best.pth",
+        "epoch_0003.pth",
+        "epoch_0004.pth",
+        "iter_00000012.pth",
+        "latest.pth",
+    ]
+    assert os.readlink(tmp_path / "latest.pth") == "iter_00000012.pth"
+    assert torch.load(tmp_path / "best.pth") == {"e": 2}  # kept through the pruning
+
+
+# --------------------------------------------------------------------------- runs
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("synthetic")
+    synthetic.make_dataset(
+        root,
+        ["move_right", "move_left", "disc"],
+        videos_per_class=7,
+        val_per_class=0,
+        test_per_class=2,
+        num_frames=12,
+        size=(32, 32),
+    )
+    return root
+
+
+def config_file(tmp_path: Path, data_root: Path) -> Path:
+    """A small config: 15 training clips, batch 4 (3 iterations per epoch), 3 epochs."""
+    pipeline = "[{type: FormatShape, input_format: NCHW}]"
+    text = f"""
+model: {{name: tiny_nobn, num_classes: 3}}
+data:
+  root: {data_root}
+  data_prefix: videos
+  train:
+    ann_file: train_list.txt
+    sampler: {{type: SampleFrames, clip_len: 1, num_clips: 4}}
+    pipeline:
+      - {{type: RandomResizedCrop}}
+      - {{type: Resize, scale: [24, 24], keep_ratio: false}}
+      - {{type: FormatShape, input_format: NCHW}}
+  test:
+    ann_file: test_list.txt
+    sampler: {{type: SampleFrames, clip_len: 1, num_clips: 4, test_mode: true}}
+    pipeline: {pipeline}
+  val:
+    ann_file: test_list.txt
+    sampler: {{type: SampleFrames, clip_len: 1, num_clips: 4, test_mode: true}}
+    pipeline: {pipeline}
+  batch_size: 4
+  test_batch_size: 3
+  num_workers: 1
+optim: {{lr: 0.1, weight_decay: 0.001}}
+schedule: {{epochs: 3, warmup_epochs: 0.5}}
+train: {{log_interval: 1, checkpoint_iters: 2}}
+"""
+    path = tmp_path / "run.yaml"
+    path.write_text(text)
+    return path
+
+
+def make_config(tmp_path: Path, data_root: Path, work_dir: Path, **overrides):
+    """The small config with ``key.path=value`` overrides (``_`` for ``.`` in the names)."""
+    sets = [f"work_dir={work_dir}"] + [f"{k.replace('__', '.')}={v}" for k, v in overrides.items()]
+    return load_config(config_file(tmp_path, data_root), sets)
+
+
+def worker(*args: str, **kwargs) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    return subprocess.Popen(
+        [sys.executable, str(WORKER), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        **kwargs,
+    )
+
+
+def finish(proc: subprocess.Popen) -> str:
+    out = proc.communicate(timeout=300)[0]
+    assert proc.returncode == 0, out
+    return out
+
+
+def final_state(work_dir: Path) -> dict:
+    return torch.load(work_dir / "epoch_0003.pth", weights_only=False)
+
+
+def metrics(work_dir: Path) -> dict:
+    m = json.loads((work_dir / "metrics.json").read_text())
+    m.pop("train_seconds")
+    return m
+
+
+def test_resume_after_sigkill_is_bit_identical(tmp_path, data_root):
+    # tsn_r18 at 1/16 width: batch norm and dropout (RNG state) both matter here
+    config = config_file(tmp_path, data_root)
+    common = ["--set", "model.name=tsn_r18", "model.args={base_channels: 4, dropout: 0.5}"]
+    whole = tmp_path / "whole"
+    finish(worker(str(config), "--work-dir", str(whole), *common))
+
+    killed = tmp_path / "killed"
+    proc = worker(str(config), "--work-dir", str(killed), *common)
+    lines = []
+    for line in proc.stdout:  # kill it mid-epoch, after the iteration-4 checkpoint
+        lines.append(line)
+        if line.startswith("epoch 2/3 iter 2/3"):
+            proc.send_signal(signal.SIGKILL)
+            break
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "".join(lines)
+    assert not (killed / "epoch_0003.pth").exists()
+    out = finish(worker(str(config), "--work-dir", str(killed), "--resume", *common))
+    # mid-epoch (the kill lands during iteration 6; epoch 2 ends after it)
+    assert re.search(r"resumed from .*latest.pth \((iter_00000004|epoch_0002).pth\)", out), out
+
+    a, b = final_state(whole), final_state(killed)
+    for key in ("model", "optimizer", "rng"):
+        assert _equal(a[key], b[key]), key
+    assert metrics(whole) == metrics(killed)
+
+
+def _equal(a, b) -> bool:
+    if isinstance(a, torch.Tensor):
+        return torch.equal(a, b)
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_equal(a[k], b[k]) for k in a)
+    if isinstance(a, list | tuple):
+        return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b, strict=True))
+    if hasattr(a, "shape"):  # numpy arrays in the RNG states
+        return (a == b).all()
+    return a == b
+
+
+def test_ddp_two_cpu_processes_equal_one_process(tmp_path, data_root):
+    config = config_file(tmp_path, data_root)
+    one, two = tmp_path / "one", tmp_path / "two"
+    # 15 clips: 3 batches of 4 in one process; 2 x 8 (padded) in batches of 2 in two, whose
+    # 4th batch pair would be the padding: cut both at 3 iterations, the same 12 clips
+    cut = ["--set", "train.max_iters_per_epoch=3"]
+    finish(worker(str(config), "--work-dir", str(one), *cut))
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+            str(WORKER), str(config), "--work-dir", str(two), *cut, "data.batch_size=2",
+        ],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+    )  # fmt: skip
+    finish(proc)
+    a, b = final_state(one), final_state(two)
+    for key in a["model"]:
+        torch.testing.assert_close(b["model"][key], a["model"][key], rtol=1e-5, atol=1e-6)
+    ma, mb = metrics(one), metrics(two)
+    assert ma["num_samples"] == mb["num_samples"] == 6  # every test clip once
+    assert ma["top1"] == mb["top1"]
+
+
+def test_accumulation_equals_a_bigger_batch(tmp_path, data_root):
+    big = Trainer(make_config(tmp_path, data_root, tmp_path / "big"))
+    big.fit()
+    small = Trainer(
+        make_config(
+            tmp_path, data_root, tmp_path / "small", data__batch_size=2, optim__accumulate=2
+        )
+    )
+    assert small.iters_per_epoch == 7 and small.steps_per_epoch == 4  # 4th: 1 batch only
+    # 7 batches of 2 per epoch: the first 6 make big's 3 steps; cut the 7th
+    small.iters_per_epoch, small.steps_per_epoch = 6, 3
+    small.schedule = LRSchedule(small.cfg.schedule, 3)
+    small.fit()
+    for key, value in big.model.state_dict().items():
+        torch.testing.assert_close(small.model.state_dict()[key], value, rtol=1e-5, atol=1e-6)
+
+
+def test_nan_loss_stops_the_run_naming_the_last_checkpoint(tmp_path, data_root, monkeypatch):
+    trainer = Trainer(make_config(tmp_path, data_root, tmp_path / "nan"))
+    calls = []
+    real = Trainer.loss
+
+    def loss(self, logits, labels):
+        calls.append(1)
+        value = real(self, logits, labels)
+        return value * math.nan if len(calls) == 3 else value
+
+    monkeypatch.setattr(Trainer, "loss", loss)
+    with pytest.raises(
+        FloatingPointError,
+        match=r"the loss is nan at iteration 3 \(epoch 1, "
+        r"iteration 3 of it\); the last good checkpoint is .*iter_00000002.pth",
+    ):
+        trainer.fit()
+
+
+def test_work_dir_is_never_overwritten_silently(tmp_path, data_root):
+    cfg = make_config(tmp_path, data_root, tmp_path / "w", schedule__epochs=1)
+    Trainer(cfg).fit()
+    with pytest.raises(
+        FileExistsError, match=r"already holds checkpoints .*--resume .*--overwrite"
+    ):
+        Trainer(cfg)
+    Trainer(cfg, overwrite=True).fit()
+    assert sorted(p.name for p in (tmp_path / "w").glob("*.pth")) == [
+        "best.pth",
+        "epoch_0001.pth",
+        "latest.pth",
+    ]
+
+
+def test_run_outputs_and_bf16_amp(tmp_path, data_root):
+    cfg = make_config(tmp_path, data_root, tmp_path / "amp", train__amp="bf16", train__ema=0.9)
+    result = Trainer(cfg).fit()
+    work = tmp_path / "amp"
+    assert result["split"] == "test" and result["num_samples"] == 6
+    assert set(result["per_class_accuracy"]) == {"move_right", "move_left", "disc"}
+    assert json.loads((work / "metrics.json").read_text())["top1"] == result["top1"]
+    records = [json.loads(line) for line in (work / "log.jsonl").read_text().splitlines()]
+    train = [r for r in records if "loss" in r]
+    assert len(train) == 9 and all(math.isfinite(r["loss"]) for r in train)
+    assert [r["epoch"] for r in records if r.get("split") == "val"] == [1, 2, 3]
+    state = torch.load(work / "latest.pth", weights_only=False)
+    assert state["ema"] is not None and state["arch"] == "tiny_nobn"
