@@ -108,6 +108,7 @@ class Trainer:
         self.steps_per_epoch = math.ceil(self.iters_per_epoch / cfg.optim.accumulate)
         self.schedule = LRSchedule(cfg.schedule, self.steps_per_epoch)
         self.val_loader = builder.build_loader(cfg, "val", self.info)[0] if cfg.data.val else None
+        self.classes = builder.class_names(cfg)  # saved with the weights, for inference
 
         self.epoch = 0  # epochs completed
         self.iter_in_epoch = 0  # iterations of the current epoch completed
@@ -161,8 +162,8 @@ class Trainer:
         set_rng_state(rngs[self.info.rank] if self.info.rank < len(rngs) else rngs[0])
         self.last_checkpoint = path.resolve()
         self.log(
-            f"resumed from {path} ({path.resolve().name}) at epoch {self.epoch + 1}, iteration {self.iter_in_epoch} "
-            f"of it ({self.iteration} in all)"
+            f"resumed from {path} ({path.resolve().name}) at epoch {self.epoch + 1}, "
+            f"iteration {self.iter_in_epoch} of it ({self.iteration} in all)"
         )
 
     # -------------------------------------------------------------------------- steps
@@ -279,7 +280,7 @@ class Trainer:
             loader = builder.build_loader(self.cfg, split, self.info)[0]
             metrics = self.evaluate(loader)
             self.monitor.metrics(self.epoch, split, metrics, self.iteration)
-            names = builder.class_names(self.cfg)
+            names = self.classes
             per_class = metrics.pop("per_class_accuracy", None)
             if per_class is not None and names and len(names) == len(per_class):
                 per_class = dict(zip(names, per_class, strict=True))
@@ -311,6 +312,7 @@ class Trainer:
                 "rng": rngs,
                 "best": self.best,
                 "config": to_dict(self.cfg),
+                "classes": self.classes,
             }
             self.last_checkpoint = save_training_checkpoint(
                 self.work_dir, payload, name, self.cfg.train.keep_last, best

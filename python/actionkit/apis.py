@@ -1,0 +1,171 @@
+"""High-level inference, named as MMAction2's ``mmaction.apis`` so scripts port with an
+import change:
+
+>>> from actionkit.apis import init_recognizer, inference_recognizer
+>>> model = init_recognizer("configs/demo/tsm_synthetic.yaml", "work_dirs/tsm_synthetic/best.pth")
+>>> result = inference_recognizer(model, "demo.mp4")
+>>> result.pred_label, result.pred_score.shape        # (3, torch.Size([14]))
+
+``init_recognizer`` takes a config file, a :class:`~actionkit.config.Config`, a registered
+model name (then the test pipeline is the model's usual single-view one: 8 segments for
+the 2D models, the zoo's clip length and frame interval for the 3D ones, centre crop), or
+``None`` with a checkpoint written by ``actionkit-train`` (which carries its config).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from .config import Config, ModelConfig, SplitConfig, build_sampler, from_dict, load_config
+from .data.decode import VideoReader
+from .data.transforms import Clip, apply_transforms
+
+# name -> (clip_len, frame_interval, num_clips) of the model's MMAction2 test config
+# (one view: inference; actionkit-test uses the config's full multi-view test)
+TEST_SAMPLING = {
+    "c2d_r50": (8, 8, 1),
+    "i3d_r50": (32, 2, 1),
+    "slowonly_r50": (4, 16, 1),
+    "slowfast_r50": (32, 2, 1),
+    "slowfast_r50_8x8": (32, 2, 1),
+    "x3d_s": (13, 6, 1),
+    "x3d_m": (16, 5, 1),
+    "c3d": (16, 1, 1),
+    "r2plus1d_r34": (8, 8, 1),
+    "ircsn_r152": (32, 2, 1),
+    "ipcsn_r152": (32, 2, 1),
+}
+
+
+def default_test_split(name: str) -> SplitConfig:
+    """The single-view test pipeline of registered model ``name``: the zoo's input size
+    (short side resized to 8/7 of it, then a centre crop)."""
+    from .models.zoo import TEST_INPUTS
+
+    if name not in TEST_INPUTS:
+        raise ValueError(f"no default test pipeline for model {name!r}: pass a config")
+    size = TEST_INPUTS[name][-1]
+    clip_len, interval, clips = TEST_SAMPLING.get(name, (1, 1, 8))
+    two_d = len(TEST_INPUTS[name]) == 4
+    return SplitConfig(
+        sampler={
+            "type": "SampleFrames",
+            "clip_len": clip_len,
+            "frame_interval": interval,
+            "num_clips": clips,
+            "test_mode": True,
+        },
+        pipeline=[
+            {"type": "Resize", "scale": [-1, round(size * 8 / 7)]},
+            {"type": "CenterCrop", "crop_size": size},
+            {"type": "FormatShape", "input_format": "NCHW" if two_d else "NCTHW"},
+        ],
+    )
+
+
+@dataclass
+class ActionResult:
+    """``pred_score``: class probabilities (or scores, per the model's ``average_clips``)
+    ``[num_classes]``; ``pred_label``: the best class; ``labels``: class names if known."""
+
+    pred_score: torch.Tensor
+    pred_label: int
+    labels: list[str] | None = None
+
+    def top_k(self, k: int = 5) -> list[tuple[str, float]]:
+        scores, idx = self.pred_score.topk(min(k, self.pred_score.numel()))
+        names = self.labels or [f"class {i}" for i in range(self.pred_score.numel())]
+        return [(names[i], float(s)) for s, i in zip(scores, idx.tolist(), strict=True)]
+
+
+def _training_meta(checkpoint) -> dict:
+    """The config and class names an ``actionkit-train`` checkpoint carries ({} if none)."""
+    if checkpoint is None:
+        return {}
+    payload = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    if not isinstance(payload, dict) or "config" not in payload:
+        return {}
+    return {"config": payload["config"], "classes": payload.get("classes")}
+
+
+def _resolve_config(config, checkpoint, meta: dict) -> Config:
+    if isinstance(config, Config):
+        return config
+    if config is not None and (str(config).endswith((".yaml", ".yml")) or os.path.isfile(config)):
+        return load_config(config)
+    if config is None:
+        if checkpoint is None:
+            raise ValueError("init_recognizer needs a config, a model name or a checkpoint")
+        if "config" not in meta:
+            raise ValueError(
+                f"{checkpoint} carries no config (not written by actionkit-train): pass a "
+                "config file or a model name"
+            )
+        return from_dict(Config, meta["config"], f"{checkpoint} (its config)")
+    from .models.checkpoint import num_classes_of, read_state_dict
+
+    classes = 400 if checkpoint is None else num_classes_of(read_state_dict(checkpoint)[0])
+    model = ModelConfig(name=str(config), num_classes=classes)
+    return dataclasses.replace(Config(), model=model, source=f"model {config}")
+
+
+def init_recognizer(
+    config: str | os.PathLike | Config | None,
+    checkpoint: str | os.PathLike | None = None,
+    device: str | torch.device = "cpu",
+) -> nn.Module:
+    """The model in eval mode on ``device`` with its weights, and its config and test
+    pipeline attached (``model.cfg``, ``model.test_split``)."""
+    from .engine.builder import build_model, class_names
+    from .models.checkpoint import load_checkpoint
+
+    meta = _training_meta(checkpoint)
+    cfg = _resolve_config(config, checkpoint, meta)
+    cfg.model.checkpoint = None  # the initial weights of training are not wanted here
+    model = build_model(cfg, log=lambda _: None)
+    if checkpoint is not None:
+        load_checkpoint(model, checkpoint)
+    model.cfg = cfg
+    model.test_split = cfg.data.test or default_test_split(cfg.model.name)
+    model.labels = meta.get("classes") or class_names(cfg)
+    return model.to(device).eval()
+
+
+def test_pipeline(model: nn.Module):
+    """(sampler, transforms) of the model's test split."""
+    from .engine.builder import build_pipeline
+
+    split = model.test_split
+    return build_sampler(split.sampler, "test.sampler"), build_pipeline(split, "test")
+
+
+@torch.no_grad()
+def inference_recognizer(
+    model: nn.Module, video: str | os.PathLike | np.ndarray, fps: float | None = None
+) -> ActionResult:
+    """Classifies ``video`` (a file, a rawframe folder, or uint8 frames ``[T, H, W, 3]``)
+    with the model's test pipeline; views are averaged as its ``average_clips`` says."""
+    sampler, transforms = test_pipeline(model)
+    if isinstance(video, np.ndarray):
+        if video.ndim != 4 or video.shape[-1] != 3 or video.dtype != np.uint8:
+            raise ValueError(f"video frames must be uint8 [T, H, W, 3], got {video.shape}")
+        indices = np.asarray(sampler(len(video), 0, None, fps))
+        frames = torch.from_numpy(np.ascontiguousarray(video[indices]))
+    else:
+        if not Path(video).exists():
+            raise FileNotFoundError(f"{video}: no such video")
+        with VideoReader(video) as reader:
+            indices = np.asarray(sampler(len(reader), 0, None, reader.fps))
+            frames = reader.get_frames(indices)
+    clip_len = getattr(sampler, "clip_len", 1) or 1
+    inputs, _ = apply_transforms(transforms, Clip(frames, len(indices) // clip_len, clip_len))
+    device = next(model.parameters()).device
+    scores = model.predict(inputs.unsqueeze(0).to(device))[0].float().cpu()
+    return ActionResult(scores, int(scores.argmax()), model.labels)

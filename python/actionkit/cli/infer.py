@@ -1,0 +1,249 @@
+"""``actionkit-infer CHECKPOINT VIDEO``: the top-k actions in a video, optionally drawn on
+it; with ``--window`` a sliding-window timeline of a long video.
+
+Examples:
+    actionkit-infer work_dirs/tsm_synthetic/best.pth clip.mp4             # config inside
+    actionkit-infer best.pth clip.mp4 --out overlay.mp4 --top-k 3         # or overlay.gif
+    actionkit-infer mmaction_tsm.pth clip.mp4 --model tsm_r50 --labels k400.txt
+    actionkit-infer best.pth long.mp4 --window 2 --stride 1 --out timeline.mp4
+
+A checkpoint written by actionkit-train carries its config (model, test pipeline, class
+names); other checkpoints need --config or --model (the zoo's single-view test pipeline)
+and --labels (one class name per line) for names. --window SECONDS classifies every
+window of that length, --stride SECONDS apart (default: half a window), and writes
+VIDEO_timeline.json (per window and per second: the top-k) and VIDEO_timeline.png (class
+scores over time) next to --out, or in the current folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ._common import one_line_errors
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="actionkit-infer",
+        description=__doc__.split("\n\n")[0],
+        epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("checkpoint")
+    p.add_argument("video", help="a video file or a rawframe folder")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--config", help="the YAML config the model was trained with")
+    source.add_argument("--model", help="a registered model name (zoo test pipeline)")
+    p.add_argument("--labels", help="class names, one per line")
+    p.add_argument("--top-k", type=int, default=5)
+    p.add_argument("--out", help="write the video with the labels drawn on it (.mp4 or .gif)")
+    p.add_argument("--window", type=float, help="sliding-window length in seconds")
+    p.add_argument("--stride", type=float, help="seconds between windows (default window/2)")
+    p.add_argument("--device", default="cpu")
+    return p
+
+
+def read_labels(path: str, num_classes: int) -> list[str]:
+    names = [line.strip() for line in Path(path).read_text().splitlines() if line.strip()]
+    if len(names) != num_classes:
+        raise ValueError(
+            f"--labels: {path} names {len(names)} classes, the model has {num_classes}"
+        )
+    return names
+
+
+def windows(num_frames: int, fps: float, window: float, stride: float) -> list[tuple[int, int]]:
+    """Frame ranges ``[start, end)`` of the windows (one covering all if the video is
+    shorter than a window)."""
+    length = max(1, round(window * fps))
+    step = max(1, round(stride * fps))
+    if num_frames <= length:
+        return [(0, num_frames)]
+    starts = list(range(0, num_frames - length + 1, step))
+    if starts[-1] + length < num_frames:  # the tail gets a window too
+        starts.append(num_frames - length)
+    return [(s, s + length) for s in starts]
+
+
+def per_second(spans, scores: np.ndarray, fps: float, num_frames: int) -> np.ndarray:
+    """Scores of each second: the mean over the windows that contain its middle."""
+    seconds = max(1, math.ceil(num_frames / fps))
+    out = np.zeros((seconds, scores.shape[1]), dtype=np.float32)
+    for s in range(seconds):
+        middle = (s + 0.5) * fps
+        inside = [i for i, (a, b) in enumerate(spans) if a <= middle < b]
+        if not inside:  # past the last window's middle: the nearest window
+            inside = [int(np.argmin([abs((a + b) / 2 - middle) for a, b in spans]))]
+        out[s] = scores[inside].mean(0)
+    return out
+
+
+def top_k(scores: np.ndarray, names: list[str], k: int) -> list[list]:
+    order = np.argsort(scores)[::-1][:k]
+    return [[names[i], round(float(scores[i]), 4)] for i in order]
+
+
+def draw(frames: np.ndarray, lines: list[str]) -> np.ndarray:
+    """The lines of text drawn on the frames (upscaled to a 256-pixel short side at least,
+    so the text stays readable)."""
+    from PIL import Image, ImageDraw
+
+    h, w = frames.shape[1:3]
+    scale = max(1.0, 256 / min(h, w))
+    size = (2 * round(w * scale / 2), 2 * round(h * scale / 2))
+    out = []
+    for frame in frames:
+        image = Image.fromarray(frame).resize(size, Image.BILINEAR)
+        pen = ImageDraw.Draw(image)
+        for row, text in enumerate(lines):
+            xy = (6, 6 + 14 * row)
+            pen.text((xy[0] + 1, xy[1] + 1), text, fill=(0, 0, 0))
+            pen.text(xy, text, fill=(255, 255, 0))
+        out.append(np.asarray(image))
+    return np.stack(out)
+
+
+def write_overlay(path: Path, reader, fps: float, text_of_frame) -> None:
+    """Decodes the video in chunks, draws ``text_of_frame(i)`` on frame i, writes
+    ``path`` (.gif through Pillow, anything else through PyAV as H.264)."""
+    chunk = 128
+    drawn = []
+    for start in range(0, len(reader), chunk):
+        idx = np.arange(start, min(start + chunk, len(reader)))
+        frames = reader.get_frames(idx).cpu().numpy()
+        for i, frame in zip(idx, frames, strict=True):
+            drawn.append(draw(frame[None], text_of_frame(int(i)))[0])
+    frames = np.stack(drawn)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lower() == ".gif":
+        from PIL import Image
+
+        images = [Image.fromarray(f) for f in frames]
+        images[0].save(
+            path, save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0
+        )
+    else:
+        from ..data.synthetic import write_video
+
+        write_video(path, frames, fps=fps, codec="h264")
+
+
+def plot_timeline(path: Path, seconds: np.ndarray, names: list[str], k: int) -> bool:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed: no timeline plot (pip install matplotlib)")
+        return False
+    shown = list(dict.fromkeys(int(i) for i in seconds.argmax(1)))  # every second's winner
+    shown += [int(i) for i in np.argsort(seconds.mean(0))[::-1] if int(i) not in shown]
+    fig, ax = plt.subplots(figsize=(10, 4))
+    x = np.arange(len(seconds)) + 0.5
+    for c in shown[: max(k, 1)]:
+        ax.plot(x, seconds[:, c], label=names[c])
+    ax.set(xlabel="second", ylabel="score", title="class scores over time", ylim=(0, 1.02))
+    ax.legend(loc="upper right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return True
+
+
+@one_line_errors("actionkit-infer")
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if not Path(args.checkpoint).is_file():
+        raise FileNotFoundError(f"{args.checkpoint}: no such checkpoint")
+    if not Path(args.video).exists():
+        raise FileNotFoundError(f"{args.video}: no such video")
+    if args.top_k < 1:
+        raise ValueError(f"--top-k must be at least 1, got {args.top_k}")
+    if args.window is not None and args.window <= 0 or args.stride is not None and args.stride <= 0:
+        raise ValueError("--window and --stride must be positive numbers of seconds")
+    if args.out and Path(args.out).suffix.lower() not in (".mp4", ".gif", ".mkv", ".webm"):
+        raise ValueError(f"--out: {args.out} must end in .mp4, .mkv, .webm or .gif")
+    from ..apis import inference_recognizer, init_recognizer, test_pipeline
+    from ..data.decode import VideoReader
+    from ..models.checkpoint import num_classes_of
+
+    model = init_recognizer(args.config or args.model, args.checkpoint, args.device)
+    if args.labels:
+        model.labels = read_labels(args.labels, num_classes_of(model.state_dict()))
+    reader = VideoReader(args.video)
+    fps = reader.fps
+    if args.window is None:
+        result = inference_recognizer(model, args.video)
+        best = result.top_k(args.top_k)
+        for name, score in best:
+            print(f"{score:.4f}  {name}")
+        if args.out:
+            text = [f"{name}: {score:.2f}" for name, score in best]
+            write_overlay(Path(args.out), reader, fps, lambda i: text)
+            print(f"wrote {args.out}")
+        return 0
+
+    stride = args.stride or args.window / 2
+    spans = windows(len(reader), fps, args.window, stride)
+    sampler, transforms = test_pipeline(model)
+    from ..data.transforms import Clip, apply_transforms
+
+    device = next(model.parameters()).device
+    scores = []
+    for a, b in spans:
+        indices = np.asarray(sampler(b - a, 0, None, fps)) + a
+        frames = reader.get_frames(indices)
+        clip_len = getattr(sampler, "clip_len", 1) or 1
+        inputs, _ = apply_transforms(transforms, Clip(frames, len(indices) // clip_len, clip_len))
+        with torch.no_grad():
+            scores.append(model.predict(inputs.unsqueeze(0).to(device))[0].float().cpu().numpy())
+    scores = np.stack(scores)
+    names = model.labels or [f"class {i}" for i in range(scores.shape[1])]
+    seconds = per_second(spans, scores, fps, len(reader))
+    timeline = {
+        "video": str(args.video),
+        "fps": fps,
+        "window_s": args.window,
+        "stride_s": stride,
+        "windows": [
+            {
+                "start_s": round(a / fps, 3),
+                "end_s": round(b / fps, 3),
+                "top": top_k(s, names, args.top_k),
+            }
+            for (a, b), s in zip(spans, scores, strict=True)
+        ],
+        "seconds": [
+            {"second": i, "top": top_k(s, names, args.top_k)} for i, s in enumerate(seconds)
+        ],
+    }
+    folder = Path(args.out).parent if args.out else Path(".")
+    stem = Path(args.video).stem
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{stem}_timeline.json").write_text(json.dumps(timeline, indent=1) + "\n")
+    print(f"wrote {folder / f'{stem}_timeline.json'}")
+    if plot_timeline(folder / f"{stem}_timeline.png", seconds, names, args.top_k):
+        print(f"wrote {folder / f'{stem}_timeline.png'}")
+    for entry in timeline["seconds"]:
+        label, score = entry["top"][0]
+        print(f"{entry['second']:>5d}s  {score:.4f}  {label}")
+    if args.out:
+        texts = [[f"{n}: {s:.2f}" for n, s in e["top"]] for e in timeline["seconds"]]
+        write_overlay(
+            Path(args.out), reader, fps, lambda i: texts[min(int(i / fps), len(texts) - 1)]
+        )
+        print(f"wrote {args.out}")
+    reader.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
