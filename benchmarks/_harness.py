@@ -112,3 +112,29 @@ def write_json(path: str | Path, payload: dict) -> None:
 
 def mib(n: int | None) -> str:
     return "-" if n is None else f"{n / 2**20:.0f}"
+
+
+def bar_chart(path: str | Path, labels: list[str], series: dict[str, list[float]], unit: str):
+    """A horizontal bar chart (stacked when several series) as PNG; None without
+    matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    fig, ax = plt.subplots(figsize=(9, 0.45 * len(labels) + 1.2))
+    left = [0.0] * len(labels)
+    for name, values in series.items():
+        ax.barh(labels, values, left=left, label=name)
+        left = [a + b for a, b in zip(left, values, strict=True)]
+    ax.invert_yaxis()
+    ax.set_xlabel(unit)
+    if len(series) > 1:
+        ax.legend()
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return Path(path)

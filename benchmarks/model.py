@@ -37,7 +37,7 @@ from actionkit import models
 from actionkit.models.checkpoint import num_classes_of
 from actionkit.models.zoo import TEST_INPUTS
 
-from ._harness import environment, write_json
+from ._harness import bar_chart, environment, write_json
 
 VARIANTS = ("eager", "channels_last", "compile", "compile+channels_last")
 MODES = ("fwd", "fwd+bwd")
@@ -270,7 +270,13 @@ def main(argv: list[str] | None = None) -> int:
         if worker is not None:
             worker.close()
     write_json(args.out, {"environment": env, "rows": rows})
-    print(f"wrote {args.out}")
+    chart = bar_chart(
+        Path(args.out).with_suffix(".png"),
+        [f"{r['model']} {r['mode']} {r['variant']}" for r in rows],
+        {"clips/s": [r["clips_s"] for r in rows]},
+        "clips per second",
+    )
+    print(f"wrote {args.out}" + (f" and {chart}" if chart else ""))
     return 0
 
 

@@ -16,11 +16,10 @@ import torch
 from torch import nn
 
 from actionkit.config import OptimConfig, ScheduleConfig, load_config
-from actionkit.data import synthetic
 from actionkit.engine import EpochSampler, LRSchedule, ModelEMA, Trainer, param_groups
 from actionkit.engine.checkpoint import save_training_checkpoint
 
-from . import engine_models  # noqa: F401  (registers tiny_nobn)
+from .engine_helpers import make_small_dataset, small_config
 
 HERE = Path(__file__).parent
 WORKER = HERE / "train_worker.py"
@@ -127,58 +126,13 @@ def test_checkpoints_are_linked_and_pruned(tmp_path):
 
 @pytest.fixture(scope="module")
 def data_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("synthetic")
-    synthetic.make_dataset(
-        root,
-        ["move_right", "move_left", "disc"],
-        videos_per_class=7,
-        val_per_class=0,
-        test_per_class=2,
-        num_frames=12,
-        size=(32, 32),
-    )
-    return root
-
-
-def config_file(tmp_path: Path, data_root: Path) -> Path:
-    """A small config: 15 training clips, batch 4 (3 iterations per epoch), 3 epochs."""
-    pipeline = "[{type: FormatShape, input_format: NCHW}]"
-    text = f"""
-model: {{name: tiny_nobn, num_classes: 3}}
-data:
-  root: {data_root}
-  data_prefix: videos
-  train:
-    ann_file: train_list.txt
-    sampler: {{type: SampleFrames, clip_len: 1, num_clips: 4}}
-    pipeline:
-      - {{type: RandomResizedCrop}}
-      - {{type: Resize, scale: [24, 24], keep_ratio: false}}
-      - {{type: FormatShape, input_format: NCHW}}
-  test:
-    ann_file: test_list.txt
-    sampler: {{type: SampleFrames, clip_len: 1, num_clips: 4, test_mode: true}}
-    pipeline: {pipeline}
-  val:
-    ann_file: test_list.txt
-    sampler: {{type: SampleFrames, clip_len: 1, num_clips: 4, test_mode: true}}
-    pipeline: {pipeline}
-  batch_size: 4
-  test_batch_size: 3
-  num_workers: 1
-optim: {{lr: 0.1, weight_decay: 0.001}}
-schedule: {{epochs: 3, warmup_epochs: 0.5}}
-train: {{log_interval: 1, checkpoint_iters: 2}}
-"""
-    path = tmp_path / "run.yaml"
-    path.write_text(text)
-    return path
+    return make_small_dataset(tmp_path_factory.mktemp("synthetic"))
 
 
 def make_config(tmp_path: Path, data_root: Path, work_dir: Path, **overrides):
     """The small config with ``key.path=value`` overrides (``_`` for ``.`` in the names)."""
     sets = [f"work_dir={work_dir}"] + [f"{k.replace('__', '.')}={v}" for k, v in overrides.items()]
-    return load_config(config_file(tmp_path, data_root), sets)
+    return load_config(small_config(tmp_path, data_root), sets)
 
 
 def worker(*args: str, **kwargs) -> subprocess.Popen:
@@ -211,7 +165,7 @@ def metrics(work_dir: Path) -> dict:
 
 def test_resume_after_sigkill_is_bit_identical(tmp_path, data_root):
     # tsn_r18 at 1/16 width: batch norm and dropout (RNG state) both matter here
-    config = config_file(tmp_path, data_root)
+    config = small_config(tmp_path, data_root)
     common = ["--set", "model.name=tsn_r18", "model.args={base_channels: 4, dropout: 0.5}"]
     whole = tmp_path / "whole"
     finish(worker(str(config), "--work-dir", str(whole), *common))
@@ -250,7 +204,7 @@ def _equal(a, b) -> bool:
 
 
 def test_ddp_two_cpu_processes_equal_one_process(tmp_path, data_root):
-    config = config_file(tmp_path, data_root)
+    config = small_config(tmp_path, data_root)
     one, two = tmp_path / "one", tmp_path / "two"
     # 15 clips: 3 batches of 4 in one process; 2 x 8 (padded) in batches of 2 in two, whose
     # 4th batch pair would be the padding: cut both at 3 iterations, the same 12 clips

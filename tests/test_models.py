@@ -217,9 +217,13 @@ def test_convert_cli(tmp_path, capsys):
     with torch.no_grad():
         logits = model(make_input(fixture["input_shape"]))
     assert (logits - fixture["logits"]).abs().max() <= 1e-4
-    with pytest.raises(ValueError, match="does not fit model tsn_r50"):
-        main(["mmaction", str(ckpt), str(tmp_path / "bad.pth"), "--model", "tsn_r50"])
+    assert main(["mmaction", str(ckpt), str(tmp_path / "bad.pth"), "--model", "tsn_r50"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("actionkit-convert: error: ") and "does not fit model tsn_r50" in err
+    assert len(err.strip().splitlines()) == 1
     assert not (tmp_path / "bad.pth").exists()
+    assert main(["mmaction", str(tmp_path / "missing.pth"), str(out)]) == 1
+    assert "missing.pth: no such checkpoint" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("name", sorted(SMOKE_INPUTS))

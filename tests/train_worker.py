@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-import engine_models  # noqa: E402, F401  (registers the tiny models)
+import engine_helpers  # noqa: E402, F401  (registers the tiny models)
 
 from actionkit.cli.train import main  # noqa: E402
 

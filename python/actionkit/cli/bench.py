@@ -1,4 +1,4 @@
-"""``actionkit-bench {ops,preprocess,decode,pipeline,model}``: the benchmarks in the
+"""``actionkit-bench {ops,preprocess,decode,pipeline,model,train}``: the benchmarks in the
 repository's ``benchmarks/`` folder (installed as ``actionkit.benchmarks``). Each prints a
 table and writes JSON with the environment (CPU/GPU, versions, threads); the arguments
 after the subcommand go to the benchmark (``actionkit-bench model --help``).
@@ -8,6 +8,7 @@ Examples:
     actionkit-bench decode
     actionkit-bench model --models tsm_r50,i3d_r50 --variants eager,compile
     actionkit-bench model --mmaction-python ../peers/venv/bin/python   # side by side
+    actionkit-bench train configs/demo/tsm_synthetic.yaml --iters 30   # s/iter: data, compute
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ COMMANDS = {
     "decode": ("data", ["decode"]),
     "pipeline": ("data", ["pipeline"]),
     "model": ("model", []),
+    "train": ("train", []),
 }
 
 

@@ -13,8 +13,10 @@ import torch
 
 from .. import __version__
 from ..models.checkpoint import num_classes_of, read_state_dict
+from ._common import one_line_errors
 
 
+@one_line_errors("actionkit-convert")
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="actionkit-convert", description=__doc__.split("\n")[0])
     parser.add_argument("source", choices=["mmaction"], help="the checkpoint's origin")

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from ..data import synthetic, tools
+from ._common import one_line_errors
 
 
 def _synth(args) -> int:
@@ -90,6 +91,7 @@ def _build_list(args) -> int:
     return 0
 
 
+@one_line_errors("actionkit-data")
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="actionkit-data", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)

@@ -13,8 +13,10 @@ from ..models import create
 from ..models.checkpoint import num_classes_of, read_state_dict
 from ..models.export import export_onnx
 from ..models.zoo import TEST_INPUTS
+from ._common import one_line_errors
 
 
+@one_line_errors("actionkit-export")
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="actionkit-export", description=__doc__.split("\n")[0])
     parser.add_argument("checkpoint")

@@ -59,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     trainer = Trainer(cfg, resume=args.resume, overwrite=args.overwrite)
     result = trainer.fit()
     if trainer.info.is_main:
-        shown = {k: v for k, v in result.items() if isinstance(v, float)}
+        keys = ("top1", "top5", "mean_class_accuracy", "mAP", "mmit_mAP")
+        shown = {k: result[k] for k in keys if k in result}
         print("final " + " ".join(f"{k} {v:.4f}" for k, v in shown.items()))
         print(f"metrics: {trainer.work_dir / 'metrics.json'}")
     return 0

@@ -102,7 +102,9 @@ class Monitor:
         if self.tb is not None:
             for k, v in scalars.items():
                 self.tb.add_scalar(f"{split}/{k}", v, iteration)
-        shown = " ".join(f"{k} {v:.4f}" for k, v in scalars.items())
+        shown = " ".join(
+            f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in scalars.items()
+        )
         self.message(f"epoch {epoch} {split}: {shown}")
 
     def close(self) -> None:

@@ -64,9 +64,11 @@ def load_checkpoint(model: nn.Module, path: str | os.PathLike) -> None:
     """Loads ``path`` into ``model``. A classifier of another size (fine-tuning to new
     classes) is left freshly initialised, said in one log line; any other mismatch — a
     checkpoint of another architecture — is a ValueError naming both."""
-    state, origin = read_state_dict(path)
+    state, origin, arch = read_state_dict(path, with_arch=True)
     own = model.state_dict()
     name = getattr(model, "name", type(model).__name__)
+    if arch is not None and arch != name and hasattr(model, "name"):
+        raise ValueError(f"{os.fspath(path)} is a checkpoint of {arch}, the model is {name}")
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
     wrong = [k for k in own if k in state and state[k].shape != own[k].shape]

@@ -1,0 +1,188 @@
+"""actionkit-train, -test, -infer and -bench: their success paths, what they write, and
+bad input ending in one line that names the problem (exit status 1; argparse's 2)."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from actionkit.apis import inference_recognizer, init_recognizer
+from actionkit.cli import bench, infer, test, train
+
+from .engine_helpers import make_small_dataset, small_config
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A finished 3-epoch run of the small config: (config, work dir, data root)."""
+    tmp = tmp_path_factory.mktemp("run")
+    data = make_small_dataset(tmp / "data")
+    config = small_config(tmp, data)
+    work = tmp / "work"
+    assert train.main([str(config), "--work-dir", str(work)]) == 0
+    return config, work, data
+
+
+def one_line_error(capsys, prog: str) -> str:
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"{prog}: error: ") and len(err.splitlines()) == 1, err
+    return err
+
+
+def test_train_writes_its_work_dir(trained, capsys):
+    config, work, _ = trained
+    names = {p.name for p in work.iterdir()}
+    assert {"epoch_0003.pth", "latest.pth", "best.pth", "log.jsonl", "metrics.json"} <= names
+    metrics = json.loads((work / "metrics.json").read_text())
+    assert set(metrics) >= {"top1", "top5", "mean_class_accuracy", "per_class_accuracy"}
+    assert metrics["num_samples"] == 6 and metrics["epochs"] == 3
+    # a finished run resumed has nothing left to do and tests again: same numbers
+    assert train.main([str(config), "--work-dir", str(work), "--resume"]) == 0
+    again = json.loads((work / "metrics.json").read_text())
+    assert again["top1"] == metrics["top1"]
+
+
+def test_train_print_config_and_bad_input(trained, tmp_path, capsys):
+    config, work, _ = trained
+    assert train.main([str(config), "--print-config", "--set", "optim.lr=0.5"]) == 0
+    out = capsys.readouterr().out
+    assert "name: tiny_nobn" in out and "lr: 0.5" in out
+    assert train.main([str(config), "--set", "optim.lrr=1"]) == 1
+    assert "optim.lrr: unknown key" in one_line_error(capsys, "actionkit-train")
+    assert train.main([str(tmp_path / "none.yaml")]) == 1
+    assert "none.yaml: no such config file" in one_line_error(capsys, "actionkit-train")
+    assert train.main([str(config), "--work-dir", str(work)]) == 1
+    err = one_line_error(capsys, "actionkit-train")
+    assert "already holds checkpoints" in err and "--resume" in err
+    elsewhere = ["--work-dir", str(tmp_path / "w"), "--set", f"data.root={tmp_path}"]
+    assert train.main([str(config), *elsewhere]) == 1
+    assert "train_list.txt does not exist" in one_line_error(capsys, "actionkit-train")
+    with pytest.raises(SystemExit) as e:
+        train.main(["--help"])
+    assert e.value.code == 0 and "--resume" in capsys.readouterr().out
+
+
+def test_test_cli_matches_training_and_the_api(trained, tmp_path, capsys):
+    config, work, data = trained
+    assert test.main([str(config), str(work / "latest.pth"), "--out", str(tmp_path)]) == 0
+    metrics = json.loads((tmp_path / "test_metrics.json").read_text())
+    assert metrics["top1"] == json.loads((work / "metrics.json").read_text())["top1"]
+    predictions = json.loads((tmp_path / "predictions.json").read_text())
+    assert len(predictions) == 6 and all(len(p["top5"]) == 3 for p in predictions)
+
+    # the Python API gives the same scores for the same video
+    model = init_recognizer(None, work / "latest.pth")
+    assert model.labels == ["move_right", "move_left", "disc"]
+    first = predictions[0]
+    result = inference_recognizer(model, first["video"])
+    assert result.pred_label == first["pred"]
+    for k, score in first["top5"]:
+        assert result.pred_score[k].item() == pytest.approx(score, abs=1e-6)
+    assert result.top_k(1)[0][0] == model.labels[first["pred"]]
+    # frames in memory give the same result as the file
+    from actionkit.data.decode import VideoReader
+
+    with VideoReader(first["video"]) as reader:
+        frames = reader.get_frames(np.arange(len(reader))).numpy()
+    torch.testing.assert_close(inference_recognizer(model, frames).pred_score, result.pred_score)
+
+
+def test_test_cli_bad_input(trained, tmp_path, capsys):
+    config, work, _ = trained
+    assert test.main([str(config), str(tmp_path / "none.pth")]) == 1
+    assert "none.pth: no such checkpoint" in one_line_error(capsys, "actionkit-test")
+    other = ["--set", "model.name=tsn_r18"]
+    assert test.main([str(config), str(work / "latest.pth"), *other]) == 1
+    err = one_line_error(capsys, "actionkit-test")
+    assert "a checkpoint of tiny_nobn, the model is tsn_r18" in err  # names both
+
+
+def test_infer_cli(trained, tmp_path, capsys):
+    _, work, data = trained
+    video = next((data / "videos" / "disc").iterdir())
+    ckpt = str(work / "latest.pth")
+    assert infer.main([ckpt, str(video), "--top-k", "2", "--out", str(tmp_path / "o.gif")]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 3 and lines[-1].startswith("wrote")
+    assert lines[0].split()[1] in ("move_right", "move_left", "disc")
+    from PIL import Image
+
+    gif = Image.open(tmp_path / "o.gif")
+    # (Pillow merges identical consecutive frames)
+    assert 1 < gif.n_frames <= 12 and min(gif.size) >= 256  # upscaled for readable text
+
+    args = [
+        ckpt,
+        str(video),
+        "--window",
+        "0.2",
+        "--stride",
+        "0.1",
+        "--out",
+        str(tmp_path / "t.mp4"),
+    ]
+    assert infer.main(args) == 0
+    timeline = json.loads((tmp_path / f"{video.stem}_timeline.json").read_text())
+    # 12 frames at 30 fps, windows of 6 frames every 3: starts 0, 3, 6
+    assert [w["start_s"] for w in timeline["windows"]] == [0.0, 0.1, 0.2]
+    assert len(timeline["seconds"]) == 1 and (tmp_path / "t.mp4").stat().st_size > 0
+
+
+@pytest.mark.parametrize(
+    "extra,message",
+    [
+        (["--top-k", "0"], "--top-k must be at least 1"),
+        (["--out", "x.txt"], "must end in .mp4"),
+        (["--window", "-1"], "--window and --stride must be positive"),
+    ],
+)
+def test_infer_cli_bad_input(trained, capsys, extra, message):
+    _, work, data = trained
+    video = next((data / "videos" / "disc").iterdir())
+    assert infer.main([str(work / "latest.pth"), str(video), *extra]) == 1
+    assert message in one_line_error(capsys, "actionkit-infer")
+
+
+def test_infer_cli_missing_files_and_labels(trained, tmp_path, capsys):
+    _, work, data = trained
+    video = next((data / "videos" / "disc").iterdir())
+    assert infer.main([str(work / "latest.pth"), str(tmp_path / "v.mp4")]) == 1
+    assert "v.mp4: no such video" in one_line_error(capsys, "actionkit-infer")
+    labels = tmp_path / "labels.txt"
+    labels.write_text("a\nb\n")
+    assert infer.main([str(work / "latest.pth"), str(video), "--labels", str(labels)]) == 1
+    assert "names 2 classes, the model has 3" in one_line_error(capsys, "actionkit-infer")
+
+
+def test_init_recognizer_by_model_name():
+    model = init_recognizer("tsn_r18")
+    frames = np.random.default_rng(0).integers(0, 255, (20, 64, 80, 3), dtype=np.uint8)
+    model.test_split.pipeline[0]["scale"] = [-1, 40]  # small: this is a smoke test
+    model.test_split.pipeline[1]["crop_size"] = 32
+    result = inference_recognizer(model, frames)
+    assert result.pred_score.shape == (400,) and result.pred_score.sum() == pytest.approx(1)
+    with pytest.raises(ValueError, match="init_recognizer needs a config"):
+        init_recognizer(None)
+
+
+def test_bench_model_and_train(trained, tmp_path, capsys):
+    config, _, _ = trained
+    out = tmp_path / "model.json"
+    args = ["model", "--models", "tsn_r18", "--variants", "eager,channels_last", "--size", "32"]
+    assert bench.main([*args, "--repeats", "1", "--warmup", "1", "--out", str(out)]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    modes = [(r["mode"], r["variant"]) for r in rows]
+    assert modes == [(m, v) for m in ("fwd", "fwd+bwd") for v in ("eager", "channels_last")]
+    assert all(r["clips_s"] > 0 for r in rows)
+    out = tmp_path / "train.json"
+    assert (
+        bench.main(["train", str(config), "--iters", "2", "--warmup", "1", "--out", str(out)]) == 0
+    )
+    (row,) = json.loads(out.read_text())["rows"]
+    assert row["model"] == "tiny_nobn" and row["s_iter"] == pytest.approx(
+        row["data_s_iter"] + row["compute_s_iter"]
+    )
+    with pytest.raises(SystemExit) as e:
+        bench.main(["model", "--models", "nope"])
+    assert e.value.code == 2 and "--models: unknown nope" in capsys.readouterr().err
