@@ -27,6 +27,10 @@ def test_every_shipped_config_loads_and_round_trips(path, tmp_path):
 def test_defaults_types_and_work_dir(tmp_path):
     cfg = load_config(write(tmp_path / "run.yaml", "optim: {lr: 1}\n"))
     assert cfg.optim.lr == 1.0 and isinstance(cfg.optim.lr, float)  # ints are floats here
+    # YAML 1.1 reads 1e-4 (no dot) as a string; a float field takes it as the number
+    assert (
+        load_config(tmp_path / "run.yaml", ["optim.weight_decay=1e-4"]).optim.weight_decay == 1e-4
+    )
     assert cfg.model.name == "tsm_r50" and cfg.schedule.policy == "cosine"
     assert cfg.work_dir == str(Path("work_dirs") / "run")
 
@@ -92,3 +96,10 @@ def test_overrides(tmp_path):
         load_config(path, ["optim.lr"])
     with pytest.raises(ConfigError, match=r"--set 'optim.lr.x=1': optim.lr is not a section"):
         load_config(path, ["optim.lr.x=1"])
+
+
+def test_every_zoo_model_has_a_config():
+    from actionkit.models.zoo import TEST_INPUTS
+
+    configs = sorted((ROOT / "configs" / "recognition").glob("*.yaml"))
+    assert set(TEST_INPUTS) <= {load_config(p).model.name for p in configs}

@@ -83,6 +83,18 @@ def test_random_resized_crop_ranges_and_fallback():
     assert T.RandomResizedCrop(area_range=(2.0, 3.0)).box(256, 340, rng) == (42, 0, 298, 256)
 
 
+def test_random_crop_offsets_as_mmaction2_draws_them():
+    rng = np.random.default_rng(0)
+    seen = set()
+    for _ in range(2000):
+        ((x1, y1, x2, y2),) = boxes_of(T.RandomCrop(112)(T.Clip(frames(1, 128, 171)), rng))
+        assert (x2 - x1, y2 - y1) == (112, 112)
+        seen.add((x1, y1))
+    # randint(0, side - size): x in 0..58, y in 0..15, never the last position
+    assert {x for x, _ in seen} == set(range(59)) and {y for _, y in seen} == set(range(16))
+    assert boxes_of(T.RandomCrop(200)(T.Clip(frames(1, 128, 171)), rng)) == [(0, 0, 171, 128)]
+
+
 def test_lazy_views_render_like_explicit_crop_resize_flip():
     x = frames(3, 60, 80)
     clip = T.Compose([T.Resize((-1, 30)), T.CenterCrop(20), T.Flip(1.0)])(T.Clip(x))

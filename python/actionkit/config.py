@@ -62,6 +62,7 @@ class SyntheticConfig:
 @dataclass
 class SplitConfig:
     ann_file: str | None = None  # a list file; relative paths are under data.root
+    data_prefix: str | None = None  # default: data.data_prefix
     sampler: dict[str, Any] = field(  # default: TSN's 8 segments
         default_factory=lambda: {"type": "SampleFrames", "clip_len": 1, "num_clips": 8}
     )
@@ -87,7 +88,9 @@ class DataConfig:
 @dataclass
 class OptimConfig:
     type: Literal["sgd", "adamw"] = "sgd"
-    lr: float = 0.01  # for the whole batch: per-process batch_size x processes x accumulate
+    # the lr (MMAction2's configs give it for 8 GPUs x batch_size; scale it linearly for
+    # another total batch: batch_size x processes x accumulate)
+    lr: float = 0.01
     momentum: float = 0.9
     nesterov: bool = False
     betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
@@ -273,6 +276,12 @@ def _convert(tp: Any, value: Any, path: str) -> Any:
         return from_dict(tp, value, path)
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if tp is float and isinstance(value, str):
+        # PyYAML reads YAML 1.1, where 1e-4 (no dot) is a string, not a number
+        try:
+            return float(value)
+        except ValueError:
+            pass
     if tp in (int, float, str, bool) and (
         not isinstance(value, tp) or (tp is int and isinstance(value, bool))
     ):
@@ -348,6 +357,7 @@ TRANSFORMS = (
     "Resize",
     "RandomResizedCrop",
     "MultiScaleCrop",
+    "RandomCrop",
     "CenterCrop",
     "ThreeCrop",
     "TenCrop",

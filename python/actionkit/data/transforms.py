@@ -2,7 +2,7 @@
 
 A :class:`Clip` carries the decoded uint8 frames ``[T, H, W, 3]`` untouched while the
 geometric transforms (``Resize``, ``RandomResizedCrop``, ``MultiScaleCrop``,
-``CenterCrop``, ``ThreeCrop``, ``TenCrop``, ``Flip``) only update *where* each view of the
+``RandomCrop``, ``CenterCrop``, ``ThreeCrop``, ``TenCrop``, ``Flip``) only update *where* each view of the
 output comes from: a crop box in frame pixels, an output size and a flip flag per view
 (MMAction2's ``lazy=True`` mode, always). ``FormatShape`` then makes the model input with
 the fused ``actionkit.ops.preprocess`` op — crop, bilinear resize, flip, normalize and
@@ -286,6 +286,22 @@ class CenterCrop:
         cw, ch = min(cw, w), min(ch, h)
         x, y = (w - cw) // 2, (h - ch) // 2
         return clip.crop(x, y, x + cw, y + ch)
+
+
+@dataclass(frozen=True)
+class RandomCrop:
+    """MMAction2's ``RandomCrop``: a ``size`` x ``size`` square at a random position, the
+    offsets drawn from ``[0, side - size)`` as MMAction2 draws them (so the last position
+    never comes up); a side not larger than ``size`` is kept whole."""
+
+    size: int
+
+    def __call__(self, clip: Clip, rng: np.random.Generator | None = None) -> Clip:
+        h, w = clip.size
+        rng = _rng(rng)
+        y = int(rng.integers(0, h - self.size)) if h > self.size else 0
+        x = int(rng.integers(0, w - self.size)) if w > self.size else 0
+        return clip.crop(x, y, x + min(self.size, w), y + min(self.size, h))
 
 
 @dataclass(frozen=True)

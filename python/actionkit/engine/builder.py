@@ -86,7 +86,7 @@ def build_dataset(cfg: Config, split: str):
         path,
         build_sampler(split_cfg.sampler, f"{where}.sampler"),
         build_pipeline(split_cfg, where),
-        data_prefix=str(Path(cfg.data.root) / cfg.data.data_prefix),
+        data_prefix=str(Path(cfg.data.root) / (split_cfg.data_prefix or cfg.data.data_prefix)),
         multi_class=cfg.data.multi_class,
         num_classes=cfg.model.num_classes,
         seed=cfg.train.seed,
