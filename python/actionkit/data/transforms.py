@@ -2,8 +2,8 @@
 
 A :class:`Clip` carries the decoded uint8 frames ``[T, H, W, 3]`` untouched while the
 geometric transforms (``Resize``, ``RandomResizedCrop``, ``MultiScaleCrop``,
-``RandomCrop``, ``CenterCrop``, ``ThreeCrop``, ``TenCrop``, ``Flip``) only update *where* each view of the
-output comes from: a crop box in frame pixels, an output size and a flip flag per view
+``RandomCrop``, ``CenterCrop``, ``ThreeCrop``, ``TenCrop``, ``Flip``) only update *where*
+each view of the output comes from: a crop box in frame pixels, an output size and a flip flag per view
 (MMAction2's ``lazy=True`` mode, always). ``FormatShape`` then makes the model input with
 the fused ``actionkit.ops.preprocess`` op — crop, bilinear resize, flip, normalize and
 layout in one pass, on the CPU or the GPU. Composed resizes and crops resample the frames
