@@ -2,13 +2,14 @@
 
 A :class:`Clip` carries the decoded uint8 frames ``[T, H, W, 3]`` untouched while the
 geometric transforms (``Resize``, ``RandomResizedCrop``, ``MultiScaleCrop``,
-``RandomCrop``, ``CenterCrop``, ``ThreeCrop``, ``TenCrop``, ``Flip``) only update *where*
-each view of the output comes from: a crop box in frame pixels, an output size and a flip flag per view
-(MMAction2's ``lazy=True`` mode, always). ``FormatShape`` then makes the model input with
-the fused ``actionkit.ops.preprocess`` op — crop, bilinear resize, flip, normalize and
-layout in one pass, on the CPU or the GPU. Composed resizes and crops resample the frames
-once instead of once per step (values differ slightly from resampling twice, as in
-MMAction2's lazy mode). ``ColorJitter`` needs pixels: it materializes the views first.
+``RandomCrop``, ``CenterCrop``, ``ThreeCrop``, ``TenCrop``, ``Flip``) only update
+*where* each view of the output comes from: a crop box in frame pixels, an output size
+and a flip flag per view (MMAction2's ``lazy=True`` mode, always). ``FormatShape`` then
+makes the model input with the fused ``actionkit.ops.preprocess`` op — crop, bilinear
+resize, flip, normalize and layout in one pass, on the CPU or the GPU. Composed resizes
+and crops resample the frames once instead of once per step (values differ slightly from
+resampling twice, as in MMAction2's lazy mode). ``ColorJitter`` needs pixels: it
+materializes the views first.
 
 Box samplers take a ``numpy.random.Generator`` (``rng``) so a data loader can make each
 sample's randomness reproducible; test-mode transforms draw nothing.
