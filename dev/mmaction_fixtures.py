@@ -1,7 +1,7 @@
 """Writes MMAction2 1.2.0 parity fixtures to tests/fixtures/mmaction/ (run it with the
 side venv's python, see ../shared/PEERS.md; never imported by actionkit):
 
-    /path/to/peers/venv/bin/python dev/mmaction_fixtures.py
+    /path/to/peers/venv/bin/python dev/mmaction_fixtures.py [NAME ...]
 
 For each model: MMAction2 builds it from its zoo config (no pretrained weights), loads
 deterministic weights from tests/parity_weights.py, and records the raw head logits
@@ -38,6 +38,7 @@ MODELS_TO_FIX = {
         {},
         {},
     ),
+    "tsm_r18": (TSM_R50, (1, 8, 3, 64, 64), {"depth": 18}, {"in_channels": 512}),
     "tsm_r50": (TSM_R50, (2, 16, 3, 64, 64), {}, {}),
     "tsm_r50_block": (TSM_R50, (1, 8, 3, 64, 64), {"shift_place": "block"}, {}),
     "i3d_r50": (
@@ -143,7 +144,10 @@ def main() -> None:
     register_all_modules()
     out_dir = ROOT / "tests" / "fixtures" / "mmaction"
     out_dir.mkdir(parents=True, exist_ok=True)
+    only = set(sys.argv[1:])  # names to (re)write; all by default
     for name, (config, shape, backbone, head) in MODELS_TO_FIX.items():
+        if only and name not in only:
+            continue
         model = build(config, backbone, head).eval()
         shapes = [(k, tuple(v.shape)) for k, v in model.state_dict().items()]
         state = make_state(shapes)
@@ -164,7 +168,8 @@ def main() -> None:
             out_dir / f"{name}.pt",
         )
         print(name, tuple(logits.shape), f"|logits| max {logits.abs().max():.3f}")
-    torch.save(metric_cases(), out_dir / "metrics.pt")
+    if not only or "metrics" in only:
+        torch.save(metric_cases(), out_dir / "metrics.pt")
 
 
 if __name__ == "__main__":

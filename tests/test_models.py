@@ -19,6 +19,7 @@ PARITY = {
     "tsn_r18": ("tsn_r18", {}),
     "tsn_r50": ("tsn_r50", {}),
     "tsn_r101": ("tsn_r101", {}),
+    "tsm_r18": ("tsm_r18", {}),
     "tsm_r50": ("tsm_r50", {}),
     "tsm_r50_block": ("tsm_r50", {"shift_place": "block"}),
     "i3d_r50": ("i3d_r50", {}),
