@@ -291,3 +291,21 @@ def test_run_outputs_and_bf16_amp(tmp_path, data_root):
     assert [r["epoch"] for r in records if r.get("split") == "val"] == [1, 2, 3]
     state = torch.load(work / "latest.pth", weights_only=False)
     assert state["ema"] is not None and state["arch"] == "tiny_nobn"
+
+
+def test_a_synthetic_dataset_of_other_settings_is_not_reused(tmp_path, data_root):
+    from actionkit.config import ConfigError
+    from actionkit.engine import prepare_data
+
+    same = (
+        "{classes: [move_right, move_left, disc], videos_per_class: 7, test_per_class: 2, "
+        "num_frames: 12, size: [32, 32]}"
+    )
+    prepare_data(make_config(tmp_path, data_root, tmp_path / "w", data__synthetic=same))
+    other = same.replace("num_frames: 12", "num_frames: 16")
+    with pytest.raises(
+        ConfigError,
+        match=r"data.synthetic: .* was generated with other settings: "
+        r"num_frames 12 \(config: 16\); delete it or choose another data.root",
+    ):
+        prepare_data(make_config(tmp_path, data_root, tmp_path / "w", data__synthetic=other))

@@ -24,6 +24,7 @@ def _synth(args) -> int:
         classes,
         videos_per_class=args.videos_per_class,
         val_per_class=args.val_per_class,
+        test_per_class=args.test_per_class,
         num_frames=args.frames,
         size=(args.height, args.width),
         fps=args.fps,
@@ -107,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--videos-per-class", type=int, default=8)
     p.add_argument("--val-per-class", type=int, default=2)
+    p.add_argument("--test-per-class", type=int, default=0, help="a third split, test_list.txt")
     p.add_argument("--frames", type=int, default=32)
     p.add_argument("--height", type=int, default=64)
     p.add_argument("--width", type=int, default=64)

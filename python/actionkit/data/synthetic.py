@@ -8,9 +8,9 @@ Each video shows one textured shape on a textured background. The classes differ
   the first and reversing its frames, so both classes have exactly the same distribution
   of frame *sets*: any model that ignores frame order (a per-frame CNN with average
   consensus, TSN) is at chance within each pair, and only temporal modelling can solve them;
-* **speed** — ``slow``/``fast``: a shape sliding right at 1x or 3x speed on a wrap-around
-  track with a random phase, so every single frame has the same distribution (a per-frame
-  classifier is at chance; a model seeing several frames is not);
+* **speed** — ``slow``/``fast``: a shape sliding diagonally at 1x or 3x speed on a
+  wrap-around track with a random phase, so every single frame has the same distribution
+  (a per-frame classifier is at chance; a model seeing several frames is not);
 * **appearance** — ``disc``/``triangle``: shapes the other classes never use, moving
   randomly, so a per-frame model solves them (a sanity check that the data is learnable).
 
@@ -22,6 +22,7 @@ reads), or MJPEG in .avi. ``gop`` sets the keyframe interval (``1`` = intra-only
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections.abc import Sequence
@@ -43,6 +44,9 @@ MOTION_PAIRS = (
 SPEED_CLASSES = ("slow", "fast")
 APPEARANCE_CLASSES = ("disc", "triangle")
 CLASSES = tuple(c for pair in MOTION_PAIRS for c in pair) + SPEED_CLASSES + APPEARANCE_CLASSES
+# Bumped whenever the same arguments render different clips (recorded in synthetic.json,
+# so a dataset of an older generator is not taken for the one a config asks for).
+GENERATOR_VERSION = 2
 _REVERSED = {second: first for first, second in MOTION_PAIRS}
 
 _CODECS = {  # codec -> (PyAV encoder, file suffix, pixel format)
@@ -104,7 +108,10 @@ def _render(base: str, shape: str, t: int, h: int, w: int, rng: np.random.Genera
         y0 = rng.uniform(margin, h - margin - span)
         cy = y0 + span * time
     elif base == "rotate_cw":  # image y points down: a growing angle turns clockwise on screen
-        angle = angle + rng.uniform(0.6, 1.0) * math.pi * time
+        # 180-270 degrees in all: under 60 degrees between frames 7 apart (TSN's widest
+        # train-time gap at 8 segments of 32 frames), far from the 180-degree symmetry of
+        # the striped square, where the direction would become ambiguous
+        angle = angle + rng.uniform(1.0, 1.5) * math.pi * time
     elif base == "approach":
         r0 = s * rng.uniform(0.08, 0.11)
         r = r0 * (1 + rng.uniform(1.2, 1.6) * time)
@@ -113,10 +120,16 @@ def _render(base: str, shape: str, t: int, h: int, w: int, rng: np.random.Genera
     elif base == "appear":
         alpha = np.clip((time - rng.uniform(0.2, 0.4)) / 0.3, 0.0, 1.0)
     elif base in SPEED_CLASSES:
-        # Wrap-around track with a uniform random phase: each frame's position is uniform.
+        # A diagonal wrap-around track (no other class moves diagonally) with a uniform
+        # random phase: each frame's position is uniform, whatever the speed.
         laps = (1 if base == "slow" else 3) * 0.3
         cx = (rng.uniform(0, w) + laps * w * time) % w
+        cy = (rng.uniform(0, h) + laps * h * time) % h
     elif base in APPEARANCE_CLASSES:
+        r = np.full(t, s * rng.uniform(0.2, 0.26))  # larger: the shape is what tells them apart
+        margin = r[0] + 1
+        cx = np.full(t, rng.uniform(margin, w - margin))
+        cy = np.full(t, rng.uniform(margin, h - margin))
         step = rng.normal(0, 0.08, size=(2, t)).cumsum(axis=1) * s * time[-1]
         cx = np.clip(cx + step[0], margin, w - margin)
         cy = np.clip(cy + step[1], margin, h - margin)
@@ -128,6 +141,7 @@ def _render(base: str, shape: str, t: int, h: int, w: int, rng: np.random.Genera
         dx, dy = xx - cx[i], yy - cy[i]
         if base in SPEED_CLASSES:  # the track wraps: take the nearest copy of the shape
             dx = (dx + w / 2) % w - w / 2
+            dy = (dy + h / 2) % h - h / 2
         c, sn = math.cos(angle[i]), math.sin(angle[i])
         u = (c * dx + sn * dy) / r[i]
         v = (-sn * dx + c * dy) / r[i]
@@ -238,7 +252,8 @@ def make_dataset(
 ) -> SyntheticDataset:
     """Writes a labelled dataset under ``root``: ``videos/<class>/<class>_<i>.<ext>``, and
     MMAction2-style list files ``train_list.txt`` / ``val_list.txt`` (``path label`` with
-    paths relative to ``root/videos``) plus ``classes.txt``. With ``rawframes=True`` it also
+    paths relative to ``root/videos``) plus ``classes.txt`` and ``synthetic.json`` (these
+    arguments). With ``rawframes=True`` it also
     extracts each video's decoded frames to ``rawframes/<class>/<class>_<i>/img_00001.jpg``
     and writes ``train_rawframes.txt`` / ``val_rawframes.txt`` (``dir total_frames label``).
     With ``test_per_class`` the last videos of each class form a third split, ``test``
@@ -284,6 +299,20 @@ def make_dataset(
                 "".join(e + "\n" for e in raw_lines[split])
             )
     (root / "classes.txt").write_text("".join(c + "\n" for c in classes))
+    settings = {
+        "generator": GENERATOR_VERSION,
+        "classes": list(classes),
+        "videos_per_class": videos_per_class,
+        "val_per_class": val_per_class,
+        "test_per_class": test_per_class,
+        "num_frames": num_frames,
+        "size": list(size),
+        "fps": fps,
+        "codec": codec,
+        "gop": gop,
+        "seed": seed,
+    }
+    (root / "synthetic.json").write_text(json.dumps(settings, indent=1) + "\n")
     test_list = root / "test_list.txt" if test_per_class else None
     return SyntheticDataset(
         root, root / "train_list.txt", root / "val_list.txt", classes, test_list

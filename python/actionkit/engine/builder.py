@@ -3,6 +3,7 @@ synthetic set generated if asked and absent), datasets, loaders and the model.""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import torch
@@ -21,26 +22,49 @@ def prepare_data(cfg: Config, info: DistInfo = SINGLE, log=print) -> None:
     and it is not there yet (process 0 writes, the others wait)."""
     syn = cfg.data.synthetic
     root = Path(cfg.data.root)
-    if syn is None or (root / "classes.txt").exists():
+    if syn is None:
+        return
+    from ..data import synthetic
+
+    wanted = {
+        "generator": synthetic.GENERATOR_VERSION,
+        "classes": list(syn.classes or synthetic.CLASSES),
+        "videos_per_class": syn.videos_per_class,
+        "val_per_class": syn.val_per_class,
+        "test_per_class": syn.test_per_class,
+        "num_frames": syn.num_frames,
+        "size": list(syn.size),
+        "codec": syn.codec,
+        "seed": syn.seed,
+    }
+    if (root / "classes.txt").exists():
+        _check_synthetic(root, wanted, cfg.source)
         return
     if info.is_main:
-        from ..data import synthetic
-
-        classes = syn.classes or synthetic.CLASSES
-        n = len(classes) * syn.videos_per_class
-        log(f"generating the synthetic dataset: {n} videos of {len(classes)} classes in {root}")
-        synthetic.make_dataset(
-            root,
-            classes,
-            videos_per_class=syn.videos_per_class,
-            val_per_class=syn.val_per_class,
-            test_per_class=syn.test_per_class,
-            num_frames=syn.num_frames,
-            size=tuple(syn.size),
-            codec=syn.codec,
-            seed=syn.seed,
-        )
+        classes = len(wanted["classes"])
+        n = classes * syn.videos_per_class
+        log(f"generating the synthetic dataset: {n} videos of {classes} classes in {root}")
+        args = {k: v for k, v in wanted.items() if k != "generator"}
+        synthetic.make_dataset(root, **{**args, "size": tuple(syn.size)})
     barrier(info)
+
+
+def _check_synthetic(root: Path, wanted: dict, source: str | None) -> None:
+    """A synthetic dataset already in ``root`` must be the one the config describes."""
+    record = root / "synthetic.json"
+    if not record.exists():
+        raise ConfigError(
+            f"{source}: data.root: {root} holds a dataset that is not a recorded synthetic "
+            "one (no synthetic.json): delete it or choose another data.root"
+        )
+    made = json.loads(record.read_text())
+    differ = [k for k, v in wanted.items() if made.get(k) != v]
+    if differ:
+        shown = ", ".join(f"{k} {made.get(k)!r} (config: {wanted[k]!r})" for k in differ)
+        raise ConfigError(
+            f"{source}: data.synthetic: {root} was generated with other settings: {shown}; "
+            "delete it or choose another data.root"
+        )
 
 
 def class_names(cfg: Config) -> list[str] | None:
