@@ -11,8 +11,9 @@ Each video shows one textured shape on a textured background. The classes differ
 * **speed** — ``slow``/``fast``: a shape sliding diagonally at 1x or 3x speed on a
   wrap-around track with a random phase, so every single frame has the same distribution
   (a per-frame classifier is at chance; a model seeing several frames is not);
-* **appearance** — ``disc``/``triangle``: shapes the other classes never use, moving
-  randomly, so a per-frame model solves them (a sanity check that the data is learnable).
+* **appearance** — ``disc``/``triangle``: shapes the other classes never use (the disc
+  plain, everything else striped), moving randomly, so a per-frame model solves them (a
+  sanity check that the data is learnable).
 
 Everything is deterministic given the seed. Encoding goes through PyAV (``pip install av``):
 H.264 in .mp4 (``codec="h264"``), VP9 in .webm (``codec="vp9"``, what DALI's CPU decoder
@@ -46,7 +47,7 @@ APPEARANCE_CLASSES = ("disc", "triangle")
 CLASSES = tuple(c for pair in MOTION_PAIRS for c in pair) + SPEED_CLASSES + APPEARANCE_CLASSES
 # Bumped whenever the same arguments render different clips (recorded in synthetic.json,
 # so a dataset of an older generator is not taken for the one a config asks for).
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 _REVERSED = {second: first for first, second in MOTION_PAIRS}
 
 _CODECS = {  # codec -> (PyAV encoder, file suffix, pixel format)
@@ -112,6 +113,10 @@ def _render(base: str, shape: str, t: int, h: int, w: int, rng: np.random.Genera
         # train-time gap at 8 segments of 32 frames), far from the 180-degree symmetry of
         # the striped square, where the direction would become ambiguous
         angle = angle + rng.uniform(1.0, 1.5) * math.pi * time
+        r = np.full(t, s * rng.uniform(0.22, 0.28))  # larger: the turn shows at 64 pixels
+        margin = r[0] + 1
+        cx = np.full(t, rng.uniform(margin, w - margin))
+        cy = np.full(t, rng.uniform(margin, h - margin))
     elif base == "approach":
         r0 = s * rng.uniform(0.08, 0.11)
         r = r0 * (1 + rng.uniform(1.2, 1.6) * time)
@@ -151,7 +156,11 @@ def _render(base: str, shape: str, t: int, h: int, w: int, rng: np.random.Genera
             inside = u * u + v * v <= 1
         else:  # triangle pointing along +v
             inside = (v >= -0.8) & (v <= 1) & (np.abs(u) <= 0.6 * (1 - v))
+        # the disc is plain; every other shape striped (texture, which a small CNN picks
+        # up long before outlines, tells the two appearance classes apart)
         stripe = 0.65 + 0.35 * (np.sin(stripes * math.pi * u) > 0)
+        if shape == "disc":
+            stripe = np.ones_like(u)
         weight = (alpha[i] * inside)[..., None]
         frame = background * (1 - weight) + (colour * stripe[..., None]) * weight
         out[i] = np.clip(frame + 0.5, 0, 255).astype(np.uint8)
