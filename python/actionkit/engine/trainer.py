@@ -240,8 +240,10 @@ class Trainer:
                     self.iteration += 1
                     self.iter_in_epoch = it + 1
                     every = tcfg.checkpoint_iters
-                    if every and self.iteration % every == 0 and it + 1 < self.iters_per_epoch:
-                        self.save(f"iter_{self.iteration:08d}.pth")
+                    group_done = (it + 1) % cfg.optim.accumulate == 0  # no pending gradients
+                    if every and self.iteration % every == 0 and group_done:
+                        if it + 1 < self.iters_per_epoch:  # the epoch checkpoint follows
+                            self.save(f"iter_{self.iteration:08d}.pth")
                 self.monitor.end_epoch()
                 self.epoch, self.iter_in_epoch = epoch + 1, 0
                 last = self.epoch == cfg.schedule.epochs
