@@ -263,3 +263,11 @@ def test_export_cli(tmp_path, capsys):
         main([str(ckpt), "--onnx", str(tmp_path / "tsm.onnx"), "--input-shape", "8,3,32,32"]) == 0
     )
     assert "onnxruntime vs PyTorch" in capsys.readouterr().out
+    # bad input: one line naming the file or the mismatch, exit status 1
+    assert main([str(tmp_path / "none.pth"), "--onnx", str(tmp_path / "x.onnx")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("actionkit-export: error: ") and "none.pth: no such checkpoint" in err
+    args = [str(ckpt), "--model", "tsn_r50", "--onnx", str(tmp_path / "y.onnx")]
+    assert main(args) == 1
+    assert "is a checkpoint of tsm_r50, the model is tsn_r50" in capsys.readouterr().err
+    assert not (tmp_path / "y.onnx").exists()
