@@ -147,25 +147,36 @@ def test_pipeline(model: nn.Module):
 
 
 @torch.no_grad()
+def predict_frames(
+    model: nn.Module, get_frames, total: int, fps: float | None, offset: int = 0
+) -> torch.Tensor:
+    """Scores ``[num_classes]`` of frames ``offset .. offset + total - 1`` of a video
+    (``get_frames(indices) -> uint8 [T, H, W, 3]``) through the model's test pipeline."""
+    sampler, transforms = test_pipeline(model)
+    indices = np.asarray(sampler(total, 0, None, fps)) + offset
+    frames = get_frames(indices)
+    clip_len = getattr(sampler, "clip_len", 1) or 1
+    inputs, _ = apply_transforms(transforms, Clip(frames, len(indices) // clip_len, clip_len))
+    device = next(model.parameters()).device
+    return model.predict(inputs.unsqueeze(0).to(device))[0].float().cpu()
+
+
 def inference_recognizer(
     model: nn.Module, video: str | os.PathLike | np.ndarray, fps: float | None = None
 ) -> ActionResult:
     """Classifies ``video`` (a file, a rawframe folder, or uint8 frames ``[T, H, W, 3]``)
     with the model's test pipeline; views are averaged as its ``average_clips`` says."""
-    sampler, transforms = test_pipeline(model)
     if isinstance(video, np.ndarray):
         if video.ndim != 4 or video.shape[-1] != 3 or video.dtype != np.uint8:
             raise ValueError(f"video frames must be uint8 [T, H, W, 3], got {video.shape}")
-        indices = np.asarray(sampler(len(video), 0, None, fps))
-        frames = torch.from_numpy(np.ascontiguousarray(video[indices]))
+
+        def frames(indices):
+            return torch.from_numpy(np.ascontiguousarray(video[indices]))
+
+        scores = predict_frames(model, frames, len(video), fps)
     else:
         if not Path(video).exists():
             raise FileNotFoundError(f"{video}: no such video")
         with VideoReader(video) as reader:
-            indices = np.asarray(sampler(len(reader), 0, None, reader.fps))
-            frames = reader.get_frames(indices)
-    clip_len = getattr(sampler, "clip_len", 1) or 1
-    inputs, _ = apply_transforms(transforms, Clip(frames, len(indices) // clip_len, clip_len))
-    device = next(model.parameters()).device
-    scores = model.predict(inputs.unsqueeze(0).to(device))[0].float().cpu()
+            scores = predict_frames(model, reader.get_frames, len(reader), reader.fps)
     return ActionResult(scores, int(scores.argmax()), model.labels)

@@ -24,7 +24,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from ._common import one_line_errors
 
@@ -171,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         raise ValueError("--window and --stride must be positive numbers of seconds")
     if args.out and Path(args.out).suffix.lower() not in (".mp4", ".gif", ".mkv", ".webm"):
         raise ValueError(f"--out: {args.out} must end in .mp4, .mkv, .webm or .gif")
-    from ..apis import inference_recognizer, init_recognizer, test_pipeline
+    from ..apis import inference_recognizer, init_recognizer, predict_frames
     from ..data.decode import VideoReader
     from ..models.checkpoint import num_classes_of
 
@@ -193,19 +192,9 @@ def main(argv: list[str] | None = None) -> int:
 
     stride = args.stride or args.window / 2
     spans = windows(len(reader), fps, args.window, stride)
-    sampler, transforms = test_pipeline(model)
-    from ..data.transforms import Clip, apply_transforms
-
-    device = next(model.parameters()).device
-    scores = []
-    for a, b in spans:
-        indices = np.asarray(sampler(b - a, 0, None, fps)) + a
-        frames = reader.get_frames(indices)
-        clip_len = getattr(sampler, "clip_len", 1) or 1
-        inputs, _ = apply_transforms(transforms, Clip(frames, len(indices) // clip_len, clip_len))
-        with torch.no_grad():
-            scores.append(model.predict(inputs.unsqueeze(0).to(device))[0].float().cpu().numpy())
-    scores = np.stack(scores)
+    scores = np.stack(
+        [predict_frames(model, reader.get_frames, b - a, fps, a).numpy() for a, b in spans]
+    )
     names = model.labels or [f"class {i}" for i in range(scores.shape[1])]
     seconds = per_second(spans, scores, fps, len(reader))
     timeline = {
