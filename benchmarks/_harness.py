@@ -8,7 +8,6 @@ resident set before the call; on CUDA it is torch's peak allocation over the bas
 from __future__ import annotations
 
 import gc
-import json
 import os
 import platform
 import statistics
@@ -17,6 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
+
+from actionkit.engine.checkpoint import atomic_write_json as write_json  # noqa: F401
 
 
 def _sync(device: torch.device) -> None:
@@ -100,14 +101,6 @@ def environment(device: torch.device) -> dict[str, object]:
     if device.type == "cuda":
         env["gpu"] = torch.cuda.get_device_name(device)
     return env
-
-
-def write_json(path: str | Path, payload: dict) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=2))
-    os.replace(tmp, path)
 
 
 def mib(n: int | None) -> str:

@@ -15,8 +15,6 @@ to the folder of the checkpoint.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 from pathlib import Path
 
@@ -39,12 +37,6 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def write_json(path: Path, payload) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=1) + "\n")
-    os.replace(tmp, path)
-
-
 @one_line_errors("actionkit-test")
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
@@ -52,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     if not Path(args.checkpoint).is_file():
         raise FileNotFoundError(f"{args.checkpoint}: no such checkpoint")
     from ..engine import builder, classification_metrics, predict_split
+    from ..engine.checkpoint import atomic_write_json
     from ..engine.dist import destroy, init_distributed
     from ..models.checkpoint import load_checkpoint
 
@@ -65,15 +58,10 @@ def main(argv: list[str] | None = None) -> int:
     destroy(info)
     if not info.is_main:
         return 0
-    metrics = classification_metrics(scores, labels, cfg.data.multi_class)
     names = builder.class_names(cfg)
-    per_class = metrics.pop("per_class_accuracy", None)
-    if per_class is not None and names and len(names) == len(per_class):
-        per_class = dict(zip(names, per_class, strict=True))
+    metrics = classification_metrics(scores, labels, cfg.data.multi_class, names)
     result = {"split": args.split, "checkpoint": str(args.checkpoint), **metrics}
-    result["per_class_accuracy"] = per_class
     out = Path(args.out) if args.out else Path(args.checkpoint).parent
-    out.mkdir(parents=True, exist_ok=True)
     predictions = []
     for i, s, y in zip(index, scores, labels, strict=True):
         top = s.argsort()[::-1][:5]
@@ -85,8 +73,8 @@ def main(argv: list[str] | None = None) -> int:
                 "top5": [[int(k), round(float(s[k]), 6)] for k in top],
             }
         )
-    write_json(out / "predictions.json", predictions)
-    write_json(out / "test_metrics.json", result)
+    atomic_write_json(out / "predictions.json", predictions, indent=1)
+    atomic_write_json(out / "test_metrics.json", result, indent=1)
     shown = " ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float))
     print(f"{args.split}: {shown} ({metrics.get('num_samples', len(labels))} videos)")
     print(f"wrote {out / 'predictions.json'} and {out / 'test_metrics.json'}")

@@ -9,6 +9,7 @@ a symlink to the newest; ``best.pth`` a hard link to the best epoch's file.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import re
@@ -34,6 +35,16 @@ def atomic_save(payload: dict, path: Path) -> None:
     finally:
         tmp.unlink(missing_ok=True)
     _fsync_dir(path.parent)
+
+
+def atomic_write_json(path: str | os.PathLike, payload, indent: int = 2) -> None:
+    """``payload`` as JSON at ``path`` (its folder made if needed), through a temporary
+    file renamed over it: readers see the old file or the new one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(json.dumps(payload, indent=indent) + "\n")
+    os.replace(tmp, path)
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -50,9 +50,15 @@ def predict_split(
     return index[order], score, label
 
 
-def classification_metrics(scores: np.ndarray, labels: np.ndarray, multi_class: bool) -> dict:
-    """top1 / top5 / mean_class_accuracy and per-class accuracy for single-label data;
-    mAP and mmit-mAP for multi-label. Fractions in [0, 1]."""
+def classification_metrics(
+    scores: np.ndarray,
+    labels: np.ndarray,
+    multi_class: bool,
+    class_names: list[str] | None = None,
+) -> dict:
+    """top1 / top5 / mean_class_accuracy and per-class accuracy for single-label data
+    (keyed by ``class_names`` when they name every class, else a list); mAP and mmit-mAP
+    for multi-label. Fractions in [0, 1]."""
     if multi_class:
         return {
             "mAP": float(M.mean_average_precision(scores, labels)),
@@ -64,8 +70,11 @@ def classification_metrics(scores: np.ndarray, labels: np.ndarray, multi_class: 
     out = {f"top{t}": float(a) for t, a in zip(tops, accuracy, strict=True)}
     out["mean_class_accuracy"] = float(M.mean_class_accuracy(scores, labels))
     pred = scores.argmax(1)
-    out["per_class_accuracy"] = [
+    per_class = [
         float((pred[labels == c] == c).mean()) if (labels == c).any() else None for c in range(k)
     ]
+    if class_names and len(class_names) == k:
+        per_class = dict(zip(class_names, per_class, strict=True))
+    out["per_class_accuracy"] = per_class
     out["num_samples"] = int(len(labels))
     return out

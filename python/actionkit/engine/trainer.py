@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import json
 import math
 import os
 import shutil
@@ -19,6 +18,7 @@ from ..config import Config, to_dict
 from ..losses import bce_with_logits, cross_entropy
 from . import builder
 from .checkpoint import (
+    atomic_write_json,
     existing_checkpoints,
     load_training_checkpoint,
     rng_state,
@@ -271,7 +271,7 @@ class Trainer:
     def evaluate(self, loader) -> dict:
         model = self.ema.module if self.ema is not None else self.model
         _, scores, labels = predict_split(model, loader, self.device, self.info, self.cfg.train.amp)
-        return classification_metrics(scores, labels, self.cfg.data.multi_class)
+        return classification_metrics(scores, labels, self.cfg.data.multi_class, self.classes)
 
     def final_test(self, train_seconds: float) -> dict:
         """The test split (or, without one, the val split) with the final weights, as
@@ -282,18 +282,11 @@ class Trainer:
             loader = builder.build_loader(self.cfg, split, self.info)[0]
             metrics = self.evaluate(loader)
             self.monitor.metrics(self.epoch, split, metrics, self.iteration)
-            names = self.classes
-            per_class = metrics.pop("per_class_accuracy", None)
-            if per_class is not None and names and len(names) == len(per_class):
-                per_class = dict(zip(names, per_class, strict=True))
-            result = {"split": split, **metrics, "per_class_accuracy": per_class, **result}
+            result = {"split": split, **metrics, **result}
         if self.best is not None:
             result["best_val"] = self.best
         if self.info.is_main:
-            path = self.work_dir / "metrics.json"
-            tmp = path.with_suffix(".json.tmp")
-            tmp.write_text(json.dumps(result, indent=2) + "\n")
-            os.replace(tmp, path)
+            atomic_write_json(self.work_dir / "metrics.json", result)
         barrier(self.info)
         destroy(self.info)
         return result
