@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from actionkit._plot import pyplot
 from actionkit.engine.checkpoint import atomic_write_json as write_json  # noqa: F401
 
 
@@ -110,12 +111,8 @@ def mib(n: int | None) -> str:
 def bar_chart(path: str | Path, labels: list[str], series: dict[str, list[float]], unit: str):
     """A horizontal bar chart (stacked when several series) as PNG; None without
     matplotlib."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+    plt = pyplot()
+    if plt is None:
         return None
     fig, ax = plt.subplots(figsize=(9, 0.45 * len(labels) + 1.2))
     left = [0.0] * len(labels)

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._plot import pyplot
 from ._common import one_line_errors
 
 
@@ -135,13 +136,8 @@ def write_overlay(path: Path, reader, fps: float, text_of_frame) -> None:
 
 
 def plot_timeline(path: Path, seconds: np.ndarray, names: list[str], k: int) -> bool:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib is not installed: no timeline plot (pip install matplotlib)")
+    plt = pyplot("timeline plot")
+    if plt is None:
         return False
     shown = list(dict.fromkeys(int(i) for i in seconds.argmax(1)))  # every second's winner
     shown += [int(i) for i in np.argsort(seconds.mean(0))[::-1] if int(i) not in shown]

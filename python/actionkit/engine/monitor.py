@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+from .._plot import pyplot
+
 
 def _eta(seconds: float) -> str:
     return str(datetime.timedelta(seconds=int(seconds)))
@@ -119,13 +121,8 @@ class Monitor:
 
 def plot_curves(work_dir: Path) -> Path | None:
     """``curves.png``: training loss and lr over iterations, metrics over epochs."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib is not installed: no curves.png (pip install matplotlib)")
+    plt = pyplot("curves.png")
+    if plt is None:
         return None
     train, evals = [], []
     for line in (work_dir / "log.jsonl").read_text().splitlines():
