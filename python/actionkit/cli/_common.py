@@ -4,6 +4,7 @@ traceback instead, for bug reports."""
 
 from __future__ import annotations
 
+import argparse
 import functools
 import os
 import sys
@@ -48,3 +49,15 @@ def one_line_errors(prog: str) -> Callable:
         return run
 
     return wrap
+
+
+def doc_parser(prog: str, doc: str) -> argparse.ArgumentParser:
+    """A parser whose description is the docstring's first paragraph and whose epilog (the
+    examples) is the rest, kept as written."""
+    summary, _, rest = doc.partition("\n\n")
+    return argparse.ArgumentParser(
+        prog=prog,
+        description=summary,
+        epilog=rest,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )

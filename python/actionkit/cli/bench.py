@@ -17,6 +17,8 @@ import argparse
 import importlib
 import sys
 
+from ._common import doc_parser
+
 # subcommand -> (module, arguments put in front of the user's)
 COMMANDS = {
     "ops": ("ops", []),
@@ -30,12 +32,7 @@ COMMANDS = {
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    parser = argparse.ArgumentParser(
-        prog="actionkit-bench",
-        description=__doc__.split("\n\n")[0],
-        epilog=__doc__.split("\n\n", 1)[1],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = doc_parser("actionkit-bench", __doc__)
     parser.add_argument("benchmark", choices=sorted(COMMANDS))
     parser.add_argument("args", nargs=argparse.REMAINDER, help="passed to the benchmark")
     if not argv or argv[0] in ("-h", "--help"):

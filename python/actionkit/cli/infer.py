@@ -26,16 +26,11 @@ from pathlib import Path
 import numpy as np
 
 from .._plot import pyplot
-from ._common import one_line_errors
+from ._common import doc_parser, one_line_errors
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="actionkit-infer",
-        description=__doc__.split("\n\n")[0],
-        epilog=__doc__.split("\n\n", 1)[1],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = doc_parser("actionkit-infer", __doc__)
     p.add_argument("checkpoint")
     p.add_argument("video", help="a video file or a rawframe folder")
     source = p.add_mutually_exclusive_group()

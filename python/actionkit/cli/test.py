@@ -19,16 +19,11 @@ import sys
 from pathlib import Path
 
 from ..config import load_config
-from ._common import one_line_errors
+from ._common import doc_parser, one_line_errors
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="actionkit-test",
-        description=__doc__.split("\n\n")[0],
-        epilog=__doc__.split("\n\n", 1)[1],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = doc_parser("actionkit-test", __doc__)
     p.add_argument("config", help="the YAML config the model was trained with")
     p.add_argument("checkpoint", help="actionkit or MMAction2 .pth")
     p.add_argument("--split", choices=["test", "val"], default="test")

@@ -19,16 +19,11 @@ import argparse
 import sys
 
 from ..config import dump_config, load_config
-from ._common import one_line_errors
+from ._common import doc_parser, one_line_errors
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="actionkit-train",
-        description=__doc__.split("\n\n")[0],
-        epilog=__doc__.split("\n\n", 1)[1],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = doc_parser("actionkit-train", __doc__)
     p.add_argument("config", help="a YAML config (see configs/)")
     p.add_argument("--work-dir", help="where checkpoints and logs go")
     p.add_argument(
