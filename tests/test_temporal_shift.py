@@ -1,5 +1,11 @@
 """temporal_shift against the reference, hand-worked cases, gradients, opcheck, compile, errors."""
 
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
 import pytest
 import torch
 from torch.testing._internal.optests import opcheck
@@ -156,3 +162,41 @@ def test_falls_back_to_reference_where_no_kernel(monkeypatch):
     x = torch.randn(8, 16, 3, 3)
     monkeypatch.setitem(_dispatch._COMPILED, "cpu", set())
     assert torch.equal(actionkit.ops.temporal_shift(x, 4), _reference.temporal_shift(x, 4))
+
+
+@pytest.mark.parametrize("huge_pages", ["1", "0"])
+def test_large_outputs_with_and_without_huge_page_advice(huge_pages):
+    """Outputs of 32 MiB and more are advised as huge-page memory before the kernel writes
+    them (ACTIONKIT_HUGE_PAGES=0 turns that off; the switch is read once per process, so
+    each setting runs in a child). Rows of 7 * 7 * 2 bytes also take the copy's tail loop."""
+
+    code = textwrap.dedent(
+        """
+        import torch, actionkit
+        from actionkit.ops import _reference
+        def huge_kib():
+            with open("/proc/self/smaps_rollup") as f:
+                return next(int(l.split()[1]) for l in f if l.startswith("AnonHugePages:"))
+        x = torch.randn(64, 1024, 16, 16, requires_grad=True)  # 64 MiB
+        before = huge_kib()
+        out = actionkit.ops.temporal_shift(x, 8)
+        print(huge_kib() - before)
+        assert torch.equal(out, _reference.temporal_shift(x.detach(), 8))
+        grad = torch.randn_like(out)
+        out.backward(grad)
+        ref = x.detach().clone().requires_grad_()
+        _reference.temporal_shift(ref, 8).backward(grad)
+        assert torch.equal(x.grad, ref.grad)
+        h = torch.randn(64, 1536, 7, 7).half()  # 9.4 MiB: below the advice threshold
+        assert torch.equal(actionkit.ops.temporal_shift(h, 8), _reference.temporal_shift(h, 8))
+        print("ok")
+        """
+    )
+    env = {**os.environ, "ACTIONKIT_HUGE_PAGES": huge_pages}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.split()[-1] == "ok", done.stderr
+    thp = Path("/sys/kernel/mm/transparent_hugepage/enabled")
+    mode = thp.read_text().split("[")[1].split("]")[0] if thp.exists() else "never"
+    if mode == "madvise":  # huge pages exactly where advised: at least 60 of the 64 MiB
+        huge_kib = int(done.stdout.split()[0])
+        assert huge_kib >= 60 * 1024 if huge_pages == "1" else huge_kib == 0, huge_kib

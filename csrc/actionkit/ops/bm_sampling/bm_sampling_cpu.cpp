@@ -12,6 +12,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "../../common/cpu_alloc.h"
 #include "../../common/cpu_clones.h"
 #include "bm_sampling.h"
 
@@ -171,8 +172,8 @@ acc_t* writable_as_acc(scalar_t* row) {
 at::Tensor forward_cpu(const at::Tensor& input_in, const Params& p, bool sum) {
   const at::Tensor input = input_in.contiguous();
   const int64_t n = input.size(0), c = input.size(1), t = p.frames;
-  at::Tensor out = sum ? at::empty({n, c, t, t}, input.options())
-                       : at::empty({n, c, p.samples, t, t}, input.options());
+  at::Tensor out = sum ? empty_output({n, c, t, t}, input.options())
+                       : empty_output({n, c, p.samples, t, t}, input.options());
   const int64_t seqs = sum ? p.samples : 1;  // input sequences per row
   const int64_t out_row = (sum ? 1 : p.samples) * t * t;
   AT_DISPATCH_FLOATING_TYPES_AND2(

@@ -4,6 +4,8 @@
 #include <ATen/ops/empty.h>
 #include <torch/library.h>
 
+#include "../../common/cpu_alloc.h"
+
 namespace actionkit::kernels::preprocess {
 
 namespace {
@@ -63,8 +65,8 @@ at::Tensor make_output(const Dims& d, const at::Tensor& frames,
   const auto type = dtype.value_or(at::kFloat);
   TORCH_CHECK(at::isFloatingType(type), "preprocess: dtype must be a floating type, got ", type);
   const auto options = frames.options().dtype(type);
-  return d.ntchw ? at::empty({d.batch, d.frames, d.channels, d.out_h, d.out_w}, options)
-                 : at::empty({d.batch, d.channels, d.frames, d.out_h, d.out_w}, options);
+  return d.ntchw ? empty_output({d.batch, d.frames, d.channels, d.out_h, d.out_w}, options)
+                 : empty_output({d.batch, d.channels, d.frames, d.out_h, d.out_w}, options);
 }
 
 }  // namespace actionkit::kernels::preprocess

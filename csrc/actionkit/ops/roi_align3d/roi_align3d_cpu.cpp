@@ -6,13 +6,13 @@
 #include <ATen/OpMathType.h>
 #include <ATen/Parallel.h>
 #include <ATen/ops/empty.h>
-#include <ATen/ops/zeros.h>
 #include <torch/library.h>
 
 #include <cstdint>
 #include <limits>
 #include <vector>
 
+#include "../../common/cpu_alloc.h"
 #include "roi_align3d.h"
 
 namespace actionkit::kernels::roi_align3d {
@@ -73,7 +73,8 @@ at::Tensor forward_kernel(const at::Tensor& features, const at::Tensor& rois, co
   const int64_t num_rois = rois.size(0), channels = features.size(1);
   const int64_t bins = p.out_t * p.out_h * p.out_w;
   const int64_t block = features.size(2) * features.size(3) * features.size(4);
-  at::Tensor out = at::empty({num_rois, channels, p.out_t, p.out_h, p.out_w}, features.options());
+  at::Tensor out =
+      empty_output({num_rois, channels, p.out_t, p.out_h, p.out_w}, features.options());
   AT_DISPATCH_FLOATING_TYPES_AND2(
       at::kHalf, at::kBFloat16, features.scalar_type(), "roi_align3d_cpu", [&] {
         using acc_t = at::opmath_type<scalar_t>;
@@ -125,7 +126,8 @@ at::Tensor backward_kernel(const at::Tensor& grad, const at::Tensor& rois,
   const int64_t num_rois = rois.size(0), channels = input_shape[1];
   const int64_t bins = p.out_t * p.out_h * p.out_w;
   const int64_t block = input_shape[2] * input_shape[3] * input_shape[4];
-  at::Tensor grad_features = at::zeros(input_shape, grad.options().dtype(rois.scalar_type()));
+  at::Tensor grad_features =
+      empty_output(input_shape, grad.options().dtype(rois.scalar_type())).zero_();
   AT_DISPATCH_FLOATING_TYPES_AND2(
       at::kHalf, at::kBFloat16, grad.scalar_type(), "roi_align3d_backward_cpu", [&] {
         using acc_t = at::opmath_type<scalar_t>;
