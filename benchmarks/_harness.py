@@ -86,6 +86,20 @@ def retaining_memory() -> bool:
     return all(os.environ.get(k) == v for k, v in RETAIN_ENV.items())
 
 
+# actionkit's CPU kernels advise outputs of 32 MiB and more as transparent huge pages
+# (one page fault per 2 MiB); this setting turns that off.
+NO_HUGE_PAGES_ENV = {"ACTIONKIT_HUGE_PAGES": "0"}
+
+
+def transparent_huge_pages() -> str:
+    """The kernel's THP mode ("always", "madvise", "never"), "-" where unknown."""
+    try:
+        text = Path("/sys/kernel/mm/transparent_hugepage/enabled").read_text()
+        return text.split("[")[1].split("]")[0]
+    except (OSError, IndexError):
+        return "-"
+
+
 def environment(device: torch.device) -> dict[str, object]:
     import actionkit
 
@@ -98,6 +112,8 @@ def environment(device: torch.device) -> dict[str, object]:
         "threads": torch.get_num_threads(),
         "device": str(device),
         "allocator": "glibc, freed memory retained" if retaining_memory() else "glibc default",
+        "huge_page_advice": "off" if os.environ.get("ACTIONKIT_HUGE_PAGES") == "0" else "on",
+        "transparent_hugepage": transparent_huge_pages(),
     }
     if device.type == "cuda":
         env["gpu"] = torch.cuda.get_device_name(device)

@@ -25,11 +25,11 @@ import torch
 import actionkit
 
 from ._harness import (
+    NO_HUGE_PAGES_ENV,
     RETAIN_ENV,
     environment,
     mib,
     peak_memory,
-    retaining_memory,
     time_ms,
     write_json,
 )
@@ -386,15 +386,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=None, help="timed repeats per variant")
     parser.add_argument("--out", default="bench-results/ops.json", help="where to write the JSON")
     parser.add_argument(
+        "--no-huge-pages",
+        action="store_true",
+        help="run with actionkit's huge-page advice for large CPU outputs turned off "
+        "(ACTIONKIT_HUGE_PAGES=0)",
+    )
+    parser.add_argument(
         "--retain-memory",
         action="store_true",
         help="run with glibc keeping freed memory (no page faults on every large tensor; "
         "peak memory is then not measured)",
     )
+    argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
-    if args.retain_memory and not retaining_memory():
-        env = {**os.environ, **RETAIN_ENV}
-        os.execve(sys.executable, [sys.executable, "-m", "benchmarks.ops", *sys.argv[1:]], env)
+    wanted = {**(RETAIN_ENV if args.retain_memory else {})}
+    wanted.update(NO_HUGE_PAGES_ENV if args.no_huge_pages else {})
+    if any(os.environ.get(k) != v for k, v in wanted.items()):  # both are read at start-up
+        env = {**os.environ, **wanted}
+        os.execve(sys.executable, [sys.executable, "-m", __spec__.name, *argv], env)
     device = torch.device(args.device)
     repeats = args.repeats or (3 if args.quick else 7)
     torch.manual_seed(0)

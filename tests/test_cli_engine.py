@@ -2,6 +2,9 @@
 bad input ending in one line that names the problem (exit status 1; argparse's 2)."""
 
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -186,3 +189,20 @@ def test_bench_model_and_train(trained, tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         bench.main(["model", "--models", "nope"])
     assert e.value.code == 2 and "--models: unknown nope" in capsys.readouterr().err
+
+
+def test_bench_ops_runs_every_op_under_the_requested_allocator_settings(tmp_path):
+    """`actionkit-bench ops --retain-memory --no-huge-pages` restarts itself with the
+    settings that are read at start-up; the JSON records them and has a row per op."""
+    out = tmp_path / "ops.json"
+    cmd = [sys.executable, "-m", "actionkit.cli.bench", "ops", "--quick", "--repeats", "1"]
+    cmd += ["--retain-memory", "--no-huge-pages", "--out", str(out)]
+    env = {k: v for k, v in os.environ.items() if k != "ACTIONKIT_HUGE_PAGES"}
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(out.read_text())
+    assert report["environment"]["allocator"] == "glibc, freed memory retained"
+    assert report["environment"]["huge_page_advice"] == "off"
+    ops = {r["op"] for r in report["rows"]}
+    assert ops >= {"temporal_shift", "graph_aggregate", "bm_sampling", "soft_nms"}
+    assert all(r["ms"] > 0 and r["speedup_vs_mmaction2"] > 0 for r in report["rows"])
