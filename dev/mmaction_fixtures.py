@@ -140,6 +140,92 @@ def metric_cases() -> dict:
     return {"mmaction": mmaction.__version__, "cases": cases}
 
 
+def op_cases() -> dict:
+    """What MMAction2 1.2.0 (and, where full mmcv is installed, mmcv's compiled ops) compute
+    for the ops actionkit re-implements, on seeded inputs: the TSM shift, BMN's sample-mask
+    matmul, temporal soft-NMS, the AVA RoI extractor and mmcv's soft_nms."""
+    import numpy as np
+    from mmaction.models.backbones.resnet_tsm import TemporalShift
+    from mmaction.models.localizers import BMN
+    from mmaction.models.localizers.utils.proposal_utils import soft_nms as temporal_soft_nms
+
+    gen = torch.Generator().manual_seed(11)
+    cases: dict = {"mmaction": mmaction.__version__}
+    x = torch.randn(16, 24, 3, 5, generator=gen)  # N=2 clips of T=8
+    cases["temporal_shift"] = [
+        {"x": x, "num_segments": 8, "shift_div": d, "out": TemporalShift.shift(x, 8, d)}
+        for d in (8, 3)
+    ]
+
+    bmn = []
+    for t, s in [(5, 1), (16, 8), (40, 32), (100, 32)]:
+        model = BMN(t, 0.5, s, 3, 4, 0.4, 0.5, 0.9, 100)
+        f = torch.randn(1, 2, t, generator=gen)
+        with torch.no_grad():  # BMN.forward's sampling step, as it is written there
+            y = torch.matmul(f, model.sample_mask).reshape(1, 2, s, t, t)
+        case = {"frames": t, "samples": s, "x": f, "by_duration": y.sum(4)}
+        if t <= 16:
+            case["out"] = y
+        else:  # a random projection per channel pins every mask entry in a few bytes
+            probe = torch.randn(s, t, t, generator=torch.Generator().manual_seed(t))
+            case |= {"probe_seed": t, "projection": (y * probe).sum((2, 3, 4))}
+        bmn.append(case)
+    cases["bm_sampling"] = bmn
+
+    rng = np.random.default_rng(3)
+    tsn = []
+    for k, top_k in [(60, 20), (400, 100)]:
+        start = rng.random(k) * 0.8
+        proposals = np.stack([start, start + rng.random(k) * 0.4, rng.random(k)], 1)
+        out = temporal_soft_nms(proposals.copy(), 0.4, 0.5, 0.9, top_k)
+        tsn.append({"proposals": torch.from_numpy(proposals), "top_k": top_k, "out": out})
+    cases["temporal_soft_nms"] = tsn
+
+    try:
+        import mmcv
+        from mmaction.models.roi_heads.roi_extractors import SingleRoIExtractor3D
+        from mmcv.ops import soft_nms
+    except ImportError:  # mmcv-lite: no compiled ops
+        return cases
+    cases["mmcv"] = mmcv.__version__
+    xy = torch.rand(200, 2, generator=gen) * 100
+    boxes = torch.cat([xy, xy + 5 + torch.rand(200, 2, generator=gen) * 40], 1)
+    scores = torch.rand(200, generator=gen)
+    cases["soft_nms"] = []
+    for method in ("linear", "gaussian", "naive"):
+        for offset in (0, 1):
+            dets, keep = soft_nms(boxes, scores, 0.3, 0.5, 1e-3, method, offset)
+            cases["soft_nms"].append(
+                {
+                    "boxes": boxes,
+                    "scores": scores,
+                    "method": method,
+                    "offset": offset,
+                    "dets": dets,
+                    "keep": keep,
+                }
+            )
+    feat = torch.randn(2, 4, 4, 16, 16, generator=gen)
+    xy = torch.rand(6, 2, generator=gen) * 200 - 20  # some boxes leave the frame
+    rois = torch.cat(
+        [
+            torch.tensor([0, 1, 1, 0, 1, 0.0])[:, None],
+            xy,
+            xy + torch.rand(6, 2, generator=gen) * 120,
+        ],
+        1,
+    )
+    rois[5, 3:] = rois[5, 1:3]  # a zero-size box
+    cases["roi_extractor"] = []
+    for pool in (True, False):
+        extractor = SingleRoIExtractor3D(output_size=7, with_temporal_pool=pool)
+        out, _ = extractor(feat, rois)
+        cases["roi_extractor"].append(
+            {"feat": feat, "rois": rois, "temporal_pool": pool, "out": out}
+        )
+    return cases
+
+
 def main() -> None:
     register_all_modules()
     out_dir = ROOT / "tests" / "fixtures" / "mmaction"
@@ -170,6 +256,8 @@ def main() -> None:
         print(name, tuple(logits.shape), f"|logits| max {logits.abs().max():.3f}")
     if not only or "metrics" in only:
         torch.save(metric_cases(), out_dir / "metrics.pt")
+    if not only or "ops" in only:
+        torch.save(op_cases(), out_dir / "ops.pt")
 
 
 if __name__ == "__main__":
