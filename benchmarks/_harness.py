@@ -8,9 +8,11 @@ resident set before the call; on CUDA it is torch's peak allocation over the bas
 from __future__ import annotations
 
 import gc
+import json
 import os
 import platform
 import statistics
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -73,6 +75,78 @@ def time_ms(
             _sync(device)
             times[name].append((time.perf_counter() - start) * 1e3)
     return {name: statistics.median(t) for name, t in times.items()}
+
+
+def time_interleaved(
+    fns: dict[str, Callable[[], float]], repeats: int, warmup: int
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Median ms of step functions that time themselves (each returns its own ms: a step
+    run in another process reports the time of the step alone, not of the pipe), run
+    round-robin; also each first call's ms (the compile time of a compiled variant)."""
+    first = {name: fn() for name, fn in fns.items()}
+    for _ in range(warmup - 1):
+        for fn in fns.values():
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            times[name].append(fn())
+    return {n: statistics.median(t) for n, t in times.items()}, first
+
+
+def timed_step(fn: Callable[[], object], device: torch.device) -> Callable[[], float]:
+    """fn as a step function for time_interleaved."""
+
+    def step() -> float:
+        start = time.perf_counter()
+        fn()
+        _sync(device)
+        return (time.perf_counter() - start) * 1e3
+
+    return step
+
+
+class SideProcess:
+    """A peer's side of a benchmark (MMAction2, mmcv): a worker script run by another
+    venv's python (../shared/PEERS.md), driven over a pipe. It reads one JSON command per
+    line and answers one JSON line starting with MARK; other output is log noise."""
+
+    MARK = "@@actionkit "
+
+    def __init__(
+        self,
+        python: str,
+        script: str | Path,
+        args: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
+        name: str = "worker",
+    ):
+        self.name = name
+        self.versions = ""
+        self.proc = subprocess.Popen(
+            [python, str(script), *args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+
+    def ask(self, **cmd) -> dict:
+        self.proc.stdin.write(json.dumps(cmd) + "\n")
+        self.proc.stdin.flush()
+        for line in self.proc.stdout:
+            if line.startswith(self.MARK):
+                reply = json.loads(line[len(self.MARK) :])
+                if "error" in reply:
+                    raise RuntimeError(f"{self.name}: {reply['error']}")
+                return reply
+        raise RuntimeError(f"{self.name} exited (status {self.proc.wait()})")
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.stdin.write(json.dumps({"cmd": "quit"}) + "\n")
+            self.proc.stdin.close()
+            self.proc.wait()
 
 
 # glibc hands blocks above 32 MiB back to the kernel on free, so every large tensor

@@ -23,7 +23,6 @@ import argparse
 import copy
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,7 +36,7 @@ from actionkit import models
 from actionkit.models.checkpoint import num_classes_of
 from actionkit.models.zoo import TEST_INPUTS
 
-from ._harness import bar_chart, environment, write_json
+from ._harness import SideProcess, bar_chart, environment, time_interleaved, write_json
 
 VARIANTS = ("eager", "channels_last", "compile", "compile+channels_last")
 MODES = ("fwd", "fwd+bwd")
@@ -51,40 +50,6 @@ def input_shape(name: str, batch: int, size: int | None = None) -> tuple[int, ..
     if size is not None:
         full = (*full[:-2], size, size)
     return full
-
-
-class MMActionWorker:
-    """The MMAction2 side: a process in the side venv, driven over a pipe."""
-
-    MARK = "@@actionkit "
-
-    def __init__(self, python: str, threads: int):
-        self.versions = ""
-        env = dict(os.environ, ACTIONKIT_BENCH_THREADS=str(threads))
-        self.proc = subprocess.Popen(
-            [python, str(WORKER)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-
-    def ask(self, **cmd) -> dict:
-        self.proc.stdin.write(json.dumps(cmd) + "\n")
-        self.proc.stdin.flush()
-        for line in self.proc.stdout:
-            if line.startswith(self.MARK):
-                reply = json.loads(line[len(self.MARK) :])
-                if "error" in reply:
-                    raise RuntimeError(f"MMAction2 worker: {reply['error']}")
-                return reply
-        raise RuntimeError(f"MMAction2 worker exited (status {self.proc.wait()})")
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.stdin.write(json.dumps({"cmd": "quit"}) + "\n")
-            self.proc.stdin.close()
-            self.proc.wait()
 
 
 def _step(model: torch.nn.Module, x: torch.Tensor, labels: torch.Tensor, mode: str) -> None:
@@ -115,22 +80,6 @@ def actionkit_step(
     return run
 
 
-def time_interleaved(
-    fns: dict[str, Callable[[], float]], repeats: int, warmup: int
-) -> tuple[dict[str, float], dict[str, float]]:
-    """Median ms of each step function, run round-robin; also the first call's ms (the
-    compile time of a compiled variant)."""
-    first = {name: fn() for name, fn in fns.items()}
-    for _ in range(warmup - 1):
-        for fn in fns.values():
-            fn()
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            times[name].append(fn())
-    return {n: sorted(t)[len(t) // 2] for n, t in times.items()}, first
-
-
 def bench_model(
     name: str,
     variants: list[str],
@@ -138,7 +87,7 @@ def bench_model(
     size: int | None,
     repeats: int,
     warmup: int,
-    worker: MMActionWorker | None,
+    worker: SideProcess | None,
 ) -> list[dict]:
     torch.manual_seed(0)
     shape = input_shape(name, batch, size)
@@ -253,7 +202,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.mmaction_python and not os.access(args.mmaction_python, os.X_OK):
         parser.error(f"--mmaction-python: {args.mmaction_python} is not an executable")
     torch.set_num_threads(args.threads)
-    worker = MMActionWorker(args.mmaction_python, args.threads) if args.mmaction_python else None
+    worker = None
+    if args.mmaction_python:
+        env = dict(os.environ, ACTIONKIT_BENCH_THREADS=str(args.threads))
+        worker = SideProcess(args.mmaction_python, WORKER, env=env, name="MMAction2 worker")
     env = environment(torch.device("cpu"))
     rows: list[dict] = []
     print(HEADER)

@@ -18,8 +18,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 
+import numpy as np
 import torch
 
 import actionkit
@@ -27,10 +30,13 @@ import actionkit
 from ._harness import (
     NO_HUGE_PAGES_ENV,
     RETAIN_ENV,
+    SideProcess,
     environment,
     mib,
     peak_memory,
+    time_interleaved,
     time_ms,
+    timed_step,
     write_json,
 )
 
@@ -323,7 +329,9 @@ def _forward_rows(times: dict[str, float], baseline: str, **facts: object) -> li
     ]
 
 
-def bench_suppression(device: torch.device, quick: bool, repeats: int) -> list[dict]:
+def bench_suppression(
+    device: torch.device, quick: bool, repeats: int, mmcv: SideProcess | None = None
+) -> list[dict]:
     rows = []
     gen = torch.Generator().manual_seed(0)
     for k in (200,) if quick else (1000, 10000):
@@ -335,10 +343,12 @@ def bench_suppression(device: torch.device, quick: bool, repeats: int) -> list[d
             "soft-NMS baselines differ"
         )
         fns = {
-            "actionkit": lambda b=boxes, s=scores: actionkit.ops.soft_nms(b, s),
-            "pytorch loop": lambda b=boxes, s=scores: torch_loop_soft_nms(b, s),
+            "actionkit": timed_step(lambda b=boxes, s=scores: actionkit.ops.soft_nms(b, s), device),
+            "pytorch loop": timed_step(lambda b=boxes, s=scores: torch_loop_soft_nms(b, s), device),
         }
-        times = time_ms(fns, device, repeats if k <= 1000 else 1, warmup=1)
+        if mmcv is not None:
+            fns["mmcv compiled (CPU)"] = _mmcv_soft_nms(mmcv, boxes, scores, expected)
+        times, _ = time_interleaved(fns, repeats if k <= 1000 else 1, warmup=1)
         rows += _forward_rows(times, "pytorch loop", op="soft_nms", shape=[k, 4])
     for k in (200,) if quick else (1000, 10000):
         start = torch.rand(k, generator=gen, dtype=torch.float64)
@@ -359,6 +369,21 @@ def bench_suppression(device: torch.device, quick: bool, repeats: int) -> list[d
         times = time_ms(fns, device, repeats, warmup=1)
         rows += _forward_rows(times, "mmaction2 numpy", op="temporal_soft_nms", shape=[k, 2])
     return rows
+
+
+def _mmcv_soft_nms(
+    mmcv: SideProcess, boxes: torch.Tensor, scores: torch.Tensor, expected: set[int]
+) -> Callable[[], float]:
+    """A step running mmcv.ops.soft_nms (mmcv's defaults = ours) on the same boxes in the
+    side venv; checks once that it keeps the same boxes."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = f"{tmp}/boxes.npz"
+        np.savez(path, boxes=boxes.float().cpu().numpy(), scores=scores.float().cpu().numpy())
+        mmcv.versions = "{mmcv} (torch {torch})".format(**mmcv.ask(cmd="load", path=path))
+    kw = dict(iou_threshold=0.3, sigma=0.5, min_score=1e-3, method="linear")
+    if set(mmcv.ask(cmd="soft_nms", **kw)["keep"]) != expected:
+        raise RuntimeError("mmcv's soft_nms keeps other boxes than actionkit's")
+    return lambda: mmcv.ask(cmd="soft_nms", **kw)["ms"]
 
 
 def print_table(rows: list[dict]) -> None:
@@ -386,6 +411,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=None, help="timed repeats per variant")
     parser.add_argument("--out", default="bench-results/ops.json", help="where to write the JSON")
     parser.add_argument(
+        "--mmcv-python",
+        help="python of a side venv with full mmcv (compiled ops): adds mmcv's CPU "
+        "soft_nms to the soft-NMS rows, timed interleaved in that process",
+    )
+    parser.add_argument(
         "--no-huge-pages",
         action="store_true",
         help="run with actionkit's huge-page advice for large CPU outputs turned off "
@@ -412,10 +442,22 @@ def main(argv: list[str] | None = None) -> None:
         + bench_roi_align3d(device, args.quick, repeats)
         + bench_graph_aggregate(device, args.quick, repeats)
         + bench_bm_sampling(device, args.quick, repeats)
-        + bench_suppression(device, args.quick, repeats)
     )
+    mmcv = None
+    if args.mmcv_python:
+        script = Path(__file__).with_name("mmcv_worker.py")
+        threads = str(torch.get_num_threads())
+        mmcv = SideProcess(args.mmcv_python, script, (threads,), name="mmcv worker")
+    try:
+        rows += bench_suppression(device, args.quick, repeats, mmcv)
+    finally:
+        if mmcv is not None:
+            mmcv.close()
     print_table(rows)
-    write_json(args.out, {"environment": environment(device), "rows": rows})
+    env = environment(device)
+    if mmcv is not None:
+        env["mmcv"] = mmcv.versions
+    write_json(args.out, {"environment": env, "rows": rows})
     print(f"\nwrote {args.out}")
 
 
