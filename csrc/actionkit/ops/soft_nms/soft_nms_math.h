@@ -16,6 +16,32 @@ enum Method : int64_t { kNaive = 0, kLinear = 1, kGaussian = 2 };
 using detail::max_of;
 using detail::min_of;
 
+// Decays boxes [begin, end) by their IoU o with the box taken (bx1..barea):
+// score *= weight, weight as in soft_nms below. No removals here, so that the
+// compiler can vectorise the loop (the arrays do not overlap).
+template <typename T>
+AK_HD inline void decay_boxes(const T* __restrict__ x1, const T* __restrict__ y1,
+                              const T* __restrict__ x2, const T* __restrict__ y2,
+                              const T* __restrict__ area, T* __restrict__ score, int64_t begin,
+                              int64_t end, T bx1, T by1, T bx2, T by2, T barea, T threshold,
+                              T sigma, int64_t method, T offset) {
+  for (int64_t k = begin; k < end; ++k) {
+    const T w = max_of(T(0), min_of(bx2, x2[k]) - max_of(bx1, x1[k]) + offset);
+    const T h = max_of(T(0), min_of(by2, y2[k]) - max_of(by1, y1[k]) + offset);
+    const T inter = w * h;
+    const T overlap = inter / (barea + area[k] - inter);
+    T weight;
+    if (method == kNaive) {
+      weight = overlap >= threshold ? T(0) : T(1);
+    } else if (method == kLinear) {
+      weight = overlap >= threshold ? T(1) - overlap : T(1);
+    } else {
+      weight = exp(-(overlap * overlap) / sigma);
+    }
+    score[k] *= weight;
+  }
+}
+
 // Soft-NMS of n boxes with mmcv's semantics. At step i the highest remaining
 // score (the first one on ties, in the current arrangement) is swapped to
 // position i and written to dets[i] = (x1, y1, x2, y2, score); every later box
@@ -25,18 +51,26 @@ using detail::min_of;
 // moving the last box into its place (which is then decayed in turn). Works in
 // place on the arrays; inds must hold 0..n-1; returns the number kept, and
 // inds[0..kept) are their original indices in output order.
+//
+// mmcv decays and removes in one loop. Here all boxes are decayed first (a box
+// is decayed once either way, by the same product), then the removals are made
+// in the same order with the same moves, which is the same arrangement; that
+// pass also finds the next maximum, in the order of the final arrangement.
 template <typename T>
 AK_HD inline int64_t soft_nms(T* x1, T* y1, T* x2, T* y2, T* score, T* area, int64_t* inds, T* dets,
                               int64_t n, T threshold, T sigma, T min_score, int64_t method,
                               T offset) {
   for (int64_t k = 0; k < n; ++k) area[k] = (x2[k] - x1[k] + offset) * (y2[k] - y1[k] + offset);
+  // The running maximum is kept in a register: comparing with score[best]
+  // instead chains every step through a load.
+  int64_t best = 0;
+  T bscore = n > 0 ? score[0] : T(0);
+  for (int64_t k = 1; k < n; ++k) {
+    if (bscore < score[k]) bscore = score[k], best = k;
+  }
   for (int64_t i = 0; i < n; ++i) {
-    int64_t best = i;
-    for (int64_t k = i + 1; k < n; ++k) {
-      if (score[best] < score[k]) best = k;
-    }
     const T bx1 = x1[best], by1 = y1[best], bx2 = x2[best], by2 = y2[best];
-    const T bscore = score[best], barea = area[best];
+    const T barea = area[best];
     const int64_t bind = inds[best];
     x1[best] = x1[i], y1[best] = y1[i], x2[best] = x2[i], y2[best] = y2[i];
     score[best] = score[i], area[best] = area[i], inds[best] = inds[i];
@@ -45,27 +79,19 @@ AK_HD inline int64_t soft_nms(T* x1, T* y1, T* x2, T* y2, T* score, T* area, int
     dets[i * 5 + 0] = bx1, dets[i * 5 + 1] = by1, dets[i * 5 + 2] = bx2, dets[i * 5 + 3] = by2;
     dets[i * 5 + 4] = bscore;
 
-    for (int64_t k = i + 1; k < n; ++k) {
-      const T w = max_of(T(0), min_of(bx2, x2[k]) - max_of(bx1, x1[k]) + offset);
-      const T h = max_of(T(0), min_of(by2, y2[k]) - max_of(by1, y1[k]) + offset);
-      const T inter = w * h;
-      const T overlap = inter / (barea + area[k] - inter);
-      T weight = T(1);
-      if (method == kNaive) {
-        if (overlap >= threshold) weight = T(0);
-      } else if (method == kLinear) {
-        if (overlap >= threshold) weight = T(1) - overlap;
-      } else {
-        weight = exp(-(overlap * overlap) / sigma);
-      }
-      score[k] *= weight;
+    decay_boxes(x1, y1, x2, y2, area, score, i + 1, n, bx1, by1, bx2, by2, barea, threshold, sigma,
+                method, offset);
+    best = -1;
+    for (int64_t k = i + 1; k < n;) {
       if (score[k] < min_score) {
         const int64_t last = n - 1;
         x1[k] = x1[last], y1[k] = y1[last], x2[k] = x2[last], y2[k] = y2[last];
         score[k] = score[last], area[k] = area[last], inds[k] = inds[last];
-        n -= 1;
-        k -= 1;  // the box moved here is decayed next
+        n -= 1;  // the box moved here is checked next
+        continue;
       }
+      if (best < 0 || bscore < score[k]) bscore = score[k], best = k;
+      ++k;
     }
   }
   return n;
@@ -85,8 +111,9 @@ AK_HD inline int64_t temporal_soft_nms(T* start, T* end, T* score, int64_t* inds
   int64_t taken = 0;
   while (n > 0 && taken < limit) {
     int64_t best = 0;
+    T top = score[0];
     for (int64_t k = 1; k < n; ++k) {
-      if (score[k] > score[best]) best = k;
+      if (score[k] > top) top = score[k], best = k;
     }
     const T bstart = start[best], bend = end[best];
     const T bar = low + (high - low) * (bend - bstart);
