@@ -87,22 +87,49 @@ AK_ALWAYS_INLINE void forward_row(const Params& p, const Plan<acc_t>& plan, cons
   }
 }
 
+// The backward's accumulation buffer: per input sequence, the padded frames
+// with kMargin spare slots on each side, on a grid of kMargin elements.
+constexpr int64_t kMargin = 8;
+
+template <typename acc_t>
+int64_t acc_stride(const Plan<acc_t>& plan) {
+  return (plan.padded + 2 * kMargin + kMargin - 1) / kMargin * kMargin;
+}
+
+// acc[i] += wl * g[i] + wh * g[i - 1] for i in [0, n).
+template <typename acc_t>
+AK_ALWAYS_INLINE void add_taps(acc_t* __restrict acc, const acc_t* __restrict g, int64_t n,
+                               acc_t wl, acc_t wh) {
+  for (int64_t i = 0; i < n; ++i) acc[i] += wl * g[i] + wh * g[i - 1];
+}
+
+// The backward of one row: a point at base b with weights (wl, wh) sends
+// wl * g[start] to frame start + b and wh * g[start] to start + b + 1. Written
+// as a gather per destination over whole blocks of kMargin: every pass reads
+// and writes `acc` on the same grid (a pass at another alignment would read
+// values still in flight from the last one's stores, which stalls), and reads
+// g from a zero-padded copy so the blocks' spare ends add zeros.
 template <typename acc_t>
 AK_ALWAYS_INLINE void backward_row(const Params& p, const Plan<acc_t>& plan, const acc_t* grad,
-                                   bool sum, acc_t* gin) {
-  const int64_t t_len = p.frames;
+                                   bool sum, acc_t* acc, acc_t* gpad) {
+  const int64_t t_len = p.frames, stride = acc_stride(plan);
+  acc_t* gz = gpad + kMargin + 1;  // gz[m] for m in [-kMargin - 1, t_len + kMargin)
   for (int64_t s = 0; s < p.samples; ++s) {
-    acc_t* row = gin + (sum ? s * plan.padded : 0) + plan.pad_left;
+    const int64_t origin = (sum ? s * stride : 0) + kMargin + plan.pad_left;  // frame 0
     for (int64_t d = 0; d < t_len; ++d) {
       const acc_t* g = grad + (sum ? d * t_len : (s * t_len + d) * t_len);
       const int64_t valid = t_len - d;
+      std::fill(gpad, gz, acc_t(0));
+      std::copy(g, g + valid, gz);
+      std::fill(gz + valid, gz + valid + kMargin, acc_t(0));
       for (int64_t j = 0; j < p.per_bin; ++j) {
         const int64_t k = plan.at(d, s, j);
         const acc_t wl = plan.w_low[k], wh = plan.w_high[k];
-        acc_t* lo = row + plan.base[k];
-        for (int64_t start = 0; start < valid; ++start) lo[start] += wl * g[start];
-        for (int64_t start = 0; start < valid; ++start) lo[start + 1] += wh * g[start];
-        if (plan.fix_start[k] >= 0) row[0] += wl * g[plan.fix_start[k]];
+        const int64_t first = origin + plan.base[k];  // where g[0] lands
+        const int64_t u0 = first / kMargin * kMargin;
+        const int64_t u1 = (first + valid + 1 + kMargin - 1) / kMargin * kMargin;
+        add_taps(acc + u0, gz + (u0 - first), u1 - u0, wl, wh);
+        if (plan.fix_start[k] >= 0) acc[origin] += wl * g[plan.fix_start[k]];
       }
     }
   }
@@ -119,12 +146,12 @@ AK_CPU_CLONES void forward_row_f64(const Params& p, const Plan<double>& plan, co
   forward_row(p, plan, in, sum, out);
 }
 AK_CPU_CLONES void backward_row_f32(const Params& p, const Plan<float>& plan, const float* grad,
-                                    bool sum, float* gin) {
-  backward_row(p, plan, grad, sum, gin);
+                                    bool sum, float* acc, float* gpad) {
+  backward_row(p, plan, grad, sum, acc, gpad);
 }
 AK_CPU_CLONES void backward_row_f64(const Params& p, const Plan<double>& plan, const double* grad,
-                                    bool sum, double* gin) {
-  backward_row(p, plan, grad, sum, gin);
+                                    bool sum, double* acc, double* gpad) {
+  backward_row(p, plan, grad, sum, acc, gpad);
 }
 
 template <typename acc_t>
@@ -139,11 +166,11 @@ void run_forward_row(const Params& p, const Plan<acc_t>& plan, const acc_t* in, 
 
 template <typename acc_t>
 void run_backward_row(const Params& p, const Plan<acc_t>& plan, const acc_t* grad, bool sum,
-                      acc_t* gin) {
+                      acc_t* acc, acc_t* gpad) {
   if constexpr (std::is_same_v<acc_t, float>) {
-    backward_row_f32(p, plan, grad, sum, gin);
+    backward_row_f32(p, plan, grad, sum, acc, gpad);
   } else {
-    backward_row_f64(p, plan, grad, sum, gin);
+    backward_row_f64(p, plan, grad, sum, acc, gpad);
   }
 }
 
@@ -220,13 +247,14 @@ at::Tensor backward_cpu(const at::Tensor& grad_in, const Params& p, bool sum) {
         const scalar_t* src = grad.const_data_ptr<scalar_t>();
         scalar_t* dst = gin.mutable_data_ptr<scalar_t>();
         at::parallel_for(0, n * c, 1, [&](int64_t begin, int64_t end) {
-          std::vector<acc_t> g, acc(seqs * plan.padded);
+          const int64_t stride = acc_stride(plan);
+          std::vector<acc_t> g, acc(seqs * stride), gpad(t + 2 * kMargin + 1);
           for (int64_t row = begin; row < end; ++row) {
             const acc_t* grow = as_acc(src + row * grad_row, grad_row, g);
             std::fill(acc.begin(), acc.end(), acc_t(0));
-            run_backward_row(p, plan, grow, sum, acc.data());
+            run_backward_row(p, plan, grow, sum, acc.data(), gpad.data());
             for (int64_t q = 0; q < seqs; ++q) {
-              const acc_t* seq = acc.data() + q * plan.padded + plan.pad_left;
+              const acc_t* seq = acc.data() + q * stride + kMargin + plan.pad_left;
               for (int64_t i = 0; i < t; ++i)
                 dst[(row * seqs + q) * t + i] = static_cast<scalar_t>(seq[i]);
             }
