@@ -132,8 +132,11 @@ class SideProcess:
         )
 
     def ask(self, **cmd) -> dict:
-        self.proc.stdin.write(json.dumps(cmd) + "\n")
-        self.proc.stdin.flush()
+        try:
+            self.proc.stdin.write(json.dumps(cmd) + "\n")
+            self.proc.stdin.flush()
+        except BrokenPipeError:
+            pass  # it has exited; what it printed last may say why
         for line in self.proc.stdout:
             if line.startswith(self.MARK):
                 reply = json.loads(line[len(self.MARK) :])

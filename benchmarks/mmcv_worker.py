@@ -14,12 +14,17 @@ import json
 import sys
 import time
 
-import mmcv
 import numpy as np
 import torch
-from mmcv.ops import soft_nms
 
 MARK = "@@actionkit "
+
+try:
+    import mmcv
+    from mmcv.ops import soft_nms
+except ImportError as e:  # mmcv-lite, or no mmcv: say so as the answer to the first command
+    print(MARK + json.dumps({"error": f"this python has no mmcv with compiled ops ({e})"}))
+    sys.exit(1)
 
 
 def main() -> None:
