@@ -62,19 +62,9 @@ def time_ms(
     fns: dict[str, Callable[[], object]], device: torch.device, repeats: int, warmup: int = 2
 ) -> dict[str, float]:
     """Median wall time of each fn() in milliseconds, the variants interleaved round-robin
-    so that drift of a shared, noisy machine affects them alike."""
-    for _ in range(warmup):
-        for fn in fns.values():
-            fn()
-    _sync(device)
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            _sync(device)
-            times[name].append((time.perf_counter() - start) * 1e3)
-    return {name: statistics.median(t) for name, t in times.items()}
+    so that drift of a shared, noisy machine affects them alike (at least one warm-up)."""
+    steps = {name: timed_step(fn, device) for name, fn in fns.items()}
+    return time_interleaved(steps, repeats, max(warmup, 1))[0]
 
 
 def time_interleaved(

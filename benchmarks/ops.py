@@ -429,8 +429,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
-    wanted = {**(RETAIN_ENV if args.retain_memory else {})}
-    wanted.update(NO_HUGE_PAGES_ENV if args.no_huge_pages else {})
+    wanted = (RETAIN_ENV if args.retain_memory else {}) | (
+        NO_HUGE_PAGES_ENV if args.no_huge_pages else {}
+    )
     if any(os.environ.get(k) != v for k, v in wanted.items()):  # both are read at start-up
         env = {**os.environ, **wanted}
         os.execve(sys.executable, [sys.executable, "-m", __spec__.name, *argv], env)
