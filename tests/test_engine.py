@@ -263,6 +263,69 @@ def test_nan_loss_stops_the_run_naming_the_last_checkpoint(tmp_path, data_root, 
         trainer.fit()
 
 
+def _poison_gradient(trainer: Trainer, steps: set[int] | None) -> list[int]:
+    """Makes the first parameter's gradient NaN at the given 1-based backward passes
+    (every pass with None); returns the list that counts optimizer steps taken."""
+    first = next(trainer.model.parameters())
+    passes, steps_taken = [], []
+
+    def hook(grad):
+        passes.append(1)
+        return torch.full_like(grad, math.nan) if steps is None or len(passes) in steps else grad
+
+    first.register_hook(hook)
+    trainer.optimizer.register_step_post_hook(lambda *_: steps_taken.append(1))
+    return steps_taken
+
+
+@pytest.mark.parametrize("amp", ["none", "bf16", "fp16"])
+def test_a_step_with_nonfinite_gradients_is_skipped_and_logged(tmp_path, data_root, amp):
+    work = tmp_path / amp
+    trainer = Trainer(make_config(tmp_path, data_root, work, train__amp=amp, train__ema=0.9))
+    steps_taken = _poison_gradient(trainer, {2})
+    before = {}
+
+    def keep(module, args):  # the weights as iteration 2's forward sees them
+        if trainer.iteration == 1 and module.training:
+            before.update({k: v.clone() for k, v in trainer.model.state_dict().items()})
+
+    trainer.model.register_forward_pre_hook(keep)
+    saved = trainer.save
+
+    def save(name, best=False):  # iteration 2's checkpoint: the weights are untouched
+        if name == "iter_00000002.pth":
+            for k, v in trainer.model.state_dict().items():
+                assert torch.equal(v, before[k]), k
+        saved(name, best)
+
+    trainer.save = save
+    result = trainer.fit()
+    assert len(steps_taken) == 8 and result["skipped_steps"] == 1  # 9 iterations
+    records = [json.loads(line) for line in (work / "log.jsonl").read_text().splitlines()]
+    assert {"iteration": 2, "skipped_step": ["backbone.0.weight"]} in records
+    assert all(torch.isfinite(p).all() for p in trainer.model.parameters())
+    assert all(torch.isfinite(p).all() for p in trainer.ema.module.parameters())
+    if amp == "fp16":  # the loss scale halved once, as GradScaler does for an overflow
+        assert trainer.scaler.get_scale() == 2.0**15
+
+
+def test_steps_skipped_in_a_row_stop_the_run(tmp_path, data_root):
+    cfg = make_config(tmp_path, data_root, tmp_path / "nan", train__max_skipped_steps=3)
+    trainer = Trainer(cfg)
+    start = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    steps_taken = _poison_gradient(trainer, None)
+    with pytest.raises(
+        FloatingPointError,
+        match=r"^3 optimizer steps in a row skipped for non-finite gradients \(iteration 3; "
+        r"last in backbone.0.weight\). Likely cause: a diverging run, a learning rate too "
+        r"high \(optim.lr=0.1\) or bad input. The last good checkpoint is .*iter_00000002.pth",
+    ):
+        trainer.fit()
+    assert steps_taken == []
+    for k, v in trainer.model.state_dict().items():
+        assert torch.equal(v, start[k]), k
+
+
 def test_work_dir_is_never_overwritten_silently(tmp_path, data_root):
     cfg = make_config(tmp_path, data_root, tmp_path / "w", schedule__epochs=1)
     Trainer(cfg).fit()

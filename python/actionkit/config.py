@@ -117,6 +117,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # auto: cuda:LOCAL_RANK when CUDA is available, else cpu
     amp: Literal["none", "bf16", "fp16"] = "none"
+    max_skipped_steps: int = 10  # optimizer steps skipped in a row (non-finite gradients)
     label_smoothing: float = 0.0
     class_weights: list[float] | None = None
     eval_interval: int = 1  # epochs
@@ -322,6 +323,7 @@ def validate(cfg: Config, path: str) -> None:
         "train.eval_interval": cfg.train.eval_interval >= 1,
         "train.checkpoint_interval": cfg.train.checkpoint_interval >= 1,
         "train.keep_last": cfg.train.keep_last >= 1,
+        "train.max_skipped_steps": cfg.train.max_skipped_steps >= 1,
     }
     for key, ok in checks.items():
         if not ok:

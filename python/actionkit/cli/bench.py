@@ -1,4 +1,4 @@
-"""``actionkit-bench {ops,preprocess,decode,pipeline,model,train}``: the benchmarks in the
+"""``actionkit-bench {ops,preprocess,decode,pipeline,model,train,amp}``: the benchmarks in the
 repository's ``benchmarks/`` folder (installed as ``actionkit.benchmarks``). Each prints a
 table and writes JSON with the environment (CPU/GPU, versions, threads); the arguments
 after the subcommand go to the benchmark (``actionkit-bench model --help``).
@@ -9,6 +9,7 @@ Examples:
     actionkit-bench model --models tsm_r50,i3d_r50 --variants eager,compile
     actionkit-bench model --mmaction-python ../peers/venv/bin/python   # side by side
     actionkit-bench train configs/demo/tsm_synthetic.yaml --iters 30   # s/iter: data, compute
+    actionkit-bench amp --frames 8      # CPU bf16 training: fp32, raw oneDNN bf16, actionkit's
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ COMMANDS = {
     "pipeline": ("data", ["pipeline"]),
     "model": ("model", []),
     "train": ("train", []),
+    "amp": ("amp", []),
 }
 
 

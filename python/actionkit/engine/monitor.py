@@ -127,7 +127,10 @@ def plot_curves(work_dir: Path) -> Path | None:
     train, evals = [], []
     for line in (work_dir / "log.jsonl").read_text().splitlines():
         record = json.loads(line)
-        (evals if "split" in record else train).append(record)
+        if "split" in record:
+            evals.append(record)
+        elif "loss" in record:  # (not the skipped-step records)
+            train.append(record)
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     if train:
         x = [r["iteration"] for r in train]

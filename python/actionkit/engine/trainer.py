@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from .. import __version__
+from .. import amp as mixed_precision
 from ..config import Config, to_dict
 from ..losses import bce_with_logits, cross_entropy
 from . import builder
@@ -26,7 +27,7 @@ from .checkpoint import (
     set_rng_state,
 )
 from .dist import barrier, destroy, gather_objects, init_distributed
-from .evaluate import autocast, classification_metrics, predict_split
+from .evaluate import classification_metrics, predict_split
 from .monitor import Monitor, Timer
 from .optim import LRSchedule, build_optimizer
 
@@ -76,6 +77,8 @@ class Trainer:
         builder.prepare_data(cfg, self.info, self.log)
 
         model = builder.build_model(cfg, self.log).to(self.device)
+        if tcfg.amp == "bf16" and self.device.type == "cpu":
+            self._check_cpu_bf16(model)
         if tcfg.channels_last:
             from ..models import to_channels_last
 
@@ -114,6 +117,8 @@ class Trainer:
         self.iter_in_epoch = 0  # iterations of the current epoch completed
         self.iteration = 0
         self.best: dict | None = None  # {"metric", "value", "epoch"}
+        self.skipped_steps = 0  # optimizer steps skipped for non-finite gradients, in all
+        self.skipped_in_a_row = 0
         self.last_checkpoint: Path | None = None
         if resume:
             self._resume(self.work_dir / "latest.pth" if resume is True else Path(resume))
@@ -125,6 +130,19 @@ class Trainer:
     def log(self, text: str) -> None:
         if self.info.is_main:
             print(text, flush=True)
+
+    def _check_cpu_bf16(self, model: nn.Module) -> None:
+        """Probes (once per process) whether oneDNN's bf16 Conv3d weight gradient is right
+        here and says what :class:`actionkit.amp.Conv3d` does about it."""
+        check = mixed_precision.cpu_bf16_conv3d()
+        self.log(mixed_precision.describe(check))
+        plain = [n for n, m in model.named_modules() if type(m) is nn.Conv3d]
+        if check.mode == "fp32" and plain:
+            self.log(
+                f"warning: {len(plain)} plain nn.Conv3d layers ({plain[0]}, ...) are not "
+                "guarded and may get wrong weight gradients under bf16 on this CPU: build "
+                "them with actionkit.amp.Conv3d (same arguments and state dict)"
+            )
 
     def _claim_work_dir(self, resume, overwrite: bool) -> None:
         found = existing_checkpoints(self.work_dir)
@@ -158,6 +176,8 @@ class Trainer:
         self.epoch, self.iter_in_epoch = state["epoch"], state["iter_in_epoch"]
         self.iteration = state["iteration"]
         self.best = state.get("best")
+        self.skipped_steps = state.get("skipped_steps", 0)
+        self.skipped_in_a_row = state.get("skipped_in_a_row", 0)
         rngs = state["rng"]
         set_rng_state(rngs[self.info.rank] if self.info.rank < len(rngs) else rngs[0])
         self.last_checkpoint = path.resolve()
@@ -185,20 +205,64 @@ class Trainer:
         if self.info.distributed and not last_micro:
             sync = self.train_model.no_sync()
         with sync:
-            with autocast(self.device, self.cfg.train.amp):
+            with mixed_precision.autocast(self.device, self.cfg.train.amp):
                 logits = self.train_model(inputs)
             loss = self.loss(logits, labels)
             self.scaler.scale(loss / accumulate).backward()
         if last_micro:
-            if self.cfg.optim.clip_grad:
-                self.scaler.unscale_(self.optimizer)
-                nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.optim.clip_grad)
-            self.scaler.step(self.optimizer)
+            self.scaler.unscale_(self.optimizer)  # (a no-op without fp16)
+            bad = self._nonfinite_gradients()
+            if bad:
+                self._skip_step(bad)
+            else:
+                self.skipped_in_a_row = 0
+                if self.cfg.optim.clip_grad:
+                    nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.optim.clip_grad)
+            if not bad or self.scaler.is_enabled():  # GradScaler skips a non-finite step
+                self.scaler.step(self.optimizer)
             self.scaler.update()
             self.optimizer.zero_grad(set_to_none=True)
-            if self.ema is not None:
+            if self.ema is not None and not bad:
                 self.ema.update(self.model)
         return loss.detach()
+
+    def _nonfinite_gradients(self) -> list[str]:
+        """Names of the parameters whose gradient holds NaN or inf (one reduction over all
+        of them; the names only when there are some)."""
+        named = [(n, p.grad) for n, p in self.model.named_parameters() if p.grad is not None]
+        if not named:
+            return []
+        peaks = torch._foreach_norm([g for _, g in named], math.inf)  # NaN and inf propagate
+        if bool(torch.isfinite(torch.stack(peaks)).all()):
+            return []
+        return [n for (n, _), m in zip(named, peaks, strict=True) if not torch.isfinite(m)]
+
+    def _skip_step(self, bad: list[str]) -> None:
+        """A step whose gradients are not all finite changes no weight: logged with the
+        parameter names; ``train.max_skipped_steps`` of them in a row stop the run."""
+        self.skipped_steps += 1
+        self.skipped_in_a_row += 1
+        shown = ", ".join(bad[:4]) + (f" and {len(bad) - 4} more" if len(bad) > 4 else "")
+        self.monitor.message(
+            f"iteration {self.iteration + 1}: optimizer step skipped, non-finite gradients "
+            f"in {len(bad)} parameters: {shown}"
+        )
+        self.monitor.write({"iteration": self.iteration + 1, "skipped_step": bad})
+        limit = self.cfg.train.max_skipped_steps
+        if self.skipped_in_a_row < limit:
+            return
+        cause = {
+            "bf16": "bf16 autocast (try train.amp=none; on a CPU, Conv3d layers built as "
+            "plain nn.Conv3d, not actionkit.amp.Conv3d: see the README's known issues)",
+            "fp16": "fp16 overflow that loss scaling cannot absorb (try train.amp=bf16 or none)",
+            "none": "a diverging run",
+        }[self.cfg.train.amp]
+        raise FloatingPointError(
+            f"{limit} optimizer steps in a row skipped for non-finite gradients (iteration "
+            f"{self.iteration + 1}; last in {shown}). Likely cause: {cause}, a learning rate "
+            f"too high (optim.lr={self.cfg.optim.lr}) or bad input. The last good "
+            f"checkpoint is {self.last_checkpoint or 'none (none written yet)'}"
+        )
 
     def _check_finite(self, loss: float, epoch: int, it: int) -> None:
         if math.isfinite(loss):
@@ -278,6 +342,7 @@ class Trainer:
         ``WORK_DIR/metrics.json``."""
         split = "test" if self.cfg.data.test else "val" if self.cfg.data.val else None
         result: dict = {"epochs": self.epoch, "train_seconds": round(train_seconds, 1)}
+        result["skipped_steps"] = self.skipped_steps
         if split is not None:
             loader = builder.build_loader(self.cfg, split, self.info)[0]
             metrics = self.evaluate(loader)
@@ -306,6 +371,8 @@ class Trainer:
                 "iteration": self.iteration,
                 "rng": rngs,
                 "best": self.best,
+                "skipped_steps": self.skipped_steps,
+                "skipped_in_a_row": self.skipped_in_a_row,
                 "config": to_dict(self.cfg),
                 "classes": self.classes,
             }

@@ -8,13 +8,15 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
+from ...amp import Conv3d
+
 
 class _Conv(nn.Module):
     """Conv3d 3x3x3 + ReLU under ``.conv`` (MMAction2's ConvModule without a norm)."""
 
     def __init__(self, cin: int, cout: int):
         super().__init__()
-        self.conv = nn.Conv3d(cin, cout, 3, padding=1)
+        self.conv = Conv3d(cin, cout, 3, padding=1)
 
     def forward(self, x: Tensor) -> Tensor:
         return torch.relu_(self.conv(x))

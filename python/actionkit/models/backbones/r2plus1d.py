@@ -10,6 +10,7 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
+from ...amp import Conv3d
 from .resnet import init_conv_bn
 
 EPS = 1e-3  # MMAction2's config for R(2+1)D uses BatchNorm eps 1e-3
@@ -22,12 +23,12 @@ class Conv2Plus1d(nn.Module):
         super().__init__()
         t, h, w = kernel
         mid = int(3 * (cin * cout * h * w) / (cin * h * w + 3 * cout))
-        self.conv_s = nn.Conv3d(
+        self.conv_s = Conv3d(
             cin, mid, (1, h, w), (1, stride[1], stride[2]), (0, padding[1], padding[2]), bias=False
         )
         # MMAction2 builds this norm with its own default (BN3d, eps 1e-5), not the config's.
         self.bn_s = nn.BatchNorm3d(mid)
-        self.conv_t = nn.Conv3d(
+        self.conv_t = Conv3d(
             mid, cout, (t, 1, 1), (stride[0], 1, 1), (padding[0], 0, 0), bias=False
         )
 

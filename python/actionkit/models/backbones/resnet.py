@@ -7,6 +7,8 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
+from ...amp import Conv3d
+
 
 def init_conv_bn(module: nn.Module) -> None:
     """MMAction2's init without pretrained weights: Kaiming normal (fan_out) for every
@@ -36,7 +38,7 @@ class ConvBN(nn.Module):
         eps=1e-5,
     ):
         super().__init__()
-        conv = nn.Conv2d if dims == 2 else nn.Conv3d
+        conv = nn.Conv2d if dims == 2 else Conv3d
         bn = nn.BatchNorm2d if dims == 2 else nn.BatchNorm3d
         self.conv = conv(cin, cout, kernel, stride, padding, dilation, groups, bias=False)
         self.bn = bn(cout, eps=eps)

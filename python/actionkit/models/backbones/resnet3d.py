@@ -10,6 +10,7 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
+from ...amp import Conv3d
 from .resnet import ConvBN, init_conv_bn
 
 
@@ -150,7 +151,7 @@ class _Lateral(nn.Module):
 
     def __init__(self, cin: int, cout: int, kernel: int, stride: int):
         super().__init__()
-        self.conv = nn.Conv3d(
+        self.conv = Conv3d(
             cin, cout, (kernel, 1, 1), (stride, 1, 1), ((kernel - 1) // 2, 0, 0), bias=False
         )
         nn.init.kaiming_normal_(self.conv.weight, mode="fan_out", nonlinearity="relu")

@@ -11,6 +11,7 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
+from ...amp import Conv3d
 from .resnet import ConvBN, init_conv_bn
 
 
@@ -28,8 +29,8 @@ class SEModule(nn.Module):
     def __init__(self, channels: int, reduction: float):
         super().__init__()
         mid = round_width(channels, reduction)
-        self.fc1 = nn.Conv3d(channels, mid, 1)
-        self.fc2 = nn.Conv3d(mid, channels, 1)
+        self.fc1 = Conv3d(channels, mid, 1)
+        self.fc2 = Conv3d(mid, channels, 1)
 
     def forward(self, x: Tensor) -> Tensor:
         s = torch.relu(self.fc1(x.mean((2, 3, 4), keepdim=True)))
@@ -88,7 +89,7 @@ class X3D(nn.Module):
         super().__init__()
         base = round_width(24, gamma_w)
         blocks = [int(math.ceil(gamma_d * b)) for b in (1, 2, 5, 3)]
-        self.conv1_s = _Conv(nn.Conv3d(3, base, (1, 3, 3), (1, 2, 2), (0, 1, 1), bias=False))
+        self.conv1_s = _Conv(Conv3d(3, base, (1, 3, 3), (1, 2, 2), (0, 1, 1), bias=False))
         self.conv1_t = ConvBN(base, base, (5, 1, 1), 1, (2, 0, 0), dims=3, groups=base)
         previous = base
         for i, count in enumerate(blocks):
