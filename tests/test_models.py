@@ -188,14 +188,15 @@ def test_channels_last_and_bf16_autocast(name):
             low = fast(x)
     assert low.dtype == torch.bfloat16
     assert (low.float() - ref).norm() <= 0.05 * ref.norm()
-    # and a bf16 training step gives finite gradients (in the default memory format: with
-    # channels-last, ipCSN's depthwise Conv3d backward in bf16 gave non-finite gradients in
-    # 2 of about 10 runs here and none in 8 standalone ones -- a oneDNN issue to report)
-    model.train()
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        model(x).float().logsumexp(1).sum().backward()
-    bad = [n for n, p in model.named_parameters() if not torch.isfinite(p.grad).all()]
-    assert not bad, f"non-finite gradients in {bad}"
+    # and a bf16 training step gives finite gradients in both memory formats, on every CPU:
+    # where oneDNN's bf16 Conv3d weight gradient is broken (tests/test_amp.py), the zoo's
+    # actionkit.amp.Conv3d layers train in float32
+    for m in (model, fast):
+        m.train()
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            m(x).float().logsumexp(1).sum().backward()
+        bad = [n for n, p in m.named_parameters() if not torch.isfinite(p.grad).all()]
+        assert not bad, f"non-finite gradients in {bad}"
 
 
 @pytest.mark.parametrize("name,slow_t", [("slowfast_r50", 4), ("slowfast_r50_8x8", 8)])
