@@ -118,23 +118,33 @@ def format_row(r: dict) -> str:
 
 
 def render(path: str) -> str:
-    """A markdown table of a JSON file this benchmark wrote."""
+    """Markdown tables of a JSON file this benchmark wrote: one per ISA, a row per model."""
     payload = json.loads(Path(path).read_text())
     env = ", ".join(f"{k} {v}" for k, v in payload["environment"].items())
-    lines = [
-        f"Environment: {env}.\n",
-        "| oneDNN ISA cap | probe | model | input | variant | ms | x fp32 | non-finite grads |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
+    lines = [f"Environment: {env}."]
+    by_isa: dict[str, list[dict]] = {}
     for r in payload["rows"]:
-        if "failed" in r:
-            lines.append(f"| {r['isa']} | {r['failed']} | | | | | | |")
+        by_isa.setdefault(r["isa"], []).append(r)
+    for isa, rows in by_isa.items():
+        cap = "unset" if isa == "native" else isa
+        if "failed" in rows[0]:
+            lines.append(f"\n`ONEDNN_MAX_CPU_ISA` {cap}: {rows[0]['failed']}")
             continue
-        shape = "x".join(str(s) for s in r["input"])
-        lines.append(
-            f"| {r['isa']} | {r['probe']} | {r['model']} | {shape} | {r['variant']} | "
-            f"{r['ms']:.0f} | {r['x_fp32']:.2f} | {r['nonfinite_params']} |"
-        )
+        lines += [
+            f"\n`ONEDNN_MAX_CPU_ISA` {cap}; probe: {rows[0]['probe']} (Conv3d mode: "
+            f"{next(r['conv3d_mode'] for r in rows if r['variant'] == 'bf16')})\n",
+            "| model | input | fp32 ms | bf16-raw ms (x fp32) | non-finite grads | "
+            "bf16 actionkit ms (x fp32) | non-finite grads |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for name in dict.fromkeys(r["model"] for r in rows):
+            v = {r["variant"]: r for r in rows if r["model"] == name}
+            shape = "x".join(str(s) for s in v["fp32"]["input"])
+            cells = [f"{v['fp32']['ms']:.0f}"]
+            for variant in ("bf16-raw", "bf16"):
+                r = v[variant]
+                cells += [f"{r['ms']:.0f} ({r['x_fp32']:.2f})", str(r["nonfinite_params"])]
+            lines.append(f"| {name} | {shape} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
