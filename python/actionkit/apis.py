@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from . import serialization
 from .config import Config, ModelConfig, SplitConfig, build_sampler, from_dict, load_config
 from .data.decode import VideoReader
 from .data.transforms import Clip, apply_transforms
@@ -85,17 +86,19 @@ class ActionResult:
         return [(names[i], float(s)) for s, i in zip(scores, idx.tolist(), strict=True)]
 
 
-def _training_meta(checkpoint) -> dict:
+def _training_meta(checkpoint, trust: bool) -> dict:
     """The config and class names an ``actionkit-train`` checkpoint carries ({} if none)."""
     if checkpoint is None:
         return {}
-    payload = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    if not os.path.isfile(checkpoint):
+        raise FileNotFoundError(f"{checkpoint}: no such checkpoint")
+    payload = serialization.load(checkpoint, trust=trust)
     if not isinstance(payload, dict) or "config" not in payload:
         return {}
     return {"config": payload["config"], "classes": payload.get("classes")}
 
 
-def _resolve_config(config, checkpoint, meta: dict) -> Config:
+def _resolve_config(config, checkpoint, meta: dict, trust: bool) -> Config:
     if isinstance(config, Config):
         return config
     if config is not None and (str(config).endswith((".yaml", ".yml")) or os.path.isfile(config)):
@@ -111,7 +114,9 @@ def _resolve_config(config, checkpoint, meta: dict) -> Config:
         return from_dict(Config, meta["config"], f"{checkpoint} (its config)")
     from .models.checkpoint import num_classes_of, read_state_dict
 
-    classes = 400 if checkpoint is None else num_classes_of(read_state_dict(checkpoint)[0])
+    classes = 400
+    if checkpoint is not None:
+        classes = num_classes_of(read_state_dict(checkpoint, trust=trust)[0])
     model = ModelConfig(name=str(config), num_classes=classes)
     return dataclasses.replace(Config(), model=model, source=f"model {config}")
 
@@ -120,18 +125,20 @@ def init_recognizer(
     config: str | os.PathLike | Config | None,
     checkpoint: str | os.PathLike | None = None,
     device: str | torch.device = "cpu",
+    trust_checkpoint: bool = False,
 ) -> nn.Module:
     """The model in eval mode on ``device`` with its weights, and its config and test
-    pipeline attached (``model.cfg``, ``model.test_split``)."""
+    pipeline attached (``model.cfg``, ``model.test_split``). The checkpoint is read as
+    data; ``trust_checkpoint=True`` lets it unpickle arbitrary objects (code)."""
     from .engine.builder import build_model, class_names
     from .models.checkpoint import load_checkpoint
 
-    meta = _training_meta(checkpoint)
-    cfg = _resolve_config(config, checkpoint, meta)
+    meta = _training_meta(checkpoint, trust_checkpoint)
+    cfg = _resolve_config(config, checkpoint, meta, trust_checkpoint)
     cfg.model.checkpoint = None  # the initial weights of training are not wanted here
     model = build_model(cfg, log=lambda _: None)
     if checkpoint is not None:
-        load_checkpoint(model, checkpoint)
+        load_checkpoint(model, checkpoint, trust=trust_checkpoint)
     model.cfg = cfg
     model.test_split = cfg.data.test or default_test_split(cfg.model.name)
     model.labels = meta.get("classes") or class_names(cfg)

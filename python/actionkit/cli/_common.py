@@ -51,6 +51,16 @@ def one_line_errors(prog: str) -> Callable:
     return wrap
 
 
+def add_trust_flag(parser: argparse.ArgumentParser) -> None:
+    """``--trust-checkpoint``: the only way to unpickle arbitrary objects from a file."""
+    parser.add_argument(
+        "--trust-checkpoint",
+        action="store_true",
+        help="unpickle anything the checkpoint holds (can run code in it; only for files you "
+        "trust: without it checkpoints are read as data)",
+    )
+
+
 def doc_parser(prog: str, doc: str) -> argparse.ArgumentParser:
     """A parser whose description is the docstring's first paragraph and whose epilog (the
     examples) is the rest, kept as written."""

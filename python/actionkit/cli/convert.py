@@ -13,7 +13,7 @@ import torch
 
 from .. import __version__
 from ..models.checkpoint import num_classes_of, read_state_dict
-from ._common import one_line_errors
+from ._common import add_trust_flag, one_line_errors
 
 
 @one_line_errors("actionkit-convert")
@@ -24,15 +24,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("output")
     parser.add_argument("--model", help="check against this registered model")
     parser.add_argument("--num-classes", type=int, help="with --model (default: the checkpoint's)")
+    add_trust_flag(parser)
     args = parser.parse_args(argv)
-    state, origin = read_state_dict(args.input)
+    trust = args.trust_checkpoint
+    state, origin = read_state_dict(args.input, trust=trust)
     if origin != "mmaction":
         parser.error(f"{args.input} is not an MMAction2 checkpoint (it is {origin})")
     if args.model:
         from ..models import create
 
         classes = args.num_classes or num_classes_of(state)
-        model = create(args.model, num_classes=classes, checkpoint=args.input)
+        model = create(args.model, classes, checkpoint=args.input, trust_checkpoint=trust)
         state = model.state_dict()
     tmp = f"{args.output}.tmp{os.getpid()}"
     try:

@@ -13,7 +13,7 @@ from ..models import create
 from ..models.checkpoint import num_classes_of, read_state_dict
 from ..models.export import export_onnx
 from ..models.zoo import TEST_INPUTS
-from ._common import one_line_errors
+from ._common import add_trust_flag, one_line_errors
 
 
 @one_line_errors("actionkit-export")
@@ -24,13 +24,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", help="registered model (default: the checkpoint's 'arch')")
     parser.add_argument("--num-classes", type=int)
     parser.add_argument("--input-shape", help="one sample, e.g. 8,3,224,224 (default: the model's)")
+    add_trust_flag(parser)
     args = parser.parse_args(argv)
-    state, origin, arch = read_state_dict(args.checkpoint, with_arch=True)
+    trust = args.trust_checkpoint
+    state, origin, arch = read_state_dict(args.checkpoint, with_arch=True, trust=trust)
     name = args.model or arch
     if not name:
         parser.error(f"{args.checkpoint} ({origin}) does not name its model: pass --model")
     classes = args.num_classes or num_classes_of(state)
-    model = create(name, num_classes=classes, checkpoint=args.checkpoint).eval()
+    model = create(name, classes, checkpoint=args.checkpoint, trust_checkpoint=trust).eval()
     shape = (
         tuple(int(s) for s in args.input_shape.split(","))
         if args.input_shape

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from .._plot import pyplot
-from ._common import doc_parser, one_line_errors
+from ._common import add_trust_flag, doc_parser, one_line_errors
 
 
 def parser() -> argparse.ArgumentParser:
@@ -42,6 +42,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--window", type=float, help="sliding-window length in seconds")
     p.add_argument("--stride", type=float, help="seconds between windows (default window/2)")
     p.add_argument("--device", default="cpu")
+    add_trust_flag(p)
     return p
 
 
@@ -165,7 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     from ..data.decode import VideoReader
     from ..models.checkpoint import num_classes_of
 
-    model = init_recognizer(args.config or args.model, args.checkpoint, args.device)
+    model = init_recognizer(
+        args.config or args.model, args.checkpoint, args.device, args.trust_checkpoint
+    )
     if args.labels:
         model.labels = read_labels(args.labels, num_classes_of(model.state_dict()))
     reader = VideoReader(args.video)

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from ..config import load_config
-from ._common import doc_parser, one_line_errors
+from ._common import add_trust_flag, doc_parser, one_line_errors
 
 
 def parser() -> argparse.ArgumentParser:
@@ -29,6 +29,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--split", choices=["test", "val"], default="test")
     p.add_argument("--out", help="folder for the JSON files (default: the checkpoint's)")
     p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", help="config overrides")
+    add_trust_flag(p)
     return p
 
 
@@ -44,8 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     from ..models.checkpoint import load_checkpoint
 
     info, device = init_distributed(cfg.train.device)
-    model = builder.build_model(cfg, log=lambda _: None)
-    load_checkpoint(model, args.checkpoint)
+    model = builder.build_model(cfg, lambda _: None, args.trust_checkpoint)
+    load_checkpoint(model, args.checkpoint, trust=args.trust_checkpoint)
     model.to(device)
     dataset = builder.build_dataset(cfg, args.split)
     loader, _ = builder.build_loader(cfg, args.split, info, dataset)

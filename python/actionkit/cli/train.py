@@ -19,7 +19,7 @@ import argparse
 import sys
 
 from ..config import dump_config, load_config
-from ._common import doc_parser, one_line_errors
+from ._common import add_trust_flag, doc_parser, one_line_errors
 
 
 def parser() -> argparse.ArgumentParser:
@@ -37,6 +37,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="start over in a used work dir")
     p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", help="config overrides")
     p.add_argument("--print-config", action="store_true", help="print the resolved config, exit")
+    add_trust_flag(p)
     return p
 
 
@@ -51,7 +52,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from ..engine import Trainer
 
-    trainer = Trainer(cfg, resume=args.resume, overwrite=args.overwrite)
+    trainer = Trainer(
+        cfg, resume=args.resume, overwrite=args.overwrite, trust_checkpoint=args.trust_checkpoint
+    )
     result = trainer.fit()
     if trainer.info.is_main:
         keys = ("top1", "top5", "mean_class_accuracy", "mAP", "mmit_mAP")

@@ -140,7 +140,9 @@ def build_loader(
     return loader, sampler
 
 
-def build_model(cfg: Config, log=print) -> nn.Module:
+def build_model(cfg: Config, log=print, trust_checkpoint: bool = False) -> nn.Module:
+    """The config's model; ``model.checkpoint`` is read as data unless
+    ``trust_checkpoint``."""
     from .. import models
 
     model = models.create(
@@ -150,7 +152,7 @@ def build_model(cfg: Config, log=print) -> nn.Module:
     if cfg.model.checkpoint:
         from ..models.checkpoint import load_checkpoint
 
-        load_checkpoint(model, cfg.model.checkpoint)
+        load_checkpoint(model, cfg.model.checkpoint, trust=trust_checkpoint)
         log(f"initial weights: {cfg.model.checkpoint}")
     return model
 

@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .. import serialization
+
 EPOCH = re.compile(r"epoch_(\d+)\.pth$")
 ITER = re.compile(r"iter_(\d+)\.pth$")
 
@@ -120,8 +122,9 @@ def set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def load_training_checkpoint(path: Path) -> dict:
+def load_training_checkpoint(path: Path, trust: bool = False) -> dict:
+    """A checkpoint ``actionkit-train`` wrote, read as data: tensors, plain Python values
+    and the numpy arrays of the RNG states (``trust=True`` unpickles anything)."""
     if not path.exists():
         raise FileNotFoundError(f"{path}: no checkpoint to resume from")
-    # the RNG states hold numpy arrays and tuples: a trusted file of our own
-    return torch.load(path, map_location="cpu", weights_only=False)
+    return serialization.load(path, trust=trust, placeholders=False)

@@ -52,7 +52,8 @@ class ModelEMA:
 class Trainer:
     """Trains ``cfg.model`` on ``cfg.data`` as the config says, in ``work_dir``.
 
-    ``resume``: ``True`` continues from ``WORK_DIR/latest.pth``, a path from that file;
+    ``resume``: ``True`` continues from ``WORK_DIR/latest.pth``, a path from that file
+    (read as data; ``trust_checkpoint=True`` unpickles anything);
     the run then goes on exactly as if never stopped (same data order, augmentation,
     dropout and optimizer state: bit-identical weights on the CPU). Without ``resume`` a
     work dir that already holds checkpoints is an error unless ``overwrite``.
@@ -67,6 +68,7 @@ class Trainer:
         work_dir: str | os.PathLike | None = None,
         resume: bool | str | os.PathLike = False,
         overwrite: bool = False,
+        trust_checkpoint: bool = False,
     ):
         self.cfg = cfg
         self.info, self.device = init_distributed(cfg.train.device)
@@ -76,7 +78,7 @@ class Trainer:
         builder.seed_everything(tcfg.seed)
         builder.prepare_data(cfg, self.info, self.log)
 
-        model = builder.build_model(cfg, self.log).to(self.device)
+        model = builder.build_model(cfg, self.log, trust_checkpoint).to(self.device)
         if tcfg.amp == "bf16" and self.device.type == "cpu":
             self._check_cpu_bf16(model)
         if tcfg.channels_last:
@@ -121,7 +123,8 @@ class Trainer:
         self.skipped_in_a_row = 0
         self.last_checkpoint: Path | None = None
         if resume:
-            self._resume(self.work_dir / "latest.pth" if resume is True else Path(resume))
+            path = self.work_dir / "latest.pth" if resume is True else Path(resume)
+            self._resume(path, trust_checkpoint)
         total = cfg.schedule.epochs * self.iters_per_epoch
         self.monitor = Monitor(self.work_dir, self.info.is_main, tcfg.log_interval, total)
 
@@ -161,8 +164,8 @@ class Trainer:
             self.work_dir.mkdir(parents=True, exist_ok=True)
         barrier(self.info)
 
-    def _resume(self, path: Path) -> None:
-        state = load_training_checkpoint(path)
+    def _resume(self, path: Path, trust: bool) -> None:
+        state = load_training_checkpoint(path, trust)
         if state.get("arch") != self.cfg.model.name:
             raise ValueError(
                 f"{path} is a checkpoint of {state.get('arch')!r}, the config trains "

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import logging
 import os
-import pickle
 
 import torch
 import torch.nn as nn
+
+from .. import serialization
 
 log = logging.getLogger(__name__)
 
@@ -31,19 +32,15 @@ def num_classes_of(state: dict) -> int:
     raise ValueError("the checkpoint has no classifier (cls_head.fc_cls or cls_head.fc2)")
 
 
-def read_state_dict(path: str | os.PathLike, with_arch: bool = False):
+def read_state_dict(path: str | os.PathLike, with_arch: bool = False, trust: bool = False):
     """The state dict in ``path`` and its origin (``"actionkit"``, ``"mmaction"`` or
     ``"state_dict"`` for a bare one); with ``with_arch`` also the registered model name an
-    actionkit checkpoint records (else None)."""
+    actionkit checkpoint records (else None). The file is read as data
+    (:func:`actionkit.serialization.load`; ``trust=True`` unpickles anything)."""
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path}: no such checkpoint")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        # OpenMMLab checkpoints pickle their config and history in "meta"; load those
-        # fully (only load checkpoints you trust).
-        payload = torch.load(path, map_location="cpu", weights_only=False)
+    payload = serialization.load(path, trust=trust)
     if not isinstance(payload, dict):
         raise ValueError(f"{path}: not a checkpoint (a {type(payload).__name__})")
     if "actionkit" in payload and "model" in payload:
@@ -57,14 +54,19 @@ def read_state_dict(path: str | os.PathLike, with_arch: bool = False):
         found = payload, "state_dict", None
     else:
         raise ValueError(f"{path}: no state dict inside (keys: {sorted(payload)[:5]})")
+    odd = [k for k, v in found[0].items() if not isinstance(v, torch.Tensor)]
+    if odd:  # the weights are tensors; placeholders belong to metadata only
+        what = f"{odd[0]}: {found[0][odd[0]]!r}"
+        raise ValueError(f"{path}: the state dict holds non-tensors ({what})")
     return found if with_arch else found[:2]
 
 
-def load_checkpoint(model: nn.Module, path: str | os.PathLike) -> None:
+def load_checkpoint(model: nn.Module, path: str | os.PathLike, trust: bool = False) -> None:
     """Loads ``path`` into ``model``. A classifier of another size (fine-tuning to new
     classes) is left freshly initialised, said in one log line; any other mismatch — a
-    checkpoint of another architecture — is a ValueError naming both."""
-    state, origin, arch = read_state_dict(path, with_arch=True)
+    checkpoint of another architecture — is a ValueError naming both. ``trust``: see
+    :func:`read_state_dict`."""
+    state, origin, arch = read_state_dict(path, with_arch=True, trust=trust)
     own = model.state_dict()
     name = getattr(model, "name", type(model).__name__)
     if arch is not None and arch != name and hasattr(model, "name"):

@@ -23,9 +23,16 @@ def list_models(pattern: str = "*") -> list[str]:
     return sorted(n for n in _MODELS if fnmatch.fnmatch(n, pattern))
 
 
-def create(name: str, num_classes: int = 400, checkpoint: str | None = None, **kwargs) -> nn.Module:
+def create(
+    name: str,
+    num_classes: int = 400,
+    checkpoint: str | None = None,
+    trust_checkpoint: bool = False,
+    **kwargs,
+) -> nn.Module:
     """Builds the registered model ``name`` with ``num_classes`` outputs; ``checkpoint``
-    loads an actionkit or MMAction2 1.x ``.pth`` file (see ``models.checkpoint``)."""
+    loads an actionkit or MMAction2 1.x ``.pth`` file (see ``models.checkpoint``), read
+    as data; ``trust_checkpoint=True`` lets it unpickle arbitrary objects (code)."""
     if name not in _MODELS:
         close = fnmatch.filter(_MODELS, f"*{name.split('_')[0]}*")
         hint = f" (similar: {', '.join(sorted(close))})" if close else ""
@@ -35,5 +42,5 @@ def create(name: str, num_classes: int = 400, checkpoint: str | None = None, **k
     if checkpoint is not None:
         from .checkpoint import load_checkpoint
 
-        load_checkpoint(model, checkpoint)
+        load_checkpoint(model, checkpoint, trust=trust_checkpoint)
     return model
