@@ -2,6 +2,7 @@
 whole runs — exact resume after SIGKILL, DDP on 2 CPU processes equal to 1 process,
 gradient accumulation equal to a bigger batch, NaN detection, work-dir protection."""
 
+import copy
 import json
 import math
 import os
@@ -242,6 +243,48 @@ def test_accumulation_equals_a_bigger_batch(tmp_path, data_root):
     small.fit()
     for key, value in big.model.state_dict().items():
         torch.testing.assert_close(small.model.state_dict()[key], value, rtol=1e-5, atol=1e-6)
+
+
+def test_a_short_last_accumulation_group_is_a_mean_over_its_batches(tmp_path, data_root):
+    # 7 batches of 2 with accumulate=3: groups of 3, 3 and 1 batches. Each step's gradient
+    # must be the mean of its batches' gradients (as mmengine scales), the 1-batch group's
+    # too, not a third of it.
+    cfg = make_config(
+        tmp_path, data_root, tmp_path / "acc", data__batch_size=2, optim__accumulate=3,
+        schedule__epochs=1, train__checkpoint_iters="null",
+    )  # fmt: skip
+    trainer = Trainer(cfg)
+    assert trainer.iters_per_epoch == 7 and trainer.steps_per_epoch == 3
+    batches, steps = [], []
+    real_step = trainer.train_step
+
+    def train_step(batch, it):
+        batches.append(batch)
+        return real_step(batch, it)
+
+    def before_step(optimizer, *_):
+        model = trainer.model
+        steps.append(
+            (
+                {n: p.detach().clone() for n, p in model.named_parameters()},
+                {n: p.grad.clone() for n, p in model.named_parameters()},
+            )
+        )
+
+    trainer.train_step = train_step
+    trainer.optimizer.register_step_pre_hook(before_step)
+    trainer.fit()
+    assert len(steps) == 3
+    reference = copy.deepcopy(trainer.model).train()
+    groups = [batches[0:3], batches[3:6], batches[6:7]]
+    for (weights, grads), group in zip(steps, groups, strict=True):
+        reference.load_state_dict(weights, strict=False)
+        reference.zero_grad()
+        for batch in group:
+            loss = trainer.loss(reference(batch["inputs"]), batch["label"]) / len(group)
+            loss.backward()
+        for n, p in reference.named_parameters():
+            torch.testing.assert_close(grads[n], p.grad, rtol=1e-5, atol=1e-7)
 
 
 def test_nan_loss_stops_the_run_naming_the_last_checkpoint(tmp_path, data_root, monkeypatch):

@@ -202,6 +202,8 @@ class Trainer:
     def train_step(self, batch: dict, it: int) -> torch.Tensor:
         accumulate = self.cfg.optim.accumulate
         last_micro = (it + 1) % accumulate == 0 or it + 1 == self.iters_per_epoch
+        # the mean over the group's batches: an epoch's last group may be shorter
+        group = min(accumulate, self.iters_per_epoch - it // accumulate * accumulate)
         inputs = batch["inputs"].to(self.device, non_blocking=True)
         labels = batch["label"].to(self.device, non_blocking=True)
         sync = contextlib.nullcontext()
@@ -211,7 +213,7 @@ class Trainer:
             with mixed_precision.autocast(self.device, self.cfg.train.amp):
                 logits = self.train_model(inputs)
             loss = self.loss(logits, labels)
-            self.scaler.scale(loss / accumulate).backward()
+            self.scaler.scale(loss / group).backward()
         if last_micro:
             self.scaler.unscale_(self.optimizer)  # (a no-op without fp16)
             bad = self._nonfinite_gradients()
