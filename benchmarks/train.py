@@ -36,6 +36,8 @@ def bench_config(path: str, iters: int, warmup: int, overrides: list[str]) -> di
             *overrides,
             f"work_dir={work}",
             "schedule.epochs=1",
+            "schedule.policy=constant",  # (a multistep config's milestones lie past epoch 1)
+            "schedule.milestones=[]",
             f"train.max_iters_per_epoch={iters + warmup}",
             "train.log_interval=1",
             "data.val=null",

@@ -192,9 +192,14 @@ def test_bad_inputs_name_the_argument(call, match):
         call()
 
 
-def test_bm_conv3d_rejects_a_weight_of_other_channels():
+def test_bm_conv3d_rejects_a_weight_or_bias_of_other_shapes():
+    x = torch.zeros(1, 3, 8)
     with pytest.raises(ValueError, match=r"weight must have shape \[O, C, S, 1, 1\] with C = 3"):
-        actionkit.ops.bm_conv3d(torch.zeros(1, 3, 8), torch.zeros(4, 5, 8, 1, 1))
+        actionkit.ops.bm_conv3d(x, torch.zeros(4, 5, 8, 1, 1))
+    with pytest.raises(ValueError, match=r"got \(4, 3, 8, 3, 3\)"):  # not BMN's (S, 1, 1)
+        actionkit.ops.bm_conv3d(x, torch.zeros(4, 3, 8, 3, 3))
+    with pytest.raises(ValueError, match=r"bias must have shape \[O\] = \[4\], got \(1,\)"):
+        actionkit.ops.bm_conv3d(x, torch.zeros(4, 3, 8, 1, 1), torch.zeros(1))
 
 
 def loop_mask(frames, samples, per_bin, ratio):

@@ -59,6 +59,23 @@ def test_defaults_types_and_work_dir(tmp_path):
         ("model: {name: tsm_r5}\n", r"model.name: unknown model 'tsm_r5'"),
         ("optim: [1, 2]\n", r"run.yaml: optim: expected a mapping, got list"),
         ("train: {ema: 1.5}\n", r"train.ema: the decay must be in \(0, 1\)"),
+        (
+            "schedule: {epochs: 10, policy: multistep, milestones: [4, 10]}\n",
+            r"schedule.milestones: 10 is not within the run's 10 epochs",
+        ),
+        ("train: {label_smoothing: 1.0}\n", r"train.label_smoothing: 1.0 is not in \[0, 1\)"),
+        (
+            "model: {num_classes: 3}\ntrain: {class_weights: [1, 2]}\n",
+            r"train.class_weights: expected 3 weights >= 0 \(model.num_classes\), got 2",
+        ),
+        (
+            "train: {best_metric: top_1}\n",
+            r"train.best_metric: 'top_1' is not a metric of this single-label data \(known: top1,",
+        ),
+        (
+            "data: {multi_class: true}\n",
+            r"train.best_metric: 'top1' is not a metric of this multi-label data \(known: mAP",
+        ),
         ("- a\n- b\n", r"run.yaml: a config is a mapping of sections, not a list"),
         ("optim: {lr: [0.1}\n", r"run.yaml: not valid YAML"),
     ],

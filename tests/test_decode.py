@@ -199,7 +199,11 @@ def test_bad_paths_and_indices_name_the_file(videos, tmp_path, backend):
         reader.get_frames([-1])
     with pytest.raises(TypeError, match="indices must be a 1-D sequence of integers"):
         reader.get_frames([0.5])
-    assert reader.get_frames([]).shape[0] == 0
+    # no index: no frame, of the video's size (of the requested size with ``size``)
+    assert reader.get_frames([]).shape == (0, *reader.get_frames([0]).shape[1:])
+    assert reader.get_frames([]).shape[1:] != (0, 0, 3)
+    sized = VideoReader(videos["h264_intra"], backend=backend, size=(16, 24))
+    assert sized.get_frames(torch.zeros(0, dtype=torch.long)).shape == (0, 16, 24, 3)
     with pytest.raises(ValueError, match="backend must be"):
         VideoReader(videos["h264_intra"], backend="decord")
 

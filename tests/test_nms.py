@@ -174,6 +174,21 @@ def test_compile_fullgraph_with_dynamic_output():
             ),
             r"idxs must have shape \[K\] = \[3\]",
         ),
+        (
+            lambda: actionkit.ops.batched_nms(
+                torch.zeros(3, 4), torch.zeros(3), torch.tensor([0.0, 0.5, 1.0]), 0.5
+            ),
+            r"batched_nms: idxs must hold integer category indices, got dtype Float",
+        ),
+        (
+            lambda: actionkit.ops.batched_nms(
+                torch.zeros(3, 4),
+                torch.zeros(3),
+                torch.zeros(3, dtype=torch.long, device="meta"),
+                0.5,
+            ),
+            r"batched_nms: idxs is on meta but boxes are on cpu",
+        ),
     ],
 )
 def test_bad_inputs_name_the_argument(call, match):

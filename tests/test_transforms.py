@@ -6,6 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from actionkit.config import ConfigError, build_transform
 from actionkit.data import transforms as T
 from actionkit.ops import preprocess
 
@@ -35,6 +36,13 @@ def boxes_of(clip):
 def test_resize_sizes_follow_mmcv_rescale_size(hw, scale, keep, expected):
     clip = T.Clip(frames(1, *hw))
     assert T.Resize(scale, keep_ratio=keep)(clip).size == expected
+
+
+def test_resize_rejects_an_int_scale():
+    with pytest.raises(ValueError, match=r"Resize: scale 256 is an int: write \(-1, 256\) for"):
+        T.Resize(256)
+    with pytest.raises(ConfigError, match=r"pipeline\[0\]: Resize: scale 256 is an int"):
+        build_transform({"type": "Resize", "scale": 256}, "run.yaml: data.train.pipeline[0]")
 
 
 def test_center_three_and_ten_crop_boxes_hand_worked():

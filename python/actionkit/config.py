@@ -334,6 +334,29 @@ def validate(cfg: Config, path: str) -> None:
         raise ConfigError(f"{path}: train.ema: the decay must be in (0, 1), got {cfg.train.ema}")
     if cfg.schedule.policy == "multistep" and not cfg.schedule.milestones:
         raise ConfigError(f"{path}: schedule.milestones: multistep needs milestones")
+    late = [m for m in cfg.schedule.milestones if not 0 < m < cfg.schedule.epochs]
+    if late:
+        raise ConfigError(
+            f"{path}: schedule.milestones: {late[0]} is not within the run's "
+            f"{cfg.schedule.epochs} epochs (a milestone m takes effect after m epochs)"
+        )
+    if not 0 <= cfg.train.label_smoothing < 1:
+        raise ConfigError(
+            f"{path}: train.label_smoothing: {cfg.train.label_smoothing} is not in [0, 1)"
+        )
+    weights = cfg.train.class_weights
+    if weights is not None and (len(weights) != cfg.model.num_classes or min(weights) < 0):
+        raise ConfigError(
+            f"{path}: train.class_weights: expected {cfg.model.num_classes} weights >= 0 "
+            f"(model.num_classes), got {len(weights)}: {_show(weights)}"
+        )
+    known = ("mAP", "mmit_mAP") if cfg.data.multi_class else ("top1", "top5", "mean_class_accuracy")
+    if cfg.train.best_metric not in known:
+        raise ConfigError(
+            f"{path}: train.best_metric: {cfg.train.best_metric!r} is not a metric of this "
+            f"{'multi-label' if cfg.data.multi_class else 'single-label'} data "
+            f"(known: {', '.join(known)})"
+        )
 
 
 def _build(kind: str, module: types.ModuleType, names: tuple[str, ...], spec: Any, path: str):
@@ -351,7 +374,8 @@ def _build(kind: str, module: types.ModuleType, names: tuple[str, ...], spec: An
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as e:
-        raise ConfigError(f"{path}: {name}: {e}") from None
+        text = str(e) if str(e).startswith(f"{name}: ") else f"{name}: {e}"
+        raise ConfigError(f"{path}: {text}") from None
 
 
 SAMPLERS = ("SampleFrames", "DenseSampleFrames", "UniformSample", "UniformSampleFrames")

@@ -182,6 +182,14 @@ class Resize:
     scale: float | tuple[int, int]
     keep_ratio: bool = True
 
+    def __post_init__(self):
+        if isinstance(self.scale, int):  # ambiguous; MMAction2 rejects it too
+            s = self.scale
+            raise ValueError(
+                f"Resize: scale {s} is an int: write (-1, {s}) for a short edge of {s}, "
+                f"({s}, {s}) for {s}x{s}, or {float(s)} for a factor"
+            )
+
     def __call__(self, clip: Clip, rng=None) -> Clip:
         h, w = clip.size
         if isinstance(self.scale, float):
@@ -232,7 +240,7 @@ class MultiScaleCrop:
     ``scales`` x the short edge for width and height (their scale indices at most
     ``max_wh_scale_gap`` apart), snapped to ``input_size`` within 3 pixels, placed at one
     of 5 (or 13) fixed offsets or anywhere with ``random_crop``. Follow it with
-    ``Resize(input_size, keep_ratio=False)`` as MMAction2's configs do."""
+    ``Resize((w, h), keep_ratio=False)`` as MMAction2's configs do."""
 
     input_size: int | tuple[int, int]
     scales: tuple[float, ...] = (1,)

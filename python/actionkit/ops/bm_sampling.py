@@ -78,11 +78,15 @@ def bm_conv3d(
     Returns:
         ``[N, O, T, T]`` indexed (duration, start).
     """
-    w = weight.flatten(2) if weight.dim() == 5 else weight
+    w = weight.flatten(2) if weight.dim() == 5 and weight.shape[3:] == (1, 1) else weight
     if w.dim() != 3 or w.shape[1] != x.shape[1]:
         raise ValueError(
             f"bm_conv3d: weight must have shape [O, C, S, 1, 1] with C = {x.shape[1]}, "
             f"got {tuple(weight.shape)}"
+        )
+    if bias is not None and tuple(bias.shape) != (w.shape[0],):
+        raise ValueError(
+            f"bm_conv3d: bias must have shape [O] = [{w.shape[0]}], got {tuple(bias.shape)}"
         )
     y = torch.einsum("ocs,nct->nost", w, x)
     out = bm_sampling_sum(y, num_samples_per_bin, prop_boundary_ratio)

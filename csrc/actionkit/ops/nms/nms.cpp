@@ -78,6 +78,11 @@ at::Tensor batched_nms(const at::Tensor& boxes, const at::Tensor& scores, const 
                        double iou_threshold) {
   TORCH_CHECK(idxs.dim() == 1 && idxs.size(0) == boxes.size(0),
               "batched_nms: idxs must have shape [K] = [", boxes.size(0), "], got ", idxs.sizes());
+  TORCH_CHECK(at::isIntegralType(idxs.scalar_type(), /*includeBool=*/false),
+              "batched_nms: idxs must hold integer category indices, got dtype ",
+              idxs.scalar_type());
+  TORCH_CHECK(idxs.device() == boxes.device(), "batched_nms: idxs is on ", idxs.device(),
+              " but boxes are on ", boxes.device());
   if (boxes.numel() == 0) return at::empty({0}, boxes.options().dtype(at::kLong));
   const at::Tensor offsets = idxs.to(boxes.options()) * (boxes.max() + 1);
   return actionkit::nms(boxes + offsets.unsqueeze(1), scores, iou_threshold);

@@ -166,8 +166,11 @@ class VideoReader:
         """Frames at ``indices`` (any order, repeats allowed): uint8 ``[K, H, W, 3]`` RGB
         on ``device``. Each distinct frame is decoded once."""
         wanted = check_indices(indices, len(self), self.path)
-        if wanted.size == 0:
-            return torch.zeros(0, 0, 0, 3, dtype=torch.uint8, device=self.device)
+        if wanted.size == 0:  # [0, H, W, 3]: the frame size from one decoded frame
+            if len(self) == 0:
+                return torch.zeros(0, 0, 0, 3, dtype=torch.uint8, device=self.device)
+            wanted = np.zeros(1, dtype=np.int64)
+            return self.get_frames(wanted)[:0]
         unique, inverse = np.unique(wanted, return_inverse=True)
         frames = self._impl.decode_sorted(unique, Deadline(self.path, self.timeout))
         if frames.device != self.device:
