@@ -98,7 +98,7 @@ def timed_step(fn: Callable[[], object], device: torch.device) -> Callable[[], f
 
 class SideProcess:
     """A peer's side of a benchmark (MMAction2, mmcv): a worker script run by another
-    venv's python (../shared/PEERS.md), driven over a pipe. It reads one JSON command per
+    venv's python (dev/PARITY.md), driven over a pipe. It reads one JSON command per
     line and answers one JSON line starting with MARK; other output is log noise."""
 
     MARK = "@@actionkit "

@@ -1,5 +1,5 @@
 """MMAction2 side of ``actionkit-bench model``: run by the side venv's python (see
-../shared/PEERS.md), never imported by actionkit. It reads one JSON command per line on
+dev/PARITY.md), never imported by actionkit. It reads one JSON command per line on
 stdin and answers one JSON line, prefixed with ``MARK``, on stdout:
 
     {"cmd": "build", "name": "tsm_r50", "input": PATH, "weights": PATH}

@@ -1,5 +1,5 @@
 """mmcv side of ``actionkit-bench ops --mmcv-python PATH``: run by a side venv's python
-that has full mmcv (compiled ops; ../shared/PEERS.md says how to build it), never imported
+that has full mmcv (compiled ops; dev/PARITY.md says how to build it), never imported
 by actionkit. One JSON command per line on stdin, one JSON answer per line, prefixed
 with ``MARK``, on stdout:
 

@@ -9,7 +9,7 @@ clip of 8 segments at 224x224 for TSN/TSM, 32x224x224 for I3D, SlowFast and CSN,
 four variants: eager, channels-last (``models.to_channels_last``: ``channels_last_3d``
 for 3D convolutions), and both through ``torch.compile``. "fwd" is eval mode under
 ``no_grad``; "fwd+bwd" is train mode, cross-entropy, backward. With
-``--mmaction-python`` (the side venv of ../shared/PEERS.md) MMAction2 1.2.0 builds the same
+``--mmaction-python`` (the side venv of dev/PARITY.md) MMAction2 1.2.0 builds the same
 architecture from its zoo config in a second process, its random weights are loaded into
 actionkit through the checkpoint converter (so both run the same weights; the largest
 logit difference is reported), and its steps are timed interleaved with actionkit's,

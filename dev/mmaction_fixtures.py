@@ -1,5 +1,5 @@
 """Writes MMAction2 1.2.0 parity fixtures to tests/fixtures/mmaction/ (run it with the
-side venv's python, see ../shared/PEERS.md; never imported by actionkit):
+side venv's python, see dev/PARITY.md; never imported by actionkit):
 
     /path/to/peers/venv/bin/python dev/mmaction_fixtures.py [NAME ...]
 
