@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 
 import actionkit
-from actionkit.data import synthetic
+from actionkit.data import encode, synthetic
 from actionkit.data import transforms as T
 from actionkit.data.decode import VideoReader, available_backends
 from actionkit.data.sampling import SampleFrames
@@ -109,7 +109,7 @@ def make_video(name: str, frames: int = 300) -> Path:
             clip = torch.from_numpy(small[s : s + 30]).permute(0, 3, 1, 2).float()
             up = F.interpolate(clip, size=(h, w), mode="bilinear", align_corners=False)
             big[s : s + 30] = up.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
-        synthetic.write_video(path, big, fps=30, codec="h264", gop=gop, crf=20)
+        encode.write_video(path, big, fps=30, codec="h264", gop=gop, crf=20)
     return path
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from actionkit.data import synthetic, tools
+from actionkit.data import encode, synthetic, tools
 from actionkit.data.decode import DecodeError, DecodeTimeout, VideoReader, available_backends
 
 from ._installed import installed
@@ -38,7 +38,7 @@ def videos(tmp_path_factory):
     for i, (name, (codec, gop, vfr, t)) in enumerate(VIDEOS.items()):
         frames = synthetic.render_clip(i % len(synthetic.CLASSES), t, (48, 80), seed=i)
         suffix = {"h264": ".mp4", "vp9": ".webm", "mjpeg": ".avi"}[codec]
-        paths[name] = synthetic.write_video(
+        paths[name] = encode.write_video(
             root / f"{name}{suffix}", frames, codec=codec, gop=gop, vfr=vfr, seed=i
         )
     return paths
@@ -228,10 +228,10 @@ def test_time_limit(videos):
 def mixed_size_mjpeg(tmp_path):
     """An AVI whose MJPEG frames change size midway (48x32, then 32x32): the damage that
     made DALI overflow its buffers in the fuzz test."""
-    a = synthetic.write_video(
+    a = encode.write_video(
         tmp_path / "a.avi", synthetic.render_clip(0, 4, (32, 48), 0), codec="mjpeg"
     )
-    b = synthetic.write_video(
+    b = encode.write_video(
         tmp_path / "b.avi", synthetic.render_clip(0, 4, (32, 32), 0), codec="mjpeg"
     )
     path = tmp_path / "mixed.avi"

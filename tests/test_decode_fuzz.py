@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from actionkit.data import synthetic
+from actionkit.data import encode, synthetic
 
 from ._installed import installed
 
@@ -23,7 +23,7 @@ def test_corrupt_videos_raise_or_decode_without_crash_hang_or_leak(tmp_path):
     sources = []
     for i, (codec, suffix) in enumerate([("h264", ".mp4"), ("vp9", ".webm"), ("mjpeg", ".avi")]):
         frames = synthetic.render_clip(i, 24, (32, 48), seed=i)
-        sources.append(str(synthetic.write_video(tmp_path / f"src{suffix}", frames, codec=codec)))
+        sources.append(str(encode.write_video(tmp_path / f"src{suffix}", frames, codec=codec)))
     # DALI runs in its own process: its decoder shares no state with the others.
     runs = [["pyav"] + (["torchcodec"] if installed("torchcodec") else [])]
     if installed("nvidia.dali"):

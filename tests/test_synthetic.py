@@ -4,7 +4,7 @@ really differ only in motion."""
 import numpy as np
 import pytest
 
-from actionkit.data import synthetic
+from actionkit.data import encode, synthetic
 from actionkit.data.decode import VideoReader
 
 pytest.importorskip("av")
@@ -64,9 +64,9 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="num_frames"):
         synthetic.render_clip("slow", 1)
     with pytest.raises(ValueError, match="even"):
-        synthetic.write_video("/tmp/x.mp4", np.zeros((2, 15, 16, 3), np.uint8))
+        encode.write_video("/tmp/x.mp4", np.zeros((2, 15, 16, 3), np.uint8))
     with pytest.raises(ValueError, match="codec must be"):
-        synthetic.write_video("/tmp/x.mp4", np.zeros((2, 16, 16, 3), np.uint8), codec="h265")
+        encode.write_video("/tmp/x.mp4", np.zeros((2, 16, 16, 3), np.uint8), codec="h265")
     with pytest.raises(ValueError, match="unknown"):
         synthetic.make_dataset("/tmp/unused", classes=["jump"])
 

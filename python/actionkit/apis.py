@@ -145,7 +145,7 @@ def init_recognizer(
     return model.to(device).eval()
 
 
-def test_pipeline(model: nn.Module):
+def inference_pipeline(model: nn.Module):
     """(sampler, transforms) of the model's test split."""
     from .engine.builder import build_pipeline
 
@@ -159,7 +159,7 @@ def predict_frames(
 ) -> torch.Tensor:
     """Scores ``[num_classes]`` of frames ``offset .. offset + total - 1`` of a video
     (``get_frames(indices) -> uint8 [T, H, W, 3]``) through the model's test pipeline."""
-    sampler, transforms = test_pipeline(model)
+    sampler, transforms = inference_pipeline(model)
     indices = np.asarray(sampler(total, 0, None, fps)) + offset
     frames = get_frames(indices)
     clip_len = getattr(sampler, "clip_len", 1) or 1

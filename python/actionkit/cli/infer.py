@@ -126,7 +126,7 @@ def write_overlay(path: Path, reader, fps: float, text_of_frame) -> None:
             path, save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0
         )
     else:
-        from ..data.synthetic import write_video
+        from ..data.encode import write_video
 
         write_video(path, frames, fps=fps, codec="h264")
 

@@ -44,8 +44,8 @@ def resize_video(
     """Re-encodes ``src`` as H.264 with the short side scaled to ``short_side`` (even
     sizes, aspect kept) and a keyframe every ``gop`` frames, so sparse sampling seeks
     cheaply. Returns ``(frames, height, width)``. Written to a temporary name first."""
-    from . import synthetic
     from .decode import VideoReader
+    from .encode import write_video
 
     reader = VideoReader(src, backend="pyav", size=short_side)
     n = len(reader)
@@ -56,7 +56,7 @@ def resize_video(
     h, w = clip.shape[1:3]
     clip = clip[:, : h - h % 2, : w - w % 2]
     fps = float(Fraction(reader.fps).limit_denominator(1001)) if reader.fps > 0 else 30.0
-    synthetic.write_video(dst, clip, fps=fps, codec="h264", gop=gop, crf=crf)
+    write_video(dst, clip, fps=fps, codec="h264", gop=gop, crf=crf)
     return clip.shape[0], clip.shape[1], clip.shape[2]
 
 
