@@ -120,3 +120,20 @@ def test_every_zoo_model_has_a_config():
 
     configs = sorted((ROOT / "configs" / "recognition").glob("*.yaml"))
     assert set(TEST_INPUTS) <= {load_config(p).model.name for p in configs}
+
+
+@pytest.mark.parametrize(
+    "path", sorted((ROOT / "configs" / "recognition").glob("*.yaml")), ids=lambda p: p.stem
+)
+def test_configs_and_the_zoo_agree_on_the_input(path):
+    # One definition of a zoo model's single-view input (models.zoo.TEST_INPUTS: what
+    # init_recognizer, export and the benchmarks use); its config's val split must give it.
+    from actionkit.models.zoo import TEST_INPUTS
+
+    cfg = load_config(path)
+    shape = TEST_INPUTS[cfg.model.name]
+    sampler, pipeline = cfg.data.val.sampler, cfg.data.val.pipeline
+    frames = sampler.get("clip_len", 1) * (sampler.get("num_clips", 1) if len(shape) == 4 else 1)
+    crops = [t["crop_size"] for t in pipeline if t["type"] == "CenterCrop"]
+    assert frames == (shape[0] if len(shape) == 4 else shape[2])
+    assert crops == [shape[-1]] and shape[-1] == shape[-2]
