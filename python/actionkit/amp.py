@@ -27,6 +27,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from .errors import UsageError
+
 logger = logging.getLogger("actionkit")
 
 ENV = "ACTIONKIT_CPU_BF16_CONV3D"  # auto (probe), fp32 or native
@@ -131,7 +133,7 @@ def cpu_bf16_conv3d() -> Conv3dCheck:
     if _check is None:
         choice = os.environ.get(ENV, "auto")
         if choice not in ("auto", "fp32", "native"):
-            raise ValueError(f"{ENV}={choice!r}: expected auto, fp32 or native")
+            raise UsageError(f"{ENV}={choice!r}: expected auto, fp32 or native")
         if choice == "auto":
             _check = probe_cpu_bf16_conv3d()
         else:

@@ -27,6 +27,7 @@ from . import serialization
 from .config import Config, ModelConfig, SplitConfig, build_sampler, from_dict, load_config
 from .data.decode import VideoReader
 from .data.transforms import Clip, apply_transforms
+from .errors import UsageError
 
 # name -> (clip_len, frame_interval, num_clips) of the model's MMAction2 test config
 # (one view: inference; actionkit-test uses the config's full multi-view test)
@@ -51,7 +52,7 @@ def default_test_split(name: str) -> SplitConfig:
     from .models.zoo import TEST_INPUTS
 
     if name not in TEST_INPUTS:
-        raise ValueError(f"no default test pipeline for model {name!r}: pass a config")
+        raise UsageError(f"no default test pipeline for model {name!r}: pass a config")
     size = TEST_INPUTS[name][-1]
     clip_len, interval, clips = TEST_SAMPLING.get(name, (1, 1, 8))
     two_d = len(TEST_INPUTS[name]) == 4
@@ -105,9 +106,9 @@ def _resolve_config(config, checkpoint, meta: dict, trust: bool) -> Config:
         return load_config(config)
     if config is None:
         if checkpoint is None:
-            raise ValueError("init_recognizer needs a config, a model name or a checkpoint")
+            raise UsageError("init_recognizer needs a config, a model name or a checkpoint")
         if "config" not in meta:
-            raise ValueError(
+            raise UsageError(
                 f"{checkpoint} carries no config (not written by actionkit-train): pass a "
                 "config file or a model name"
             )
@@ -175,7 +176,7 @@ def inference_recognizer(
     with the model's test pipeline; views are averaged as its ``average_clips`` says."""
     if isinstance(video, np.ndarray):
         if video.ndim != 4 or video.shape[-1] != 3 or video.dtype != np.uint8:
-            raise ValueError(f"video frames must be uint8 [T, H, W, 3], got {video.shape}")
+            raise UsageError(f"video frames must be uint8 [T, H, W, 3], got {video.shape}")
 
         def frames(indices):
             return torch.from_numpy(np.ascontiguousarray(video[indices]))

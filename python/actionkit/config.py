@@ -30,9 +30,7 @@ from typing import Any, Literal
 
 import yaml
 
-
-class ConfigError(ValueError):
-    """A config that cannot be used; the message names the file and key path."""
+from .errors import ConfigError
 
 
 @dataclass

@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from .errors import CheckpointError
+
 log = logging.getLogger("actionkit")
 
 # Packages whose classes OpenMMLab checkpoints hold outside their weights.
@@ -32,7 +34,7 @@ TRUST_HINT = (
 )
 
 
-class UntrustedCheckpointError(ValueError):
+class UntrustedCheckpointError(CheckpointError):
     """A checkpoint whose pickle names code to call rather than data to read."""
 
 
@@ -105,11 +107,11 @@ def load(path: str | os.PathLike, trust: bool = False, placeholders: bool = True
     except pickle.UnpicklingError as e:
         text = str(e).strip()
         if "Weights only load failed" not in text:
-            raise ValueError(f"{path}: not a checkpoint ({text[:200]})") from None
+            raise CheckpointError(f"{path}: not a checkpoint ({text[:200]})") from None
         detail = next((line for line in text.splitlines() if "GLOBAL" in line), "")
         raise UntrustedCheckpointError(
             f"{path}: refused: a checkpoint holds data, and this one holds objects that are "
             f"not{' (' + detail.strip()[:150] + ')' if detail else ''}; {TRUST_HINT}"
         ) from None
     except (KeyError, IndexError, EOFError, RuntimeError) as e:  # not a pickle at all
-        raise ValueError(f"{path}: not a checkpoint ({type(e).__name__}: {e})") from None
+        raise CheckpointError(f"{path}: not a checkpoint ({type(e).__name__}: {e})") from None

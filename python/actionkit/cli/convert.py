@@ -13,12 +13,13 @@ import torch
 
 from .. import __version__
 from ..models.checkpoint import num_classes_of, read_state_dict
-from ._common import add_trust_flag, one_line_errors
+from ._common import add_debug_flag, add_trust_flag, one_line_errors
 
 
 @one_line_errors("actionkit-convert")
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="actionkit-convert", description=__doc__.split("\n")[0])
+    add_debug_flag(parser)
     parser.add_argument("source", choices=["mmaction"], help="the checkpoint's origin")
     parser.add_argument("input")
     parser.add_argument("output")

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from ..data import synthetic, tools
-from ._common import one_line_errors
+from ._common import add_debug_flag, one_line_errors
 
 
 def _synth(args) -> int:
@@ -95,6 +95,7 @@ def _build_list(args) -> int:
 @one_line_errors("actionkit-data")
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="actionkit-data", description=__doc__.split("\n")[0])
+    add_debug_flag(parser)
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("synth", help="write a synthetic action dataset with list files")

@@ -9,16 +9,18 @@ import sys
 
 import torch
 
+from ..errors import UsageError
 from ..models import create
 from ..models.checkpoint import num_classes_of, read_state_dict
 from ..models.export import export_onnx
 from ..models.zoo import TEST_INPUTS
-from ._common import add_trust_flag, one_line_errors
+from ._common import add_debug_flag, add_trust_flag, one_line_errors
 
 
 @one_line_errors("actionkit-export")
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="actionkit-export", description=__doc__.split("\n")[0])
+    add_debug_flag(parser)
     parser.add_argument("checkpoint")
     parser.add_argument("--onnx", required=True, help="output .onnx file")
     parser.add_argument("--model", help="registered model (default: the checkpoint's 'arch')")
@@ -31,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     name = args.model or arch
     if not name:
         parser.error(f"{args.checkpoint} ({origin}) does not name its model: pass --model")
+    if not args.input_shape and name not in TEST_INPUTS:
+        raise UsageError(f"--input-shape: model {name} has no standard input; give one")
     classes = args.num_classes or num_classes_of(state)
     model = create(name, classes, checkpoint=args.checkpoint, trust_checkpoint=trust).eval()
     shape = (

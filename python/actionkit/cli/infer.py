@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from .._plot import pyplot
+from ..errors import UsageError
 from ._common import add_trust_flag, doc_parser, one_line_errors
 
 
@@ -49,7 +50,7 @@ def parser() -> argparse.ArgumentParser:
 def read_labels(path: str, num_classes: int) -> list[str]:
     names = [line.strip() for line in Path(path).read_text().splitlines() if line.strip()]
     if len(names) != num_classes:
-        raise ValueError(
+        raise UsageError(
             f"--labels: {path} names {len(names)} classes, the model has {num_classes}"
         )
     return names
@@ -157,11 +158,11 @@ def main(argv: list[str] | None = None) -> int:
     if not Path(args.video).exists():
         raise FileNotFoundError(f"{args.video}: no such video")
     if args.top_k < 1:
-        raise ValueError(f"--top-k must be at least 1, got {args.top_k}")
+        raise UsageError(f"--top-k must be at least 1, got {args.top_k}")
     if args.window is not None and args.window <= 0 or args.stride is not None and args.stride <= 0:
-        raise ValueError("--window and --stride must be positive numbers of seconds")
+        raise UsageError("--window and --stride must be positive numbers of seconds")
     if args.out and Path(args.out).suffix.lower() not in (".mp4", ".gif", ".mkv", ".webm"):
-        raise ValueError(f"--out: {args.out} must end in .mp4, .mkv, .webm or .gif")
+        raise UsageError(f"--out: {args.out} must end in .mp4, .mkv, .webm or .gif")
     from ..apis import inference_recognizer, init_recognizer, predict_frames
     from ..data.decode import VideoReader
     from ..models.checkpoint import num_classes_of

@@ -33,6 +33,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from ..errors import DataError, UsageError
 from .decode import DecodeError, VideoReader
 from .transforms import Clip, apply_transforms
 
@@ -53,7 +54,7 @@ def parse_list(
     ann_file: str | os.PathLike, kind: str = "video", data_prefix: str = ""
 ) -> list[Entry]:
     """Reads an MMAction2 list file (``kind="video"`` or ``"rawframes"``); blank lines are
-    skipped, anything else malformed raises ``ValueError`` naming the file and line."""
+    skipped, anything else malformed raises ``DataError`` naming the file and line."""
     if kind not in ("video", "rawframes"):
         raise ValueError(f"kind must be 'video' or 'rawframes', got {kind!r}")
     ann_file = os.fspath(ann_file)
@@ -69,22 +70,22 @@ def parse_list(
             where = f"{ann_file}:{number}"
             if len(parts) < need:
                 form = "path label" if kind == "video" else "frame_dir total_frames label"
-                raise ValueError(f"{where}: expected '{form} [label ...]', got {raw.strip()!r}")
+                raise DataError(f"{where}: expected '{form} [label ...]', got {raw.strip()!r}")
             try:
                 numbers = [int(p) for p in parts[1:]]
             except ValueError:
-                raise ValueError(
+                raise DataError(
                     f"{where}: labels and frame counts must be integers, got {raw.strip()!r}"
                 ) from None
             if any(n < 0 for n in numbers):
-                raise ValueError(f"{where}: negative number in {raw.strip()!r}")
+                raise DataError(f"{where}: negative number in {raw.strip()!r}")
             path = os.path.join(data_prefix, parts[0]) if data_prefix else parts[0]
             if kind == "video":
                 entries.append(Entry(path, tuple(numbers), number))
             else:
                 entries.append(Entry(path, tuple(numbers[1:]), number, numbers[0]))
     if not entries:
-        raise ValueError(f"{ann_file}: the list is empty")
+        raise DataError(f"{ann_file}: the list is empty")
     return entries
 
 
@@ -114,15 +115,15 @@ class _ClipDataset(Dataset):
         self.multi_class = multi_class
         self.num_classes = num_classes
         if multi_class and not num_classes:
-            raise ValueError("multi_class=True needs num_classes")
+            raise UsageError("multi_class=True needs num_classes")
         for e in self.entries:
             if not multi_class and len(e.labels) != 1:
-                raise ValueError(
+                raise DataError(
                     f"{self.ann_file}:{e.line}: {len(e.labels)} labels on a single-label list "
                     "(pass multi_class=True and num_classes)"
                 )
             if num_classes and max(e.labels, default=0) >= num_classes:
-                raise ValueError(
+                raise DataError(
                     f"{self.ann_file}:{e.line}: label {max(e.labels)} >= num_classes {num_classes}"
                 )
         self.skip_invalid = skip_invalid

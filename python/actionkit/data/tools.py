@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import DataError
+
 VIDEO_SUFFIXES = (".mp4", ".avi", ".webm", ".mkv", ".mov", ".m4v")
 
 
@@ -68,7 +70,7 @@ def build_list(root: str | os.PathLike, out: str | os.PathLike, kind: str = "vid
     root = Path(root)
     classes = sorted(p.name for p in root.iterdir() if p.is_dir())
     if not classes:
-        raise ValueError(f"{root}: no class folders")
+        raise DataError(f"{root}: no class folders")
     lines = []
     for label, name in enumerate(classes):
         for item in sorted((root / name).iterdir()):

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from ..config import OptimConfig, ScheduleConfig
+from ..errors import ConfigError
 
 _NORMS = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm)
 
@@ -33,7 +34,7 @@ def param_groups(model: nn.Module, cfg: OptimConfig) -> list[dict]:
         decay = id(p) not in no_decay
         groups.setdefault((mult, decay), []).append(p)
     if unused:
-        raise ValueError(f"optim.lr_mult: no parameters under {', '.join(sorted(unused))}")
+        raise ConfigError(f"optim.lr_mult: no parameters under {', '.join(sorted(unused))}")
     return [
         {
             "params": params,

@@ -9,6 +9,8 @@ from collections.abc import Iterator
 import torch
 from torch.utils.data import Sampler
 
+from ..errors import DataError
+
 
 class EpochSampler(Sampler):
     """Yields ``(epoch, index)`` pairs: the datasets seed each sample's augmentation with
@@ -31,7 +33,7 @@ class EpochSampler(Sampler):
         pad: bool = True,
     ):
         if length < 1:
-            raise ValueError("the dataset is empty")
+            raise DataError("the dataset is empty")
         self.length, self.shuffle, self.seed = length, shuffle, seed
         self.rank, self.world_size, self.pad = rank, world_size, pad
         self.epoch = 0

@@ -16,6 +16,7 @@ from torch import nn
 from .. import __version__
 from .. import amp as mixed_precision
 from ..config import Config, to_dict
+from ..errors import CheckpointError, ConfigError, DivergenceError
 from ..losses import bce_with_logits, cross_entropy
 from . import builder
 from .checkpoint import (
@@ -104,7 +105,7 @@ class Trainer:
         self.train_loader, self.train_sampler = builder.build_loader(cfg, "train", self.info)
         full = len(self.train_sampler) // cfg.data.batch_size
         if full == 0:
-            raise ValueError(
+            raise ConfigError(
                 f"data.batch_size {cfg.data.batch_size} is larger than the "
                 f"{len(self.train_sampler)} training samples of a process: no full batch"
             )
@@ -167,7 +168,7 @@ class Trainer:
     def _resume(self, path: Path, trust: bool) -> None:
         state = load_training_checkpoint(path, trust)
         if state.get("arch") != self.cfg.model.name:
-            raise ValueError(
+            raise CheckpointError(
                 f"{path} is a checkpoint of {state.get('arch')!r}, the config trains "
                 f"{self.cfg.model.name!r}"
             )
@@ -262,7 +263,7 @@ class Trainer:
             "fp16": "fp16 overflow that loss scaling cannot absorb (try train.amp=bf16 or none)",
             "none": "a diverging run",
         }[self.cfg.train.amp]
-        raise FloatingPointError(
+        raise DivergenceError(
             f"{limit} optimizer steps in a row skipped for non-finite gradients (iteration "
             f"{self.iteration + 1}; last in {shown}). Likely cause: {cause}, a learning rate "
             f"too high (optim.lr={self.cfg.optim.lr}) or bad input. The last good "
@@ -273,7 +274,7 @@ class Trainer:
         if math.isfinite(loss):
             return
         last = self.last_checkpoint or "none (no checkpoint written yet)"
-        raise FloatingPointError(
+        raise DivergenceError(
             f"the loss is {loss} at iteration {self.iteration + 1} (epoch {epoch + 1}, "
             f"iteration {it + 1} of it); the last good checkpoint is {last}"
         )

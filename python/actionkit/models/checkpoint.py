@@ -12,6 +12,7 @@ import torch
 import torch.nn as nn
 
 from .. import serialization
+from ..errors import CheckpointError
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ def num_classes_of(state: dict) -> int:
     for key in ("cls_head.fc_cls.weight", "cls_head.fc2.weight"):
         if key in state:
             return int(state[key].shape[0])
-    raise ValueError("the checkpoint has no classifier (cls_head.fc_cls or cls_head.fc2)")
+    raise CheckpointError("the checkpoint has no classifier (cls_head.fc_cls or cls_head.fc2)")
 
 
 def read_state_dict(path: str | os.PathLike, with_arch: bool = False, trust: bool = False):
@@ -42,7 +43,7 @@ def read_state_dict(path: str | os.PathLike, with_arch: bool = False, trust: boo
         raise FileNotFoundError(f"{path}: no such checkpoint")
     payload = serialization.load(path, trust=trust)
     if not isinstance(payload, dict):
-        raise ValueError(f"{path}: not a checkpoint (a {type(payload).__name__})")
+        raise CheckpointError(f"{path}: not a checkpoint (a {type(payload).__name__})")
     if "actionkit" in payload and "model" in payload:
         found = payload["model"], "actionkit", payload.get("arch")
     elif "state_dict" in payload:
@@ -53,24 +54,24 @@ def read_state_dict(path: str | os.PathLike, with_arch: bool = False, trust: boo
     elif all(isinstance(v, torch.Tensor) for v in payload.values()):
         found = payload, "state_dict", None
     else:
-        raise ValueError(f"{path}: no state dict inside (keys: {sorted(payload)[:5]})")
+        raise CheckpointError(f"{path}: no state dict inside (keys: {sorted(payload)[:5]})")
     odd = [k for k, v in found[0].items() if not isinstance(v, torch.Tensor)]
     if odd:  # the weights are tensors; placeholders belong to metadata only
         what = f"{odd[0]}: {found[0][odd[0]]!r}"
-        raise ValueError(f"{path}: the state dict holds non-tensors ({what})")
+        raise CheckpointError(f"{path}: the state dict holds non-tensors ({what})")
     return found if with_arch else found[:2]
 
 
 def load_checkpoint(model: nn.Module, path: str | os.PathLike, trust: bool = False) -> None:
     """Loads ``path`` into ``model``. A classifier of another size (fine-tuning to new
     classes) is left freshly initialised, said in one log line; any other mismatch — a
-    checkpoint of another architecture — is a ValueError naming both. ``trust``: see
+    checkpoint of another architecture — is a CheckpointError naming both. ``trust``: see
     :func:`read_state_dict`."""
     state, origin, arch = read_state_dict(path, with_arch=True, trust=trust)
     own = model.state_dict()
     name = getattr(model, "name", type(model).__name__)
     if arch is not None and arch != name and hasattr(model, "name"):
-        raise ValueError(f"{os.fspath(path)} is a checkpoint of {arch}, the model is {name}")
+        raise CheckpointError(f"{os.fspath(path)} is a checkpoint of {arch}, the model is {name}")
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
     wrong = [k for k in own if k in state and state[k].shape != own[k].shape]
@@ -86,7 +87,7 @@ def load_checkpoint(model: nn.Module, path: str | os.PathLike, trust: bool = Fal
             )
             if keys
         )
-        raise ValueError(
+        raise CheckpointError(
             f"{os.fspath(path)} ({origin} checkpoint) does not fit model {name}: {detail}"
         )
     classes = (num_classes_of(state), num_classes_of(own)) if reinit else None

@@ -7,6 +7,8 @@ from collections.abc import Callable
 
 import torch.nn as nn
 
+from ..errors import UsageError
+
 _MODELS: dict[str, Callable[..., nn.Module]] = {}
 
 
@@ -36,7 +38,7 @@ def create(
     if name not in _MODELS:
         close = fnmatch.filter(_MODELS, f"*{name.split('_')[0]}*")
         hint = f" (similar: {', '.join(sorted(close))})" if close else ""
-        raise ValueError(f"unknown model {name!r}{hint}; list_models() names them all")
+        raise UsageError(f"unknown model {name!r}{hint}; list_models() names them all")
     model = _MODELS[name](num_classes=num_classes, **kwargs)
     model.name = name
     if checkpoint is not None:

@@ -38,6 +38,7 @@ import os
 import numpy as np
 import torch
 
+from ...errors import UsageError
 from ._base import Deadline, DecodeError, DecodeTimeout, check_indices, resize_frames
 
 __all__ = ["DecodeError", "DecodeTimeout", "VideoReader", "available_backends"]
@@ -127,7 +128,7 @@ class VideoReader:
         if backend == "auto":
             backend = _auto(self.path, self.device)
         if backend not in BACKENDS:
-            raise ValueError(f"backend must be 'auto' or one of {BACKENDS}, got {backend!r}")
+            raise UsageError(f"backend must be 'auto' or one of {BACKENDS}, got {backend!r}")
         self.size = size
         self.timeout = timeout
         deadline = Deadline(self.path, timeout)

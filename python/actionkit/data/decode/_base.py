@@ -12,8 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ...errors import ActionkitError
 
-class DecodeError(RuntimeError):
+
+class DecodeError(ActionkitError, RuntimeError):
     """A video could not be opened or decoded; the message names the file and the reason."""
 
 

@@ -10,6 +10,7 @@ import re
 import numpy as np
 import torch
 
+from ...errors import UsageError
 from ._base import Deadline, DecodeError
 
 
@@ -35,7 +36,7 @@ def _decoder():
 def _template_regex(template: str) -> re.Pattern:
     head, sep, tail = template.partition("{")
     if not sep or "}" not in tail:
-        raise ValueError(f"filename_tmpl must contain one '{{}}' field, got {template!r}")
+        raise UsageError(f"filename_tmpl must contain one '{{}}' field, got {template!r}")
     _, tail = tail.split("}", 1)
     return re.compile(re.escape(head) + r"(\d+)" + re.escape(tail) + "$")
 
