@@ -206,3 +206,62 @@ def test_bench_ops_runs_every_op_under_the_requested_allocator_settings(tmp_path
     ops = {r["op"] for r in report["rows"]}
     assert ops >= {"temporal_shift", "graph_aggregate", "bm_sampling", "soft_nms"}
     assert all(r["ms"] > 0 and r["speedup_vs_mmaction2"] > 0 for r in report["rows"])
+
+
+INFER_RSS = r"""
+import resource, sys
+from actionkit.cli.infer import main
+assert main(sys.argv[1:]) == 0
+print("maxrss_kb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def _infer_peak_rss(tmp_path, checkpoint, num_frames: int) -> int:
+    from actionkit.data import encode, synthetic
+
+    clip = synthetic.render_clip("move_right", 30, (64, 64), seed=0)
+    video = tmp_path / f"long{num_frames}.mp4"
+    encode.write_video(video, np.concatenate([clip] * (num_frames // 30)), fps=30, gop=30)
+    out = tmp_path / f"overlay{num_frames}.mp4"
+    argv = [str(checkpoint), str(video), "--model", "tsn_r18", "--out", str(out)]
+    done = subprocess.run(
+        [sys.executable, "-c", INFER_RSS, *argv], capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr
+    from actionkit.data.decode import VideoReader
+
+    assert len(VideoReader(out)) == num_frames  # every frame drawn and written
+    return int(done.stdout.split("maxrss_kb")[-1]) * 1024
+
+
+def test_infer_overlay_memory_does_not_grow_with_the_video(tmp_path):
+    # 256x256 drawn frames are 196 KB each: holding 1350 more of them (as the overlay did,
+    # plus a stacked copy) would add about 530 MB; streamed, the peak stays put.
+    from actionkit import models
+
+    checkpoint = tmp_path / "tsn.pth"
+    torch.save({"state_dict": models.create("tsn_r18", num_classes=3).state_dict()}, checkpoint)
+    short = _infer_peak_rss(tmp_path, checkpoint, 150)
+    long = _infer_peak_rss(tmp_path, checkpoint, 1500)
+    assert long - short < 100 * 2**20, (short / 2**20, long / 2**20)
+
+
+def test_infer_on_a_video_without_a_frame_rate(tmp_path, capsys, monkeypatch):
+    # A one-frame file has no interval between timestamps (PyAV's reader says fps 0;
+    # torchcodec reads a rate from the header): the reader reports none here.
+    from actionkit import models
+    from actionkit.data import encode, synthetic
+    from actionkit.data.decode import VideoReader
+
+    monkeypatch.setattr(VideoReader, "fps", property(lambda self: 0.0))
+
+    checkpoint = tmp_path / "tsn.pth"
+    torch.save({"state_dict": models.create("tsn_r18", num_classes=3).state_dict()}, checkpoint)
+    video = encode.write_video(tmp_path / "one.mp4", synthetic.render_clip(0, 2, (64, 64))[:1])
+    args = [str(checkpoint), str(video), "--model", "tsn_r18"]
+    assert infer.main([*args, "--window", "1"]) == 1  # was a ZeroDivisionError
+    err = capsys.readouterr().err
+    assert "one.mp4: the file gives no frame rate: --window needs one" in err
+    assert infer.main([*args, "--out", str(tmp_path / "o.mp4")]) == 0
+    assert "writing --out at 30 fps" in capsys.readouterr().out
+    assert (tmp_path / "o.mp4").exists()

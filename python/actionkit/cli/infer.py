@@ -107,29 +107,42 @@ def draw(frames: np.ndarray, lines: list[str]) -> np.ndarray:
     return np.stack(out)
 
 
+GIF_MAX_FRAMES = 3000  # Pillow holds a GIF's frames in memory; videos stream
+
+
 def write_overlay(path: Path, reader, fps: float, text_of_frame) -> None:
-    """Decodes the video in chunks, draws ``text_of_frame(i)`` on frame i, writes
-    ``path`` (.gif through Pillow, anything else through PyAV as H.264)."""
-    chunk = 128
-    drawn = []
-    for start in range(0, len(reader), chunk):
-        idx = np.arange(start, min(start + chunk, len(reader)))
-        frames = reader.get_frames(idx).cpu().numpy()
-        for i, frame in zip(idx, frames, strict=True):
-            drawn.append(draw(frame[None], text_of_frame(int(i)))[0])
-    frames = np.stack(drawn)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Decodes the video in chunks, draws ``text_of_frame(i)`` on frame i and writes
+    ``path``: H.264 through PyAV chunk by chunk (memory independent of the length), or a
+    GIF through Pillow (which keeps every frame: refused past ``GIF_MAX_FRAMES``)."""
+    chunk = 64
+
+    def drawn_chunks():
+        for start in range(0, len(reader), chunk):
+            idx = np.arange(start, min(start + chunk, len(reader)))
+            frames = reader.get_frames(idx).cpu().numpy()
+            yield np.stack(
+                [draw(f[None], text_of_frame(int(i)))[0] for i, f in zip(idx, frames, strict=True)]
+            )
+
     if path.suffix.lower() == ".gif":
+        if len(reader) > GIF_MAX_FRAMES:
+            raise UsageError(
+                f"--out: {path} would hold all {len(reader)} frames in memory (GIF); write "
+                f".mp4 for videos longer than {GIF_MAX_FRAMES} frames"
+            )
         from PIL import Image
 
-        images = [Image.fromarray(f) for f in frames]
+        images = [Image.fromarray(f) for c in drawn_chunks() for f in c]
+        path.parent.mkdir(parents=True, exist_ok=True)
         images[0].save(
             path, save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0
         )
-    else:
-        from ..data.encode import write_video
+        return
+    from ..data.encode import VideoWriter
 
-        write_video(path, frames, fps=fps, codec="h264")
+    with VideoWriter(path, fps=fps, codec="h264") as out:
+        for frames in drawn_chunks():
+            out.write(frames)
 
 
 def plot_timeline(path: Path, seconds: np.ndarray, names: list[str], k: int) -> bool:
@@ -174,6 +187,12 @@ def main(argv: list[str] | None = None) -> int:
         model.labels = read_labels(args.labels, num_classes_of(model.state_dict()))
     reader = VideoReader(args.video)
     fps = reader.fps
+    if not (fps > 0 and math.isfinite(fps)):  # no timestamps to count seconds by
+        if args.window is not None:
+            raise UsageError(f"{args.video}: the file gives no frame rate: --window needs one")
+        fps = 30.0
+        if args.out:
+            print(f"{args.video}: the file gives no frame rate; writing --out at 30 fps")
     if args.window is None:
         result = inference_recognizer(model, args.video)
         best = result.top_k(args.top_k)
