@@ -91,6 +91,16 @@ def test_dali_cpu_matches_sequential_decode(videos, video):
 
 
 @needs_dali
+def test_dali_cpu_gives_the_frames_asked_for_exactly(tmp_path):
+    # Its colours differ from FFmpeg's (above); which frame it returned must not.
+    path = encode.write_video(tmp_path / "i.webm", synthetic.index_clip(60), codec="vp9", gop=20)
+    reader = VideoReader(path, backend="dali")
+    for indices in index_lists(60, np.random.default_rng(2)):
+        frames = reader.get_frames(indices).numpy()
+        assert [synthetic.frame_index(f) for f in frames] == list(indices)
+
+
+@needs_dali
 def test_dali_cpu_refuses_h264_naming_the_file(videos):
     with pytest.raises(DecodeError, match="h264_gop12.mp4.*not h264"):
         VideoReader(videos["h264_gop12"], backend="dali")

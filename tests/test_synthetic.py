@@ -109,3 +109,15 @@ def test_make_dataset_writes_decodable_labelled_videos_and_rawframes(tmp_path):
     a = VideoReader(tmp_path / "videos" / rel, backend="pyav").get_frames(range(10))
     b = VideoReader(again.root / "videos" / rel, backend="pyav").get_frames(range(10))
     assert np.array_equal(a.numpy(), b.numpy())
+
+
+def test_index_clip_frames_say_which_they_are_after_lossy_coding(tmp_path):
+    clip = synthetic.index_clip(300)
+    assert [synthetic.frame_index(f) for f in clip] == list(range(300))
+    # H.264 with B-frames, a 250-frame GOP and a high crf: still every frame identified
+    path = encode.write_video(tmp_path / "i.mp4", clip, gop=250, crf=28)
+    reader = VideoReader(path, backend="pyav")
+    indices = np.random.default_rng(0).integers(0, 300, size=40)
+    assert [synthetic.frame_index(f) for f in reader.get_frames(indices).numpy()] == list(indices)
+    with pytest.raises(ValueError, match="index_clip: up to 4096 frames of width >= 96"):
+        synthetic.index_clip(10, (64, 64))

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from actionkit.data import synthetic
+from actionkit.data import encode, synthetic
 from actionkit.data import transforms as T
 from actionkit.data.datasets import VideoDataset
 from actionkit.data.decode import VideoReader
@@ -36,6 +36,22 @@ def files(data):
     return [
         data.root / "videos" / line.split()[0] for line in data.train_list.read_text().splitlines()
     ]
+
+
+@pytest.mark.parametrize("backend", ["dali", "torchcodec"])
+def test_gpu_decoders_return_exactly_the_frames_asked_for(tmp_path, backend):
+    # Frame identity exactly (each frame shows its index in large blocks), not only
+    # colours within a tolerance an off-by-one frame would also meet.
+    if not installed({"dali": "nvidia.dali", "torchcodec": "torchcodec"}[backend]):
+        pytest.skip(f"{backend} not installed")
+    path = encode.write_video(tmp_path / "i.mp4", synthetic.index_clip(120), gop=50)
+    gpu = VideoReader(path, backend=backend, device="cuda")
+    assert len(gpu) == 120
+    rng = np.random.default_rng(0)
+    for indices in (np.arange(120), rng.integers(0, 120, size=60), np.array([119, 0, 60, 60])):
+        frames = gpu.get_frames(indices)
+        assert frames.is_cuda
+        assert [synthetic.frame_index(f) for f in frames.cpu().numpy()] == list(indices)
 
 
 @pytest.mark.parametrize("backend", ["dali", "torchcodec"])

@@ -12,8 +12,23 @@ from ..test_roi_align3d import CASES, GRAD_CASES, TOL, case_inputs
 pytestmark = pytest.mark.cuda
 
 
+@pytest.fixture(autouse=True)
+def no_fallback_on_the_gpu(monkeypatch):
+    """Every test here must run the CUDA kernels, not the reference fallback (which gives
+    the same values and would pass the comparisons)."""
+    from actionkit.ops import _dispatch
+
+    monkeypatch.setattr(_dispatch, "_FALLBACKS", _dispatch.Counter())
+    yield
+    fell_back = {op: n for (op, device), n in _dispatch.fallbacks().items() if device == "cuda"}
+    assert not fell_back, f"ran the reference instead of the CUDA kernel: {fell_back}"
+
+
 def test_cuda_kernels_were_compiled():
+    from actionkit.ops import _dispatch
+
     assert actionkit._extension.build_info["cuda_compiled"]
+    assert _dispatch._COMPILED["cpu"] - {"batched_nms"} <= _dispatch._COMPILED["cuda"]
     major, minor = torch.cuda.get_device_capability()
     archs = actionkit._extension.build_info["cuda_archs"].split()
     assert any(float(a) <= major + minor / 10 for a in archs), (archs, major, minor)

@@ -172,6 +172,43 @@ class SyntheticDataset:
     test_list: Path | None = None  # with test_per_class > 0
 
 
+INDEX_BITS = 12  # an index clip numbers up to 4096 frames
+
+
+def index_clip(num_frames: int, size: tuple[int, int] = (64, 192)) -> np.ndarray:
+    """uint8 ``[T, H, W, 3]`` frames that say which they are: frame ``i`` shows ``i`` in
+    binary as ``INDEX_BITS`` full-height stripes, white for 1, black for 0, least
+    significant first — blocks large enough to survive lossy coding, so a decoder's frame
+    can be identified exactly (:func:`frame_index`) where its colours differ."""
+    h, w = size
+    if not 0 < num_frames <= 2**INDEX_BITS or w < 8 * INDEX_BITS or h < 8:
+        raise ValueError(
+            f"index_clip: up to {2**INDEX_BITS} frames of width >= {8 * INDEX_BITS} and height "
+            f">= 8, got {num_frames} frames of {h}x{w}"
+        )
+    stripe = w // INDEX_BITS
+    bits = (np.arange(num_frames)[:, None] >> np.arange(INDEX_BITS)) & 1  # [T, bits]
+    row = np.repeat(bits * 255, stripe, axis=1)  # [T, bits * stripe]
+    out = np.zeros((num_frames, h, w, 3), np.uint8)
+    out[:, :, : row.shape[1]] = row[:, None, :, None].astype(np.uint8)
+    return out
+
+
+def frame_index(frame) -> int:
+    """The index an :func:`index_clip` frame ``[H, W, 3]`` shows (the middle half of each
+    stripe, thresholded at mid-grey)."""
+    frame = np.asarray(frame, dtype=np.float32)
+    h, w = frame.shape[:2]
+    stripe = w // INDEX_BITS
+    value = 0
+    for bit in range(INDEX_BITS):
+        block = frame[
+            h // 4 : 3 * h // 4, bit * stripe + stripe // 4 : (bit + 1) * stripe - stripe // 4
+        ]
+        value |= int(block.mean() > 127.5) << bit
+    return value
+
+
 def make_dataset(
     root: str | os.PathLike,
     classes: Sequence[str] = CLASSES,
