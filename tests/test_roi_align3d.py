@@ -243,17 +243,6 @@ def test_compile_fullgraph(dynamic):
         torch.testing.assert_close(x.grad, x_ref.grad, atol=0, rtol=0)
 
 
-def test_falls_back_to_reference_where_no_kernel(monkeypatch):
-    from actionkit.ops import _dispatch
-
-    features, rois, kw = case_inputs(CASES[5], torch.float64)
-    monkeypatch.setitem(_dispatch._COMPILED, "cpu", set())
-    torch.testing.assert_close(
-        actionkit.ops.roi_align3d(features, rois, **kw),
-        _reference.roi_align3d(features, rois, **kw),
-    )
-
-
 F = torch.zeros(2, 3, 4, 5, 5)
 R = torch.tensor([[0, 0.0, 0.0, 2.0, 2.0]])
 

@@ -156,14 +156,6 @@ def test_bad_inputs_name_the_argument(x, num_segments, shift_div, match):
         actionkit.ops.temporal_shift(x, num_segments, shift_div)
 
 
-def test_falls_back_to_reference_where_no_kernel(monkeypatch):
-    from actionkit.ops import _dispatch
-
-    x = torch.randn(8, 16, 3, 3)
-    monkeypatch.setitem(_dispatch._COMPILED, "cpu", set())
-    assert torch.equal(actionkit.ops.temporal_shift(x, 4), _reference.temporal_shift(x, 4))
-
-
 @pytest.mark.parametrize("huge_pages", ["1", "0"])
 def test_large_outputs_with_and_without_huge_page_advice(huge_pages):
     """Outputs of 32 MiB and more are advised as huge-page memory before the kernel writes

@@ -94,6 +94,14 @@ def test_mixed_devices_are_an_error():
         actionkit.ops.roi_align3d(features, rois, (1, 2, 2))
 
 
+@pytest.mark.parametrize("index", [-1.0, 2.0, 0.5])
+def test_bad_batch_indices_are_an_error_on_the_gpu_too(index):
+    features = torch.randn(2, 3, 4, 5, 5, device="cuda")
+    rois = torch.tensor([[0, 0.0, 0.0, 2.0, 2.0], [index, 0.0, 0.0, 2.0, 2.0]], device="cuda")
+    with pytest.raises(RuntimeError, match=rf"rois\[1, 0\] = {index:g} is not a batch index"):
+        actionkit.ops.roi_align3d(features, rois, (1, 2, 2))
+
+
 def test_compile_inductor_cuda():
     torch._dynamo.reset()
 

@@ -39,10 +39,18 @@ void check_rois(const at::Tensor& rois, const at::Device& device, int64_t batche
               rois.sizes());
   TORCH_CHECK(rois.device() == device, "roi_align3d: rois is on ", rois.device(),
               " but features is on ", device, "; both must be on the same device");
-  if (rois.is_cpu() && batches >= 0) {
-    // Free on the CPU; on a GPU it would cost a synchronisation, and the
-    // kernels there treat an out-of-range index as an empty RoI.
-    const at::Tensor idx = rois.select(1, 0).to(at::kDouble).contiguous();
+  if (batches < 0 || rois.size(0) == 0 || !(rois.is_cpu() || rois.is_cuda())) return;
+  if (rois.is_cuda()) {
+    // One reduction and one synchronisation: a wrong index must be an error, not
+    // the zeros the kernels would give it. The offending row is looked up on the
+    // host only when there is one.
+    const at::Tensor b = rois.select(1, 0);
+    const at::Tensor bad =
+        b.lt(0).logical_or_(b.ge(static_cast<double>(batches))).logical_or_(b.ne(b.trunc()));
+    if (!bad.any().item<bool>()) return;
+  }
+  {
+    const at::Tensor idx = rois.select(1, 0).to(at::kCPU, at::kDouble).contiguous();
     const double* p = idx.const_data_ptr<double>();
     for (int64_t k = 0; k < idx.numel(); ++k) {
       TORCH_CHECK(p[k] >= 0 && p[k] < static_cast<double>(batches) &&
