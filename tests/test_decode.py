@@ -271,3 +271,65 @@ def test_frames_changing_size_raise_naming_the_file(tmp_path, backend):
     path = mixed_size_mjpeg(tmp_path)
     with pytest.raises(DecodeError, match="mixed.avi"):
         VideoReader(path, backend=backend).get_frames(range(8))
+
+
+def _x264(path, clip, params: str, encoder: str = "libx264"):
+    """``clip`` encoded with the given encoder parameters (what users' files look like)."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(encoder, rate=30)
+        stream.width, stream.height, stream.pix_fmt = clip.shape[2], clip.shape[1], "yuv420p"
+        key = "x264-params" if encoder == "libx264" else "x265-params"
+        stream.options = {key: params, "crf": "24"}
+        for image in clip:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+@pytest.fixture(scope="module")
+def odd_files(tmp_path_factory):
+    """Files as users have them, each of an index clip (every frame shows its number)."""
+    import shutil
+    import subprocess
+
+    root = tmp_path_factory.mktemp("odd")
+    clip = synthetic.index_clip(150)
+    files = {
+        "open_gop": _x264(root / "open_gop.mp4", clip, "open-gop=1:keyint=48:bframes=3"),
+        "b_pyramid": _x264(root / "b_pyramid.mp4", clip, "keyint=60:bframes=4:b-pyramid=strict"),
+        "vfr": encode.write_video(root / "vfr.mp4", clip, gop=30, vfr=True, seed=3),
+    }
+    try:
+        files["hevc"] = _x264(root / "hevc.mp4", clip, "keyint=50:log-level=error", "libx265")
+    except (av.error.FFmpegError, ValueError):
+        pass  # PyAV without libx265: reported by the test below
+    if shutil.which("ffmpeg"):  # cut without re-encoding: an MP4 edit list, discarded packets
+        source = encode.write_video(root / "long.mp4", clip, gop=60)
+        cut = root / "cut.mp4"
+        subprocess.run(
+            ["ffmpeg", "-v", "error", "-y", "-ss", "1.3", "-i", str(source), "-c", "copy",
+             str(cut)],
+            check=True,
+        )  # fmt: skip
+        files["edit_list"] = cut
+    return files
+
+
+@pytest.mark.parametrize("backend", CPU_BACKENDS)
+@pytest.mark.parametrize("kind", ["open_gop", "b_pyramid", "vfr", "hevc", "edit_list"])
+def test_frame_exact_on_files_as_users_have_them(odd_files, kind, backend):
+    # Frame i is the i-th frame FFmpeg presents (edit list applied): PyAV's plain
+    # sequential decode, identified by the number each frame shows.
+    if kind not in odd_files:
+        pytest.skip({"hevc": "PyAV has no libx265", "edit_list": "no ffmpeg CLI"}[kind])
+    path = odd_files[kind]
+    truth = [synthetic.frame_index(f) for f in sequential(path)]
+    if kind == "edit_list":
+        assert truth[0] > 0 and len(truth) < 150  # the cut: frames before 1.3 s are gone
+    reader = VideoReader(path, backend=backend)
+    assert len(reader) == len(truth)
+    for indices in index_lists(len(truth), np.random.default_rng(4)):
+        frames = reader.get_frames(indices).numpy()
+        assert [synthetic.frame_index(f) for f in frames] == [truth[i] for i in indices]

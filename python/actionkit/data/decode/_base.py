@@ -114,6 +114,8 @@ def index_stream(path: str, deadline: Deadline) -> StreamIndex:
                 deadline.check()
                 if packet.size == 0:  # the flush packet at the end
                     continue
+                if getattr(packet, "is_discard", False):  # before an edit list's start:
+                    continue  # decoded as a reference, never shown (FFmpeg drops it)
                 stamp = packet.pts if packet.pts is not None else packet.dts
                 pts.append(order if stamp is None else stamp)
                 keys.append(packet.is_keyframe)
