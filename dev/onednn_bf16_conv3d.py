@@ -27,7 +27,8 @@ import re
 import subprocess
 import sys
 
-# (label, channels in, channels out, kernel, input [T, H, W], memory format, oneDNN on)
+# (label, channels in, channels out, kernel, input [T, H, W], memory format, oneDNN on,
+#  groups: 1 unless given)
 CASES = [
     ("the first report", 144, 256, (3, 1, 1), (2, 4, 4), "contiguous", True),
     ("same, oneDNN off", 144, 256, (3, 1, 1), (2, 4, 4), "contiguous", False),
@@ -40,17 +41,29 @@ CASES = [
     ("control: T = kernel", 64, 64, (3, 1, 1), (3, 4, 4), "contiguous", True),
     ("control: T > kernel", 64, 64, (3, 3, 3), (8, 4, 4), "contiguous", True),
     ("control: T = 1, kernel 3", 64, 64, (3, 1, 1), (1, 4, 4), "contiguous", True),
+    ("depthwise (CSN), T < kernel", 64, 64, (3, 3, 3), (2, 4, 4), "contiguous", True, 64),
+    ("same, channels_last_3d", 64, 64, (3, 3, 3), (2, 4, 4), "channels_last_3d", True, 64),
+    (
+        "control: depthwise, channels_last_3d, T = 4",
+        64,
+        64,
+        (3, 3, 3),
+        (4, 4, 4),
+        "channels_last_3d",
+        True,
+        64,
+    ),
 ]
 SEEDS = range(6)
 
 CASE = r"""
 import json, sys, torch
-cin, cout, kernel, size, fmt, onednn, seeds = json.loads(sys.argv[1])
+cin, cout, kernel, size, fmt, onednn, groups, seeds = json.loads(sys.argv[1])
 pad = [k // 2 for k in kernel]
 nonfinite, worst = 0, 0.0
 for seed in seeds:
     torch.manual_seed(seed)
-    conv = torch.nn.Conv3d(cin, cout, kernel, padding=pad, bias=False)
+    conv = torch.nn.Conv3d(cin, cout, kernel, padding=pad, groups=groups, bias=False)
     x = torch.randn(2, cin, *size)
     if fmt == "channels_last_3d":
         conv = conv.to(memory_format=torch.channels_last_3d)
@@ -63,7 +76,7 @@ for seed in seeds:
     got = conv.weight.grad.double()
     ref = torch.ops.aten.convolution_backward(
         dy.double(), x.bfloat16().double(), conv.weight.detach().bfloat16().double(), None,
-        [1, 1, 1], pad, [1, 1, 1], False, [0, 0, 0], 1, [False, True, False])[1]
+        [1, 1, 1], pad, [1, 1, 1], False, [0, 0, 0], groups, [False, True, False])[1]
     if not torch.isfinite(got).all():
         nonfinite += 1
     else:
@@ -121,8 +134,8 @@ def report(isa: str) -> list[str]:
         f"seeds non-finite (of {len(SEEDS)}) | max rel. error of the finite ones |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for label, cin, cout, kernel, size, fmt, onednn in CASES:
-        arg = json.dumps([cin, cout, kernel, size, fmt, onednn, list(SEEDS)])
+    for label, cin, cout, kernel, size, fmt, onednn, *groups in CASES:
+        arg = json.dumps([cin, cout, kernel, size, fmt, onednn, *(groups or [1]), list(SEEDS)])
         result, failure = run(CASE, [arg], env)
         shape = "x".join(map(str, kernel)), "x".join(map(str, size))
         head = f"| {label} | {cin} -> {cout} | {shape[0]} | {shape[1]} | {fmt} | {onednn} |"

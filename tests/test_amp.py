@@ -102,26 +102,37 @@ def test_mode_from_the_environment_and_bad_values(conv3d_mode, monkeypatch):
         amp.set_cpu_bf16_conv3d("bf16")
 
 
-def test_raw_onednn_bf16_conv3d_weight_gradient(probe, request):
-    """Plain PyTorch on this machine: expected to fail where the probe found oneDNN's
-    bf16 Conv3d weight gradient wrong (strict: passing there is an error too)."""
-    if probe.broken is not False:
-        request.applymarker(
-            pytest.mark.xfail(strict=True, reason=f"oneDNN bug on this CPU: {probe.reason}")
-        )
+@pytest.mark.parametrize("fmt", ["contiguous", "channels_last"])
+def test_raw_onednn_bf16_conv3d_weight_gradient(probe, fmt, request):
+    """Plain PyTorch on this machine, per memory format: expected to fail where the probe
+    found oneDNN's bf16 Conv3d weight gradient wrong (strict: passing there is an error
+    too). Dense kernels of every size, and CSN's depthwise 3x3x3."""
+    mode = probe.mode if fmt == "contiguous" else probe.mode_channels_last
+    if mode == "fp32":  # (strict where the probe saw the bug; it may have failed to run)
+        reason = f"oneDNN bug on this CPU: {probe.reason}"
+        request.applymarker(pytest.mark.xfail(strict=probe.broken is True, reason=reason))
     worst = 0.0
-    for kernel, frames in SHAPES:  # the issue's layer first: Conv3d(144, 256, (3, 1, 1))
+    # (C_in, C_out, groups): the issue's Conv3d(144, 256, (3, 1, 1)) and the rest dense;
+    # a depthwise 3x3x3 on 64 channels
+    cases = [(k, t, 144, 256, 1) for k, t in SHAPES] + [((3, 3, 3), 2, 64, 64, 64)]
+    for kernel, frames, cin, cout, groups in cases:
         for seed in range(3):
             torch.manual_seed(seed)
             pad = tuple(k // 2 for k in kernel)
-            conv = torch.nn.Conv3d(144, 256, kernel, padding=pad, bias=False)
-            x = torch.randn(2, 144, frames, 4, 4)
+            conv = torch.nn.Conv3d(cin, cout, kernel, padding=pad, groups=groups, bias=False)
+            x = torch.randn(2, cin, frames, 4, 4)
+            if fmt == "channels_last":
+                conv = conv.to(memory_format=torch.channels_last_3d)
+                x = x.contiguous(memory_format=torch.channels_last_3d)
             with torch.autocast("cpu", dtype=torch.bfloat16):
                 y = conv(x)
             dy = torch.randn(y.shape).bfloat16()
             y.backward(dy)
-            w = conv.weight.bfloat16().float()  # what the bf16 kernel multiplies
-            ref = _reference_grads(x.bfloat16(), w, None, dy, pad)[1]
+            ref = torch.ops.aten.convolution_backward(
+                dy.double(), x.bfloat16().double(), conv.weight.detach().bfloat16().double(),
+                None, [1, 1, 1], list(pad), [1, 1, 1], False, [0, 0, 0], groups,
+                [False, True, False],
+            )[1]  # fmt: skip
             got = conv.weight.grad.double()
             worst = max(worst, ((got - ref).norm() / ref.norm()).nan_to_num(float("inf")).item())
     assert worst < 0.01, f"relative error of the weight gradient {worst:.3g}"  # bf16: ~0.002
@@ -181,5 +192,5 @@ def test_probe_and_guard_under_the_broken_kernels():
         assert out["broken"] is True and out["mode"] == "fp32", out
         first = [f"backbone.layer1.{i}.conv1.conv.weight" for i in range(3)]
         assert all(out["native"][n] > 0.5 for n in first), out["native"]  # the bug itself
-    else:
-        assert out["broken"] is False and out["mode"] == "native", out
+    else:  # (the default memory format; channels-last has its own kernels)
+        assert out["mode"] == "native", out

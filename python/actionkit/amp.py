@@ -47,7 +47,9 @@ def autocast(device: torch.device, amp: str):
 class Conv3dCheck:
     """What :class:`Conv3d` does when it trains under CPU bf16 autocast, and why.
 
-    ``mode``: ``"native"`` (oneDNN's bf16 kernels) or ``"fp32"`` (the workaround).
+    ``mode``: ``"native"`` (oneDNN's bf16 kernels) or ``"fp32"`` (the workaround) in the
+    default memory format; ``mode_channels_last``: the same for ``channels_last_3d``
+    (oneDNN runs other kernels there; default: ``mode``).
     ``broken``: the probe found the bf16 weight gradient wrong (``None``: not probed).
     ``max_rel_error``: the probe's worst relative error (``inf`` for non-finite values).
     """
@@ -57,38 +59,52 @@ class Conv3dCheck:
     reason: str
     max_rel_error: float | None = None
     seconds: float = 0.0
+    mode_channels_last: str | None = None
+
+    def __post_init__(self):
+        if self.mode_channels_last is None:
+            object.__setattr__(self, "mode_channels_last", self.mode)
 
 
 _check: Conv3dCheck | None = None
 
-# Run in a child process: inputs shorter in time than the kernel, one per kernel size
-# (the broken kernel gets each of them wrong, every seed).
+# Run in a child process, in both memory formats: inputs shorter in time than the kernel,
+# one per kernel size, and a depthwise one (CSN's); the broken kernels get each wrong.
 _PROBE = r"""
 import json, sys, torch
 torch.set_num_threads(int(sys.argv[1]))
-worst, nonfinite, cases = 0.0, 0, 0
-for kernel, t in [((3, 1, 1), 2), ((3, 3, 3), 2), ((5, 1, 1), 3), ((2, 1, 1), 1)]:
-    for seed in (0, 1):
-        cases += 1
-        torch.manual_seed(seed)
-        pad = tuple(k // 2 for k in kernel)
-        conv = torch.nn.Conv3d(64, 64, kernel, padding=pad, bias=False)
-        x = torch.randn(2, 64, t, 4, 4)
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            y = conv(x)
-        dy = torch.randn(y.shape).bfloat16()
-        y.backward(dy)
-        got = conv.weight.grad.double()
-        ref = torch.ops.aten.convolution_backward(
-            dy.double(), x.bfloat16().double(), conv.weight.detach().bfloat16().double(),
-            None, [1, 1, 1], list(pad), [1, 1, 1], False, [0, 0, 0], 1, [False, True, False],
-        )[1]
-        if not torch.isfinite(got).all():
-            nonfinite += 1
-            worst = float("inf")
-        else:
-            worst = max(worst, ((got - ref).norm() / ref.norm()).item())
-print(json.dumps({"max_rel_error": worst, "nonfinite": nonfinite, "cases": cases}))
+CASES = [((3, 1, 1), 2, 1), ((3, 3, 3), 2, 1), ((5, 1, 1), 3, 1), ((2, 1, 1), 1, 1),
+         ((3, 3, 3), 2, 64)]  # (kernel, frames, groups)
+results = {}
+for fmt in ("contiguous", "channels_last"):
+    worst, nonfinite, cases = 0.0, 0, 0
+    for kernel, t, groups in CASES:
+        for seed in (0, 1):
+            cases += 1
+            torch.manual_seed(seed)
+            pad = tuple(k // 2 for k in kernel)
+            conv = torch.nn.Conv3d(64, 64, kernel, padding=pad, groups=groups, bias=False)
+            x = torch.randn(2, 64, t, 4, 4)
+            if fmt == "channels_last":
+                conv = conv.to(memory_format=torch.channels_last_3d)
+                x = x.contiguous(memory_format=torch.channels_last_3d)
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                y = conv(x)
+            dy = torch.randn(y.shape).bfloat16()
+            y.backward(dy)
+            got = conv.weight.grad.double()
+            ref = torch.ops.aten.convolution_backward(
+                dy.double(), x.bfloat16().double(), conv.weight.detach().bfloat16().double(),
+                None, [1, 1, 1], list(pad), [1, 1, 1], False, [0, 0, 0], groups,
+                [False, True, False],
+            )[1]
+            if not torch.isfinite(got).all():
+                nonfinite += 1
+                worst = float("inf")
+            else:
+                worst = max(worst, ((got - ref).norm() / ref.norm()).item())
+    results[fmt] = {"max_rel_error": worst, "nonfinite": nonfinite, "cases": cases}
+print(json.dumps(results))
 """
 
 
@@ -112,17 +128,21 @@ def probe_cpu_bf16_conv3d() -> Conv3dCheck:
         broken = done.returncode < 0  # a crash in the kernel is the bug; other errors are not
         return Conv3dCheck("fp32", broken if broken else None, f"the probe {how}", None, seconds)
     try:
-        result = json.loads(done.stdout.strip().splitlines()[-1])
+        results = json.loads(done.stdout.strip().splitlines()[-1])
     except (IndexError, ValueError):
         return Conv3dCheck("fp32", None, f"the probe said {done.stdout[-200:]!r}", None, seconds)
-    err = result["max_rel_error"]
-    if result["nonfinite"] or err > TOLERANCE:
-        what = f"{result['nonfinite']} of {result['cases']} cases non-finite"
-        what = what if result["nonfinite"] else ""
-        reason = f"oneDNN's bf16 weight gradient is wrong ({what or f'relative error {err:.2g}'})"
-        return Conv3dCheck("fp32", True, reason, err, seconds)
-    reason = f"oneDNN's bf16 weight gradient is right (relative error {err:.1g})"
-    return Conv3dCheck("native", False, reason, err, seconds)
+    modes, findings = {}, []
+    for fmt, result in results.items():
+        err, bad = result["max_rel_error"], result["nonfinite"]
+        wrong = bad or err > TOLERANCE
+        modes[fmt] = "fp32" if wrong else "native"
+        what = f"{bad} of {result['cases']} cases non-finite" if bad else f"error {err:.2g}"
+        where = {"contiguous": "the default memory format", "channels_last": "channels-last"}
+        findings.append(f"{'wrong' if wrong else 'right'} in {where[fmt]} ({what})")
+    worst = max(r["max_rel_error"] for r in results.values())
+    broken = "fp32" in modes.values()
+    reason = "oneDNN's bf16 weight gradient is " + ", ".join(findings)
+    return Conv3dCheck(modes["contiguous"], broken, reason, worst, seconds, modes["channels_last"])
 
 
 def cpu_bf16_conv3d() -> Conv3dCheck:
@@ -156,10 +176,14 @@ def set_cpu_bf16_conv3d(mode: str | None) -> Conv3dCheck | None:
 
 def describe(check: Conv3dCheck) -> str:
     """One log line: what Conv3d does under CPU bf16 autocast and why."""
-    if check.mode == "native":
+    formats = {check.mode, check.mode_channels_last}
+    if formats == {"native"}:
         action = "Conv3d trains in bf16 (oneDNN)"
-    else:
+    elif formats == {"fp32"}:
         action = "Conv3d layers that train run in float32, the rest in bf16"
+    else:
+        fp32 = "channels-last" if check.mode_channels_last == "fp32" else "default-format"
+        action = f"{fp32} Conv3d layers that train run in float32, the rest in bf16"
     took = f", probed in {check.seconds:.1f} s" if check.seconds else ""
     return f"CPU bf16 autocast: {action}: {check.reason}{took}"
 
@@ -175,7 +199,11 @@ def _needs_fp32(x: Tensor, weight: Tensor) -> bool:
         return False
     if _check is None and torch.compiler.is_compiling():
         return True  # no probe inside a traced graph: the safe choice (Trainer probes first)
-    return cpu_bf16_conv3d().mode == "fp32"
+    check = cpu_bf16_conv3d()
+    cl = torch.channels_last_3d
+    if x.is_contiguous(memory_format=cl) and not x.is_contiguous():
+        return check.mode_channels_last == "fp32"
+    return check.mode == "fp32"
 
 
 class Conv3d(nn.Conv3d):
