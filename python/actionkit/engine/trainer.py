@@ -141,7 +141,7 @@ class Trainer:
         check = mixed_precision.cpu_bf16_conv3d()
         self.log(mixed_precision.describe(check))
         plain = [n for n, m in model.named_modules() if type(m) is nn.Conv3d]
-        if check.mode == "fp32" and plain:
+        if "fp32" in (check.mode, check.mode_channels_last) and plain:
             self.log(
                 f"warning: {len(plain)} plain nn.Conv3d layers ({plain[0]}, ...) are not "
                 "guarded and may get wrong weight gradients under bf16 on this CPU: build "
