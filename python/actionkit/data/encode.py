@@ -142,10 +142,7 @@ def write_video(
     seed: int = 0,
 ) -> Path:
     """Encodes uint8 RGB ``frames [T, H, W, 3]`` (even H and W) to ``path``: one call of
-    :class:`VideoWriter` (see it for the arguments)."""
-    frames = np.asarray(frames)
-    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
-        raise ValueError(f"frames must be uint8 [T, H, W, 3], got {frames.dtype} {frames.shape}")
+    :class:`VideoWriter` (see it for the arguments; it checks the frames)."""
     with VideoWriter(path, fps, codec, gop, crf, vfr, seed) as out:
         out.write(frames)
     return Path(path)
