@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 import mmaction  # noqa: E402
 from mmaction.registry import MODELS  # noqa: E402
 from mmaction.utils import register_all_modules  # noqa: E402
-from parity_weights import make_input, make_state  # noqa: E402
+from parity_weights import make_input, make_state, probe  # noqa: E402
 
 CONFIGS = Path(mmaction.__file__).parent / ".mim" / "configs" / "recognition"
 # name -> (config, input shape, overrides)
@@ -226,6 +226,73 @@ def op_cases() -> dict:
     return cases
 
 
+# name -> (config, where `pretrained` goes) for the inflation fixture
+PRETRAINED = {
+    "tsn_r50": (TSN_R50, "backbone"),
+    "tsm_r50": (TSM_R50, "backbone"),
+    "c2d_r50": ("c2d/c2d_r50-in1k-pre_8xb32-8x8x1-100e_kinetics400-rgb.py", "backbone"),
+    "i3d_r50": (MODELS_TO_FIX["i3d_r50"][0], "backbone"),
+    "slowonly_r50": (MODELS_TO_FIX["slowonly_r50"][0], "backbone"),
+    # the fast pathway cannot take ImageNet weights (MMAction2 raises in expand_as)
+    "slowfast_r50": (MODELS_TO_FIX["slowfast_r50"][0], "backbone.slow_pathway"),
+}
+
+
+def pretrained_cases() -> dict:
+    """MMAction2's own loading of a torchvision-layout ResNet-50 (seeded weights from
+    tests/parity_weights.py) into each model's backbone: ``_load_torchvision_checkpoint``
+    for TSN/C2D, ``load_original_weights`` for TSM, ``inflate_weights`` for I3D /
+    SlowOnly / SlowFast's slow pathway. Per backbone key: whether the file determined it
+    (equal after two builds under different seeds) and a probe of its value."""
+    import tempfile
+
+    from mmaction.models.backbones import ResNet
+
+    shapes = []
+    for key, value in ResNet(depth=50).state_dict().items():
+        module, param = key.rsplit(".", 1)
+        parent, leaf = module.rsplit(".", 1)  # parent: the ConvModule's name
+        if "downsample" in parent:
+            name = f"{parent}.{'0' if leaf == 'conv' else '1'}"
+        else:
+            name = parent if leaf == "conv" else parent.replace("conv", "bn")
+        shapes.append((f"{name}.{param}", tuple(value.shape)))
+    shapes += [("fc.weight", (1000, 2048)), ("fc.bias", (1000,))]
+    seed = 7
+    cases = {"mmaction": mmaction.__version__, "shapes": shapes, "seed": seed, "models": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "resnet50_torchvision.pth")
+        torch.save(make_state(shapes, seed), path)
+        for name, (config, where) in PRETRAINED.items():
+            states = []
+            for build_seed in (1, 2):
+                torch.manual_seed(build_seed)
+                cfg = Config.fromfile(CONFIGS / config).model
+                cfg.backbone.pretrained = None
+                if cfg.backbone.type == "ResNet3dSlowFast":
+                    cfg.backbone.fast_pathway.pretrained = None
+                target = cfg
+                for part in where.split("."):
+                    target = target[part]
+                target.pretrained = path
+                if (cfg.backbone.get("norm_cfg") or {}).get("type") == "SyncBN":
+                    cfg.backbone.norm_cfg.type = "BN3d"
+                cfg.cls_head.num_classes = NUM_CLASSES
+                model = MODELS.build(cfg)
+                model.backbone.init_weights()
+                states.append(model.backbone.state_dict())
+            first, second = states
+            from_file = [
+                k
+                for k, v in first.items()
+                if not k.endswith("num_batches_tracked") and torch.equal(v, second[k])
+            ]
+            probes = {k: probe(k, v) for k, v in first.items() if k in from_file}
+            cases["models"][name] = {"config": config, "from_file": from_file, "probes": probes}
+            print(name, f"{len(from_file)} of {len(first)} tensors from the file")
+    return cases
+
+
 def main() -> None:
     register_all_modules()
     out_dir = ROOT / "tests" / "fixtures" / "mmaction"
@@ -258,6 +325,8 @@ def main() -> None:
         torch.save(metric_cases(), out_dir / "metrics.pt")
     if not only or "ops" in only:
         torch.save(op_cases(), out_dir / "ops.pt")
+    if not only or "pretrained" in only:
+        torch.save(pretrained_cases(), out_dir / "pretrained.pt")
 
 
 if __name__ == "__main__":

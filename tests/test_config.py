@@ -137,3 +137,19 @@ def test_configs_and_the_zoo_agree_on_the_input(path):
     crops = [t["crop_size"] for t in pipeline if t["type"] == "CenterCrop"]
     assert frames == (shape[0] if len(shape) == 4 else shape[2])
     assert crops == [shape[-1]] and shape[-1] == shape[-2]
+
+
+@pytest.mark.parametrize(
+    "path", sorted((ROOT / "configs" / "recognition").glob("*.yaml")), ids=lambda p: p.stem
+)
+def test_configs_say_which_initial_weights_they_expect(path):
+    # A recipe that starts from pretrained weights (MMAction2's "imagenet-pretrained",
+    # "in1k-pre", "sports1m-pretrained", IG-65M fine-tuning) names the file and how to
+    # pass it; the from-scratch ones say so.
+    header = "".join(line for line in path.read_text().splitlines() if line.startswith("#"))
+    assert "# Initial weights: " in header
+    words = ("pretrained_", "pretrained-", "in1k-pre", "IG-65M")
+    if any(word in header for word in words):
+        assert "--set model.pretrained=PATH" in header and ".pth" in header
+    else:
+        assert "from scratch" in header

@@ -136,8 +136,8 @@ def init_recognizer(
 
     meta = _training_meta(checkpoint, trust_checkpoint)
     cfg = _resolve_config(config, checkpoint, meta, trust_checkpoint)
-    cfg.model.checkpoint = None  # the initial weights of training are not wanted here
-    model = build_model(cfg, log=lambda _: None)
+    # the initial weights of training (model.pretrained / model.checkpoint) are not wanted
+    model = build_model(cfg, log=lambda _: None, initial_weights=False)
     if checkpoint is not None:
         load_checkpoint(model, checkpoint, trust=trust_checkpoint)
     model.cfg = cfg

@@ -38,6 +38,9 @@ class ModelConfig:
     name: str = "tsm_r50"  # a registered model (actionkit.models.list_models())
     num_classes: int = 400
     checkpoint: str | None = None  # initial weights: actionkit or MMAction2 .pth
+    # initial backbone weights: torchvision/timm/OpenMMLab 2D (inflated for 3D models)
+    # or another recognizer's backbone (actionkit.models.pretrained)
+    pretrained: str | None = None
     args: dict[str, Any] = field(default_factory=dict)  # extra builder arguments
     average_clips: Literal["prob", "score", "none"] = "prob"  # test-time averaging
 
@@ -328,6 +331,11 @@ def validate(cfg: Config, path: str) -> None:
             section, name = key.split(".")
             value = getattr(getattr(cfg, section), name)
             raise ConfigError(f"{path}: {key}: {value!r} is out of range")
+    if cfg.model.checkpoint and cfg.model.pretrained:
+        raise ConfigError(
+            f"{path}: model.checkpoint and model.pretrained are both set: the checkpoint "
+            "(the whole model) would overwrite the pretrained backbone; keep one"
+        )
     if cfg.train.ema is not None and not 0 < cfg.train.ema < 1:
         raise ConfigError(f"{path}: train.ema: the decay must be in (0, 1), got {cfg.train.ema}")
     if cfg.schedule.policy == "multistep" and not cfg.schedule.milestones:

@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     from ..models.checkpoint import load_checkpoint
 
     info, device = init_distributed(cfg.train.device)
-    model = builder.build_model(cfg, lambda _: None, args.trust_checkpoint)
+    model = builder.build_model(cfg, lambda _: None, initial_weights=False)
     load_checkpoint(model, args.checkpoint, trust=args.trust_checkpoint)
     model.to(device)
     dataset = builder.build_dataset(cfg, args.split)

@@ -140,16 +140,23 @@ def build_loader(
     return loader, sampler
 
 
-def build_model(cfg: Config, log=print, trust_checkpoint: bool = False) -> nn.Module:
-    """The config's model; ``model.checkpoint`` is read as data unless
-    ``trust_checkpoint``."""
+def build_model(
+    cfg: Config, log=print, trust_checkpoint: bool = False, initial_weights: bool = True
+) -> nn.Module:
+    """The config's model, initialised from ``model.pretrained`` (its backbone) or
+    ``model.checkpoint`` (all of it) when ``initial_weights`` (training from scratch;
+    not when the weights come next anyway: resuming, testing, inference). Files are read
+    as data unless ``trust_checkpoint``."""
     from .. import models
 
-    model = models.create(
-        cfg.model.name, num_classes=cfg.model.num_classes, checkpoint=None, **cfg.model.args
-    )
+    model = models.create(cfg.model.name, num_classes=cfg.model.num_classes, **cfg.model.args)
     model.average_clips = None if cfg.model.average_clips == "none" else cfg.model.average_clips
-    if cfg.model.checkpoint:
+    if initial_weights and cfg.model.pretrained:
+        from ..models.pretrained import load_pretrained
+
+        model.pretrained_report = load_pretrained(model, cfg.model.pretrained, trust_checkpoint)
+        log(model.pretrained_report.summary())
+    if initial_weights and cfg.model.checkpoint:
         from ..models.checkpoint import load_checkpoint
 
         load_checkpoint(model, cfg.model.checkpoint, trust=trust_checkpoint)

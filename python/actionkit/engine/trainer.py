@@ -79,7 +79,8 @@ class Trainer:
         builder.seed_everything(tcfg.seed)
         builder.prepare_data(cfg, self.info, self.log)
 
-        model = builder.build_model(cfg, self.log, trust_checkpoint).to(self.device)
+        model = builder.build_model(cfg, self.log, trust_checkpoint, initial_weights=not resume)
+        model = model.to(self.device)
         if tcfg.amp == "bf16" and self.device.type == "cpu":
             self._check_cpu_bf16(model)
         if tcfg.channels_last:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import logging
 from collections.abc import Callable
 
 import torch.nn as nn
@@ -30,17 +31,35 @@ def create(
     num_classes: int = 400,
     checkpoint: str | None = None,
     trust_checkpoint: bool = False,
+    pretrained: str | None = None,
     **kwargs,
 ) -> nn.Module:
-    """Builds the registered model ``name`` with ``num_classes`` outputs; ``checkpoint``
-    loads an actionkit or MMAction2 1.x ``.pth`` file (see ``models.checkpoint``), read
-    as data; ``trust_checkpoint=True`` lets it unpickle arbitrary objects (code)."""
+    """Builds the registered model ``name`` with ``num_classes`` outputs.
+
+    ``checkpoint`` loads a whole model: an actionkit or MMAction2 1.x ``.pth`` file (see
+    ``models.checkpoint``; a classifier of another size is left initialised).
+    ``pretrained`` initialises the backbone only, from a torchvision / timm / OpenMMLab
+    backbone or a recognizer of another head, inflating 2D weights for 3D models (see
+    ``models.pretrained``); ``model.pretrained_report`` says what it loaded. Files are
+    read as data; ``trust_checkpoint=True`` lets them unpickle arbitrary objects (code)."""
     if name not in _MODELS:
         close = fnmatch.filter(_MODELS, f"*{name.split('_')[0]}*")
         hint = f" (similar: {', '.join(sorted(close))})" if close else ""
         raise UsageError(f"unknown model {name!r}{hint}; list_models() names them all")
+    if checkpoint is not None and pretrained is not None:
+        raise UsageError(
+            "give checkpoint (the whole model) or pretrained (its backbone), not both: "
+            "the checkpoint would overwrite the pretrained backbone"
+        )
     model = _MODELS[name](num_classes=num_classes, **kwargs)
     model.name = name
+    if pretrained is not None:
+        from .pretrained import load_pretrained
+
+        model.pretrained_report = load_pretrained(model, pretrained, trust=trust_checkpoint)
+        report = model.pretrained_report
+        level = logging.WARNING if report.mismatched else logging.INFO
+        logging.getLogger("actionkit").log(level, "%s", report.summary())
     if checkpoint is not None:
         from .checkpoint import load_checkpoint
 

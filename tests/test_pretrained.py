@@ -1,0 +1,205 @@
+"""Pretrained backbones (``models.create(..., pretrained=PATH)``): torchvision ResNets give
+torchvision's features, 2D weights inflated into 3D models give the 2D features on a
+clip that does not change in time, MMAction2 1.2.0's own loading and inflation of the
+same file give the same tensors, and every other kind of file is loaded or refused."""
+
+import logging
+from pathlib import Path
+
+import pytest
+import torch
+
+import actionkit.models as models
+from actionkit.config import load_config
+from actionkit.errors import CheckpointError, ConfigError, UsageError
+from actionkit.serialization import UntrustedCheckpointError
+
+from .parity_weights import make_input, make_state, probe
+
+FIXTURES = Path(__file__).parent / "fixtures" / "mmaction"
+
+
+@pytest.fixture(scope="module")
+def fixture():
+    return torch.load(FIXTURES / "pretrained.pt", weights_only=True)
+
+
+@pytest.fixture(scope="module")
+def resnet50_file(fixture, tmp_path_factory) -> Path:
+    """A ResNet-50 in torchvision's layout (fc included) with the fixture's weights."""
+    path = tmp_path_factory.mktemp("pretrained") / "resnet50_torchvision.pth"
+    torch.save(make_state(fixture["shapes"], fixture["seed"]), path)
+    return path
+
+
+def stem_to_layer4(net, x):
+    """torchvision ResNet's features before pooling."""
+    for name in ("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4"):
+        x = getattr(net, name)(x)
+    return x
+
+
+def test_torchvision_resnet50_gives_torchvision_features_in_tsn(tmp_path):
+    tv = pytest.importorskip("torchvision")
+    torch.manual_seed(0)
+    net = tv.models.resnet50().eval()
+    for m in net.modules():  # statistics and affine parameters that are not 1 and 0
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.normal_(0, 0.1)
+            m.running_var.uniform_(0.5, 1.5)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.normal_(0, 0.1)
+    torch.save(net.state_dict(), tmp_path / "r50.pth")
+    model = models.create("tsn_r50", num_classes=5, pretrained=tmp_path / "r50.pth").eval()
+    report = model.pretrained_report
+    assert (len(report.loaded), report.inflated, report.initialised, report.mismatched) == (
+        265,
+        [],
+        [],
+        [],
+    )
+    assert report.unused == ["fc.weight", "fc.bias"]
+    x = torch.randn(4, 3, 64, 64)
+    with torch.no_grad():
+        expected = net.avgpool(stem_to_layer4(net, x)).flatten(1)
+        got = model.backbone(x).mean((2, 3))
+    torch.testing.assert_close(got, expected, rtol=1e-6, atol=1e-6 * expected.abs().max())
+
+
+def centre_equals_2d(feat3d, feat2d, t_axis=2):
+    """Relative errors of every temporal position of ``feat3d [1, C, T, h, w]`` against
+    the 2D features ``[1, C, h, w]``."""
+    scale = feat2d.abs().max()
+    return [
+        float((feat3d.select(t_axis, t) - feat2d).abs().max() / scale)
+        for t in range(feat3d.shape[t_axis])
+    ]
+
+
+@pytest.mark.parametrize("name", ["i3d_r50", "slowfast_r50"])
+def test_inflated_weights_give_2d_features_on_a_constant_clip(name, resnet50_file):
+    # The 2D network: tsn_r50 from the same file (the test above ties it to torchvision).
+    net2d = models.create("tsn_r50", num_classes=5, pretrained=resnet50_file).eval()
+    net3d = models.create(name, num_classes=5, pretrained=resnet50_file).eval()
+    frame = make_input((1, 3, 32, 32), seed=3)
+    clip = frame.unsqueeze(2).expand(1, 3, 160, 32, 32).contiguous()
+    with torch.no_grad():
+        expected = net2d.backbone(frame)
+        got = net3d.backbone(clip)
+    if name == "slowfast_r50":
+        got = got[0]  # the slow pathway: the fast one's lateral inputs have zero weights
+    errors = centre_equals_2d(got, expected)
+    middle = len(errors) // 2
+    # Away from the borders (zero padding in time) the 3D network is the 2D one, to
+    # float32 rounding (inflation divides each kernel by its length).
+    assert max(errors[middle - 1 : middle + 1]) < 1e-5, errors
+    assert errors[0] > 1e-2  # the border differs: the comparison can tell
+    report = net3d.pretrained_report
+    inflated = {"i3d_r50": 53, "slowfast_r50": 53}[name]  # every 2D convolution
+    assert len(report.inflated) == inflated
+    if name == "slowfast_r50":
+        assert any(k.startswith("slow_path.layer1.0.conv1.") for k in report.inflated)
+        assert {k for k in report.initialised} == {
+            f"slow_path.{n}_lateral.conv.weight" for n in ("conv1", "layer1", "layer2", "layer3")
+        }
+        mismatched = {k: (want, have) for k, _, have, want in report.mismatched}
+        assert mismatched["fast_path.conv1.conv.weight"] == ((8, 3, 5, 7, 7), (64, 3, 7, 7))
+        assert all(k.startswith("fast_path.") for k in mismatched)
+
+
+@pytest.mark.parametrize(
+    "name", ["tsn_r50", "tsm_r50", "c2d_r50", "i3d_r50", "slowonly_r50", "slowfast_r50"]
+)
+def test_loading_equals_mmaction2(name, fixture, resnet50_file):
+    case = fixture["models"][name]
+    model = models.create(name, num_classes=5, pretrained=resnet50_file)
+    state = model.backbone.state_dict()
+    report = model.pretrained_report
+    from_file = set(case["from_file"])
+    for key, value in case["probes"].items():
+        assert probe(key, state[key]) == pytest.approx(value, rel=1e-9, abs=1e-9), key
+    taken = set(report.loaded) | set(report.inflated)
+    assert taken <= from_file
+    # what MMAction2 did not take from the file we did not either (SlowFast's fast
+    # pathway keeps BatchNorm's constant init in both: equal without coming from it)
+    not_taken = {k for k in state if not k.endswith("num_batches_tracked")} - from_file
+    assert not_taken <= set(report.initialised) | {k for k, *_ in report.mismatched}
+    assert report.unused == ["fc.weight", "fc.bias"]
+
+
+def test_openmmlab_backbone_and_ddp_prefixes(fixture, resnet50_file, tmp_path):
+    tv_state = torch.load(resnet50_file, weights_only=True)
+    reference = models.create("i3d_r50", num_classes=5, pretrained=resnet50_file).state_dict()
+    # mmpretrain's ResNet: torchvision names under backbone., a head beside it
+    state = {f"backbone.{k}": v for k, v in tv_state.items() if not k.startswith("fc.")}
+    state["head.fc.weight"] = torch.zeros(1000, 2048)
+    torch.save({"meta": {"epoch": 100}, "state_dict": state}, tmp_path / "mmpretrain.pth")
+    # a DDP-wrapped bare state dict
+    torch.save({f"module.{k}": v for k, v in tv_state.items()}, tmp_path / "ddp.pth")
+    for file, unused in [("mmpretrain.pth", ["head.fc.weight"]), ("ddp.pth", None)]:
+        model = models.create("i3d_r50", num_classes=5, pretrained=tmp_path / file)
+        report = model.pretrained_report
+        assert (len(report.loaded), len(report.inflated)) == (212, 53), file
+        assert report.unused == (unused or ["fc.weight", "fc.bias"])
+        for key, value in model.backbone.state_dict().items():
+            assert torch.equal(value, reference[f"backbone.{key}"]), key
+
+
+def test_recognizer_checkpoint_of_another_head(resnet50_file, tmp_path, caplog):
+    # A TSN trained on 10 classes (an actionkit checkpoint) into I3D on 5: the backbone
+    # is inflated from it, the head stays as initialised.
+    tsn = models.create("tsn_r50", num_classes=10, pretrained=resnet50_file)
+    torch.save({"actionkit": 1, "arch": "tsn_r50", "model": tsn.state_dict()}, tmp_path / "t.pth")
+    torch.manual_seed(0)
+    head = models.create("i3d_r50", num_classes=5).cls_head.state_dict()
+    torch.manual_seed(0)
+    with caplog.at_level(logging.INFO, logger="actionkit"):
+        model = models.create("i3d_r50", num_classes=5, pretrained=tmp_path / "t.pth")
+    report = model.pretrained_report
+    assert (len(report.loaded), len(report.inflated), report.initialised) == (212, 53, [])
+    assert report.unused == ["cls_head.fc_cls.weight", "cls_head.fc_cls.bias"]
+    for key, value in model.cls_head.state_dict().items():
+        assert torch.equal(value, head[key]), key
+    stem = model.backbone.conv1.conv.weight
+    expected = tsn.backbone.conv1.conv.weight.unsqueeze(2).expand_as(stem) / 5
+    torch.testing.assert_close(stem, expected, rtol=0, atol=0)
+    assert "53 inflated 2D->3D" in caplog.text
+
+
+def test_files_that_do_not_fit_are_refused(tmp_path, resnet50_file):
+    torch.save({"state_dict": {"encoder.blocks.0.weight": torch.zeros(3)}}, tmp_path / "vit.pth")
+    with pytest.raises(CheckpointError, match=r"vit\.pth: none of its 1 backbone tensors fits"):
+        models.create("i3d_r50", num_classes=5, pretrained=tmp_path / "vit.pth")
+    with pytest.raises(FileNotFoundError, match="missing.pth"):
+        models.create("i3d_r50", num_classes=5, pretrained=tmp_path / "missing.pth")
+
+    class Payload:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    torch.save({"state_dict": {"conv1.weight": torch.zeros(1)}, "x": Payload()}, tmp_path / "p.pth")
+    with pytest.raises(UntrustedCheckpointError):
+        models.create("i3d_r50", num_classes=5, pretrained=tmp_path / "p.pth")
+    with pytest.raises(UsageError, match="not both"):
+        models.create("i3d_r50", pretrained=resnet50_file, checkpoint=resnet50_file)
+
+
+def test_config_pretrained(tmp_path, resnet50_file):
+    from actionkit.engine.builder import build_model
+
+    (tmp_path / "c.yaml").write_text(
+        f"model: {{name: tsn_r50, num_classes: 5, pretrained: {resnet50_file}}}\n"
+    )
+    cfg = load_config(tmp_path / "c.yaml")
+    lines = []
+    model = build_model(cfg, log=lines.append)
+    assert lines[0].startswith(f"pretrained {resnet50_file}: 265 tensors loaded")
+    assert model.pretrained_report.loaded
+    # the weights that come next (testing, inference, resuming) do not need the file
+    cfg.model.pretrained = str(tmp_path / "not-on-this-machine.pth")
+    assert not hasattr(build_model(cfg, lines.append, initial_weights=False), "pretrained_report")
+    (tmp_path / "both.yaml").write_text(
+        f"model: {{name: tsn_r50, pretrained: {resnet50_file}, checkpoint: {resnet50_file}}}\n"
+    )
+    with pytest.raises(ConfigError, match="model.checkpoint and model.pretrained"):
+        load_config(tmp_path / "both.yaml")
