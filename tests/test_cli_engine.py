@@ -98,7 +98,7 @@ def test_test_cli_bad_input(trained, tmp_path, capsys):
     other = ["--set", "model.name=tsn_r18"]
     assert test.main([str(config), str(work / "latest.pth"), *other]) == 1
     err = one_line_error(capsys, "actionkit-test")
-    assert "a checkpoint of tiny_nobn, the model is tsn_r18" in err  # names both
+    assert "a checkpoint of tiny_nobn, the config's model is tsn_r18" in err  # names both
 
 
 def test_infer_cli(trained, tmp_path, capsys):

@@ -333,3 +333,70 @@ def test_frame_exact_on_files_as_users_have_them(odd_files, kind, backend):
     for indices in index_lists(len(truth), np.random.default_rng(4)):
         frames = reader.get_frames(indices).numpy()
         assert [synthetic.frame_index(f) for f in frames] == [truth[i] for i in indices]
+
+
+def _audio_only(path):
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("aac", rate=16000)
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), "fltp", "mono")
+        frame.sample_rate = 16000
+        for packet in [*stream.encode(frame), *stream.encode()]:
+            container.mux(packet)
+    return path
+
+
+@pytest.fixture(scope="module")
+def broken_files(videos, tmp_path_factory):
+    """Files users hand a decoder by mistake, and what the error must say about each."""
+    root = tmp_path_factory.mktemp("broken")
+    data = videos["h264_gop12"].read_bytes()  # PyAV writes the MP4 index (moov) last
+    files = {
+        "empty.mp4": (b"", "the file is empty"),
+        "junk.mp4": (b"this is not a video" * 10, "not a video file"),
+        "cut.mp4": (data[: len(data) // 2], "truncated or damaged MP4/MOV file"),
+    }
+    out = {}
+    for name, (content, words) in files.items():
+        (root / name).write_bytes(content)
+        out[name] = (root / name, words)
+    out["audio.m4a"] = (_audio_only(root / "audio.m4a"), "holds no video stream")
+    return out
+
+
+@pytest.mark.parametrize("backend", CPU_BACKENDS)
+def test_open_errors_say_what_is_wrong_in_our_words(broken_files, backend):
+    # Not the backend's internals ("SingleStreamDecoder, /__w/torchcodec/...cpp:52"):
+    # the file and what is wrong with it; the backend's message stays as the cause.
+    for name, (path, words) in broken_files.items():
+        with pytest.raises(DecodeError) as caught:
+            VideoReader(path, backend=backend)
+        message = str(caught.value)
+        assert message.startswith(f"{path}: cannot open: ") and words in message, message
+        for leak in ("SingleStreamDecoder", ".cpp", "__w/", "avformat", "Errno"):
+            assert leak not in message, message
+        # where the backend raised, its words stay as the cause (--debug shows them)
+        assert caught.value.__cause__ is not None or "no video stream" in message, name
+
+
+def test_diagnose_names_what_a_file_is(tmp_path):
+    from actionkit.data.decode._base import diagnose
+
+    # FFmpeg opens a PNG as a one-frame "video" (PyAV does); torchcodec refuses it
+    png = tmp_path / "clip.mp4"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+    assert diagnose(str(png)) == "not a video: the file is a PNG image"
+    zipped = tmp_path / "clips.mp4"
+    zipped.write_bytes(b"PK\x03\x04" + b"\0" * 64)
+    assert diagnose(str(zipped)) == "not a video: the file is a ZIP archive"
+
+
+def test_check_prints_the_reason_in_our_words(broken_files, tmp_path, capsys):
+    from actionkit.cli.data import main
+
+    listing = tmp_path / "list.txt"
+    listing.write_text("".join(f"{p} 0\n" for p, _ in broken_files.values()))
+    assert main(["check", str(listing)]) == 1
+    out = capsys.readouterr().out
+    for path, words in broken_files.values():
+        assert f"{words}" in out and path.name in out
+    assert "SingleStreamDecoder" not in out and ".cpp" not in out

@@ -11,11 +11,14 @@ too high a rate made the outcome a coin toss."""
 import json
 from pathlib import Path
 
+import pytest
+
 from actionkit.cli import train
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 def test_the_demo_learns(tmp_path):
     shorter = [
         f"data.root={tmp_path / 'data'}",

@@ -7,9 +7,11 @@ import change:
 >>> result.pred_label, result.pred_score.shape        # (3, torch.Size([14]))
 
 ``init_recognizer`` takes a config file, a :class:`~actionkit.config.Config`, a registered
-model name (then the test pipeline is the model's usual single-view one: 8 segments for
-the 2D models, the zoo's clip length and frame interval for the 3D ones, centre crop), or
-``None`` with a checkpoint written by ``actionkit-train`` (which carries its config).
+model name (with a checkpoint written by ``actionkit-train``, its config; else the test
+pipeline is the model's usual single-view one: 8 segments for the 2D models, the zoo's
+clip length and frame interval for the 3D ones, centre crop), or ``None`` with a
+checkpoint written by ``actionkit-train`` (which carries its config). The model's
+architecture and builder arguments are the ones the checkpoint records, as in every tool.
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import serialization
 from .config import Config, ModelConfig, SplitConfig, build_sampler, from_dict, load_config
 from .data.decode import VideoReader
 from .data.transforms import Clip, apply_transforms
@@ -87,39 +88,39 @@ class ActionResult:
         return [(names[i], float(s)) for s, i in zip(scores, idx.tolist(), strict=True)]
 
 
-def _training_meta(checkpoint, trust: bool) -> dict:
-    """The config and class names an ``actionkit-train`` checkpoint carries ({} if none)."""
-    if checkpoint is None:
-        return {}
-    if not os.path.isfile(checkpoint):
-        raise FileNotFoundError(f"{checkpoint}: no such checkpoint")
-    payload = serialization.load(checkpoint, trust=trust)
-    if not isinstance(payload, dict) or "config" not in payload:
-        return {}
-    return {"config": payload["config"], "classes": payload.get("classes")}
+def _resolve_config(config, found) -> Config:
+    """The config to build from: ``config`` (a Config, a YAML file or a model name) or
+    the one the checkpoint ``found`` carries; its model section then comes from
+    :func:`~actionkit.models.checkpoint.model_spec`, as in every tool that reads a
+    checkpoint."""
+    from .models.checkpoint import model_spec
 
-
-def _resolve_config(config, checkpoint, meta: dict, trust: bool) -> Config:
+    name = None
     if isinstance(config, Config):
-        return config
-    if config is not None and (str(config).endswith((".yaml", ".yml")) or os.path.isfile(config)):
-        return load_config(config)
-    if config is None:
-        if checkpoint is None:
+        cfg = dataclasses.replace(config)  # the caller's object stays as it is
+    elif config is not None and (str(config).endswith((".yaml", ".yml")) or os.path.isfile(config)):
+        cfg = load_config(config)
+    elif config is None:
+        if found is None:
             raise UsageError("init_recognizer needs a config, a model name or a checkpoint")
-        if "config" not in meta:
+        if found.config is None:
             raise UsageError(
-                f"{checkpoint} carries no config (not written by actionkit-train): pass a "
+                f"{found.path} carries no config (not written by actionkit-train): pass a "
                 "config file or a model name"
             )
-        return from_dict(Config, meta["config"], f"{checkpoint} (its config)")
-    from .models.checkpoint import num_classes_of, read_state_dict
-
-    classes = 400
-    if checkpoint is not None:
-        classes = num_classes_of(read_state_dict(checkpoint, trust=trust)[0])
-    model = ModelConfig(name=str(config), num_classes=classes)
-    return dataclasses.replace(Config(), model=model, source=f"model {config}")
+        cfg = from_dict(Config, found.config, f"{found.path} (its config)")
+    else:  # a model name: the checkpoint's config if it has one (the name must agree)
+        name = str(config)
+        if found is not None and found.config is not None:
+            cfg = from_dict(Config, found.config, f"{found.path} (its config)")
+        else:
+            model = ModelConfig(name=name)
+            cfg = dataclasses.replace(Config(), model=model, source=f"model {config}")
+    if found is not None:
+        fallback = cfg.model if name is None else None
+        name, classes, args = model_spec(found, name, fallback=fallback)
+        cfg.model = dataclasses.replace(cfg.model, name=name, num_classes=classes, args=args)
+    return cfg
 
 
 def init_recognizer(
@@ -129,20 +130,25 @@ def init_recognizer(
     trust_checkpoint: bool = False,
 ) -> nn.Module:
     """The model in eval mode on ``device`` with its weights, and its config and test
-    pipeline attached (``model.cfg``, ``model.test_split``). The checkpoint is read as
-    data; ``trust_checkpoint=True`` lets it unpickle arbitrary objects (code)."""
+    pipeline attached (``model.cfg``, ``model.test_split``). The checkpoint is read once,
+    as data; ``trust_checkpoint=True`` lets it unpickle arbitrary objects (code). The
+    model is the one the checkpoint records (name and builder arguments), else the
+    config's; class names are the checkpoint's, else the config's."""
     from .engine.builder import build_model, class_names
-    from .models.checkpoint import load_checkpoint
+    from .models.checkpoint import load_checkpoint, read_checkpoint
 
-    meta = _training_meta(checkpoint, trust_checkpoint)
-    cfg = _resolve_config(config, checkpoint, meta, trust_checkpoint)
+    found = read_checkpoint(checkpoint, trust_checkpoint) if checkpoint is not None else None
+    cfg = _resolve_config(config, found)
     # the initial weights of training (model.pretrained / model.checkpoint) are not wanted
     model = build_model(cfg, log=lambda _: None, initial_weights=False)
-    if checkpoint is not None:
-        load_checkpoint(model, checkpoint, trust=trust_checkpoint)
+    if found is not None:
+        load_checkpoint(model, found)
     model.cfg = cfg
     model.test_split = cfg.data.test or default_test_split(cfg.model.name)
-    model.labels = meta.get("classes") or class_names(cfg)
+    labels = found.classes if found is not None else None
+    if labels is None and cfg.source != f"model {config}":  # a model name has no data
+        labels = class_names(cfg)
+    model.labels = labels
     return model.to(device).eval()
 
 

@@ -84,6 +84,9 @@ class DataConfig:
     num_workers: int = 2
     backend: str = "auto"
     multi_class: bool = False
+    # class names, one per line in label order (relative paths under root); default:
+    # classes.txt beside the train list (actionkit-data build-list writes it), else in root
+    classes: str | None = None
 
 
 @dataclass
@@ -160,8 +163,14 @@ def load_config(path: str | os.PathLike, overrides: list[str] = ()) -> Config:
         if "base" in base_raw:
             raise ConfigError(f"{base_path}: base: a base file cannot have a base (one level)")
         raw = _merge(base_raw, raw)
+    given: dict[str, tuple[str, Any]] = {}
     for item in overrides:
-        _override(raw, item)
+        key, value = _override(raw, item)
+        if key in given and given[key][1] != value:
+            raise ConfigError(
+                f"--set {key} is given twice, as {given[key][0]!r} and {item!r}: keep one"
+            )
+        given[key] = item, value
     raw.setdefault("source", str(path))
     cfg = from_dict(Config, raw, str(path))
     if cfg.work_dir is None:
@@ -194,8 +203,10 @@ def _merge(base: dict, over: dict) -> dict:
     return out
 
 
-def _override(raw: dict, item: str) -> None:
+def _override(raw: dict, item: str) -> tuple[str, Any]:
+    """Applies ``key.path=value`` to ``raw``; returns the key path and the value."""
     key, sep, text = item.partition("=")
+    key = key.strip()
     if not sep or not key:
         raise ConfigError(f"--set {item!r}: expected key.path=value")
     try:
@@ -212,6 +223,7 @@ def _override(raw: dict, item: str) -> None:
             raise ConfigError(f"--set {item!r}: {'.'.join(parts[: i + 1])} is not a section")
         node = child
     node[parts[-1]] = value
+    return key, value
 
 
 # ------------------------------------------------------------------------- validation

@@ -82,3 +82,17 @@ def doc_parser(prog: str, doc: str) -> argparse.ArgumentParser:
     )
     add_debug_flag(parser)
     return parser
+
+
+def add_set_flag(parser: argparse.ArgumentParser) -> None:
+    """``--set KEY=VALUE ...``, repeatable: every occurrence adds its overrides
+    (``--set a=1 --set b=2`` is ``--set a=1 b=2``; a key given twice with different
+    values is an error, from :func:`actionkit.config.load_config`)."""
+    parser.add_argument(
+        "--set",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="KEY=VALUE",
+        help="config overrides, e.g. --set optim.lr=0.01 data.batch_size=16 (repeatable)",
+    )

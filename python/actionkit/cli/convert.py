@@ -12,7 +12,7 @@ import sys
 import torch
 
 from .. import __version__
-from ..models.checkpoint import num_classes_of, read_state_dict
+from ..models.checkpoint import build_from_checkpoint, read_checkpoint
 from ._common import add_debug_flag, add_trust_flag, one_line_errors
 
 
@@ -28,15 +28,12 @@ def main(argv: list[str] | None = None) -> int:
     add_trust_flag(parser)
     args = parser.parse_args(argv)
     trust = args.trust_checkpoint
-    state, origin = read_state_dict(args.input, trust=trust)
-    if origin != "mmaction":
-        parser.error(f"{args.input} is not an MMAction2 checkpoint (it is {origin})")
+    checkpoint = read_checkpoint(args.input, trust=trust)
+    if checkpoint.origin != "mmaction":
+        parser.error(f"{args.input} is not an MMAction2 checkpoint (it is {checkpoint.origin})")
+    state = checkpoint.state
     if args.model:
-        from ..models import create
-
-        classes = args.num_classes or num_classes_of(state)
-        model = create(args.model, classes, checkpoint=args.input, trust_checkpoint=trust)
-        state = model.state_dict()
+        state = build_from_checkpoint(checkpoint, args.model, args.num_classes).state_dict()
     tmp = f"{args.output}.tmp{os.getpid()}"
     try:
         payload = {"actionkit": __version__, "model": state}

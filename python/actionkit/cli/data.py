@@ -88,7 +88,8 @@ def _extract(args) -> int:
 
 def _build_list(args) -> int:
     classes = tools.build_list(args.root, args.out, args.kind)
-    print(f"wrote {args.out} ({len(classes)} classes)")
+    names = Path(args.out).with_name("classes.txt")
+    print(f"wrote {args.out} ({len(classes)} classes; their names, in label order, in {names})")
     return 0
 
 

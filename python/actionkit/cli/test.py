@@ -15,11 +15,12 @@ to the folder of the checkpoint.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
 from ..config import load_config
-from ._common import add_trust_flag, doc_parser, one_line_errors
+from ._common import add_set_flag, add_trust_flag, doc_parser, one_line_errors
 
 
 def parser() -> argparse.ArgumentParser:
@@ -28,7 +29,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("checkpoint", help="actionkit or MMAction2 .pth")
     p.add_argument("--split", choices=["test", "val"], default="test")
     p.add_argument("--out", help="folder for the JSON files (default: the checkpoint's)")
-    p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", help="config overrides")
+    add_set_flag(p)
     add_trust_flag(p)
     return p
 
@@ -42,11 +43,15 @@ def main(argv: list[str] | None = None) -> int:
     from ..engine import builder, classification_metrics, predict_split
     from ..engine.checkpoint import atomic_write_json
     from ..engine.dist import destroy, init_distributed
-    from ..models.checkpoint import load_checkpoint
+    from ..models.checkpoint import load_checkpoint, model_spec, read_checkpoint
 
+    checkpoint = read_checkpoint(args.checkpoint, trust=args.trust_checkpoint)
+    # the model the checkpoint records (name, builder arguments), else the config's
+    name, classes, model_args = model_spec(checkpoint, fallback=cfg.model)
+    cfg.model = dataclasses.replace(cfg.model, name=name, num_classes=classes, args=model_args)
     info, device = init_distributed(cfg.train.device)
     model = builder.build_model(cfg, lambda _: None, initial_weights=False)
-    load_checkpoint(model, args.checkpoint, trust=args.trust_checkpoint)
+    load_checkpoint(model, checkpoint)
     model.to(device)
     dataset = builder.build_dataset(cfg, args.split)
     loader, _ = builder.build_loader(cfg, args.split, info, dataset)

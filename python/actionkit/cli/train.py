@@ -19,7 +19,7 @@ import argparse
 import sys
 
 from ..config import dump_config, load_config
-from ._common import add_trust_flag, doc_parser, one_line_errors
+from ._common import add_set_flag, add_trust_flag, doc_parser, one_line_errors
 
 
 def parser() -> argparse.ArgumentParser:
@@ -35,7 +35,7 @@ def parser() -> argparse.ArgumentParser:
         help="continue from WORK_DIR/latest.pth, or from CHECKPOINT",
     )
     p.add_argument("--overwrite", action="store_true", help="start over in a used work dir")
-    p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", help="config overrides")
+    add_set_flag(p)
     p.add_argument("--print-config", action="store_true", help="print the resolved config, exit")
     add_trust_flag(p)
     return p

@@ -68,8 +68,31 @@ def _check_synthetic(root: Path, wanted: dict, source: str | None) -> None:
 
 
 def class_names(cfg: Config) -> list[str] | None:
-    path = Path(cfg.data.root) / "classes.txt"
-    return path.read_text().split() if path.exists() else None
+    """The class names in label order: ``data.classes`` (a file), else ``classes.txt``
+    beside the train list (where ``actionkit-data build-list`` writes it), else in
+    ``data.root``; None if there is none. One name per line (names may hold spaces); a
+    file whose count differs from ``model.num_classes`` is a ConfigError."""
+    root = Path(cfg.data.root)
+    if cfg.data.classes:
+        path = Path(cfg.data.classes)
+        path = path if path.is_absolute() else root / path
+        if not path.is_file():
+            raise ConfigError(f"{cfg.source}: data.classes: {path} does not exist")
+        candidates = [path]
+    else:
+        candidates = [root / "classes.txt"]
+        if cfg.data.train is not None and cfg.data.train.ann_file:
+            candidates.insert(0, ann_file(cfg, "train").with_name("classes.txt"))
+    path = next((p for p in candidates if p.is_file()), None)
+    if path is None:
+        return None
+    names = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    if len(names) != cfg.model.num_classes:
+        raise ConfigError(
+            f"{path}: {len(names)} class names, but model.num_classes is "
+            f"{cfg.model.num_classes} ({cfg.source})"
+        )
+    return names
 
 
 def split_config(cfg: Config, split: str) -> SplitConfig | None:

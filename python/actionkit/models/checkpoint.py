@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
 
 from .. import serialization
-from ..errors import CheckpointError
+from ..errors import CheckpointError, UsageError
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +34,28 @@ def num_classes_of(state: dict) -> int:
     raise CheckpointError("the checkpoint has no classifier (cls_head.fc_cls or cls_head.fc2)")
 
 
-def read_state_dict(path: str | os.PathLike, with_arch: bool = False, trust: bool = False):
-    """The state dict in ``path`` and its origin (``"actionkit"``, ``"mmaction"`` or
-    ``"state_dict"`` for a bare one); with ``with_arch`` also the registered model name an
-    actionkit checkpoint records (else None). The file is read as data
-    (:func:`actionkit.serialization.load`; ``trust=True`` unpickles anything)."""
+@dataclass
+class Checkpoint:
+    """A checkpoint file, read once: its weights and what it records about them (an
+    ``actionkit-train`` checkpoint carries its model's name, its training config and its
+    class names; an MMAction2 or bare file only weights)."""
+
+    path: str
+    state: dict[str, torch.Tensor]
+    origin: str  # "actionkit", "mmaction" or "state_dict" (a bare one)
+    arch: str | None = None
+    config: dict | None = None
+    classes: list[str] | None = None
+
+    @property
+    def model_record(self) -> dict:
+        """The ``model`` section of the config it was trained with ({} if none)."""
+        return dict((self.config or {}).get("model") or {})
+
+
+def read_checkpoint(path: str | os.PathLike, trust: bool = False) -> Checkpoint:
+    """Reads ``path`` as data (:func:`actionkit.serialization.load`; ``trust=True``
+    unpickles anything). MMAction2's ``data_preprocessor`` buffers are dropped."""
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path}: no such checkpoint")
@@ -45,33 +63,111 @@ def read_state_dict(path: str | os.PathLike, with_arch: bool = False, trust: boo
     if not isinstance(payload, dict):
         raise CheckpointError(f"{path}: not a checkpoint (a {type(payload).__name__})")
     if "actionkit" in payload and "model" in payload:
-        found = payload["model"], "actionkit", payload.get("arch")
+        config = payload.get("config")
+        found = Checkpoint(
+            path,
+            payload["model"],
+            "actionkit",
+            payload.get("arch"),
+            config if isinstance(config, dict) else None,
+            payload.get("classes"),
+        )
     elif "state_dict" in payload:
         state = {
             k: v for k, v in payload["state_dict"].items() if not k.startswith("data_preprocessor.")
         }
-        found = state, "mmaction", None
+        found = Checkpoint(path, state, "mmaction")
     elif all(isinstance(v, torch.Tensor) for v in payload.values()):
-        found = payload, "state_dict", None
+        found = Checkpoint(path, payload, "state_dict")
     else:
         raise CheckpointError(f"{path}: no state dict inside (keys: {sorted(payload)[:5]})")
-    odd = [k for k, v in found[0].items() if not isinstance(v, torch.Tensor)]
+    odd = [k for k, v in found.state.items() if not isinstance(v, torch.Tensor)]
     if odd:  # the weights are tensors; placeholders belong to metadata only
-        what = f"{odd[0]}: {found[0][odd[0]]!r}"
+        what = f"{odd[0]}: {found.state[odd[0]]!r}"
         raise CheckpointError(f"{path}: the state dict holds non-tensors ({what})")
-    return found if with_arch else found[:2]
+    return found
 
 
-def load_checkpoint(model: nn.Module, path: str | os.PathLike, trust: bool = False) -> None:
-    """Loads ``path`` into ``model``. A classifier of another size (fine-tuning to new
-    classes) is left freshly initialised, said in one log line; any other mismatch — a
-    checkpoint of another architecture — is a CheckpointError naming both. ``trust``: see
-    :func:`read_state_dict`."""
-    state, origin, arch = read_state_dict(path, with_arch=True, trust=trust)
+def read_state_dict(path: str | os.PathLike, with_arch: bool = False, trust: bool = False):
+    """The state dict in ``path`` and its origin (``"actionkit"``, ``"mmaction"`` or
+    ``"state_dict"``); with ``with_arch`` also the model name it records (else None)."""
+    found = read_checkpoint(path, trust)
+    return (found.state, found.origin, found.arch) if with_arch else (found.state, found.origin)
+
+
+def model_spec(
+    checkpoint: Checkpoint,
+    name: str | None = None,
+    num_classes: int | None = None,
+    args: dict | None = None,
+    fallback=None,
+) -> tuple[str, int, dict]:
+    """The model that holds ``checkpoint``'s weights, as ``(name, num_classes, args)`` for
+    :func:`actionkit.models.create`: every command and API that builds a model for a
+    checkpoint asks here, so they cannot disagree.
+
+    The name is ``name`` if given, else the one the checkpoint records (its training
+    config's ``model.name`` or ``arch``), else ``fallback.name`` (a config's
+    ``model`` section, for files that record nothing: MMAction2's); a name that
+    disagrees with the record is an error naming both. The builder arguments are the
+    recorded ones (``base_channels: 32`` for the demo's half-width TSM) under ``args``;
+    ``num_classes`` defaults to the classifier's size."""
+    record = checkpoint.model_record
+    recorded = record.get("name") or checkpoint.arch
+    for given, what in (
+        (name, "the model"),
+        (getattr(fallback, "name", None), "the config's model"),
+    ):
+        if given and recorded and given != recorded:
+            raise CheckpointError(
+                f"{checkpoint.path} is a checkpoint of {recorded}, {what} is {given}"
+            )
+    chosen = name or recorded or getattr(fallback, "name", None)
+    if not chosen:
+        raise UsageError(
+            f"{checkpoint.path} ({checkpoint.origin} checkpoint) does not name its model: "
+            "give the model's registered name"
+        )
+    if record.get("name") == chosen:
+        merged = dict(record.get("args") or {})
+    elif not recorded and fallback is not None:
+        merged = dict(getattr(fallback, "args", None) or {})
+    else:
+        merged = {}
+    merged.update(args or {})
+    return chosen, num_classes or num_classes_of(checkpoint.state), merged
+
+
+def build_from_checkpoint(
+    checkpoint: Checkpoint,
+    name: str | None = None,
+    num_classes: int | None = None,
+    args: dict | None = None,
+    fallback=None,
+) -> nn.Module:
+    """The model :func:`model_spec` names for ``checkpoint``, with its weights loaded."""
+    from .registry import create
+
+    name, classes, args = model_spec(checkpoint, name, num_classes, args, fallback)
+    model = create(name, classes, **args)
+    load_checkpoint(model, checkpoint)
+    return model
+
+
+def load_checkpoint(
+    model: nn.Module, path: str | os.PathLike | Checkpoint, trust: bool = False
+) -> None:
+    """Loads ``path`` (a file, or a :class:`Checkpoint` already read) into ``model``. A
+    classifier of another size (fine-tuning to new classes) is left freshly initialised,
+    said in one log line; any other mismatch — a checkpoint of another architecture or
+    other builder arguments — is a CheckpointError naming both. ``trust``: see
+    :func:`read_checkpoint`."""
+    found = path if isinstance(path, Checkpoint) else read_checkpoint(path, trust)
+    state, origin, arch, path = dict(found.state), found.origin, found.arch, found.path
     own = model.state_dict()
     name = getattr(model, "name", type(model).__name__)
     if arch is not None and arch != name and hasattr(model, "name"):
-        raise CheckpointError(f"{os.fspath(path)} is a checkpoint of {arch}, the model is {name}")
+        raise CheckpointError(f"{path} is a checkpoint of {arch}, the model is {name}")
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
     wrong = [k for k in own if k in state and state[k].shape != own[k].shape]
@@ -87,8 +183,11 @@ def load_checkpoint(model: nn.Module, path: str | os.PathLike, trust: bool = Fal
             )
             if keys
         )
+        trained = found.model_record.get("args")
+        hint = f" (it was trained with {trained})" if trained else ""
         raise CheckpointError(
-            f"{os.fspath(path)} ({origin} checkpoint) does not fit model {name}: {detail}"
+            f"{path} ({origin} checkpoint{hint}) does not fit model {name}"
+            f"{_args_of(model)}: {detail}"
         )
     classes = (num_classes_of(state), num_classes_of(own)) if reinit else None
     for k in reinit:
@@ -99,7 +198,12 @@ def load_checkpoint(model: nn.Module, path: str | os.PathLike, trust: bool = Fal
         log.warning(
             "%s: loaded all weights except the classifier (the checkpoint has %s classes, "
             "the model %s); the classifier is freshly initialised",
-            os.fspath(path),
+            path,
             old,
             new,
         )
+
+
+def _args_of(model: nn.Module) -> str:
+    args = getattr(model, "builder_args", None)
+    return f" (built with {args})" if args else ""

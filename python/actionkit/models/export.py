@@ -1,6 +1,11 @@
 """Export to ONNX and ``torch.export``. The compiled ops record their pure-PyTorch form
 while exporting (the temporal shift as slices and a concatenation), so the graphs hold
-standard ops only and run in onnxruntime, TensorRT and friends."""
+standard ops only and run in onnxruntime, TensorRT and friends.
+
+ONNX files take any batch size, and any clip length and frame size where the model
+allows (every zoo model but C3D, :data:`FIXED_INPUT`); the number of views per sample
+(TSN/TSM segments x crops, 3D clips x crops) stays the exported one: TSM's shift needs
+its segments together."""
 
 from __future__ import annotations
 
@@ -9,12 +14,33 @@ import os
 import torch
 import torch.nn as nn
 
+# Models whose layers fix the input size beyond the batch: name -> why.
+FIXED_INPUT = {
+    "c3d": "its fc6 takes the flattened features of exactly a 16 x 112 x 112 clip",
+}
 
-def export_onnx(model: nn.Module, example: torch.Tensor, path: str | os.PathLike) -> None:
+
+def dynamic_axes(model: nn.Module, example: torch.Tensor) -> dict[int, str]:
+    """The axes of ``example`` (``[B, V, 3, (T,) H, W]``) an export leaves free."""
+    axes = {0: "batch"}
+    if getattr(model, "name", None) not in FIXED_INPUT:
+        names = ("time", "height", "width") if example.dim() == 6 else ("height", "width")
+        axes |= {example.dim() - len(names) + i: n for i, n in enumerate(names)}
+    return axes
+
+
+def export_onnx(
+    model: nn.Module, example: torch.Tensor, path: str | os.PathLike, dynamic: bool = True
+) -> dict[int, str]:
     """Writes ``model`` (put in eval mode) as ONNX for inputs shaped like ``example``
-    (``[B, views, 3, (T,) H, W]``; shapes are static: export once per batch size).
-    Needs ``onnx`` and ``onnxscript`` (``pip install "actionkit[export]"``)."""
+    (``[B, views, 3, (T,) H, W]``) and returns the axes left free (:func:`dynamic_axes`;
+    none with ``dynamic=False``). Needs ``onnx`` and ``onnxscript``
+    (``pip install "actionkit[export]"``)."""
     model.eval()
+    axes = dynamic_axes(model, example) if dynamic else {}
+    if axes and example.shape[0] == 1:  # a batch of one would be traced as a constant
+        example = example.expand(2, *example.shape[1:])
+    shapes = ({i: torch.export.Dim.DYNAMIC for i in axes},) if axes else None
     torch.onnx.export(
         model,
         (example,),
@@ -22,8 +48,10 @@ def export_onnx(model: nn.Module, example: torch.Tensor, path: str | os.PathLike
         dynamo=True,
         input_names=["inputs"],
         output_names=["logits"],
+        dynamic_shapes=shapes,
         verbose=False,
     )
+    return axes
 
 
 def export_program(model: nn.Module, example: torch.Tensor) -> torch.export.ExportedProgram:

@@ -37,7 +37,9 @@ def create(
     """Builds the registered model ``name`` with ``num_classes`` outputs.
 
     ``checkpoint`` loads a whole model: an actionkit or MMAction2 1.x ``.pth`` file (see
-    ``models.checkpoint``; a classifier of another size is left initialised).
+    ``models.checkpoint``; a classifier of another size is left initialised); builder
+    arguments an ``actionkit-train`` checkpoint records (``base_channels=32``) apply
+    unless ``kwargs`` give others.
     ``pretrained`` initialises the backbone only, from a torchvision / timm / OpenMMLab
     backbone or a recognizer of another head, inflating 2D weights for 3D models (see
     ``models.pretrained``); ``model.pretrained_report`` says what it loaded. Files are
@@ -51,8 +53,19 @@ def create(
             "give checkpoint (the whole model) or pretrained (its backbone), not both: "
             "the checkpoint would overwrite the pretrained backbone"
         )
+    found = None
+    if checkpoint is not None:
+        from .checkpoint import model_spec, read_checkpoint
+
+        found = read_checkpoint(checkpoint, trust=trust_checkpoint)
+        # the builder arguments the checkpoint was trained with, under the ones given
+        kwargs = model_spec(found, name, num_classes, kwargs)[2]
     model = _MODELS[name](num_classes=num_classes, **kwargs)
-    model.name = name
+    model.name, model.builder_args = name, dict(kwargs)
+    if found is not None:
+        from .checkpoint import load_checkpoint
+
+        load_checkpoint(model, found)
     if pretrained is not None:
         from .pretrained import load_pretrained
 
@@ -60,8 +73,4 @@ def create(
         report = model.pretrained_report
         level = logging.WARNING if report.mismatched else logging.INFO
         logging.getLogger("actionkit").log(level, "%s", report.summary())
-    if checkpoint is not None:
-        from .checkpoint import load_checkpoint
-
-        load_checkpoint(model, checkpoint, trust=trust_checkpoint)
     return model

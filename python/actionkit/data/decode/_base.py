@@ -23,6 +23,85 @@ class DecodeTimeout(DecodeError):
     """A decode ran past its time limit."""
 
 
+# The first bytes of container formats, to name what a file that will not open is.
+_MAGIC = [
+    (4, b"ftyp", "MP4/MOV"),
+    (0, b"\x1a\x45\xdf\xa3", "Matroska/WebM"),
+    (0, b"RIFF", "AVI"),
+    (0, b"FLV", "FLV"),
+    (0, b"\x00\x00\x01\xba", "MPEG-PS"),
+    (0, b"\x47", "MPEG-TS"),
+    (0, b"OggS", "Ogg"),
+]
+_NOT_VIDEO = [
+    (0, b"\x89PNG", "a PNG image"),
+    (0, b"\xff\xd8\xff", "a JPEG image"),
+    (0, b"GIF8", "a GIF image"),
+    (0, b"PK\x03\x04", "a ZIP archive"),
+    (0, b"%PDF", "a PDF document"),
+]
+
+
+def _container_kind(head: bytes, table) -> str | None:
+    return next((name for at, magic, name in table if head[at : at + len(magic)] == magic), None)
+
+
+def diagnose(path: str) -> str:
+    """Why ``path`` cannot be opened as a video, in words a user can act on: empty, not a
+    video (and what it is, where its first bytes say), truncated, no video stream, a
+    codec this FFmpeg lacks, or undecodable data. Backends put this in their
+    :class:`DecodeError` and keep their own message as its cause (``--debug`` shows it)."""
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as f:
+            head = f.read(16)
+    except OSError as e:
+        return f"cannot be read ({e.strerror or e})"
+    if size == 0:
+        return "the file is empty (0 bytes)"
+    other = _container_kind(head, _NOT_VIDEO)
+    if other:
+        return f"not a video: the file is {other}"
+    kind = _container_kind(head, _MAGIC)
+    try:
+        av = _import_av()
+    except ImportError:  # no PyAV to look closer: what the first bytes say
+        if kind is None:
+            return "not a video file (no container format recognised in its first bytes)"
+        return f"a damaged or truncated {kind} file"
+    try:
+        container = av.open(path)
+    except (av.error.FFmpegError, OSError, UnicodeDecodeError):
+        if kind == "MP4/MOV":
+            return (
+                "a truncated or damaged MP4/MOV file: its index (the moov atom) is missing "
+                "or unreadable, as when a recording or a copy stops early"
+            )
+        if kind is None:
+            return "not a video file (no container format FFmpeg knows)"
+        return f"a damaged or truncated {kind} file"
+    with container:
+        if not container.streams.video:
+            return "the file holds no video stream"
+        stream = container.streams.video[0]
+        codec = getattr(stream.codec_context, "name", None) if stream.codec_context else None
+        if not codec:
+            tag = getattr(stream, "codec_tag", "") or "unknown"
+            return f"its video codec ({tag}) is not one this FFmpeg can decode"
+        try:
+            next(container.decode(stream))
+        except StopIteration:
+            return f"the {codec} video stream has no frames"
+        except (av.error.FFmpegError, OSError):
+            return f"the {codec} video stream is damaged: its first frame cannot be decoded"
+    return "the decoder refused a file that FFmpeg opens (--debug shows the decoder's message)"
+
+
+def open_error(path: str) -> DecodeError:
+    """The error for a file a backend could not open (raise it ``from`` the backend's)."""
+    return DecodeError(f"{path}: cannot open: {diagnose(path)}")
+
+
 class Deadline:
     """A time limit checked between frames and packets (native decoders cannot be
     interrupted mid-call; the DataLoader's ``timeout`` guards those, see ``datasets``)."""
@@ -103,10 +182,10 @@ def index_stream(path: str, deadline: Deadline) -> StreamIndex:
     try:
         container = av.open(path)
     except (av.error.FFmpegError, OSError, UnicodeDecodeError) as e:
-        raise DecodeError(f"{path}: cannot open: {e}") from e
+        raise open_error(path) from e
     with container:
         if not container.streams.video:
-            raise DecodeError(f"{path}: no video stream")
+            raise DecodeError(f"{path}: cannot open: the file holds no video stream")
         stream = container.streams.video[0]
         pts, keys, order = [], [], 0
         try:
@@ -121,7 +200,10 @@ def index_stream(path: str, deadline: Deadline) -> StreamIndex:
                 keys.append(packet.is_keyframe)
                 order += 1
         except av.error.FFmpegError as e:
-            raise DecodeError(f"{path}: corrupt stream after {len(pts)} packets: {e}") from e
+            raise DecodeError(
+                f"{path}: the video stream is damaged after {len(pts)} packets (truncated "
+                "or corrupt data)"
+            ) from e
         time_base = float(stream.time_base) if stream.time_base else 1.0
         if stream.codec_context is None:
             raise DecodeError(f"{path}: unknown or damaged video codec")
@@ -166,7 +248,9 @@ def validate_stream(path: str, deadline: Deadline) -> None:
                             f"a {size[0]}x{size[1]} stream"
                         )
     except (av.error.FFmpegError, IndexError, ValueError) as e:
-        raise DecodeError(f"{path}: damaged stream: {e}") from e
+        raise DecodeError(
+            f"{path}: damaged stream: FFmpeg's strict decoder rejects its data"
+        ) from e
     _VALIDATED[key] = True
 
 

@@ -60,7 +60,7 @@ def remux(path: str, deadline: Deadline) -> bytes:
                     packet.stream = out
                     target.mux(packet)
     except (av.error.FFmpegError, ValueError) as e:
-        raise DecodeError(f"{path}: cannot read its packets: {e}") from e
+        raise DecodeError(f"{path}: cannot read its packets: the file is damaged") from e
     return buffer.getvalue()
 
 
@@ -98,7 +98,10 @@ class DALIBackend(IndexedBackend):
             )
             frames = out.torch()
         except RuntimeError as e:
-            raise DecodeError(f"{self.path}: DALI could not decode it: {e}") from e
+            raise DecodeError(
+                f"{self.path}: DALI could not decode frames {int(wanted[0])}..{int(wanted[-1])}"
+                " (damaged data, or a codec feature its decoder lacks)"
+            ) from e
         deadline.check()
         if frames.shape[0] != len(wanted):
             raise DecodeError(

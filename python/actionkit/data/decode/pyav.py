@@ -12,7 +12,15 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._base import Deadline, DecodeError, IndexedBackend, StreamIndex, _import_av, index_stream
+from ._base import (
+    Deadline,
+    DecodeError,
+    IndexedBackend,
+    StreamIndex,
+    _import_av,
+    index_stream,
+    open_error,
+)
 
 
 class PyAVBackend(IndexedBackend):
@@ -36,7 +44,7 @@ class PyAVBackend(IndexedBackend):
             try:
                 self._container = self.av.open(self.path)
             except (self.av.error.FFmpegError, OSError) as e:
-                raise DecodeError(f"{self.path}: cannot open: {e}") from e
+                raise open_error(self.path) from e
             stream = self._container.streams.video[0]
             stream.thread_count = self.num_threads
             if self.num_threads > 1:
@@ -56,7 +64,10 @@ class PyAVBackend(IndexedBackend):
             self._decode_into(wanted, out, deadline)
         except self.av.error.FFmpegError as e:
             self.close()
-            raise DecodeError(f"{self.path}: decoding failed: {e}") from e
+            raise DecodeError(
+                f"{self.path}: decoding frames {int(wanted[0])}..{int(wanted[-1])} failed: "
+                "the stream is damaged or truncated there"
+            ) from e
         return torch.from_numpy(out.array)
 
     def _decode_into(self, wanted: np.ndarray, out: _Frames, deadline: Deadline) -> None:

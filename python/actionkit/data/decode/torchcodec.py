@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._base import Deadline, DecodeError
+from ._base import Deadline, DecodeError, open_error
 
 # Requested frames are decoded this many at a time, with the time limit checked between.
 _CHUNK = 64
@@ -35,7 +35,7 @@ class TorchCodecBackend:
                 seek_mode="exact",
             )
         except (RuntimeError, ValueError) as e:
-            raise DecodeError(f"{path}: cannot open: {e}") from e
+            raise open_error(path) from e
         deadline.check()
         meta = self.decoder.metadata
         self._len = int(meta.num_frames or 0)
@@ -68,7 +68,8 @@ class TorchCodecBackend:
                 parts.append(self.decoder.get_frames_at(chunk).data)
             except (RuntimeError, IndexError, ValueError) as e:
                 raise DecodeError(
-                    f"{self.path}: decoding frames {chunk[0]}..{chunk[-1]} failed: {e}"
+                    f"{self.path}: decoding frames {chunk[0]}..{chunk[-1]} failed: the "
+                    "stream is damaged or truncated there"
                 ) from e
         deadline.check()
         return torch.cat(parts) if len(parts) > 1 else parts[0]
