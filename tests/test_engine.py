@@ -17,7 +17,14 @@ import torch
 from torch import nn
 
 from actionkit.config import OptimConfig, ScheduleConfig, load_config
-from actionkit.engine import EpochSampler, LRSchedule, ModelEMA, Trainer, param_groups
+from actionkit.engine import (
+    EpochSampler,
+    LRSchedule,
+    ModelEMA,
+    Trainer,
+    param_groups,
+    total_loss,
+)
 from actionkit.engine.checkpoint import save_training_checkpoint
 
 from .engine_helpers import make_small_dataset, small_config
@@ -281,7 +288,7 @@ def test_a_short_last_accumulation_group_is_a_mean_over_its_batches(tmp_path, da
         reference.load_state_dict(weights, strict=False)
         reference.zero_grad()
         for batch in group:
-            loss = trainer.loss(reference(batch["inputs"]), batch["label"]) / len(group)
+            loss = total_loss(reference.loss(batch)) / len(group)
             loss.backward()
         for n, p in reference.named_parameters():
             torch.testing.assert_close(grads[n], p.grad, rtol=1e-5, atol=1e-7)
@@ -290,14 +297,14 @@ def test_a_short_last_accumulation_group_is_a_mean_over_its_batches(tmp_path, da
 def test_nan_loss_stops_the_run_naming_the_last_checkpoint(tmp_path, data_root, monkeypatch):
     trainer = Trainer(make_config(tmp_path, data_root, tmp_path / "nan"))
     calls = []
-    real = Trainer.loss
+    real = trainer.model.loss
 
-    def loss(self, logits, labels):
+    def loss(batch):
         calls.append(1)
-        value = real(self, logits, labels)
-        return value * math.nan if len(calls) == 3 else value
+        value = real(batch)
+        return {k: v * math.nan for k, v in value.items()} if len(calls) == 3 else value
 
-    monkeypatch.setattr(Trainer, "loss", loss)
+    monkeypatch.setattr(trainer.model, "loss", loss)
     with pytest.raises(
         FloatingPointError,
         match=r"the loss is nan at iteration 3 \(epoch 1, "
@@ -415,3 +422,77 @@ def test_a_synthetic_dataset_of_other_settings_is_not_reused(tmp_path, data_root
         r"num_frames 12 \(config: 16\); delete it or choose another data.root",
     ):
         prepare_data(make_config(tmp_path, data_root, tmp_path / "w", data__synthetic=other))
+
+
+# ------------------------------------------------------------- tasks beyond classification
+
+
+class _CountRegressor(nn.Module):
+    """A toy model of another task: predicts the label as a number (mean squared error),
+    and reports a metric-like entry the Trainer must log but not optimise."""
+
+    task = "toy_regression"
+
+    def __init__(self, num_classes: int = 3):
+        super().__init__()
+        self.net = nn.Sequential(nn.Conv2d(3, 4, 3, 2, 1), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.out = nn.Linear(4, 1)
+
+    def forward(self, inputs):  # [B, S, 3, H, W] -> [B]
+        return self.out(self.net(inputs.flatten(0, 1))).view(inputs.shape[0], -1).mean(1)
+
+    def loss(self, batch):
+        error = self(batch["inputs"]) - batch["label"].float()
+        return {"loss_mse": (error**2).mean(), "mean_abs_error": error.abs().mean().detach()}
+
+    @torch.no_grad()
+    def predict(self, inputs):
+        return self(inputs)
+
+
+class _RegressionEvaluator:
+    def __init__(self, cfg, class_names):
+        self.seen = 0
+
+    def evaluate(self, model, loader, device, info, amp):
+        model.eval()
+        errors = []
+        for batch in loader:
+            errors.append(model.predict(batch["inputs"]) - batch["label"].float())
+            self.seen += len(batch["label"])
+        return {"neg_mae": -float(torch.cat(errors).abs().mean())}
+
+    def results(self, dataset):
+        return {"errors.json": {"seen": self.seen}}
+
+
+def test_another_task_trains_without_forking_the_trainer(tmp_path, data_root, monkeypatch):
+    # The task is the model's (loss dict) and the evaluator's (metrics): the same loop
+    # trains, evaluates, tracks the best and checkpoints a model that is no classifier.
+    from actionkit.engine import evaluate
+    from actionkit.models import registry
+
+    monkeypatch.setitem(evaluate.EVALUATORS, "toy_regression", _RegressionEvaluator)
+
+    def toy_regressor(num_classes):
+        return _CountRegressor()
+
+    toy_regressor.task = "toy_regression"  # the metrics a config may name are its evaluator's
+    monkeypatch.setitem(registry._MODELS, "toy_regressor", toy_regressor)
+    cfg = make_config(
+        tmp_path, data_root, tmp_path / "reg", model__name="toy_regressor",
+        schedule__epochs=2, train__best_metric="neg_mae",
+    )  # fmt: skip
+    trainer = Trainer(cfg)
+    losses = []
+    real = trainer.model.loss
+    monkeypatch.setattr(trainer.model, "loss", lambda b: losses.append(real(b)) or losses[-1])
+    metrics = trainer.fit()
+    assert "neg_mae" in metrics and trainer.best["metric"] == "neg_mae"
+    assert isinstance(trainer.evaluator, _RegressionEvaluator) and trainer.evaluator.seen > 0
+    # only "loss..." entries are optimised: the step's loss is loss_mse alone
+    assert all(set(d) == {"loss_mse", "mean_abs_error"} for d in losses)
+    log = [json.loads(line) for line in (tmp_path / "reg" / "log.jsonl").read_text().splitlines()]
+    first = next(r for r in log if "loss" in r)
+    assert first["loss"] == pytest.approx(float(losses[0]["loss_mse"].detach()), rel=1e-6)
+    assert (tmp_path / "reg" / "best.pth").exists()

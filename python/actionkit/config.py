@@ -368,8 +368,10 @@ def validate(cfg: Config, path: str) -> None:
             f"{path}: train.class_weights: expected {cfg.model.num_classes} weights >= 0 "
             f"(model.num_classes), got {len(weights)}: {_show(weights)}"
         )
+    from .models.registry import task_of
+
     known = ("mAP", "mmit_mAP") if cfg.data.multi_class else ("top1", "top5", "mean_class_accuracy")
-    if cfg.train.best_metric not in known:
+    if task_of(cfg.model.name) == "classification" and cfg.train.best_metric not in known:
         raise ConfigError(
             f"{path}: train.best_metric: {cfg.train.best_metric!r} is not a metric of this "
             f"{'multi-label' if cfg.data.multi_class else 'single-label'} data "

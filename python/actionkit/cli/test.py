@@ -40,9 +40,10 @@ def main(argv: list[str] | None = None) -> int:
     cfg = load_config(args.config, args.set)
     if not Path(args.checkpoint).is_file():
         raise FileNotFoundError(f"{args.checkpoint}: no such checkpoint")
-    from ..engine import builder, classification_metrics, predict_split
+    from ..engine import builder
     from ..engine.checkpoint import atomic_write_json
     from ..engine.dist import destroy, init_distributed
+    from ..engine.evaluate import build_evaluator, write_results
     from ..models.checkpoint import load_checkpoint, model_spec, read_checkpoint
 
     checkpoint = read_checkpoint(args.checkpoint, trust=args.trust_checkpoint)
@@ -55,30 +56,18 @@ def main(argv: list[str] | None = None) -> int:
     model.to(device)
     dataset = builder.build_dataset(cfg, args.split)
     loader, _ = builder.build_loader(cfg, args.split, info, dataset)
-    index, scores, labels = predict_split(model, loader, device, info, cfg.train.amp)
+    evaluator = build_evaluator(cfg, model, builder.class_names(cfg) or checkpoint.classes)
+    metrics = evaluator.evaluate(model, loader, device, info, cfg.train.amp)
     destroy(info)
     if not info.is_main:
         return 0
-    names = builder.class_names(cfg)
-    metrics = classification_metrics(scores, labels, cfg.data.multi_class, names)
     result = {"split": args.split, "checkpoint": str(args.checkpoint), **metrics}
     out = Path(args.out) if args.out else Path(args.checkpoint).parent
-    predictions = []
-    for i, s, y in zip(index, scores, labels, strict=True):
-        top = s.argsort()[::-1][:5]
-        predictions.append(
-            {
-                "video": dataset.entries[i].path,
-                "label": y.tolist(),
-                "pred": int(top[0]),
-                "top5": [[int(k), round(float(s[k]), 6)] for k in top],
-            }
-        )
-    atomic_write_json(out / "predictions.json", predictions, indent=1)
+    written = write_results(evaluator.results(dataset), out)
     atomic_write_json(out / "test_metrics.json", result, indent=1)
     shown = " ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float))
-    print(f"{args.split}: {shown} ({metrics.get('num_samples', len(labels))} videos)")
-    print(f"wrote {out / 'predictions.json'} and {out / 'test_metrics.json'}")
+    print(f"{args.split}: {shown} ({metrics.get('num_samples', len(dataset))} samples)")
+    print(f"wrote {', '.join(map(str, [*written, out / 'test_metrics.json']))}")
     return 0
 
 

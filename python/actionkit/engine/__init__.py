@@ -2,17 +2,25 @@
 is made of, usable on their own."""
 
 from .builder import build_dataset, build_loader, build_model, prepare_data
-from .evaluate import classification_metrics, predict_split
+from .evaluate import (
+    ClassificationEvaluator,
+    build_evaluator,
+    classification_metrics,
+    predict_split,
+)
 from .optim import LRSchedule, build_optimizer, param_groups
 from .sampler import EpochSampler
-from .trainer import ModelEMA, Trainer
+from .trainer import LossOf, ModelEMA, Trainer, total_loss
 
 __all__ = [
+    "ClassificationEvaluator",
     "EpochSampler",
     "LRSchedule",
+    "LossOf",
     "ModelEMA",
     "Trainer",
     "build_dataset",
+    "build_evaluator",
     "build_loader",
     "build_model",
     "build_optimizer",
@@ -20,4 +28,5 @@ __all__ = [
     "param_groups",
     "predict_split",
     "prepare_data",
+    "total_loss",
 ]

@@ -13,6 +13,7 @@ from torch.utils.data import DataLoader
 from ..config import Config, ConfigError, SplitConfig, build_sampler, build_transform
 from ..data import transforms as T
 from ..data.datasets import RawframeDataset, VideoDataset, make_loader
+from ..losses import ClassificationLoss
 from .dist import SINGLE, DistInfo, barrier
 from .sampler import EpochSampler
 
@@ -174,6 +175,11 @@ def build_model(
 
     model = models.create(cfg.model.name, num_classes=cfg.model.num_classes, **cfg.model.args)
     model.average_clips = None if cfg.model.average_clips == "none" else cfg.model.average_clips
+    if isinstance(getattr(model, "loss_fn", None), ClassificationLoss):  # the config's loss
+        weights = cfg.train.class_weights
+        model.loss_fn = ClassificationLoss(
+            cfg.data.multi_class, cfg.train.label_smoothing, weights or None
+        )
     if initial_weights and cfg.model.pretrained:
         from ..models.pretrained import load_pretrained
 

@@ -1,6 +1,15 @@
-"""Running a model over a split and scoring it with the task's metrics."""
+"""Running a model over a split and scoring it with the task's metrics.
+
+An evaluator is the task's half of training and testing (the model's ``loss`` is the
+other): ``evaluate(model, loader, device, info, amp)`` returns the metrics (a flat dict,
+what ``train.best_metric`` picks from) and keeps the predictions for ``results``, what
+``actionkit-test`` writes. :func:`build_evaluator` picks one by the model's ``task``.
+"""
 
 from __future__ import annotations
+
+import os
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -70,3 +79,59 @@ def classification_metrics(
     out["per_class_accuracy"] = per_class
     out["num_samples"] = int(len(labels))
     return out
+
+
+class ClassificationEvaluator:
+    """Recognition (videos, skeletons): top-k / mean class accuracy, or mAP for
+    multi-label data, and per video its label, prediction and top-5 scores."""
+
+    def __init__(self, multi_class: bool = False, class_names: list[str] | None = None):
+        self.multi_class, self.class_names = multi_class, class_names
+        self.last: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    def evaluate(self, model, loader, device, info: DistInfo = SINGLE, amp="none") -> dict:
+        self.last = predict_split(model, loader, device, info, amp)
+        _, scores, labels = self.last
+        return classification_metrics(scores, labels, self.multi_class, self.class_names)
+
+    def results(self, dataset) -> dict[str, object]:
+        """``{"predictions.json": [per sample: video, label, pred, top5]}`` for the last
+        :meth:`evaluate` (``dataset`` names the samples)."""
+        if self.last is None:
+            raise RuntimeError("results() before evaluate()")
+        predictions = []
+        for i, s, y in zip(*self.last, strict=True):
+            top = s.argsort()[::-1][:5]
+            predictions.append(
+                {
+                    "video": dataset.entries[i].path,
+                    "label": y.tolist(),
+                    "pred": int(top[0]),
+                    "top5": [[int(k), round(float(s[k]), 6)] for k in top],
+                }
+            )
+        return {"predictions.json": predictions}
+
+
+EVALUATORS = {"classification": ClassificationEvaluator}
+
+
+def build_evaluator(cfg, model, class_names: list[str] | None = None):
+    """The evaluator of ``model.task`` (``"classification"`` when it names none)."""
+    task = getattr(model, "task", "classification")
+    if task not in EVALUATORS:
+        raise ValueError(f"no evaluator for task {task!r} (known: {sorted(EVALUATORS)})")
+    if task == "classification":
+        return ClassificationEvaluator(cfg.data.multi_class, class_names)
+    return EVALUATORS[task](cfg, class_names)
+
+
+def write_results(results: dict[str, object], out: str | os.PathLike) -> list[Path]:
+    """Each of an evaluator's result files as JSON under ``out`` (written atomically)."""
+    from .checkpoint import atomic_write_json
+
+    paths = []
+    for name, payload in results.items():
+        atomic_write_json(Path(out) / name, payload, indent=1)
+        paths.append(Path(out) / name)
+    return paths

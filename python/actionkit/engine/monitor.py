@@ -140,11 +140,13 @@ def plot_curves(work_dir: Path) -> Path | None:
     axes[1].set(title="learning rate", xlabel="iteration")
     for split in sorted({r["split"] for r in evals}):
         rows = [r for r in evals if r["split"] == split]
-        for key in ("top1", "top5", "mean_class_accuracy", "mAP"):
-            if key in rows[0]:
-                axes[2].plot(
-                    [r["epoch"] for r in rows], [r[key] for r in rows], "o-", label=f"{split} {key}"
-                )
+        # every scalar metric the task's evaluator gives (top1, mAP, AR@100, ...)
+        skip = {"epoch", "iteration", "split", "num_samples"}
+        keys = [k for k, v in rows[0].items() if k not in skip and isinstance(v, int | float)]
+        for key in keys:
+            axes[2].plot(
+                [r["epoch"] for r in rows], [r[key] for r in rows], "o-", label=f"{split} {key}"
+            )
     axes[2].set(title="metrics", xlabel="epoch")
     if evals:
         axes[2].legend()

@@ -17,7 +17,6 @@ from .. import __version__
 from .. import amp as mixed_precision
 from ..config import Config, to_dict
 from ..errors import CheckpointError, ConfigError, DivergenceError
-from ..losses import bce_with_logits, cross_entropy
 from . import builder
 from .checkpoint import (
     atomic_write_json,
@@ -28,7 +27,7 @@ from .checkpoint import (
     set_rng_state,
 )
 from .dist import barrier, destroy, gather_objects, init_distributed
-from .evaluate import classification_metrics, predict_split
+from .evaluate import build_evaluator
 from .monitor import Monitor, Timer
 from .optim import LRSchedule, build_optimizer
 
@@ -48,6 +47,27 @@ class ModelEMA:
             ema.lerp_(p.detach(), 1 - self.decay)
         for ema, b in zip(self.module.buffers(), model.buffers(), strict=True):
             ema.copy_(b)
+
+
+class LossOf(nn.Module):
+    """What the Trainer runs, and DDP and ``torch.compile`` wrap: the model's loss dict
+    for a batch (``model.loss(batch)``); no parameters of its own."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, batch: dict) -> dict[str, torch.Tensor]:
+        return self.model.loss(batch)
+
+
+def total_loss(losses: dict[str, torch.Tensor]) -> torch.Tensor:
+    """The sum of the entries whose name starts with ``loss`` (MMAction2's convention:
+    other entries, accuracies say, are logged, not optimised)."""
+    parts = [v for k, v in losses.items() if k.startswith("loss")]
+    if not parts:
+        raise ValueError(f"the model's loss dict has no 'loss...' entry: {sorted(losses)}")
+    return torch.stack([p.float() for p in parts]).sum()
 
 
 class Trainer:
@@ -91,17 +111,14 @@ class Trainer:
             model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
         self.model = model  # the plain module: saved, evaluated, EMA'd
         self.ema = ModelEMA(model, tcfg.ema) if tcfg.ema else None
-        self.train_model = model
+        self.train_model = LossOf(model)  # the task lives in the model and the evaluator
         if self.info.distributed:
             ids = [self.device.index] if self.device.type == "cuda" else None
-            self.train_model = nn.parallel.DistributedDataParallel(model, device_ids=ids)
+            self.train_model = nn.parallel.DistributedDataParallel(self.train_model, device_ids=ids)
         if tcfg.compile:
             self.train_model = torch.compile(self.train_model)
         self.optimizer = build_optimizer(model, cfg.optim)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=tcfg.amp == "fp16")
-        self.class_weights = (
-            torch.tensor(tcfg.class_weights, device=self.device) if tcfg.class_weights else None
-        )
 
         self.train_loader, self.train_sampler = builder.build_loader(cfg, "train", self.info)
         full = len(self.train_sampler) // cfg.data.batch_size
@@ -116,6 +133,7 @@ class Trainer:
         self.schedule = LRSchedule(cfg.schedule, self.steps_per_epoch)
         self.val_loader = builder.build_loader(cfg, "val", self.info)[0] if cfg.data.val else None
         self.classes = builder.class_names(cfg)  # saved with the weights, for inference
+        self.evaluator = build_evaluator(cfg, model, self.classes)
 
         self.epoch = 0  # epochs completed
         self.iter_in_epoch = 0  # iterations of the current epoch completed
@@ -193,28 +211,22 @@ class Trainer:
 
     # -------------------------------------------------------------------------- steps
 
-    def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        if labels.shape[0] != logits.shape[0]:  # several views per sample
-            labels = labels.repeat_interleave(logits.shape[0] // labels.shape[0], 0)
-        logits = logits.float()
-        if self.cfg.data.multi_class:
-            return bce_with_logits(logits, labels.float(), self.class_weights)
-        return cross_entropy(logits, labels, self.cfg.train.label_smoothing, self.class_weights)
-
     def train_step(self, batch: dict, it: int) -> torch.Tensor:
         accumulate = self.cfg.optim.accumulate
         last_micro = (it + 1) % accumulate == 0 or it + 1 == self.iters_per_epoch
         # the mean over the group's batches: an epoch's last group may be shorter
         group = min(accumulate, self.iters_per_epoch - it // accumulate * accumulate)
-        inputs = batch["inputs"].to(self.device, non_blocking=True)
-        labels = batch["label"].to(self.device, non_blocking=True)
+        batch = {
+            k: v.to(self.device, non_blocking=True) if isinstance(v, torch.Tensor) else v
+            for k, v in batch.items()
+        }
         sync = contextlib.nullcontext()
         if self.info.distributed and not last_micro:
             sync = self.train_model.no_sync()
         with sync:
             with mixed_precision.autocast(self.device, self.cfg.train.amp):
-                logits = self.train_model(inputs)
-            loss = self.loss(logits, labels)
+                losses = self.train_model(batch)
+            loss = total_loss(losses)
             self.scaler.scale(loss / group).backward()
         if last_micro:
             self.scaler.unscale_(self.optimizer)  # (a no-op without fp16)
@@ -333,7 +345,10 @@ class Trainer:
     def _track_best(self, metrics: dict) -> bool:
         key = self.cfg.train.best_metric
         if key not in metrics:
-            raise KeyError(f"train.best_metric: {key!r} is not among the metrics {list(metrics)}")
+            raise ConfigError(
+                f"{self.cfg.source}: train.best_metric: {key!r} is not among the metrics "
+                f"{list(metrics)}"
+            )
         if self.best is None or metrics[key] > self.best["value"]:
             self.best = {"metric": key, "value": metrics[key], "epoch": self.epoch}
             return True
@@ -341,8 +356,7 @@ class Trainer:
 
     def evaluate(self, loader) -> dict:
         model = self.ema.module if self.ema is not None else self.model
-        _, scores, labels = predict_split(model, loader, self.device, self.info, self.cfg.train.amp)
-        return classification_metrics(scores, labels, self.cfg.data.multi_class, self.classes)
+        return self.evaluator.evaluate(model, loader, self.device, self.info, self.cfg.train.amp)
 
     def final_test(self, train_seconds: float) -> dict:
         """The test split (or, without one, the val split) with the final weights, as

@@ -1,6 +1,6 @@
 """Losses, one module per task: ``classification`` (cross-entropy with label smoothing
 and class weights, binary cross-entropy for multi-label) so far."""
 
-from .classification import bce_with_logits, cross_entropy
+from .classification import ClassificationLoss, bce_with_logits, cross_entropy
 
-__all__ = ["bce_with_logits", "cross_entropy"]
+__all__ = ["ClassificationLoss", "bce_with_logits", "cross_entropy"]

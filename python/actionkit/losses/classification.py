@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
 
 def cross_entropy(
@@ -49,4 +50,30 @@ def bce_with_logits(logits: Tensor, target: Tensor, class_weight: Tensor | None 
     return F.binary_cross_entropy_with_logits(logits, target.to(logits.dtype), weight=class_weight)
 
 
-__all__ = ["bce_with_logits", "cross_entropy"]
+class ClassificationLoss(nn.Module):
+    """A recognizer's loss as its config sets it: cross-entropy (``label_smoothing``,
+    ``class_weights``) or, with ``multi_class``, BCE-with-logits. Labels of one row per
+    sample are repeated for models that give a row per view. Holds no state dict entry
+    (the class weights are a non-persistent buffer), so checkpoints do not change."""
+
+    def __init__(
+        self,
+        multi_class: bool = False,
+        label_smoothing: float = 0.0,
+        class_weights: list[float] | Tensor | None = None,
+    ):
+        super().__init__()
+        self.multi_class, self.label_smoothing = multi_class, label_smoothing
+        weights = None if class_weights is None else torch.as_tensor(class_weights).float()
+        self.register_buffer("class_weights", weights, persistent=False)
+
+    def forward(self, logits: Tensor, labels: Tensor) -> Tensor:
+        if labels.shape[0] != logits.shape[0]:  # several views per sample
+            labels = labels.repeat_interleave(logits.shape[0] // labels.shape[0], 0)
+        logits = logits.float()
+        if self.multi_class:
+            return bce_with_logits(logits, labels.float(), self.class_weights)
+        return cross_entropy(logits, labels, self.label_smoothing, self.class_weights)
+
+
+__all__ = ["ClassificationLoss", "bce_with_logits", "cross_entropy"]

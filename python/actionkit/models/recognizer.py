@@ -7,6 +7,8 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
+from ..losses import ClassificationLoss
+
 
 def average_clips(scores: Tensor, batch: int, mode: str | None = "prob") -> Tensor:
     """Averages ``scores: [batch * V, K]`` over the V views of each sample: the mean of
@@ -22,14 +24,26 @@ def average_clips(scores: Tensor, batch: int, mode: str | None = "prob") -> Tens
     return views.mean(dim=1)
 
 
-class Recognizer2D(nn.Module):
-    """Frame-level backbone + head for ``inputs: [B, S, 3, H, W]`` (S = clips x segments
-    x crops, as ``FormatShape("NCHW")`` makes them). ``forward`` returns the head's
-    logits; ``predict`` averages the views into ``[B, num_classes]``."""
+class _Recognizer(nn.Module):
+    """What the Trainer asks of a model: ``loss(batch) -> {"loss_...": tensor}`` and
+    ``predict(inputs)``; ``task`` names the evaluator that scores its predictions."""
+
+    task = "classification"
 
     def __init__(self, backbone: nn.Module, head: nn.Module, average_clips: str | None = "prob"):
         super().__init__()
         self.backbone, self.cls_head, self.average_clips = backbone, head, average_clips
+        self.loss_fn = ClassificationLoss()  # the config's settings: engine.builder
+
+    def loss(self, batch: dict) -> dict[str, Tensor]:
+        """The classification loss of ``batch`` (``inputs``, ``label``)."""
+        return {"loss_cls": self.loss_fn(self(batch["inputs"]), batch["label"])}
+
+
+class Recognizer2D(_Recognizer):
+    """Frame-level backbone + head for ``inputs: [B, S, 3, H, W]`` (S = clips x segments
+    x crops, as ``FormatShape("NCHW")`` makes them). ``forward`` returns the head's
+    logits; ``predict`` averages the views into ``[B, num_classes]``."""
 
     def forward(self, inputs: Tensor) -> Tensor:
         if inputs.dim() != 5 or inputs.shape[2] != 3:
@@ -44,14 +58,10 @@ class Recognizer2D(nn.Module):
         return average_clips(scores, inputs.shape[0], self.average_clips)
 
 
-class Recognizer3D(nn.Module):
+class Recognizer3D(_Recognizer):
     """Clip-level backbone + head for ``inputs: [B, V, 3, T, H, W]`` (V = clips x crops,
     as ``FormatShape("NCTHW")`` makes them per sample). ``forward`` returns one row of
     logits per view ``[B * V, num_classes]``; ``predict`` averages them."""
-
-    def __init__(self, backbone: nn.Module, head: nn.Module, average_clips: str | None = "prob"):
-        super().__init__()
-        self.backbone, self.cls_head, self.average_clips = backbone, head, average_clips
 
     def forward(self, inputs: Tensor) -> Tensor:
         if inputs.dim() != 6 or inputs.shape[2] != 3:

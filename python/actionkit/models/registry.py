@@ -21,6 +21,12 @@ def register_model(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
     return fn
 
 
+def task_of(name: str) -> str:
+    """The task of registered model ``name``: its builder's ``task`` attribute, else
+    ``"classification"`` (what picks the evaluator and the metrics a config may name)."""
+    return getattr(_MODELS[name], "task", "classification")
+
+
 def list_models(pattern: str = "*") -> list[str]:
     """Registered model names matching a shell-style ``pattern``, sorted."""
     return sorted(n for n in _MODELS if fnmatch.fnmatch(n, pattern))
