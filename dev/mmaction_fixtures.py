@@ -293,6 +293,94 @@ def pretrained_cases() -> dict:
     return cases
 
 
+def localization_metric_cases() -> dict:
+    """MMAction2's AR@AN (``average_recall_at_avg_proposals``, as ``ANetMetric`` calls
+    it) and ActivityNet detection mAP (``ActivityNetLocalization`` on JSON files) on
+    seeded ground truth, proposals and detections."""
+    import json
+    import tempfile
+
+    import numpy as np
+    from mmaction.evaluation.functional import average_recall_at_avg_proposals
+    from mmaction.evaluation.functional.eval_detection import ActivityNetLocalization
+
+    rng = np.random.default_rng(17)
+    labels = [f"action_{k}" for k in range(5)]
+    gt, proposals, detections = {}, {}, {}
+    for v in range(40):
+        video = f"video{v:03d}"
+        length = float(rng.uniform(30, 200))
+        n = int(rng.integers(1, 5))
+        start = rng.uniform(0, length * 0.8, n)
+        end = np.minimum(start + rng.uniform(2, length * 0.4, n), length)
+        gt[video] = [
+            (float(s), float(e), labels[int(rng.integers(0, 5))])
+            for s, e in zip(start, end, strict=True)
+        ]
+        m = 0 if v == 7 else int(rng.integers(5, 150))
+        ps = rng.uniform(0, length, m)
+        pe = np.minimum(ps + rng.uniform(0.5, length * 0.5, m), length)
+        # proposals near the ground truth too, so recall is not near zero
+        near = np.array([[s + rng.normal(0, 2), e + rng.normal(0, 2)] for s, e, _ in gt[video]])
+        segs = np.concatenate([np.stack([ps, pe], 1), near]) if m else near[:0]
+        proposals[video] = np.concatenate([segs, rng.random((len(segs), 1))], 1)
+        # detections: the near segments with their true label (most of them), then
+        # random segments with random labels
+        detections[video] = [
+            (float(s), float(e), lab if rng.random() < 0.8 else labels[0], float(rng.random()))
+            for (s, e), (_, _, lab) in zip(near, gt[video], strict=True)
+        ] + [
+            (float(s), float(e), labels[int(rng.integers(0, 5))], float(rng.random()))
+            for s, e in segs[: int(rng.integers(0, m + 1))]
+        ]
+    arrays = {v: np.array([[s, e] for s, e, _ in items]) for v, items in gt.items()}
+    total = sum(len(p) for p in proposals.values())
+    ar_cases = []
+    for max_avg in (100, None, 10):
+        recall, average, per_video, auc = average_recall_at_avg_proposals(
+            arrays, proposals, total, max_avg_proposals=max_avg,
+            temporal_iou_thresholds=np.linspace(0.5, 0.95, 10),
+        )  # fmt: skip
+        ar_cases.append(
+            {"max_avg_proposals": max_avg, "recall": recall, "average_recall": average,
+             "proposals_per_video": per_video, "auc": float(auc)}
+        )  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:
+        gt_file, pred_file = os.path.join(tmp, "gt.json"), os.path.join(tmp, "pred.json")
+        with open(gt_file, "w") as f:  # MMAction2 strips a two-letter prefix ("v_")
+            annotations = {
+                f"v_{v}": {"annotations": [{"segment": [s, e], "label": c} for s, e, c in items]}
+                for v, items in gt.items()
+            }
+            json.dump(annotations, f)
+        with open(pred_file, "w") as f:
+            json.dump(
+                {"results": {v: [{"segment": [s, e], "label": lab, "score": sc}
+                                 for s, e, lab, sc in items] for v, items in detections.items()}},
+                f,
+            )  # fmt: skip
+        evaluator = ActivityNetLocalization(gt_file, pred_file)
+        mean_ap, average_map = evaluator.evaluate()
+        classes = list(evaluator.activity_index)
+        ap = evaluator.ap
+    return {
+        "mmaction": mmaction.__version__,
+        "gt": gt,
+        "proposals": {v: torch.from_numpy(p) for v, p in proposals.items()},
+        "detections": detections,
+        "ar": [
+            {k: torch.as_tensor(v) if isinstance(v, np.ndarray) else v for k, v in c.items()}
+            for c in ar_cases
+        ],  # fmt: skip
+        "map": {
+            "ap": torch.from_numpy(ap),
+            "mAP": torch.from_numpy(mean_ap),
+            "average_mAP": float(average_map),
+            "classes": classes,
+        },  # fmt: skip
+    }
+
+
 def main() -> None:
     register_all_modules()
     out_dir = ROOT / "tests" / "fixtures" / "mmaction"
@@ -325,6 +413,8 @@ def main() -> None:
         torch.save(metric_cases(), out_dir / "metrics.pt")
     if not only or "ops" in only:
         torch.save(op_cases(), out_dir / "ops.pt")
+    if not only or "localization_metrics" in only:
+        torch.save(localization_metric_cases(), out_dir / "localization_metrics.pt")
     if not only or "pretrained" in only:
         torch.save(pretrained_cases(), out_dir / "pretrained.pt")
 

@@ -1,5 +1,6 @@
 """Metrics, one module per task: ``classification`` (top-k, mean class accuracy, mAP,
-mmit-mAP) so far. Each equals MMAction2's on the same predictions."""
+mmit-mAP) and ``localization`` (ActivityNet AR@AN and detection mAP). Each equals
+MMAction2's on the same predictions."""
 
 from .classification import (
     mean_average_precision,
@@ -7,10 +8,22 @@ from .classification import (
     mmit_mean_average_precision,
     top_k_accuracy,
 )
+from .localization import (
+    ar_at_an,
+    average_precision_detection,
+    average_recall_at_avg_proposals,
+    detection_map,
+    temporal_iou,
+)
 
 __all__ = [
+    "ar_at_an",
+    "average_precision_detection",
+    "average_recall_at_avg_proposals",
+    "detection_map",
     "mean_average_precision",
     "mean_class_accuracy",
     "mmit_mean_average_precision",
+    "temporal_iou",
     "top_k_accuracy",
 ]
