@@ -381,6 +381,30 @@ def localization_metric_cases() -> dict:
     }
 
 
+def localization_data_cases() -> dict:
+    """MMAction2's ``pool_feature`` (tools/data/activitynet/activitynet_feature_
+    postprocessing.py, shipped in the wheel's .mim folder) on seeded feature sequences."""
+    import importlib.util
+
+    import numpy as np
+
+    tool = Path(mmaction.__file__).parent / ".mim/tools/data/activitynet"
+    spec = importlib.util.spec_from_file_location(
+        "anet_post", tool / "activitynet_feature_postprocessing.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    rng = np.random.default_rng(23)
+    cases = []
+    for t, num, pool in [(1, 100, "mean"), (7, 100, "mean"), (250, 100, "mean"), (40, 16, "max")]:
+        data = rng.standard_normal((t, 4))
+        out = module.pool_feature(data, num_proposals=num, pool_type=pool)
+        cases.append(
+            {"data": torch.from_numpy(data), "num": num, "pool": pool, "out": torch.from_numpy(out)}
+        )
+    return {"mmaction": mmaction.__version__, "pool_feature": cases}
+
+
 def main() -> None:
     register_all_modules()
     out_dir = ROOT / "tests" / "fixtures" / "mmaction"
@@ -413,6 +437,8 @@ def main() -> None:
         torch.save(metric_cases(), out_dir / "metrics.pt")
     if not only or "ops" in only:
         torch.save(op_cases(), out_dir / "ops.pt")
+    if not only or "localization_data" in only:
+        torch.save(localization_data_cases(), out_dir / "localization_data.pt")
     if not only or "localization_metrics" in only:
         torch.save(localization_metric_cases(), out_dir / "localization_metrics.pt")
     if not only or "pretrained" in only:

@@ -5,6 +5,7 @@ actionkit-data check LIST [--kind video|rawframes] [--data-prefix DIR]
 actionkit-data resize SRC_DIR DST_DIR [--short-side 256] [--gop 16]
 actionkit-data extract-frames SRC_DIR DST_DIR
 actionkit-data build-list ROOT OUT [--kind video|rawframes]
+actionkit-data features SRC_DIR DST_DIR --rescale 100 [--pool mean|max] [--format csv|npy]
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+
+import numpy as np
 
 from ..data import synthetic, tools
 from ._common import add_debug_flag, one_line_errors
@@ -93,6 +96,22 @@ def _build_list(args) -> int:
     return 0
 
 
+def _features(args) -> int:
+    from ..data.localization import pool_feature, read_features
+    from ..engine.checkpoint import atomic_save_array
+
+    src, dst = Path(args.src), Path(args.dst)
+    files = sorted(p for p in src.iterdir() if p.suffix in (".csv", ".npy"))
+    if not files:
+        raise FileNotFoundError(f"{src}: no .csv or .npy feature files")
+    dst.mkdir(parents=True, exist_ok=True)
+    for file in files:
+        pooled = pool_feature(read_features(file), args.rescale, pool_type=args.pool)
+        atomic_save_array(dst / f"{file.stem}.{args.format}", pooled.astype(np.float32))
+    print(f"wrote {len(files)} feature files of {args.rescale} steps to {dst}")
+    return 0
+
+
 @one_line_errors("actionkit-data")
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="actionkit-data", description=__doc__.split("\n")[0])
@@ -146,6 +165,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("out")
     p.add_argument("--kind", choices=["video", "rawframes"], default="video")
     p.set_defaults(run=_build_list)
+
+    p = sub.add_parser(
+        "features", help="rescale per-video feature sequences to a fixed length (BMN/BSN)"
+    )
+    p.add_argument("src", help="folder of .csv (header + T rows) or .npy [T, C] files")
+    p.add_argument("dst")
+    p.add_argument("--rescale", type=int, required=True, help="the fixed length, e.g. 100")
+    p.add_argument("--pool", choices=["mean", "max"], default="mean")
+    p.add_argument("--format", choices=["csv", "npy"], default="csv")
+    p.set_defaults(run=_features)
 
     args = parser.parse_args(argv)
     return args.run(args)

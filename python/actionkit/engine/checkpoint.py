@@ -49,6 +49,23 @@ def atomic_write_json(path: str | os.PathLike, payload, indent: int = 2) -> None
     os.replace(tmp, path)
 
 
+def atomic_save_array(path: str | os.PathLike, array: np.ndarray) -> None:
+    """``array`` [T, C] as ``.npy`` or as ``.csv`` (a header row ``f0,f1,...``, then T rows,
+    as ActivityNet's feature files) through a temporary file renamed over ``path``."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        if path.suffix == ".npy":
+            with open(tmp, "wb") as f:
+                np.save(f, array)
+        else:
+            header = ",".join(f"f{i}" for i in range(array.shape[1]))
+            np.savetxt(tmp, array, delimiter=",", header=header, comments="", fmt="%.6g")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def _fsync_dir(folder: Path) -> None:
     fd = os.open(folder, os.O_RDONLY)
     try:
