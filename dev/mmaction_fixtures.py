@@ -405,6 +405,32 @@ def localization_data_cases() -> dict:
     return {"mmaction": mmaction.__version__, "pool_feature": cases}
 
 
+def bmn_target_cases() -> dict:
+    """``BMN.generate_labels`` (MMAction2 1.2.0) on seeded ground truth, T = 16 and 100,
+    including segments at the video's edges and one of zero length."""
+    from mmaction.models.localizers import BMN
+
+    gen = torch.Generator().manual_seed(29)
+    cases = []
+    for t, batch in [(16, 3), (100, 2)]:
+        model = BMN(t, 0.5, 8, 3, 16, 0.4, 0.5, 0.9, 100)
+        segments = []
+        for b in range(batch):
+            k = int(torch.randint(1, 5, (1,), generator=gen))
+            start = torch.rand(k, generator=gen) * 0.9
+            seg = torch.stack(
+                [start, torch.clamp(start + torch.rand(k, generator=gen) * 0.5, max=1)], 1
+            )
+            if b == 0:
+                seg = torch.cat([seg, torch.tensor([[0.0, 0.2], [0.95, 1.0], [0.5, 0.5]])])
+            segments.append(seg)
+        iou, start, end = model.generate_labels(segments)
+        cases.append(
+            {"temporal_dim": t, "segments": segments, "iou": iou, "start": start, "end": end}
+        )
+    return {"mmaction": mmaction.__version__, "cases": cases}
+
+
 def main() -> None:
     register_all_modules()
     out_dir = ROOT / "tests" / "fixtures" / "mmaction"
@@ -437,6 +463,8 @@ def main() -> None:
         torch.save(metric_cases(), out_dir / "metrics.pt")
     if not only or "ops" in only:
         torch.save(op_cases(), out_dir / "ops.pt")
+    if not only or "bmn_targets" in only:
+        torch.save(bmn_target_cases(), out_dir / "bmn_targets.pt")
     if not only or "localization_data" in only:
         torch.save(localization_data_cases(), out_dir / "localization_data.pt")
     if not only or "localization_metrics" in only:
