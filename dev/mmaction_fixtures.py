@@ -431,6 +431,29 @@ def bmn_target_cases() -> dict:
     return {"mmaction": mmaction.__version__, "cases": cases}
 
 
+def bmn_cases() -> dict:
+    """MMAction2's BMN (the 400x100 ActivityNet config's model) in tensor mode on seeded
+    weights and features: (confidence map, start, end)."""
+    from mmaction.models.localizers import BMN
+
+    model = BMN(100, 0.5, 32, 3, 400, 0.4, 0.5, 0.9, 100).eval()
+    skip = ("sample_mask", "bm_mask")  # derived, not learned
+    shapes = [(k, tuple(v.shape)) for k, v in model.state_dict().items() if k not in skip]
+    model.load_state_dict(make_state(shapes), strict=False)
+    x = make_input((2, 400, 100))
+    with torch.no_grad():
+        confidence, start, end = model(list(x), None, mode="tensor")
+    return {
+        "mmaction": mmaction.__version__,
+        "shapes": shapes,
+        "input_shape": (2, 400, 100),
+        "confidence": confidence,
+        "start": start,
+        "end": end,
+        "bm_mask": model.bm_mask,
+    }
+
+
 def main() -> None:
     register_all_modules()
     out_dir = ROOT / "tests" / "fixtures" / "mmaction"
@@ -463,6 +486,8 @@ def main() -> None:
         torch.save(metric_cases(), out_dir / "metrics.pt")
     if not only or "ops" in only:
         torch.save(op_cases(), out_dir / "ops.pt")
+    if not only or "bmn" in only:
+        torch.save(bmn_cases(), out_dir / "bmn.pt")
     if not only or "bmn_targets" in only:
         torch.save(bmn_target_cases(), out_dir / "bmn_targets.pt")
     if not only or "localization_data" in only:

@@ -164,6 +164,8 @@ def load_checkpoint(
     :func:`read_checkpoint`."""
     found = path if isinstance(path, Checkpoint) else read_checkpoint(path, trust)
     state, origin, arch, path = dict(found.state), found.origin, found.arch, found.path
+    for key in getattr(model, "checkpoint_ignore", ()):  # kept by MMAction2, derived here
+        state.pop(key, None)
     own = model.state_dict()
     name = getattr(model, "name", type(model).__name__)
     if arch is not None and arch != name and hasattr(model, "name"):
