@@ -482,20 +482,18 @@ def main() -> None:
             out_dir / f"{name}.pt",
         )
         print(name, tuple(logits.shape), f"|logits| max {logits.abs().max():.3f}")
-    if not only or "metrics" in only:
-        torch.save(metric_cases(), out_dir / "metrics.pt")
-    if not only or "ops" in only:
-        torch.save(op_cases(), out_dir / "ops.pt")
-    if not only or "bmn" in only:
-        torch.save(bmn_cases(), out_dir / "bmn.pt")
-    if not only or "bmn_targets" in only:
-        torch.save(bmn_target_cases(), out_dir / "bmn_targets.pt")
-    if not only or "localization_data" in only:
-        torch.save(localization_data_cases(), out_dir / "localization_data.pt")
-    if not only or "localization_metrics" in only:
-        torch.save(localization_metric_cases(), out_dir / "localization_metrics.pt")
-    if not only or "pretrained" in only:
-        torch.save(pretrained_cases(), out_dir / "pretrained.pt")
+    cases = {
+        "metrics": metric_cases,
+        "ops": op_cases,
+        "bmn": bmn_cases,
+        "bmn_targets": bmn_target_cases,
+        "localization_data": localization_data_cases,
+        "localization_metrics": localization_metric_cases,
+        "pretrained": pretrained_cases,
+    }
+    for name, make in cases.items():
+        if not only or name in only:
+            torch.save(make(), out_dir / f"{name}.pt")
 
 
 if __name__ == "__main__":
