@@ -88,7 +88,7 @@ class ActionResult:
         return [(names[i], float(s)) for s, i in zip(scores, idx.tolist(), strict=True)]
 
 
-def _resolve_config(config, found) -> Config:
+def resolve_config(config, found) -> Config:
     """The config to build from: ``config`` (a Config, a YAML file or a model name) or
     the one the checkpoint ``found`` carries; its model section then comes from
     :func:`~actionkit.models.checkpoint.model_spec`, as in every tool that reads a
@@ -138,7 +138,7 @@ def init_recognizer(
     from .models.checkpoint import load_checkpoint, read_checkpoint
 
     found = read_checkpoint(checkpoint, trust_checkpoint) if checkpoint is not None else None
-    cfg = _resolve_config(config, found)
+    cfg = resolve_config(config, found)
     # the initial weights of training (model.pretrained / model.checkpoint) are not wanted
     model = build_model(cfg, log=lambda _: None, initial_weights=False)
     if found is not None:

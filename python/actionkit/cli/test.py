@@ -15,7 +15,6 @@ to the folder of the checkpoint.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from pathlib import Path
 
@@ -40,16 +39,16 @@ def main(argv: list[str] | None = None) -> int:
     cfg = load_config(args.config, args.set)
     if not Path(args.checkpoint).is_file():
         raise FileNotFoundError(f"{args.checkpoint}: no such checkpoint")
+    from ..apis import resolve_config
     from ..engine import builder
     from ..engine.checkpoint import atomic_write_json
     from ..engine.dist import destroy, init_distributed
     from ..engine.evaluate import build_evaluator, write_results
-    from ..models.checkpoint import load_checkpoint, model_spec, read_checkpoint
+    from ..models.checkpoint import load_checkpoint, read_checkpoint
 
     checkpoint = read_checkpoint(args.checkpoint, trust=args.trust_checkpoint)
     # the model the checkpoint records (name, builder arguments), else the config's
-    name, classes, model_args = model_spec(checkpoint, fallback=cfg.model)
-    cfg.model = dataclasses.replace(cfg.model, name=name, num_classes=classes, args=model_args)
+    cfg = resolve_config(cfg, checkpoint)
     info, device = init_distributed(cfg.train.device)
     model = builder.build_model(cfg, lambda _: None, initial_weights=False)
     load_checkpoint(model, checkpoint)

@@ -24,18 +24,28 @@ EPOCH = re.compile(r"epoch_(\d+)\.pth$")
 ITER = re.compile(r"iter_(\d+)\.pth$")
 
 
+def _write_atomically(path: Path, write) -> None:
+    """``write(tmp)`` to a temporary file beside ``path``, then rename it over ``path``:
+    readers see the old file or the new one, and a failed write leaves nothing behind."""
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def atomic_save(payload: dict, path: Path) -> None:
     """``torch.save`` to a temporary file in the same folder, fsync, rename over
     ``path``, fsync the folder: a crash leaves the old file or the new one, never half."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
+
+    def write(tmp: Path) -> None:
         with open(tmp, "wb") as f:
             torch.save(payload, f)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+
+    _write_atomically(path, write)
     _fsync_dir(path.parent)
 
 
@@ -44,26 +54,24 @@ def atomic_write_json(path: str | os.PathLike, payload, indent: int = 2) -> None
     file renamed over it: readers see the old file or the new one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(payload, indent=indent) + "\n")
-    os.replace(tmp, path)
+    text = json.dumps(payload, indent=indent) + "\n"
+    _write_atomically(path, lambda tmp: tmp.write_text(text))
 
 
 def atomic_save_array(path: str | os.PathLike, array: np.ndarray) -> None:
     """``array`` [T, C] as ``.npy`` or as ``.csv`` (a header row ``f0,f1,...``, then T rows,
     as ActivityNet's feature files) through a temporary file renamed over ``path``."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
+
+    def write(tmp: Path) -> None:
         if path.suffix == ".npy":
             with open(tmp, "wb") as f:
                 np.save(f, array)
         else:
             header = ",".join(f"f{i}" for i in range(array.shape[1]))
             np.savetxt(tmp, array, delimiter=",", header=header, comments="", fmt="%.6g")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+
+    _write_atomically(path, write)
 
 
 def _fsync_dir(folder: Path) -> None:
