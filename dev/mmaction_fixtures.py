@@ -431,6 +431,171 @@ def bmn_target_cases() -> dict:
     return {"mmaction": mmaction.__version__, "cases": cases}
 
 
+def _random_segments(gen: torch.Generator, batch: int) -> list:
+    """Per sample 1-4 normalised segments; the first sample also gets segments at the
+    video's edges and one of zero length."""
+    segments = []
+    for b in range(batch):
+        k = int(torch.randint(1, 5, (1,), generator=gen))
+        start = torch.rand(k, generator=gen) * 0.9
+        seg = torch.stack(
+            [start, torch.clamp(start + torch.rand(k, generator=gen) * 0.5, max=1)], 1
+        )
+        if b == 0:
+            seg = torch.cat([seg, torch.tensor([[0.0, 0.2], [0.95, 1.0], [0.5, 0.5]])])
+        segments.append(seg)
+    return segments
+
+
+def bmn_loss_cases() -> dict:
+    """MMAction2's ``BMNLoss`` on seeded predictions and ``generate_labels`` targets; the
+    random sub-sampling of regression cells draws after ``torch.manual_seed(seed)``."""
+    from mmaction.models.localizers import BMN
+    from mmaction.models.losses import BMNLoss
+
+    gen = torch.Generator().manual_seed(31)
+    cases = []
+    for t, batch, seed in [(16, 3, 5), (100, 1, 6), (32, 4, 7)]:
+        model = BMN(t, 0.5, 8, 3, 16, 0.4, 0.5, 0.9, 100)
+        segments = _random_segments(gen, batch)
+        iou, start, end = model.generate_labels(segments)
+        pred_bm = torch.rand(batch, 2, t, t, generator=gen)
+        pred_start = torch.rand(batch, t, generator=gen)
+        pred_end = torch.rand(batch, t, generator=gen)
+        torch.manual_seed(seed)
+        losses = BMNLoss()(pred_bm, pred_start, pred_end, iou, start, end, model.bm_mask)
+        cases.append(
+            {
+                "temporal_dim": t,
+                "segments": segments,
+                "pred_bm": pred_bm,
+                "pred_start": pred_start,
+                "pred_end": pred_end,
+                "seed": seed,
+                "losses": torch.stack(losses),  # loss, tem, pem_reg, pem_cls
+            }
+        )
+    return {"mmaction": mmaction.__version__, "cases": cases}
+
+
+def bmn_predict_cases() -> dict:
+    """MMAction2's ``BMN.predict`` (candidates, soft-NMS, scaling to seconds) of a small
+    BMN on seeded weights, for videos with different duration/feature frame counts."""
+    from mmaction.models.localizers import BMN
+    from mmaction.structures import ActionDataSample
+
+    t, feat = 32, 16
+    model = BMN(t, 0.5, 8, 3, feat, 0.4, 0.5, 0.9, 100, 16, hidden_dim_1d=16,
+                hidden_dim_2d=8, hidden_dim_3d=16).eval()  # fmt: skip
+    skip = ("sample_mask", "bm_mask")
+    shapes = [(k, tuple(v.shape)) for k, v in model.state_dict().items() if k not in skip]
+    model.load_state_dict(make_state(shapes), strict=False)
+    x = make_input((3, feat, t))
+    infos = [
+        {
+            "video_name": "v_a",
+            "duration_second": 211.53,
+            "duration_frame": 6337,
+            "feature_frame": 6336,
+        },
+        {
+            "video_name": "v_b",
+            "duration_second": 26.75,
+            "duration_frame": 647,
+            "feature_frame": 624,
+        },
+        {"video_name": "v_c", "duration_second": 9.5, "duration_frame": 285, "feature_frame": 272},
+    ]
+    outputs = []
+    with torch.no_grad():
+        confidence, start, end = model(list(x), None, mode="tensor")
+        for i, info in enumerate(infos):
+            sample = ActionDataSample()
+            sample.set_metainfo(info)
+            found = model([x[i]], [sample], mode="predict")[0]["proposal_list"]
+            outputs.append(
+                [
+                    {"score": float(p["score"]), "segment": [float(v) for v in p["segment"]]}
+                    for p in found
+                ]
+            )
+    return {
+        "mmaction": mmaction.__version__,
+        "shapes": shapes,
+        "input_shape": (3, feat, t),
+        "infos": infos,
+        "confidence": confidence,
+        "start": start,
+        "end": end,
+        "proposals": outputs,
+    }
+
+
+def activitynet_dataset_cases() -> dict:
+    """MMAction2's ``ActivityNetDataset`` with BMN's training pipeline
+    (LoadLocalizationFeature, GenerateLocalizationLabels, PackLocalizationInputs) and
+    ``BMN.generate_labels`` on a small annotation file and CSV features written here."""
+    import json
+    import tempfile
+
+    import numpy as np
+    from mmaction.datasets import ActivityNetDataset
+    from mmaction.models.localizers import BMN
+
+    rng = np.random.default_rng(37)
+    t = 16
+    annotations = {
+        "v_one": {
+            "duration_second": 30.2, "duration_frame": 906, "feature_frame": 896, "fps": 30.0,
+            "rfps": 30.0, "annotations": [{"segment": [1.5, 12.25], "label": "Jump"},
+                                          {"segment": [20.0, 31.0], "label": "Run"}],
+        },
+        "v_two": {
+            "duration_second": 12.0, "duration_frame": 300, "feature_frame": 288, "fps": 25.0,
+            "rfps": 25.0, "annotations": [{"segment": [-0.5, 3.3], "label": "Jump"}],
+        },
+    }  # fmt: skip
+    features = {v: rng.standard_normal((t, 8)).astype(np.float32) for v in annotations}
+    pipeline = [
+        {"type": "LoadLocalizationFeature"},
+        {"type": "GenerateLocalizationLabels"},
+        {"type": "PackLocalizationInputs", "keys": ("gt_bbox",), "meta_keys": ("video_name",)},
+    ]
+    model = BMN(t, 0.5, 8, 3, 8, 0.4, 0.5, 0.9, 100)
+    cases = []
+    with tempfile.TemporaryDirectory() as tmp:
+        ann = Path(tmp) / "anno.json"
+        ann.write_text(json.dumps(annotations))
+        csv_text = {}
+        for video, data in features.items():
+            lines = [",".join(f"f{i}" for i in range(data.shape[1]))]
+            lines += [",".join(repr(float(v)) for v in row) for row in data]
+            csv_text[video] = "\n".join(lines) + "\n"
+            (Path(tmp) / f"{video}.csv").write_text(csv_text[video])
+        dataset = ActivityNetDataset(str(ann), pipeline, data_prefix={"video": tmp})
+        for i in range(len(dataset)):
+            item = dataset[i]
+            gt = item["data_samples"].gt_instances["gt_bbox"]
+            iou, start, end = model.generate_labels([gt])
+            cases.append(
+                {
+                    "video": item["data_samples"].metainfo["video_name"],
+                    "inputs": item["inputs"],
+                    "gt_bbox": gt,
+                    "iou": iou[0],
+                    "start": start[0],
+                    "end": end[0],
+                }
+            )
+    return {
+        "mmaction": mmaction.__version__,
+        "annotations": json.dumps(annotations),
+        "csv": csv_text,
+        "temporal_dim": t,
+        "cases": cases,
+    }
+
+
 def bmn_cases() -> dict:
     """MMAction2's BMN (the 400x100 ActivityNet config's model) in tensor mode on seeded
     weights and features: (confidence map, start, end)."""
@@ -487,6 +652,9 @@ def main() -> None:
         "ops": op_cases,
         "bmn": bmn_cases,
         "bmn_targets": bmn_target_cases,
+        "bmn_loss": bmn_loss_cases,
+        "bmn_predict": bmn_predict_cases,
+        "activitynet_dataset": activitynet_dataset_cases,
         "localization_data": localization_data_cases,
         "localization_metrics": localization_metric_cases,
         "pretrained": pretrained_cases,

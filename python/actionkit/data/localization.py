@@ -11,6 +11,19 @@
   :func:`pool_feature` rescales one to a fixed length as MMAction2's
   ``activitynet_feature_postprocessing.pool_feature`` does (linear interpolation, the mean
   of 3 samples per bin), vectorised.
+- :class:`LocalizationDataset`: per video its features ``[C, T]`` and BMN's training
+  targets, as MMAction2's ``ActivityNetDataset`` with ``LoadLocalizationFeature``,
+  ``GenerateLocalizationLabels`` and ``BMN.generate_labels``.
+
+Time: ground truth is normalised by the span the features cover, ``feature_frame /
+duration_frame * duration_second`` (:func:`feature_span`; the whole duration when a
+file gives no frame counts), and proposals are scaled back to seconds by the same span
+(:func:`proposals_to_seconds`). MMAction2 normalises the same way but scales its
+outputs by ``duration_frame // 16 * 16 / duration_frame * duration_second``, which is
+another span whenever ``feature_frame`` is not ``duration_frame // 16 * 16`` (in its
+own ActivityNet file, 624 vs 640 frames for ``v_--6bJUbfpnQ``): a proposal then lands
+off the features it was found in. ``legacy=True`` keeps MMAction2's scaling for
+comparing numbers with it.
 
 Bad files raise :class:`~actionkit.errors.DataError` naming the file, the video and the
 key or line.
@@ -24,6 +37,8 @@ import re
 from pathlib import Path
 
 import numpy as np
+import torch
+from torch.utils.data import Dataset
 
 from ..errors import DataError
 
@@ -200,3 +215,119 @@ def pool_feature(
     w = (x - lo)[..., None]
     y = data[lo] + w * (data[lo + 1] - data[lo])  # scipy's interp1d: y0 + (x - x0) * slope
     return y.mean(1) if pool_type == "mean" else y.max(1)
+
+
+def feature_span(info: dict) -> float:
+    """Seconds the feature sequence of a video covers: ``feature_frame / duration_frame
+    * duration_second`` when the annotation gives both frame counts, else its
+    ``duration_second``."""
+    if info.get("feature_frame") and info.get("duration_frame"):
+        return float(info["feature_frame"]) / info["duration_frame"] * info["duration_second"]
+    return float(info["duration_second"])
+
+
+def normalized_segments(info: dict) -> np.ndarray:
+    """A video's ground truth ``[K, 2]`` (float64) as fractions of :func:`feature_span`,
+    clipped to [0, 1] (MMAction2's ``GenerateLocalizationLabels``)."""
+    span = feature_span(info)
+    seg = np.array([a["segment"] for a in info["annotations"]], dtype=float).reshape(-1, 2)
+    return np.clip(seg / span, 0.0, 1.0)
+
+
+def proposals_to_seconds(
+    proposals, info: dict, legacy: bool = False, interval: int = 16
+) -> list[dict]:
+    """``[K, 3]`` proposals (start, end, score; fractions of the feature span) as the
+    ActivityNet result list ``[{"segment": [start_s, end_s], "score"}]``, start clipped at
+    0 and end at 1 before scaling. ``legacy``: MMAction2's scale, ``duration_frame //
+    interval * interval / duration_frame * duration_second`` (see the module doc)."""
+    if legacy:
+        if not info.get("duration_frame"):
+            raise DataError("legacy scaling needs 'duration_frame' in the annotation")
+        frames = info["duration_frame"]
+        span = float(frames // interval * interval) / frames * info["duration_second"]
+    else:
+        span = feature_span(info)
+    return [
+        {
+            "segment": [max(0.0, float(p[0])) * span, min(1.0, float(p[1])) * span],
+            "score": float(p[2]),
+        }
+        for p in np.asarray(proposals, dtype=float).reshape(-1, 3)
+    ]
+
+
+def video_id(name: str) -> str:
+    """The id a result file uses: the name without MMAction2's ``v_`` prefix."""
+    return name[2:] if name.startswith("v_") else name
+
+
+class LocalizationDataset(Dataset):
+    """Videos of an ActivityNet-style annotation file with their feature sequences
+    ``<data_prefix>/<video><feature_ext>`` (CSV or .npy, ``[T, C]``).
+
+    An item is ``{"inputs": [C, T] float32, "index"}`` plus, unless ``test_mode``, BMN's
+    targets ``gt_iou [T, T]``, ``gt_start [T]``, ``gt_end [T]``
+    (:func:`~actionkit.models.bmn_targets.bmn_targets`). ``temporal_dim``: rescale every
+    sequence to this length with :func:`pool_feature` (None: take them as stored, which
+    must then all have one length for batching). Every feature file must exist, and for
+    training every video needs an annotation: both are checked here, naming the files.
+    """
+
+    def __init__(
+        self,
+        ann_file: str | os.PathLike,
+        data_prefix: str | os.PathLike = "",
+        feature_ext: str = ".csv",
+        temporal_dim: int | None = None,
+        subset: str | None = None,
+        test_mode: bool = False,
+    ):
+        if feature_ext not in (".csv", ".npy"):
+            raise ValueError(f"feature_ext must be '.csv' or '.npy', got {feature_ext!r}")
+        self.ann_file = Path(ann_file)
+        self.videos = load_activitynet(self.ann_file, subset)
+        if not self.videos:
+            raise DataError(
+                f"{self.ann_file}: no videos" + (f" in subset {subset!r}" if subset else "")
+            )
+        self.names = list(self.videos)
+        self.prefix, self.feature_ext = Path(data_prefix), feature_ext
+        self.temporal_dim, self.test_mode = temporal_dim, test_mode
+        missing = [n for n in self.names if not self.feature_path(n).is_file()]
+        if missing:
+            raise FileNotFoundError(
+                f"{self.ann_file}: {len(missing)} of {len(self.names)} videos have no feature "
+                f"file, e.g. {self.feature_path(missing[0])}"
+            )
+        if not test_mode:
+            empty = [n for n in self.names if not self.videos[n]["annotations"]]
+            if empty:
+                raise DataError(
+                    f"{self.ann_file}: {len(empty)} videos have no annotation, which training "
+                    f"needs (e.g. {empty[0]}); leave them out of the training file"
+                )
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def feature_path(self, name: str) -> Path:
+        return self.prefix / f"{name}{self.feature_ext}"
+
+    def features(self, index: int) -> np.ndarray:
+        """Video ``index``'s features ``[T, C]``, rescaled to ``temporal_dim`` if set."""
+        data = read_features(self.feature_path(self.names[index]))
+        if self.temporal_dim is not None and len(data) != self.temporal_dim:
+            data = pool_feature(data, self.temporal_dim).astype(np.float32)
+        return data
+
+    def __getitem__(self, index: int) -> dict:
+        from ..models.bmn_targets import bmn_targets
+
+        data = self.features(index)
+        item = {"inputs": torch.from_numpy(np.ascontiguousarray(data.T)), "index": index}
+        if not self.test_mode:
+            segments = torch.from_numpy(normalized_segments(self.videos[self.names[index]]))
+            iou, start, end = bmn_targets([segments], len(data))
+            item.update(gt_iou=iou[0], gt_start=start[0], gt_end=end[0])
+        return item

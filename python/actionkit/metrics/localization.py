@@ -60,7 +60,8 @@ def average_recall_at_avg_proposals(
     ratio = max_avg_proposals * float(len(videos)) / total_num_proposals
     ious, retrieved = [], 0
     for video in videos:
-        gt = np.asarray(ground_truth[video], dtype=np.float32)[:, :2].reshape(-1, 2)
+        gt = np.asarray(ground_truth[video], dtype=np.float32)
+        gt = gt.reshape(len(gt), -1)[:, :2] if gt.size else np.zeros((0, 2), np.float32)
         found = np.asarray(proposals.get(video, np.zeros((0, 3))), dtype=float).reshape(-1, 3)
         if len(found) == 0:
             ious.append(np.zeros((len(gt), 0), dtype=np.float32))

@@ -7,6 +7,12 @@ its ``T x S*T*T`` sampling mask, 128 MB at T=100) never exists.
 ``model(features [N, C, T])`` returns ``(confidence_map [N, 2, T, T], start [N, T],
 end [N, T])`` as MMAction2's ``mode="tensor"``: the map is indexed (duration, start),
 channel 0 the regression (IoU) score and channel 1 the classification one.
+``model.loss(batch)`` is MMAction2's BMN loss on the targets
+:class:`~actionkit.data.localization.LocalizationDataset` makes;
+``model.proposals(outputs)`` turns outputs into scored proposals as MMAction2's
+``predict`` does (candidates from boundary peaks, soft-NMS through
+:func:`actionkit.ops.temporal_soft_nms`), in units of the feature sequence's span
+(:func:`actionkit.data.localization.proposals_to_seconds` converts).
 """
 
 from __future__ import annotations
@@ -14,7 +20,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ..ops import bm_conv3d
+from ..losses.localization import BMNLoss
+from ..ops import bm_conv3d, temporal_soft_nms
 from .registry import register_model
 
 
@@ -68,6 +75,7 @@ class BMN(nn.Module):
         self.x_1d_p = nn.Sequential(*conv1d(h1, h1, groups=1))
         # the weights of MMAction2's Conv3d(h1, h3, (S, 1, 1)) after the BM layer
         self.x_3d_p = nn.Sequential(nn.Conv3d(h1, h3, (num_samples, 1, 1)), nn.ReLU(inplace=True))
+        self.loss_fn = BMNLoss()
         self.x_2d_p = nn.Sequential(
             nn.Conv2d(h3, h2, 1),
             nn.ReLU(inplace=True),
@@ -96,6 +104,69 @@ class BMN(nn.Module):
         )
         confidence = self.x_2d_p(torch.relu(bm))
         return confidence, start, end
+
+    def loss(self, batch: dict) -> dict[str, Tensor]:
+        """BMN's loss terms (weighted; their sum is the loss) for ``batch["inputs"]``
+        against ``gt_iou [N, D, T]``, ``gt_start`` and ``gt_end [N, T]``."""
+        confidence, start, end = self(batch["inputs"])
+        return self.loss_fn(
+            confidence,
+            start,
+            end,
+            batch["gt_iou"],
+            batch["gt_start"],
+            batch["gt_end"],
+            self.bm_mask,
+        )
+
+    @torch.no_grad()
+    def proposals(self, outputs: tuple[Tensor, Tensor, Tensor]) -> list[Tensor]:
+        """Per sample ``[K, 3]`` float64 proposals ``(start, end, score)`` in [0, 1] of
+        the feature span, best first, at most ``post_process_top_k``: MMAction2's
+        candidates (start at a peak of the start scores or above half their maximum, the
+        first position always; likewise ends, the last always; ending before ``T``),
+        scored ``start * end * cls * reg``, then soft-NMS."""
+        confidence, start, end = (o.float() for o in outputs)
+        t = self.tscale
+        d, s = torch.meshgrid(torch.arange(t), torch.arange(t), indexing="ij")
+        e = s + d + 1
+        valid = e < t
+        results = []
+        for n in range(start.shape[0]):
+            starts = _boundaries(start[n], first=True).cpu()
+            ends = _boundaries(end[n], first=False).cpu()
+            keep = valid & starts[s] & ends[e.clamp(max=t - 1)]
+            dd, ss, ee = d[keep], s[keep], e[keep]  # duration-major, as MMAction2's loops
+            conf = confidence[n].cpu()
+            # float32 products in MMAction2's order: start * end * cls * reg
+            score = start[n].cpu()[ss] * end[n].cpu()[ee] * conf[1, dd, ss] * conf[0, dd, ss]
+            segments = torch.stack([ss, ee], 1).double() / t
+            if len(score) > 1:
+                dets, _ = temporal_soft_nms(
+                    segments,
+                    score.double(),
+                    self.soft_nms_alpha,
+                    self.soft_nms_low_threshold,
+                    self.soft_nms_high_threshold,
+                    self.post_process_top_k,
+                )
+            else:
+                dets = torch.cat([segments, score.double()[:, None]], 1)
+            order = torch.sort(dets[:, 2], descending=True, stable=True).indices
+            results.append(dets[order][: self.post_process_top_k])
+        return results
+
+
+def _boundaries(scores: Tensor, first: bool) -> Tensor:
+    """MMAction2's candidate boundaries: inner positions at a strict local peak or above
+    half the maximum, plus the first position (starts) or the last one (ends)."""
+    t = len(scores)
+    inner = scores[1:-1]
+    peak = (inner > scores[2:]) & (inner > scores[:-2])
+    chosen = torch.zeros(t, dtype=torch.bool, device=scores.device)
+    chosen[1:-1] = peak | (inner > 0.5 * scores.max())
+    chosen[0 if first else -1] = True
+    return chosen
 
 
 @register_model

@@ -29,14 +29,14 @@ def bmn_targets(gt_segments: Sequence[Tensor], temporal_dim: int) -> tuple[Tenso
     tmin = gap * steps  # proposal starts, as MMAction2's match map: tmin + gap * (d + 1)
     tmax = tmin[None, :] + gap * (steps[:, None] + 1)  # [D, T]
     length = tmax - tmin[None, :]
-    anchor_min = gap * (steps - 0.5)  # start/end anchors, float64 then float32
+    anchor_min = gap * (steps - 0.5)  # start/end anchors
     anchor_max = gap * (steps + 1.5)
-    anchor_len = (anchor_max - anchor_min).float()
-    a0, a1 = anchor_min.float(), anchor_max.float()
     pad = 3 * (1.0 / t)
     ious, starts, ends = [], [], []
     for segments in gt_segments:
-        seg = torch.as_tensor(segments, dtype=torch.float32).reshape(-1, 2).cpu()
+        seg = torch.as_tensor(segments).reshape(-1, 2).cpu()
+        if not seg.is_floating_point():
+            seg = seg.double()
         if len(seg) == 0:
             raise ValueError("every sample needs at least one ground-truth segment")
         s = seg[:, 0].double()[:, None, None]
@@ -44,11 +44,15 @@ def bmn_targets(gt_segments: Sequence[Tensor], temporal_dim: int) -> tuple[Tenso
         inter = (torch.minimum(tmax, e) - torch.maximum(tmin[None, :], s)).clamp(min=0)
         union = length - inter + e - s
         ious.append((inter / union).float().amax(0))
+        # boundary coverage in the segments' precision (float32 or float64), as
+        # MMAction2's NumPy arithmetic on its torch ground truth
+        a0, a1 = anchor_min.to(seg.dtype), anchor_max.to(seg.dtype)
+        anchor_len = (anchor_max - anchor_min).to(seg.dtype)
         boundaries = []
         for edge in (seg[:, 0], seg[:, 1]):
-            lo, hi = edge - pad / 2, edge + pad / 2  # float32, as MMAction2's torch step
+            lo, hi = edge - pad / 2, edge + pad / 2
             cover = (torch.minimum(a1[:, None], hi) - torch.maximum(a0[:, None], lo)).clamp(min=0)
-            boundaries.append((cover / anchor_len[:, None]).amax(1))
+            boundaries.append((cover / anchor_len[:, None]).amax(1).float())
         starts.append(boundaries[0])
         ends.append(boundaries[1])
     return torch.stack(ious), torch.stack(starts), torch.stack(ends)
