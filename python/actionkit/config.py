@@ -61,6 +61,24 @@ class SyntheticConfig:
 
 
 @dataclass
+class SyntheticFeaturesConfig:
+    """Generate synthetic feature sequences with planted action instances
+    (``actionkit.data.synthetic_features``, for localization) under ``data.root`` if they
+    are absent; the annotation files then default to ``train.json`` / ``val.json`` /
+    ``test.json`` and the features to ``features/``."""
+
+    train_videos: int = 160
+    val_videos: int = 40
+    test_videos: int = 0
+    feat_dim: int = 32
+    classes: int = 4
+    min_length: int = 60  # snippets per video
+    max_length: int = 200
+    noise: float = 0.5
+    seed: int = 0
+
+
+@dataclass
 class SplitConfig:
     ann_file: str | None = None  # a list file; relative paths are under data.root
     data_prefix: str | None = None  # default: data.data_prefix
@@ -72,10 +90,15 @@ class SplitConfig:
 
 @dataclass
 class DataConfig:
-    kind: Literal["video", "rawframes"] = "video"
+    # video / rawframes: lists of clips (recognition); features: ActivityNet-style JSON
+    # annotations and per-video feature files (localization)
+    kind: Literal["video", "rawframes", "features"] = "video"
     root: str = "data"  # list files and data_prefix are relative to it
     data_prefix: str = ""  # video paths in the lists are relative to root/data_prefix
     synthetic: SyntheticConfig | None = None
+    synthetic_features: SyntheticFeaturesConfig | None = None
+    feature_ext: Literal[".csv", ".npy"] = ".csv"  # features: <data_prefix>/<video><ext>
+    temporal_dim: int | None = None  # features: rescale each sequence to this length
     train: SplitConfig = field(default_factory=SplitConfig)
     val: SplitConfig | None = None  # evaluated every train.eval_interval epochs
     test: SplitConfig | None = None  # actionkit-test and the end of training
@@ -91,7 +114,7 @@ class DataConfig:
 
 @dataclass
 class OptimConfig:
-    type: Literal["sgd", "adamw"] = "sgd"
+    type: Literal["sgd", "adamw", "adam"] = "sgd"  # adam: L2 decay; adamw: decoupled
     # the lr (MMAction2's configs give it for 8 GPUs x batch_size; scale it linearly for
     # another total batch: batch_size x processes x accumulate)
     lr: float = 0.01
@@ -370,12 +393,26 @@ def validate(cfg: Config, path: str) -> None:
         )
     from .models.registry import task_of
 
-    known = ("mAP", "mmit_mAP") if cfg.data.multi_class else ("top1", "top5", "mean_class_accuracy")
-    if task_of(cfg.model.name) == "classification" and cfg.train.best_metric not in known:
+    task = task_of(cfg.model.name)
+    if task == "classification":
+        known = (
+            ("mAP", "mmit_mAP") if cfg.data.multi_class else ("top1", "top5", "mean_class_accuracy")
+        )
+        what = f"{'multi-label' if cfg.data.multi_class else 'single-label'} data"
+    else:
+        from .engine.evaluate import METRICS
+
+        known, what = METRICS.get(task, (cfg.train.best_metric,)), f"the {task} task"
+    if cfg.train.best_metric not in known:
         raise ConfigError(
-            f"{path}: train.best_metric: {cfg.train.best_metric!r} is not a metric of this "
-            f"{'multi-label' if cfg.data.multi_class else 'single-label'} data "
-            f"(known: {', '.join(known)})"
+            f"{path}: train.best_metric: {cfg.train.best_metric!r} is not a metric of "
+            f"{what} (known: {', '.join(known)})"
+        )
+    wanted = "features" if task == "localization" else None
+    if wanted and cfg.data.kind != wanted or not wanted and cfg.data.kind == "features":
+        raise ConfigError(
+            f"{path}: data.kind: {cfg.data.kind!r} does not fit model {cfg.model.name!r} "
+            f"({task}: data.kind {wanted or 'video or rawframes'!r})"
         )
 
 

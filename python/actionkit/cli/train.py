@@ -57,8 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     result = trainer.fit()
     if trainer.info.is_main:
-        keys = ("top1", "top5", "mean_class_accuracy", "mAP", "mmit_mAP")
-        shown = {k: result[k] for k in keys if k in result}
+        skip = ("train_seconds", "num_samples", "epochs", "skipped_steps")
+        shown = {k: v for k, v in result.items() if isinstance(v, float) and k not in skip}
         print("final " + " ".join(f"{k} {v:.4f}" for k, v in shown.items()))
         print(f"metrics: {trainer.work_dir / 'metrics.json'}")
     return 0

@@ -321,9 +321,13 @@ class LocalizationDataset(Dataset):
             data = pool_feature(data, self.temporal_dim).astype(np.float32)
         return data
 
-    def __getitem__(self, index: int) -> dict:
+    def __getitem__(self, index: int | tuple[int, int]) -> dict:
+        """Video ``index``; an ``(epoch, index)`` pair (what
+        :class:`~actionkit.engine.EpochSampler` yields) is the same item: nothing here
+        is random."""
         from ..models.bmn_targets import bmn_targets
 
+        index = index[1] if isinstance(index, tuple) else index
         data = self.features(index)
         item = {"inputs": torch.from_numpy(np.ascontiguousarray(data.T)), "index": index}
         if not self.test_mode:

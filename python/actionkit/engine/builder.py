@@ -23,6 +23,8 @@ def prepare_data(cfg: Config, info: DistInfo = SINGLE, log=print) -> None:
     and it is not there yet (process 0 writes, the others wait)."""
     syn = cfg.data.synthetic
     root = Path(cfg.data.root)
+    if cfg.data.synthetic_features is not None:
+        _prepare_features(cfg, info, log)
     if syn is None:
         return
     from ..data import synthetic
@@ -47,6 +49,29 @@ def prepare_data(cfg: Config, info: DistInfo = SINGLE, log=print) -> None:
         log(f"generating the synthetic dataset: {n} videos of {classes} classes in {root}")
         args = {k: v for k, v in wanted.items() if k != "generator"}
         synthetic.make_dataset(root, **{**args, "size": tuple(syn.size)})
+    barrier(info)
+
+
+def _prepare_features(cfg: Config, info: DistInfo, log) -> None:
+    """The synthetic localization set (``data.synthetic_features``), generated once."""
+    import dataclasses
+
+    from ..data import synthetic_features
+
+    root = Path(cfg.data.root)
+    wanted = {
+        "generator": synthetic_features.GENERATOR_VERSION,
+        "kind": "features",
+        **dataclasses.asdict(cfg.data.synthetic_features),
+    }
+    if (root / "synthetic.json").exists() or (root / "train.json").exists():
+        _check_synthetic(root, wanted, cfg.source)
+        return
+    if info.is_main:
+        syn = cfg.data.synthetic_features
+        n = syn.train_videos + syn.val_videos + syn.test_videos
+        log(f"generating the synthetic localization set: {n} feature sequences in {root}")
+        synthetic_features.make_dataset(root, **dataclasses.asdict(syn))
     barrier(info)
 
 
@@ -105,6 +130,8 @@ def ann_file(cfg: Config, split: str) -> Path:
     if split_cfg is None:
         raise ConfigError(f"{cfg.source}: data.{split}: the config has no {split} split")
     if split_cfg.ann_file is None:
+        if cfg.data.synthetic_features is not None:
+            return Path(cfg.data.root) / f"{split}.json"
         if cfg.data.synthetic is None:
             raise ConfigError(f"{cfg.source}: data.{split}.ann_file: no list file given")
         name = "train_list.txt" if split == "train" else f"{split}_list.txt"
@@ -128,13 +155,26 @@ def build_dataset(cfg: Config, split: str):
     path = ann_file(cfg, split)
     if not path.exists():
         raise FileNotFoundError(f"{where}.ann_file: {path} does not exist")
+    prefix = split_cfg.data_prefix or cfg.data.data_prefix
+    if cfg.data.kind == "features":
+        from ..data.localization import LocalizationDataset
+
+        if not prefix and cfg.data.synthetic_features is not None:
+            prefix = "features"
+        return LocalizationDataset(
+            path,
+            Path(cfg.data.root) / prefix,
+            cfg.data.feature_ext,
+            cfg.data.temporal_dim,
+            test_mode=split != "train",
+        )
     cls = VideoDataset if cfg.data.kind == "video" else RawframeDataset
     options = {} if cfg.data.kind == "rawframes" else {"backend": cfg.data.backend}
     return cls(
         path,
         build_sampler(split_cfg.sampler, f"{where}.sampler"),
         build_pipeline(split_cfg, where),
-        data_prefix=str(Path(cfg.data.root) / (split_cfg.data_prefix or cfg.data.data_prefix)),
+        data_prefix=str(Path(cfg.data.root) / prefix),
         multi_class=cfg.data.multi_class,
         num_classes=cfg.model.num_classes,
         seed=cfg.train.seed,

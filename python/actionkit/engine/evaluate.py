@@ -113,11 +113,72 @@ class ClassificationEvaluator:
         return {"predictions.json": predictions}
 
 
-EVALUATORS = {"classification": ClassificationEvaluator}
+class LocalizationEvaluator:
+    """Temporal proposals (BMN): per video the model's proposals in seconds
+    (``model.proposals`` on its outputs, scaled by
+    :func:`~actionkit.data.localization.proposals_to_seconds`; the model's
+    ``legacy_scale`` picks MMAction2's scale), scored by AR@1/5/10/100 and the AR-AN AUC
+    against the annotation file's segments (MMAction2's ``ANetMetric``, ``AR@AN``)."""
+
+    METRICS = ("AR@1", "AR@5", "AR@10", "AR@100", "auc")
+
+    def __init__(self, cfg=None, class_names=None, max_avg_proposals: int = 100):
+        self.max_avg_proposals = max_avg_proposals  # (class-agnostic: no names)
+        self.last: dict[str, list[dict]] | None = None
+
+    @torch.no_grad()
+    def evaluate(self, model, loader, device, info: DistInfo = SINGLE, amp="none") -> dict:
+        from ..data.localization import proposals_to_seconds, video_id
+        from ..metrics.localization import ar_at_an
+
+        model.eval()
+        found = []
+        for batch in loader:
+            with autocast(device, amp):
+                outputs = model(batch["inputs"].to(device, non_blocking=True))
+            for index, proposals in zip(
+                batch["index"].tolist(), model.proposals(outputs), strict=True
+            ):
+                found.append((index, proposals.cpu()))
+        by_index = {i: p for part in gather_objects(found, info) for i, p in part}
+        dataset = loader.dataset
+        legacy = getattr(model, "legacy_scale", False)
+        interval = getattr(model, "feature_extraction_interval", 16)
+        self.last = {}
+        ground_truth, proposals = {}, {}
+        for index in sorted(by_index):
+            name = dataset.names[index]
+            meta = dataset.videos[name]
+            listed = proposals_to_seconds(by_index[index], meta, legacy, interval)
+            self.last[video_id(name)] = listed
+            proposals[video_id(name)] = np.array(
+                [[*p["segment"], p["score"]] for p in listed], dtype=float
+            ).reshape(-1, 3)
+            ground_truth[video_id(name)] = np.array(
+                [a["segment"] for a in meta["annotations"]], dtype=float
+            ).reshape(-1, 2)
+        metrics = ar_at_an(ground_truth, proposals, self.max_avg_proposals)
+        metrics["num_samples"] = len(by_index)
+        return metrics
+
+    def results(self, dataset=None) -> dict[str, object]:
+        """``{"proposals.json": ActivityNet's result format}`` (``{"version", "results":
+        {video id: [{"segment", "score"}]}, "external_data"}``) for the last
+        :meth:`evaluate`."""
+        if self.last is None:
+            raise RuntimeError("results() before evaluate()")
+        return {
+            "proposals.json": {"version": "VERSION 1.3", "results": self.last, "external_data": {}}
+        }
+
+
+EVALUATORS = {"classification": ClassificationEvaluator, "localization": LocalizationEvaluator}
+METRICS = {"localization": LocalizationEvaluator.METRICS}
 
 
 def build_evaluator(cfg, model, class_names: list[str] | None = None):
-    """The evaluator of ``model.task`` (``"classification"`` when it names none)."""
+    """The evaluator of ``model.task`` (``"classification"`` when it names none); the
+    other tasks' evaluators are built as ``EVALUATORS[task](cfg, class_names)``."""
     task = getattr(model, "task", "classification")
     if task not in EVALUATORS:
         raise ValueError(f"no evaluator for task {task!r} (known: {sorted(EVALUATORS)})")

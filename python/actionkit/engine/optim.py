@@ -50,6 +50,8 @@ def build_optimizer(model: nn.Module, cfg: OptimConfig) -> torch.optim.Optimizer
     groups = param_groups(model, cfg)
     if cfg.type == "sgd":
         return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov)
+    if cfg.type == "adam":  # L2 weight decay added to the gradient (BMN's recipe)
+        return torch.optim.Adam(groups, lr=cfg.lr, betas=tuple(cfg.betas))
     return torch.optim.AdamW(groups, lr=cfg.lr, betas=tuple(cfg.betas))
 
 

@@ -111,7 +111,8 @@ def model_spec(
     ``model`` section, for files that record nothing: MMAction2's); a name that
     disagrees with the record is an error naming both. The builder arguments are the
     recorded ones (``base_channels: 32`` for the demo's half-width TSM) under ``args``;
-    ``num_classes`` defaults to the classifier's size."""
+    ``num_classes`` defaults to the classifier's size (for models without one, BMN, to
+    the recorded or the fallback's)."""
     record = checkpoint.model_record
     recorded = record.get("name") or checkpoint.arch
     for given, what in (
@@ -135,6 +136,10 @@ def model_spec(
     else:
         merged = {}
     merged.update(args or {})
+    from .registry import task_of
+
+    if not num_classes and task_of(chosen) != "classification":  # no classifier to size
+        num_classes = record.get("num_classes") or getattr(fallback, "num_classes", None) or 1
     return chosen, num_classes or num_classes_of(checkpoint.state), merged
 
 
