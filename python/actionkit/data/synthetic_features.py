@@ -9,8 +9,9 @@ adds its class's pattern (a random direction, one per class) times an envelope w
 boundaries are sharp (a step) or soft (a linear ramp of 2-6 snippets; the annotation
 lies at the middle of the ramp), and changes within the instance too (an amplitude
 that wanders). Annotations are MMAction2's ActivityNet JSON: 16 frames per snippet at
-30 fps, ``feature_frame = 16 T``, ``duration_frame`` up to 15 frames more (as in the
-released ActivityNet features), segments in seconds.
+30 fps, ``feature_frame = 16 T``, ``duration_frame`` up to 31 frames more (as in the
+released ActivityNet features, whose features may stop a snippet short), segments in
+seconds.
 
 Features are written as ActivityNet's CSV (a header row, one row per snippet), so the
 dataset reads them as it reads the released ones. Everything is deterministic given the
@@ -68,7 +69,9 @@ def make_video(
             {"segment": [round(start * seconds, 4), round(end * seconds, 4)], "label": labels[cls]}
         )
     feature_frame = t * FRAMES_PER_SNIPPET
-    duration_frame = feature_frame + int(rng.integers(0, FRAMES_PER_SNIPPET))
+    # up to 31 frames more: at times one snippet more than the features cover, as in
+    # ActivityNet's released features (where duration_frame // 16 * 16 != feature_frame)
+    duration_frame = feature_frame + int(rng.integers(0, 2 * FRAMES_PER_SNIPPET))
     entry = {
         "duration_second": round(duration_frame / FPS, 4),
         "duration_frame": duration_frame,

@@ -28,7 +28,10 @@ from .registry import register_model
 class BMN(nn.Module):
     """Args as MMAction2's ``BMN``: ``temporal_dim`` (T), ``boundary_ratio``,
     ``num_samples`` (S), ``num_samples_per_bin``, ``feat_dim`` (C), the soft-NMS and
-    post-processing settings, ``feature_extraction_interval`` and the hidden sizes."""
+    post-processing settings, ``feature_extraction_interval`` and the hidden sizes.
+    ``legacy_scale``: scale proposals to seconds as MMAction2 does (by ``duration_frame
+    // feature_extraction_interval * feature_extraction_interval``) instead of by the
+    span the features cover (see :mod:`actionkit.data.localization`)."""
 
     task = "localization"
     # MMAction2 keeps its sampling mask as a frozen parameter: in its checkpoints, not here
@@ -49,6 +52,7 @@ class BMN(nn.Module):
         hidden_dim_1d: int = 256,
         hidden_dim_2d: int = 128,
         hidden_dim_3d: int = 512,
+        legacy_scale: bool = False,
     ):
         super().__init__()
         if feat_dim % 4 or hidden_dim_1d % 4:
@@ -64,6 +68,7 @@ class BMN(nn.Module):
         self.soft_nms_high_threshold = soft_nms_high_threshold
         self.post_process_top_k = post_process_top_k
         self.feature_extraction_interval = feature_extraction_interval
+        self.legacy_scale = legacy_scale
         h1, h2, h3 = hidden_dim_1d, hidden_dim_2d, hidden_dim_3d
 
         def conv1d(cin, cout, groups=4):
