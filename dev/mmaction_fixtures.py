@@ -596,6 +596,49 @@ def activitynet_dataset_cases() -> dict:
     }
 
 
+def feature_cases() -> dict:
+    """Clip features as MMAction2's ``clip_feature_extraction.py`` takes them: the zoo
+    model with its head replaced by ``FeatureHead`` (spatial and temporal average, the
+    views averaged by ``average_clips="score"``), on the seeded weights of the model
+    fixtures (the classifier's keys left out)."""
+    out = {"mmaction": mmaction.__version__, "models": {}}
+    for name, backbone_name in [("tsn_r18", None), ("tsm_r18", "tsm"), ("i3d_r50", None),
+                                ("slowfast_r50", "slowfast"), ("c3d", None), ("x3d_s", None)]:  # fmt: skip
+        config, shape, backbone, head = MODELS_TO_FIX[name]
+        full = build(config, backbone, head)
+        shapes = [(k, tuple(v.shape)) for k, v in full.state_dict().items()]
+        cfg = Config.fromfile(CONFIGS / config)
+        model = build(config, backbone, head)
+        feature_head = {"type": "FeatureHead", "spatial_type": "avg", "temporal_type": "avg",
+                        "backbone_name": backbone_name, "average_clips": "score"}  # fmt: skip
+        if backbone_name == "tsm":
+            feature_head["num_segments"] = cfg.model.backbone.get("num_segments", 8)
+        model.cls_head = MODELS.build(feature_head)
+        model.load_state_dict(make_state(shapes), strict=False)
+        model.eval()
+        x = make_input(shape)
+        with torch.no_grad():
+            feats = model.extract_feat(x, test_mode=True)[0]
+            pooled = model.cls_head(feats, num_segs=x.shape[1] if x.dim() == 5 else None)
+            pooled = model.cls_head.average_clip(pooled, num_segs=pooled.shape[0] // shape[0])
+        out["models"][name] = {"shapes": shapes, "input_shape": shape, "features": pooled}
+        print("features", name, tuple(pooled.shape))
+    from mmaction.datasets.transforms import UntrimmedSampleFrames
+
+    out["untrimmed"] = []
+    for total, clip_len, interval, frame_interval in [
+        (100, 16, 16, 1), (37, 8, 5, 2), (9, 16, 16, 1), (250, 1, 16, 1), (64, 5, 8, 3),
+    ]:  # fmt: skip
+        sampled = UntrimmedSampleFrames(clip_len, interval, frame_interval)(
+            {"total_frames": total, "start_index": 0}
+        )
+        out["untrimmed"].append(
+            {"args": (total, clip_len, interval, frame_interval),
+             "frame_inds": torch.from_numpy(sampled["frame_inds"].astype("int64"))}
+        )  # fmt: skip
+    return out
+
+
 def bmn_cases() -> dict:
     """MMAction2's BMN (the 400x100 ActivityNet config's model) in tensor mode on seeded
     weights and features: (confidence map, start, end)."""
@@ -655,6 +698,7 @@ def main() -> None:
         "bmn_loss": bmn_loss_cases,
         "bmn_predict": bmn_predict_cases,
         "activitynet_dataset": activitynet_dataset_cases,
+        "features": feature_cases,
         "localization_data": localization_data_cases,
         "localization_metrics": localization_metric_cases,
         "pretrained": pretrained_cases,

@@ -6,6 +6,8 @@ actionkit-data resize SRC_DIR DST_DIR [--short-side 256] [--gop 16]
 actionkit-data extract-frames SRC_DIR DST_DIR
 actionkit-data build-list ROOT OUT [--kind video|rawframes]
 actionkit-data features SRC_DIR DST_DIR --rescale 100 [--pool mean|max] [--format csv|npy]
+actionkit-data extract-features LIST --checkpoint CKPT [--model NAME] --out DIR
+               [--clip-len 16] [--stride 16] [--frame-interval 1] [--format csv|npy]
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..data import synthetic, tools
-from ._common import add_debug_flag, one_line_errors
+from ._common import add_debug_flag, add_trust_flag, one_line_errors
 
 
 def _synth(args) -> int:
@@ -112,6 +114,66 @@ def _features(args) -> int:
     return 0
 
 
+def read_video_list(path: str | Path, data_prefix: str = "") -> list[tuple[str, Path]]:
+    """``(name, path)`` per line of a video list: a path, optionally followed by integer
+    labels (MMAction2's list files; labels are ignored). The name is the file's stem
+    (``v_<id>.mp4`` -> ``v_<id>``, ActivityNet's feature names); two videos with one
+    name are an error naming both lines."""
+    from ..errors import DataError
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such list file")
+    videos, seen = [], {}
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        tokens = line.split()
+        while len(tokens) > 1 and tokens[-1].isdigit():
+            tokens.pop()
+        if not tokens:
+            continue
+        video = Path(data_prefix) / " ".join(tokens)
+        name = video.stem if video.suffix else video.name
+        if name in seen:
+            raise DataError(
+                f"{path}, line {n}: {name} is also on line {seen[name]}: one name, one file"
+            )
+        seen[name] = n
+        videos.append((name, video))
+    if not videos:
+        raise DataError(f"{path}: no videos listed")
+    return videos
+
+
+def _extract_features(args) -> int:
+    from ..apis import init_recognizer
+    from ..extract import extract_to_folder
+
+    videos = read_video_list(args.list, args.data_prefix)
+    missing = [str(v) for _, v in videos if not v.exists()]
+    if missing:
+        raise FileNotFoundError(
+            f"{args.list}: {len(missing)} listed videos do not exist, e.g. {missing[0]}"
+        )
+    model = init_recognizer(
+        args.config or args.model, args.checkpoint, args.device, args.trust_checkpoint
+    )
+    counts = extract_to_folder(
+        model,
+        videos,
+        args.out,
+        args.clip_len,
+        args.stride,
+        args.frame_interval,
+        args.batch_size,
+        f".{args.format}",
+    )
+    print(
+        f"wrote {counts['written']} feature files to {args.out} "
+        f"({counts['skipped']} already there, skipped)"
+    )
+    return 0
+
+
 @one_line_errors("actionkit-data")
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="actionkit-data", description=__doc__.split("\n")[0])
@@ -175,6 +237,26 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pool", choices=["mean", "max"], default="mean")
     p.add_argument("--format", choices=["csv", "npy"], default="csv")
     p.set_defaults(run=_features)
+
+    p = sub.add_parser(
+        "extract-features",
+        help="clip features of untrimmed videos from a recognizer (for BMN/BSN), resumable",
+    )
+    p.add_argument("list", help="video paths, one per line (labels after a path are ignored)")
+    p.add_argument("--checkpoint", required=True, help="the recognizer's weights")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--model", help="its registered name (checkpoints that record none)")
+    source.add_argument("--config", help="its YAML config (test pipeline)")
+    p.add_argument("--out", required=True, help="folder for <video name>.csv|.npy")
+    p.add_argument("--data-prefix", default="", help="folder the listed paths are under")
+    p.add_argument("--clip-len", type=int, default=16, help="frames per clip (2D: segments)")
+    p.add_argument("--stride", type=int, default=16, help="frames between clip centres")
+    p.add_argument("--frame-interval", type=int, default=1)
+    p.add_argument("--batch-size", type=int, default=8, help="clips per forward pass")
+    p.add_argument("--format", choices=["csv", "npy"], default="csv")
+    p.add_argument("--device", default="cpu")
+    add_trust_flag(p)
+    p.set_defaults(run=_extract_features)
 
     args = parser.parse_args(argv)
     return args.run(args)

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..engine.checkpoint import atomic_save_array
+
 # Bumped whenever the same arguments make different data (recorded in synthetic.json).
 GENERATOR_VERSION = 1
 FPS = 30.0
@@ -83,11 +85,6 @@ def make_video(
     return features.astype(np.float32), entry
 
 
-def write_csv(path: Path, features: np.ndarray) -> None:
-    header = ",".join(f"f{j}" for j in range(features.shape[1]))
-    np.savetxt(path, features, fmt="%.6g", delimiter=",", header=header, comments="")
-
-
 def make_dataset(
     root: str | os.PathLike,
     train_videos: int = 160,
@@ -118,7 +115,7 @@ def make_dataset(
             length = int(rng.integers(min_length, max_length + 1))
             features, entry = make_video(rng, patterns, length, labels, noise)
             name = f"v_{split}_{n:04d}"
-            write_csv(root / "features" / f"{name}.csv", features)
+            atomic_save_array(root / "features" / f"{name}.csv", features)
             annotations[name] = entry
         path = root / f"{split}.json"
         path.write_text(json.dumps(annotations, indent=1))

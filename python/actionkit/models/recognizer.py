@@ -24,6 +24,12 @@ def average_clips(scores: Tensor, batch: int, mode: str | None = "prob") -> Tens
     return views.mean(dim=1)
 
 
+def global_pool(x: Tensor) -> Tensor:
+    """The average over every axis after the channels: ``[N, C, ...] -> [N, C]``
+    (``[N, C]`` as it is: C3D's backbone ends in fc7)."""
+    return x.flatten(2).mean(2) if x.dim() > 2 else x
+
+
 class _Recognizer(nn.Module):
     """What the Trainer asks of a model: ``loss(batch) -> {"loss_...": tensor}`` and
     ``predict(inputs)``; ``task`` names the evaluator that scores its predictions."""
@@ -57,6 +63,16 @@ class Recognizer2D(_Recognizer):
         scores = self(inputs)
         return average_clips(scores, inputs.shape[0], self.average_clips)
 
+    @torch.no_grad()
+    def features(self, inputs: Tensor) -> Tensor:
+        """``[B, C]``: the backbone's output averaged over space and over the S frames
+        (MMAction2's ``FeatureHead`` with ``average_clips="score"``, what its
+        ``clip_feature_extraction.py`` writes)."""
+        if inputs.dim() != 5 or inputs.shape[2] != 3:
+            raise ValueError(f"inputs must be [B, S, 3, H, W], got {tuple(inputs.shape)}")
+        feats = global_pool(self.backbone(inputs.flatten(0, 1)))
+        return feats.view(inputs.shape[0], -1, feats.shape[1]).mean(1)
+
 
 class Recognizer3D(_Recognizer):
     """Clip-level backbone + head for ``inputs: [B, V, 3, T, H, W]`` (V = clips x crops,
@@ -71,6 +87,18 @@ class Recognizer3D(_Recognizer):
     @torch.no_grad()
     def predict(self, inputs: Tensor) -> Tensor:
         return average_clips(self(inputs), inputs.shape[0], self.average_clips)
+
+    @torch.no_grad()
+    def features(self, inputs: Tensor) -> Tensor:
+        """``[B, C]``: the backbone's output averaged over time and space (SlowFast: both
+        pathways', slow first, concatenated), then over the V views (MMAction2's
+        ``FeatureHead`` with ``average_clips="score"``)."""
+        if inputs.dim() != 6 or inputs.shape[2] != 3:
+            raise ValueError(f"inputs must be [B, V, 3, T, H, W], got {tuple(inputs.shape)}")
+        out = self.backbone(inputs.flatten(0, 1))
+        parts = out if isinstance(out, tuple) else (out,)
+        feats = torch.cat([global_pool(p) for p in parts], 1)
+        return feats.view(inputs.shape[0], -1, feats.shape[1]).mean(1)
 
 
 def to_channels_last(model: nn.Module) -> nn.Module:
