@@ -602,8 +602,9 @@ def feature_cases() -> dict:
     views averaged by ``average_clips="score"``), on the seeded weights of the model
     fixtures (the classifier's keys left out)."""
     out = {"mmaction": mmaction.__version__, "models": {}}
-    for name, backbone_name in [("tsn_r18", None), ("tsm_r18", "tsm"), ("i3d_r50", None),
-                                ("slowfast_r50", "slowfast"), ("c3d", None), ("x3d_s", None)]:  # fmt: skip
+    names = {"tsn_r18": None, "tsm_r18": "tsm", "i3d_r50": None, "slowfast_r50": "slowfast",
+             "c3d": None, "x3d_s": None}  # fmt: skip
+    for name, backbone_name in names.items():
         config, shape, backbone, head = MODELS_TO_FIX[name]
         full = build(config, backbone, head)
         shapes = [(k, tuple(v.shape)) for k, v in full.state_dict().items()]
