@@ -125,3 +125,58 @@ def test_tsm_features_need_its_segment_count(tiny):
     model.test_split = None
     with pytest.raises(UsageError, match="this TSM shifts across 8 segments"):
         extract_clip_features(model, video, clip_len=16)
+
+
+def test_actionkit_infer_localization_end_to_end(tiny, tmp_path, capsys):
+    import json
+
+    from actionkit import __version__
+    from actionkit.cli import infer
+    from actionkit.data.localization import pool_feature, proposals_to_seconds
+
+    root, config, video = tiny
+    torch.manual_seed(1)
+    bmn_args = {"temporal_dim": 16, "feat_dim": 8, "num_samples": 4, "hidden_dim_1d": 8,
+                "hidden_dim_2d": 8, "hidden_dim_3d": 8}  # fmt: skip
+    bmn = models.create("bmn", **bmn_args).eval()
+    record = {"model": {"name": "bmn", "args": bmn_args}}  # what actionkit-train records
+    payload = {"actionkit": __version__, "arch": "bmn", "model": bmn.state_dict(), "config": record}
+    torch.save(payload, tmp_path / "bmn.pth")
+    out = tmp_path / "out"
+    checkpoint = str(tmp_path / "bmn.pth")
+    args = ["--task", "localization", str(video), "--checkpoint", checkpoint,
+            "--features-checkpoint", str(root / "tiny.pth"), "--features-config", str(config),
+            "--clip-len", "4", "--clip-stride", "8", "--out", str(out / "x"), "--top-k", "3"]  # fmt: skip
+    assert infer.main(args) == 0
+    printed = capsys.readouterr().out.splitlines()
+    written = json.loads((out / "long_proposals.json").read_text())
+    assert (out / "long_proposals.png").stat().st_size > 0
+    # the reference: features by hand, rescaled, BMN, proposals scaled by 7 clips x 8 frames
+    extractor = init_recognizer(config, root / "tiny.pth")
+    feats = _reference(extractor, video, 4, 8)
+    pooled = torch.from_numpy(pool_feature(feats, 16).astype(np.float32).T)[None]
+    with torch.no_grad():
+        found = bmn.proposals(bmn(pooled))[0]
+    info = {"duration_second": 2.0, "duration_frame": 60, "feature_frame": 56}
+    expected = proposals_to_seconds(found, info)
+    got = written["results"]["long"]
+    assert len(got) == len(expected) > 1
+    for g, e in zip(got, expected, strict=True):
+        assert g["score"] == pytest.approx(e["score"], rel=1e-4)
+        assert g["segment"] == pytest.approx(e["segment"], rel=1e-6, abs=1e-6)
+    assert max(p["segment"][1] for p in got) <= 56 / 30 + 1e-9
+    for line, p in zip(printed[-3:], got[:3], strict=True):
+        assert line.split() == [
+            f"{p['segment'][0]:.2f}s",
+            "-",
+            f"{p['segment'][1]:.2f}s",
+            f"{p['score']:.4f}",
+        ]
+    # a recognizer whose features do not fit the localizer
+    bad = ["--task", "localization", str(video), "--checkpoint", checkpoint,
+           "--features-model", "tsn_r18", "--features-checkpoint", str(tmp_path / "tsn.pth")]  # fmt: skip
+    torch.save(models.create("tsn_r18", num_classes=3).state_dict(), tmp_path / "tsn.pth")
+    assert infer.main(bad) == 1
+    assert "the features have 512 channels, the localizer takes 8" in capsys.readouterr().err
+    assert infer.main([str(video)]) == 1
+    assert "no checkpoint: give CHECKPOINT VIDEO or --checkpoint" in capsys.readouterr().err

@@ -144,7 +144,10 @@ def init_recognizer(
     if found is not None:
         load_checkpoint(model, found)
     model.cfg = cfg
-    model.test_split = cfg.data.test or default_test_split(cfg.model.name)
+    from .models.registry import task_of
+
+    classifies = task_of(cfg.model.name) == "classification"  # BMN reads features, no frames
+    model.test_split = cfg.data.test or (default_test_split(cfg.model.name) if classifies else None)
     labels = found.classes if found is not None else None
     if labels is None and cfg.source != f"model {config}":  # a model name has no data
         labels = class_names(cfg)

@@ -141,3 +141,46 @@ def extract_to_folder(
         atomic_save_array(target, feats)
         counts["written"] += 1
     return counts
+
+
+@torch.no_grad()
+def video_proposals(
+    model: nn.Module,
+    extractor: nn.Module,
+    video: str | os.PathLike,
+    clip_len: int = 16,
+    stride: int = 16,
+    frame_interval: int = 1,
+) -> tuple[list[dict], float]:
+    """Temporal action proposals of a raw video: ``extractor``'s clip features, rescaled
+    to the localizer's length (:func:`~actionkit.data.localization.pool_feature`),
+    ``model`` (BMN) and its post-processing. Returns ``([{"segment": [start_s, end_s],
+    "score"}, ...] best first, the video's duration in seconds)``; the features cover
+    ``num_clips * stride`` frames, the span proposals are scaled by."""
+    from .data.decode import VideoReader
+    from .data.localization import pool_feature, proposals_to_seconds
+
+    with VideoReader(video) as reader:
+        total, fps = len(reader), reader.fps
+    if not (fps > 0 and np.isfinite(fps)):  # no timestamps: count seconds at 30 fps
+        fps = 30.0
+    feats = extract_clip_features(extractor, video, clip_len, stride, frame_interval)
+    if feats.shape[1] != model.feat_dim:
+        raise UsageError(
+            f"the features have {feats.shape[1]} channels, the localizer takes "
+            f"{model.feat_dim}: use the recognizer it was trained on"
+        )
+    num_clips = len(feats)
+    if num_clips != model.tscale:
+        feats = pool_feature(feats, model.tscale).astype(np.float32)
+    device = next(model.parameters()).device
+    outputs = model(torch.from_numpy(np.ascontiguousarray(feats.T))[None].to(device))
+    info = {
+        "duration_second": total / fps,
+        "duration_frame": total,
+        "feature_frame": feature_frames(total, num_clips, stride),
+    }
+    listed = proposals_to_seconds(
+        model.proposals(outputs)[0], info, model.legacy_scale, model.feature_extraction_interval
+    )
+    return listed, total / fps

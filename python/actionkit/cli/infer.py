@@ -13,6 +13,14 @@ and --labels (one class name per line) for names. --window SECONDS classifies ev
 window of that length, --stride SECONDS apart (default: half a window), and writes
 VIDEO_timeline.json (per window and per second: the top-k) and VIDEO_timeline.png (class
 scores over time) next to --out, or in the current folder.
+
+Temporal action proposals from a raw video (BMN on clip features of a recognizer):
+    actionkit-infer --task localization long.mp4 --checkpoint bmn.pth \
+        --features-checkpoint tsn.pth [--features-model tsn_r50] [--clip-len 16 --clip-stride 16]
+extracts the clip features (actionkit.extract), rescales them to BMN's temporal length,
+and writes VIDEO_proposals.json (ActivityNet's result format, seconds) and
+VIDEO_proposals.png (the top-k proposals on the video's time line) next to --out, or in
+the current folder.
 """
 
 from __future__ import annotations
@@ -32,8 +40,18 @@ from ._common import add_trust_flag, doc_parser, one_line_errors
 
 def parser() -> argparse.ArgumentParser:
     p = doc_parser("actionkit-infer", __doc__)
-    p.add_argument("checkpoint")
-    p.add_argument("video", help="a video file or a rawframe folder")
+    p.add_argument(
+        "inputs", nargs="+", metavar="[CHECKPOINT] VIDEO", help="a video file or rawframe folder"
+    )
+    p.add_argument("--checkpoint", dest="checkpoint_flag", help="instead of the first argument")
+    p.add_argument("--task", choices=["recognition", "localization"], default="recognition")
+    group = p.add_argument_group("localization: the recognizer that makes the clip features")
+    group.add_argument("--features-checkpoint")
+    group.add_argument("--features-model", help="its registered name")
+    group.add_argument("--features-config", help="its YAML config (test pipeline)")
+    group.add_argument("--clip-len", type=int, default=16, help="frames per clip")
+    group.add_argument("--clip-stride", type=int, default=16, help="frames between clip centres")
+    group.add_argument("--frame-interval", type=int, default=1)
     source = p.add_mutually_exclusive_group()
     source.add_argument("--config", help="the YAML config the model was trained with")
     source.add_argument("--model", help="a registered model name (zoo test pipeline)")
@@ -163,9 +181,72 @@ def plot_timeline(path: Path, seconds: np.ndarray, names: list[str], k: int) -> 
     return True
 
 
+def plot_proposals(path: Path, proposals: list[dict], duration: float, k: int) -> bool:
+    """The top-``k`` proposals as bars on the video's time line, best on top."""
+    plt = pyplot("proposal plot")
+    if plt is None:
+        return False
+    shown = proposals[:k]
+    fig, ax = plt.subplots(figsize=(10, 0.6 + 0.35 * max(len(shown), 1)))
+    cmap = plt.get_cmap("viridis")
+    for row, p in enumerate(shown):
+        start, end = p["segment"]
+        ax.barh(row, end - start, left=start, height=0.7, color=cmap(p["score"]))
+        ax.text(end, row, f" {p['score']:.2f}", va="center", fontsize=7)
+    ax.set(xlim=(0, duration), xlabel="second", yticks=[], title=f"top {len(shown)} proposals")
+    ax.invert_yaxis()
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return True
+
+
+def localize(args, video: str, checkpoint: str) -> int:
+    """``--task localization``: clip features -> BMN -> proposals in seconds."""
+    from ..apis import init_recognizer
+    from ..extract import video_proposals
+
+    if not args.features_checkpoint:
+        raise UsageError("--task localization needs --features-checkpoint (the recognizer)")
+    model = init_recognizer(
+        args.config or args.model, checkpoint, args.device, args.trust_checkpoint
+    )
+    if getattr(model, "task", None) != "localization":
+        raise UsageError(f"{checkpoint} holds a {type(model).__name__}, not a localization model")
+    extractor = init_recognizer(
+        args.features_config or args.features_model,
+        args.features_checkpoint,
+        args.device,
+        args.trust_checkpoint,
+    )
+    listed, duration = video_proposals(
+        model, extractor, video, args.clip_len, args.clip_stride, args.frame_interval
+    )
+    folder = Path(args.out).parent if args.out else Path(".")
+    stem = Path(video).stem
+    folder.mkdir(parents=True, exist_ok=True)
+    result = {"version": "VERSION 1.3", "results": {stem: listed}, "external_data": {}}
+    (folder / f"{stem}_proposals.json").write_text(json.dumps(result, indent=1) + "\n")
+    print(f"wrote {folder / f'{stem}_proposals.json'} ({len(listed)} proposals)")
+    if plot_proposals(folder / f"{stem}_proposals.png", listed, duration, args.top_k):
+        print(f"wrote {folder / f'{stem}_proposals.png'}")
+    for p in listed[: args.top_k]:
+        start, end = p["segment"]
+        print(f"{start:8.2f}s - {end:8.2f}s  {p['score']:.4f}")
+    return 0
+
+
 @one_line_errors("actionkit-infer")
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if len(args.inputs) > 2:
+        raise UsageError(f"expected [CHECKPOINT] VIDEO, got {len(args.inputs)} arguments")
+    if len(args.inputs) == 2 and args.checkpoint_flag:
+        raise UsageError("the checkpoint is given twice (first argument and --checkpoint)")
+    if len(args.inputs) == 1 and not args.checkpoint_flag:
+        raise UsageError("no checkpoint: give CHECKPOINT VIDEO or --checkpoint")
+    args.checkpoint = args.checkpoint_flag or args.inputs[0]
+    args.video = args.inputs[-1]
     if not Path(args.checkpoint).is_file():
         raise FileNotFoundError(f"{args.checkpoint}: no such checkpoint")
     if not Path(args.video).exists():
@@ -174,6 +255,8 @@ def main(argv: list[str] | None = None) -> int:
         raise UsageError(f"--top-k must be at least 1, got {args.top_k}")
     if args.window is not None and args.window <= 0 or args.stride is not None and args.stride <= 0:
         raise UsageError("--window and --stride must be positive numbers of seconds")
+    if args.task == "localization":
+        return localize(args, args.video, args.checkpoint)
     if args.out and Path(args.out).suffix.lower() not in (".mp4", ".gif", ".mkv", ".webm"):
         raise UsageError(f"--out: {args.out} must end in .mp4, .mkv, .webm or .gif")
     from ..apis import inference_recognizer, init_recognizer, predict_frames
