@@ -146,7 +146,8 @@ def test_actionkit_infer_localization_end_to_end(tiny, tmp_path, capsys):
     checkpoint = str(tmp_path / "bmn.pth")
     args = ["--task", "localization", str(video), "--checkpoint", checkpoint,
             "--features-checkpoint", str(root / "tiny.pth"), "--features-config", str(config),
-            "--clip-len", "4", "--clip-stride", "8", "--out", str(out / "x"), "--top-k", "3"]  # fmt: skip
+            "--clip-len", "4", "--clip-stride", "8", "--out", str(out / "x"),
+            "--top-k", "3"]  # fmt: skip
     assert infer.main(args) == 0
     printed = capsys.readouterr().out.splitlines()
     written = json.loads((out / "long_proposals.json").read_text())
@@ -174,7 +175,8 @@ def test_actionkit_infer_localization_end_to_end(tiny, tmp_path, capsys):
         ]
     # a recognizer whose features do not fit the localizer
     bad = ["--task", "localization", str(video), "--checkpoint", checkpoint,
-           "--features-model", "tsn_r18", "--features-checkpoint", str(tmp_path / "tsn.pth")]  # fmt: skip
+           "--features-model", "tsn_r18",
+           "--features-checkpoint", str(tmp_path / "tsn.pth")]  # fmt: skip
     torch.save(models.create("tsn_r18", num_classes=3).state_dict(), tmp_path / "tsn.pth")
     assert infer.main(bad) == 1
     assert "the features have 512 channels, the localizer takes 8" in capsys.readouterr().err
