@@ -265,3 +265,15 @@ def test_infer_on_a_video_without_a_frame_rate(tmp_path, capsys, monkeypatch):
     assert infer.main([*args, "--out", str(tmp_path / "o.mp4")]) == 0
     assert "writing --out at 30 fps" in capsys.readouterr().out
     assert (tmp_path / "o.mp4").exists()
+
+
+def test_bench_localization_runs(tmp_path, capsys):
+    out = tmp_path / "loc.json"
+    args = ["localization", "--temporal-dims", "16", "--feat-dim", "8", "--repeats", "1"]
+    assert bench.main([*args, "--out", str(out)]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert [(r["T"], r["mode"]) for r in rows] == [(16, "fwd"), (16, "fwd+bwd")]
+    assert all(
+        r["actionkit_ms"] > 0 and r["mmaction2_mask_bytes"] == 16 * 32 * 16 * 16 * 4 for r in rows
+    )
+    assert "| 16 | fwd+bwd |" in capsys.readouterr().out

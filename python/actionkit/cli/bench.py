@@ -1,7 +1,8 @@
-"""``actionkit-bench {ops,preprocess,decode,pipeline,model,train,amp}``: the benchmarks in the
-repository's ``benchmarks/`` folder (installed as ``actionkit.benchmarks``). Each prints a
-table and writes JSON with the environment (CPU/GPU, versions, threads); the arguments
-after the subcommand go to the benchmark (``actionkit-bench model --help``).
+"""``actionkit-bench {ops,preprocess,decode,pipeline,model,train,amp,localization}``: the
+benchmarks in the repository's ``benchmarks/`` folder (installed as
+``actionkit.benchmarks``). Each prints a table and writes JSON with the environment
+(CPU/GPU, versions, threads); the arguments after the subcommand go to the benchmark
+(``actionkit-bench model --help``).
 
 Examples:
     actionkit-bench ops --quick
@@ -10,6 +11,7 @@ Examples:
     actionkit-bench model --mmaction-python ../peers/venv/bin/python   # side by side
     actionkit-bench train configs/demo/tsm_synthetic.yaml --iters 30   # s/iter: data, compute
     actionkit-bench amp --frames 8      # CPU bf16 training: fp32, raw oneDNN bf16, actionkit's
+    actionkit-bench localization --mmaction-python ../peers/venv/bin/python   # BMN, T=100/400
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ COMMANDS = {
     "model": ("model", []),
     "train": ("train", []),
     "amp": ("amp", []),
+    "localization": ("localization", []),
 }
 
 
