@@ -640,6 +640,102 @@ def feature_cases() -> dict:
     return out
 
 
+def bsn_cases() -> dict:
+    """MMAction2's BSN: TEM (tensor outputs, ``generate_labels``, loss) and PEM (outputs,
+    loss under a seed) on seeded weights, and the PGM stage as its tools run it
+    (``generate_candidate_proposals`` on TEM results written as ANetMetric's CSV, the
+    proposals written as ``bsn_proposal_generation.py`` does, then
+    ``generate_bsp_feature``)."""
+    import json
+    import tempfile
+
+    import numpy as np
+    from mmaction.models.localizers import PEM, TEM
+    from mmaction.models.localizers.utils import generate_bsp_feature, generate_candidate_proposals
+    from mmaction.structures import ActionDataSample
+    from mmengine.structures import InstanceData
+
+    t = 100
+    tem = TEM(t, 0.1, 16, 32, 0.5).eval()
+    tem_shapes = [(k, tuple(v.shape)) for k, v in tem.state_dict().items()]
+    tem.load_state_dict(make_state(tem_shapes))
+    x = make_input((3, 16, t))
+    # conv3_ratio 1 (the default 0.01 keeps every output near 0.5): outputs that differ
+    wide = TEM(t, 0.1, 16, 32, 0.5, conv3_ratio=1).eval()
+    wide.load_state_dict(tem.state_dict())
+    with torch.no_grad():
+        tem_out = wide(x, None, mode="tensor")
+    gen = torch.Generator().manual_seed(41)
+    segments = [s.double() for s in _random_segments(gen, 3)]
+    labels = tem.generate_labels(segments)
+    samples = []
+    for seg in segments:
+        sample = ActionDataSample()
+        sample.gt_instances = InstanceData(gt_bbox=seg)
+        samples.append(sample)
+    with torch.no_grad():
+        tem_losses = tem(x, samples, mode="loss")
+    pem = PEM(32, 64, 1, 2, 0.6, 0.2, 0.75, 0.65, 0.9, 100).eval()
+    pem_shapes = [(k, tuple(v.shape)) for k, v in pem.state_dict().items()]
+    pem.load_state_dict(make_state(pem_shapes))
+    bsp = make_input((40, 32), seed=3)
+    reference = torch.rand(40, generator=gen)
+    pem_sample = ActionDataSample()
+    pem_sample.gt_instances = InstanceData(bsp_feature=bsp, reference_temporal_iou=reference)
+    torch.manual_seed(11)
+    with torch.no_grad():
+        pem_out = pem(list(bsp), None, mode="tensor")
+        pem_loss = pem(list(bsp), [pem_sample], mode="loss")["temporal_iou_loss"]
+    infos = [
+        {"video_name": "v_a", "duration_second": 30.2, "duration_frame": 906, "feature_frame": 896,
+         "annotations": [{"segment": [1.5, 12.25], "label": "x"}, {"segment": [20.0, 29.0], "label": "y"}]},
+        {"video_name": "v_b", "duration_second": 12.0, "duration_frame": 300, "feature_frame": 288,
+         "annotations": [{"segment": [0.5, 3.3], "label": "x"}]},
+    ]  # fmt: skip
+    # PGM on TEM results with peaks (smoothed noise), T = 60, as ANetMetric writes them
+    tp = 60
+    rng = np.random.default_rng(43)
+    tem_results, proposals, features = {}, {}, {}
+    with tempfile.TemporaryDirectory() as tmp:
+        tem_dir, prop_dir = Path(tmp) / "tem", Path(tmp) / "prop"
+        tem_dir.mkdir()
+        prop_dir.mkdir()
+        kernel = np.ones(5) / 5
+        for info in infos:
+            curves = [np.convolve(rng.random(tp + 4) ** 3, kernel, mode="valid") for _ in range(3)]
+            anchors = np.arange(tp) / tp
+            result = np.stack([*curves, anchors, anchors + 1 / tp], axis=1).astype(np.float32)
+            np.savetxt(tem_dir / f"{info['video_name']}.csv", result,
+                       header="action,start,end,tmin,tmax", delimiter=",", comments="")  # fmt: skip
+            tem_results[info["video_name"]] = torch.from_numpy(result)
+        made = generate_candidate_proposals([0, 1], infos, str(tem_dir), tp, 0.5)
+        for name, props in made.items():
+            np.savetxt(prop_dir / f"{name}.csv", props,
+                       header="tmin,tmax,tmin_score,tmax_score,score,match_iou,match_ioa",
+                       delimiter=",", comments="")  # fmt: skip
+            proposals[name] = torch.from_numpy(props)
+        for top_k in (200, 30):
+            feats = generate_bsp_feature([0, 1], infos, str(tem_dir), str(prop_dir), top_k=top_k)
+            features[top_k] = {k: torch.from_numpy(v) for k, v in feats.items()}
+    return {
+        "mmaction": mmaction.__version__,
+        "tem_shapes": tem_shapes,
+        "tem_input_shape": (3, 16, t),
+        "tem_out": tem_out,
+        "segments": segments,
+        "tem_labels": list(labels),
+        "tem_losses": {k: v for k, v in tem_losses.items()},
+        "pem_shapes": pem_shapes,
+        "pem_out": pem_out,
+        "pem_reference": reference,
+        "pem_loss": pem_loss,
+        "infos": json.dumps(infos),
+        "tem_results": tem_results,
+        "proposals": proposals,
+        "features": features,
+    }
+
+
 def bmn_cases() -> dict:
     """MMAction2's BMN (the 400x100 ActivityNet config's model) in tensor mode on seeded
     weights and features: (confidence map, start, end)."""
@@ -700,6 +796,7 @@ def main() -> None:
         "bmn_predict": bmn_predict_cases,
         "activitynet_dataset": activitynet_dataset_cases,
         "features": feature_cases,
+        "bsn": bsn_cases,
         "localization_data": localization_data_cases,
         "localization_metrics": localization_metric_cases,
         "pretrained": pretrained_cases,
