@@ -688,7 +688,8 @@ def bsn_cases() -> dict:
         pem_loss = pem(list(bsp), [pem_sample], mode="loss")["temporal_iou_loss"]
     infos = [
         {"video_name": "v_a", "duration_second": 30.2, "duration_frame": 906, "feature_frame": 896,
-         "annotations": [{"segment": [1.5, 12.25], "label": "x"}, {"segment": [20.0, 29.0], "label": "y"}]},
+         "annotations": [{"segment": [1.5, 12.25], "label": "x"},
+                         {"segment": [20.0, 29.0], "label": "y"}]},
         {"video_name": "v_b", "duration_second": 12.0, "duration_frame": 300, "feature_frame": 288,
          "annotations": [{"segment": [0.5, 3.3], "label": "x"}]},
     ]  # fmt: skip
