@@ -5,6 +5,7 @@ their tIoU / overlap, boundary-sensitive features) as its tools compute them."""
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -107,3 +108,56 @@ def test_bsn_bad_input():
         models.create("bsn_tem")(torch.zeros(1, 3, 100))
     with pytest.raises(ValueError, match="at least one ground-truth segment"):
         tem_targets([torch.zeros(0, 2)], 10)
+
+
+def test_bsn_three_stages_through_the_clis(tmp_path, capsys):
+    """TEM training, its results for both splits, PGM, PEM training and its proposals,
+    on a tiny synthetic set (the demo configs shortened)."""
+    from actionkit.cli import data as data_cli
+    from actionkit.cli import test as test_cli
+    from actionkit.cli import train
+
+    configs = Path(__file__).resolve().parents[1] / "configs" / "demo"
+    root = tmp_path / "data"
+    common = [f"data.root={root}", "data.num_workers=0", "train.eval_interval=2"]
+    tem = [*common, "model.args={temporal_dim: 16, tem_feat_dim: 8, tem_hidden_dim: 16}",
+           "data.synthetic_features={train_videos: 8, test_videos: 4, feat_dim: 8, "
+           "min_length: 12, max_length: 30}", "data.temporal_dim=16", "data.batch_size=4",
+           "schedule.epochs=2", "schedule.milestones=[1]"]  # fmt: skip
+    w = tmp_path / "tem"
+    assert (
+        train.main([str(configs / "bsn_synthetic_tem.yaml"), "--work-dir", str(w), "--set", *tem])
+        == 0
+    )
+    assert {"AR@100", "auc"} <= set(json.loads((w / "metrics.json").read_text()))
+    for split in ("train", "test"):
+        args = [str(configs / "bsn_synthetic_tem.yaml"), str(w / "best.pth"), "--split", split,
+                "--out", str(w / split), "--set", *tem]  # fmt: skip
+        assert test_cli.main(args) == 0
+        results = json.loads((w / split / "tem_results.json").read_text())
+        assert len(results) == (8 if split == "train" else 4)
+        assert all(len(rows) == 16 and len(rows[0]) == 3 for rows in results.values())
+        ann = root / f"{split}.json"
+        assert (
+            data_cli.main(["pgm", str(w / split / "tem_results.json"), str(ann), str(root / "pgm")])
+            == 0
+        )
+    with np.load(root / "pgm" / "v_train_0000.npz", allow_pickle=False) as pgm:
+        assert pgm["proposals"].shape[1] == 7 and pgm["features"].shape == (
+            len(pgm["proposals"]),
+            32,
+        )
+        assert (pgm["proposals"][:, 5] > 0).any()  # tIoU with the annotations
+    pem = [*common, "schedule.epochs=2", "schedule.milestones=[1]", "data.batch_size=4",
+           "data.train_top_k=50", "data.test_top_k=100"]  # fmt: skip
+    w = tmp_path / "pem"
+    assert (
+        train.main([str(configs / "bsn_synthetic_pem.yaml"), "--work-dir", str(w), "--set", *pem])
+        == 0
+    )
+    args = [str(configs / "bsn_synthetic_pem.yaml"), str(w / "best.pth"), "--out", str(w / "out"),
+            "--set", *pem]  # fmt: skip
+    assert test_cli.main(args) == 0
+    written = json.loads((w / "out" / "proposals.json").read_text())["results"]
+    assert len(written) == 4 and all(1 <= len(p) <= 100 for p in written.values())
+    assert "test: AR@1" in capsys.readouterr().out

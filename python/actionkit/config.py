@@ -91,14 +91,17 @@ class SplitConfig:
 @dataclass
 class DataConfig:
     # video / rawframes: lists of clips (recognition); features: ActivityNet-style JSON
-    # annotations and per-video feature files (localization)
-    kind: Literal["video", "rawframes", "features"] = "video"
+    # annotations and per-video feature files (BMN, BSN's TEM); proposals: the same
+    # annotations and per-video PGM outputs in data_prefix (BSN's PEM)
+    kind: Literal["video", "rawframes", "features", "proposals"] = "video"
     root: str = "data"  # list files and data_prefix are relative to it
     data_prefix: str = ""  # video paths in the lists are relative to root/data_prefix
     synthetic: SyntheticConfig | None = None
     synthetic_features: SyntheticFeaturesConfig | None = None
     feature_ext: Literal[".csv", ".npy"] = ".csv"  # features: <data_prefix>/<video><ext>
     temporal_dim: int | None = None  # features: rescale each sequence to this length
+    train_top_k: int = 500  # proposals: the best PGM proposals per video, training
+    test_top_k: int = 1000  # proposals: ... and evaluating
     train: SplitConfig = field(default_factory=SplitConfig)
     val: SplitConfig | None = None  # evaluated every train.eval_interval epochs
     test: SplitConfig | None = None  # actionkit-test and the end of training
@@ -408,8 +411,14 @@ def validate(cfg: Config, path: str) -> None:
             f"{path}: train.best_metric: {cfg.train.best_metric!r} is not a metric of "
             f"{what} (known: {', '.join(known)})"
         )
-    wanted = "features" if task == "localization" else None
-    if wanted and cfg.data.kind != wanted or not wanted and cfg.data.kind == "features":
+    wanted = {"localization": "features", "localization_tem": "features"}.get(task)
+    wanted = "proposals" if task == "localization_pem" else wanted
+    if (
+        wanted
+        and cfg.data.kind != wanted
+        or not wanted
+        and cfg.data.kind in ("features", "proposals")
+    ):
         raise ConfigError(
             f"{path}: data.kind: {cfg.data.kind!r} does not fit model {cfg.model.name!r} "
             f"({task}: data.kind {wanted or 'video or rawframes'!r})"

@@ -8,6 +8,7 @@ actionkit-data build-list ROOT OUT [--kind video|rawframes]
 actionkit-data features SRC_DIR DST_DIR --rescale 100 [--pool mean|max] [--format csv|npy]
 actionkit-data extract-features LIST --checkpoint CKPT [--model NAME] --out DIR
                [--clip-len 16] [--stride 16] [--frame-interval 1] [--format csv|npy]
+actionkit-data pgm TEM_RESULTS.json ANN_FILE OUT [--peak-threshold 0.5] [--top-k 1000]
 """
 
 from __future__ import annotations
@@ -174,6 +175,27 @@ def _extract_features(args) -> int:
     return 0
 
 
+def _pgm(args) -> int:
+    import json
+
+    from ..data.localization import load_activitynet, run_pgm
+    from ..errors import DataError
+
+    path = Path(args.tem_results)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path}: no such file (actionkit-test on a bsn_tem config writes it)"
+        )
+    try:
+        tem = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise DataError(f"{path}: not valid JSON: {e}") from None
+    videos = load_activitynet(args.ann_file, args.subset)
+    count = run_pgm(tem, videos, args.out, args.peak_threshold, args.top_k)
+    print(f"wrote the proposals and features of {count} videos to {args.out}")
+    return 0
+
+
 @one_line_errors("actionkit-data")
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="actionkit-data", description=__doc__.split("\n")[0])
@@ -257,6 +279,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="cpu")
     add_trust_flag(p)
     p.set_defaults(run=_extract_features)
+
+    p = sub.add_parser(
+        "pgm", help="BSN's proposal generation: TEM results -> proposals and BSP features"
+    )
+    p.add_argument("tem_results", help="tem_results.json (actionkit-test on a bsn_tem config)")
+    p.add_argument("ann_file", help="the videos' ActivityNet-style annotation file")
+    p.add_argument("out", help="folder for <video>.npz (what a bsn_pem config reads)")
+    p.add_argument("--peak-threshold", type=float, default=0.5)
+    p.add_argument("--top-k", type=int, default=1000, help="proposals kept per video")
+    p.add_argument("--subset", help="official ActivityNet JSON: training/validation/testing")
+    p.set_defaults(run=_pgm)
 
     args = parser.parse_args(argv)
     return args.run(args)

@@ -26,7 +26,12 @@ def parser() -> argparse.ArgumentParser:
     p = doc_parser("actionkit-test", __doc__)
     p.add_argument("config", help="the YAML config the model was trained with")
     p.add_argument("checkpoint", help="actionkit or MMAction2 .pth")
-    p.add_argument("--split", choices=["test", "val"], default="test")
+    p.add_argument(
+        "--split",
+        choices=["test", "val", "train"],
+        default="test",
+        help="train: e.g. BSN's TEM results of the training videos, for PGM",
+    )
     p.add_argument("--out", help="folder for the JSON files (default: the checkpoint's)")
     add_set_flag(p)
     add_trust_flag(p)
@@ -54,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     load_checkpoint(model, checkpoint)
     model.to(device)
     dataset = builder.build_dataset(cfg, args.split)
-    loader, _ = builder.build_loader(cfg, args.split, info, dataset)
+    loader, _ = builder.build_loader(cfg, args.split, info, dataset, evaluate=True)
     evaluator = build_evaluator(cfg, model, builder.class_names(cfg) or checkpoint.classes)
     metrics = evaluator.evaluate(model, loader, device, info, cfg.train.amp)
     destroy(info)

@@ -266,12 +266,15 @@ class LocalizationDataset(Dataset):
     """Videos of an ActivityNet-style annotation file with their feature sequences
     ``<data_prefix>/<video><feature_ext>`` (CSV or .npy, ``[T, C]``).
 
-    An item is ``{"inputs": [C, T] float32, "index"}`` plus, unless ``test_mode``, BMN's
-    targets ``gt_iou [T, T]``, ``gt_start [T]``, ``gt_end [T]``
-    (:func:`~actionkit.models.bmn_targets.bmn_targets`). ``temporal_dim``: rescale every
-    sequence to this length with :func:`pool_feature` (None: take them as stored, which
-    must then all have one length for batching). Every feature file must exist, and for
-    training every video needs an annotation: both are checked here, naming the files.
+    An item is ``{"inputs": [C, T] float32, "index"}`` plus, unless ``test_mode``, the
+    model's training targets: ``targets="bmn"``: BMN's ``gt_iou [T, T]``, ``gt_start [T]``,
+    ``gt_end [T]`` (:func:`~actionkit.models.bmn_targets.bmn_targets`); ``"tem"``: BSN
+    TEM's ``gt_action``, ``gt_start``, ``gt_end`` ``[T]``
+    (:func:`~actionkit.models.bsn.tem_targets`, with ``boundary_ratio``).
+    ``temporal_dim``: rescale every sequence to this length with :func:`pool_feature`
+    (None: take them as stored, which must then all have one length for batching). Every
+    feature file must exist, and for training every video needs an annotation: both are
+    checked here, naming the files.
     """
 
     def __init__(
@@ -282,7 +285,12 @@ class LocalizationDataset(Dataset):
         temporal_dim: int | None = None,
         subset: str | None = None,
         test_mode: bool = False,
+        targets: str = "bmn",
+        boundary_ratio: float = 0.1,
     ):
+        if targets not in ("bmn", "tem"):
+            raise ValueError(f"targets must be 'bmn' or 'tem', got {targets!r}")
+        self.targets, self.boundary_ratio = targets, boundary_ratio
         if feature_ext not in (".csv", ".npy"):
             raise ValueError(f"feature_ext must be '.csv' or '.npy', got {feature_ext!r}")
         self.ann_file = Path(ann_file)
@@ -332,6 +340,100 @@ class LocalizationDataset(Dataset):
         item = {"inputs": torch.from_numpy(np.ascontiguousarray(data.T)), "index": index}
         if not self.test_mode:
             segments = torch.from_numpy(normalized_segments(self.videos[self.names[index]]))
-            iou, start, end = bmn_targets([segments], len(data))
-            item.update(gt_iou=iou[0], gt_start=start[0], gt_end=end[0])
+            if self.targets == "bmn":
+                iou, start, end = bmn_targets([segments], len(data))
+                item.update(gt_iou=iou[0], gt_start=start[0], gt_end=end[0])
+            else:
+                from ..models.bsn import tem_targets
+
+                action, start, end = tem_targets([segments], len(data), self.boundary_ratio)
+                item.update(gt_action=action[0], gt_start=start[0], gt_end=end[0])
         return item
+
+
+class ProposalDataset(Dataset):
+    """BSN's proposal evaluation data: per video of an annotation file its PGM output
+    ``<pgm_dir>/<video>.npz`` (``proposals [K, 7]``: tmin, tmax, start score, end score,
+    score, best tIoU, best overlap; ``features [K, 32]``; written by ``actionkit-data
+    pgm``), the best ``top_k`` of them (MMAction2's ``LoadProposals``: 500 to train, 1000
+    to test), padded to ``top_k`` so videos batch. An item: ``bsp_features [top_k, 32]``,
+    ``reference_iou [top_k]`` (the best tIoU, PEM's target), ``proposals [top_k, 4]``
+    (float64), ``valid [top_k]`` and ``index``."""
+
+    def __init__(
+        self,
+        ann_file: str | os.PathLike,
+        pgm_dir: str | os.PathLike,
+        top_k: int = 1000,
+        subset: str | None = None,
+    ):
+        self.ann_file, self.pgm_dir, self.top_k = Path(ann_file), Path(pgm_dir), top_k
+        self.videos = load_activitynet(self.ann_file, subset)
+        self.names = list(self.videos)
+        missing = [n for n in self.names if not self.path(n).is_file()]
+        if missing:
+            raise FileNotFoundError(
+                f"{self.ann_file}: {len(missing)} of {len(self.names)} videos have no PGM "
+                f"output, e.g. {self.path(missing[0])} (actionkit-data pgm writes them)"
+            )
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def path(self, name: str) -> Path:
+        return self.pgm_dir / f"{name}.npz"
+
+    def __getitem__(self, index: int | tuple[int, int]) -> dict:
+        index = index[1] if isinstance(index, tuple) else index
+        path = self.path(self.names[index])
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                props, feats = data["proposals"][: self.top_k], data["features"][: self.top_k]
+        except (KeyError, ValueError, OSError) as e:
+            raise DataError(f"{path}: not a PGM output (proposals, features): {e}") from None
+        if props.ndim != 2 or props.shape[1] != 7 or len(feats) != len(props):
+            raise DataError(f"{path}: proposals {props.shape} and features {feats.shape} disagree")
+        k = len(props)
+        pad = self.top_k - k
+        bsp = np.pad(feats.astype(np.float32), ((0, pad), (0, 0)))
+        return {
+            "bsp_features": torch.from_numpy(bsp),
+            "reference_iou": torch.from_numpy(np.pad(props[:, 5].astype(np.float32), (0, pad))),
+            "proposals": torch.from_numpy(np.pad(props[:, :4], ((0, pad), (0, 0)))),
+            "valid": torch.arange(self.top_k) < k,
+            "index": index,
+        }
+
+
+def run_pgm(
+    tem_results: dict[str, list],
+    videos: dict[str, dict],
+    out: str | os.PathLike,
+    peak_threshold: float = 0.5,
+    top_k: int = 1000,
+    **bsp_args,
+) -> int:
+    """BSN's proposal generation over videos: for each video of ``videos`` (an
+    annotation mapping) its TEM output from ``tem_results`` (``{video: [T, 3]}``, what
+    ``actionkit-test`` writes as ``tem_results.json``) becomes ``out/<video>.npz``
+    (:func:`~actionkit.models.bsn.generate_proposals`; tIoU targets from the annotations,
+    normalised by the feature span, not clipped, as MMAction2). Returns the count."""
+    from ..engine.checkpoint import _write_atomically
+    from ..models.bsn import generate_proposals
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    missing = [v for v in videos if v not in tem_results]
+    if missing:
+        raise DataError(f"no TEM result for {len(missing)} videos, e.g. {missing[0]}")
+    for name, info in videos.items():
+        span = feature_span(info)
+        gt = [[a["segment"][0] / span, a["segment"][1] / span] for a in info["annotations"]]
+        props, feats = generate_proposals(tem_results[name], gt, peak_threshold, top_k, **bsp_args)
+
+        def write(tmp, props=props, feats=feats):
+            with open(tmp, "wb") as f:
+                np.savez(f, proposals=props, features=feats)
+
+        _write_atomically(out / f"{name}.npz", write)
+    return len(videos)

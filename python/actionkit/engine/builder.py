@@ -158,16 +158,25 @@ def build_dataset(cfg: Config, split: str):
     prefix = split_cfg.data_prefix or cfg.data.data_prefix
     if cfg.data.kind == "features":
         from ..data.localization import LocalizationDataset
+        from ..models.registry import task_of
 
         if not prefix and cfg.data.synthetic_features is not None:
             prefix = "features"
+        tem = task_of(cfg.model.name) == "localization_tem"
         return LocalizationDataset(
             path,
             Path(cfg.data.root) / prefix,
             cfg.data.feature_ext,
             cfg.data.temporal_dim,
             test_mode=split != "train",
+            targets="tem" if tem else "bmn",
+            boundary_ratio=cfg.model.args.get("boundary_ratio", 0.1),
         )
+    if cfg.data.kind == "proposals":
+        from ..data.localization import ProposalDataset
+
+        top_k = cfg.data.train_top_k if split == "train" else cfg.data.test_top_k
+        return ProposalDataset(path, Path(cfg.data.root) / prefix, top_k)
     cls = VideoDataset if cfg.data.kind == "video" else RawframeDataset
     options = {} if cfg.data.kind == "rawframes" else {"backend": cfg.data.backend}
     return cls(
@@ -183,12 +192,13 @@ def build_dataset(cfg: Config, split: str):
 
 
 def build_loader(
-    cfg: Config, split: str, info: DistInfo = SINGLE, dataset=None
+    cfg: Config, split: str, info: DistInfo = SINGLE, dataset=None, evaluate: bool = False
 ) -> tuple[DataLoader, EpochSampler]:
     """The loader of ``split`` and its sampler: shuffled and sharded for training;
-    sharded in order (padded; gathered results are de-duplicated by index) otherwise."""
+    sharded in order (padded; gathered results are de-duplicated by index) otherwise, and
+    for the train split too with ``evaluate`` (``actionkit-test --split train``)."""
     dataset = dataset if dataset is not None else build_dataset(cfg, split)
-    train = split == "train"
+    train = split == "train" and not evaluate
     sampler = EpochSampler(
         len(dataset), shuffle=train, seed=cfg.train.seed, rank=info.rank, world_size=info.world_size
     )

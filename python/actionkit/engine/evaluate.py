@@ -114,8 +114,8 @@ class ClassificationEvaluator:
 
 
 class LocalizationEvaluator:
-    """Temporal proposals (BMN): per video the model's proposals in seconds
-    (``model.proposals`` on its outputs, scaled by
+    """Temporal proposals (BMN, BSN's PEM): per video the model's proposals in seconds
+    (``model.predict_proposals(batch)``, scaled by
     :func:`~actionkit.data.localization.proposals_to_seconds`; the model's
     ``legacy_scale`` picks MMAction2's scale), scored by AR@1/5/10/100 and the AR-AN AUC
     against the annotation file's segments (MMAction2's ``ANetMetric``, ``AR@AN``)."""
@@ -134,13 +134,16 @@ class LocalizationEvaluator:
         model.eval()
         found = []
         for batch in loader:
+            batch = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
             with autocast(device, amp):
-                outputs = model(batch["inputs"].to(device, non_blocking=True))
-            for index, proposals in zip(
-                batch["index"].tolist(), model.proposals(outputs), strict=True
-            ):
-                found.append((index, proposals.cpu()))
-        by_index = {i: p for part in gather_objects(found, info) for i, p in part}
+                found_here = model.predict_proposals(batch)
+                extra = self.extra(model, batch)
+            indices = batch["index"].tolist()
+            for n, (index, proposals) in enumerate(zip(indices, found_here, strict=True)):
+                found.append((index, proposals.cpu(), None if extra is None else extra[n]))
+        parts = [item for part in gather_objects(found, info) for item in part]
+        by_index = {i: p for i, p, _ in parts}
+        self.extras = {i: e for i, _, e in parts}
         dataset = loader.dataset
         legacy = getattr(model, "legacy_scale", False)
         interval = getattr(model, "feature_extraction_interval", 16)
@@ -161,6 +164,10 @@ class LocalizationEvaluator:
         metrics["num_samples"] = len(by_index)
         return metrics
 
+    def extra(self, model, batch) -> list | None:
+        """Per sample what :meth:`results` writes besides the proposals (None: nothing)."""
+        return None
+
     def results(self, dataset=None) -> dict[str, object]:
         """``{"proposals.json": ActivityNet's result format}`` (``{"version", "results":
         {video id: [{"segment", "score"}]}, "external_data"}``) for the last
@@ -172,8 +179,31 @@ class LocalizationEvaluator:
         }
 
 
-EVALUATORS = {"classification": ClassificationEvaluator, "localization": LocalizationEvaluator}
-METRICS = {"localization": LocalizationEvaluator.METRICS}
+class TEMEvaluator(LocalizationEvaluator):
+    """BSN's first stage: scored by the AR@AN of the PGM proposals TEM alone makes
+    (``TEM.predict_proposals``), and writing each video's TEM output ``[T, 3]``
+    (actionness, start, end) to ``tem_results.json``, the input of ``actionkit-data
+    pgm`` (MMAction2 dumps one CSV per video)."""
+
+    def extra(self, model, batch) -> list:
+        return [o.T.float().cpu().numpy().round(6).tolist() for o in model(batch["inputs"])]
+
+    def results(self, dataset=None) -> dict[str, object]:
+        out = super().results(dataset)
+        names = dataset.names if dataset is not None else None
+        out["tem_results.json"] = {
+            (names[i] if names else str(i)): rows for i, rows in sorted(self.extras.items())
+        }
+        return out
+
+
+EVALUATORS = {
+    "classification": ClassificationEvaluator,
+    "localization": LocalizationEvaluator,
+    "localization_tem": TEMEvaluator,
+    "localization_pem": LocalizationEvaluator,
+}
+METRICS = {task: LocalizationEvaluator.METRICS for task in EVALUATORS if task != "classification"}
 
 
 def build_evaluator(cfg, model, class_names: list[str] | None = None):

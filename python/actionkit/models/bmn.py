@@ -21,7 +21,8 @@ import torch
 from torch import Tensor, nn
 
 from ..losses.localization import BMNLoss
-from ..ops import bm_conv3d, temporal_soft_nms
+from ..ops import bm_conv3d
+from .proposals import post_process
 from .registry import register_model
 
 
@@ -146,20 +147,21 @@ class BMN(nn.Module):
             # float32 products in MMAction2's order: start * end * cls * reg
             score = start[n].cpu()[ss] * end[n].cpu()[ee] * conf[1, dd, ss] * conf[0, dd, ss]
             segments = torch.stack([ss, ee], 1).double() / t
-            if len(score) > 1:
-                dets, _ = temporal_soft_nms(
+            results.append(
+                post_process(
                     segments,
-                    score.double(),
+                    score,
                     self.soft_nms_alpha,
                     self.soft_nms_low_threshold,
                     self.soft_nms_high_threshold,
                     self.post_process_top_k,
                 )
-            else:
-                dets = torch.cat([segments, score.double()[:, None]], 1)
-            order = torch.sort(dets[:, 2], descending=True, stable=True).indices
-            results.append(dets[order][: self.post_process_top_k])
+            )
         return results
+
+    def predict_proposals(self, batch: dict) -> list[Tensor]:
+        """What the localization evaluator asks: :meth:`proposals` of the batch's inputs."""
+        return self.proposals(self(batch["inputs"]))
 
 
 def _boundaries(scores: Tensor, first: bool) -> Tensor:

@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..losses.localization import binary_logistic_regression_loss
+from .proposals import post_process
 from .registry import register_model
 
 
@@ -102,6 +103,14 @@ class TEM(nn.Module):
         x = F.relu(r2 * self.conv2(x))
         return torch.sigmoid(r3 * self.conv3(x))
 
+    @torch.no_grad()
+    def predict_proposals(self, batch: dict, peak_threshold: float = 0.5, top_k: int = 100):
+        """PGM's candidates of each video scored by TEM alone (``start * end``), the
+        best ``top_k`` as ``[K, 3]`` (start, end, score): what the TEM stage is evaluated
+        by (BSN's proposals before PEM re-scores them)."""
+        out = self(batch["inputs"]).float().cpu()
+        return [candidate_proposals(o[1], o[2], peak_threshold)[:top_k, [0, 1, 4]] for o in out]
+
     def loss(self, batch: dict) -> dict[str, Tensor]:
         out = self(batch["inputs"]).float()
         t = self.match_threshold
@@ -156,22 +165,46 @@ class PEM(nn.Module):
         x = F.relu(self.fc1_ratio * self.fc1(x))
         return torch.sigmoid(self.fc2_ratio * self.fc2(x))
 
+    @torch.no_grad()
+    def predict_proposals(self, batch: dict) -> list[Tensor]:
+        """Per video ``[K, 3]`` (start, end, score): each PGM proposal scored ``confidence
+        * start score * end score``, then soft-NMS (MMAction2's ``PEM.predict``)."""
+        conf = self(batch["bsp_features"]).squeeze(-1).double().cpu()
+        props, valid = batch["proposals"].double().cpu(), batch["valid"].cpu()
+        results = []
+        for n in range(len(conf)):
+            p, c = props[n][valid[n]], conf[n][valid[n]]
+            results.append(
+                post_process(
+                    p[:, :2],
+                    c * p[:, 2] * p[:, 3],
+                    self.soft_nms_alpha,
+                    self.soft_nms_low_threshold,
+                    self.soft_nms_high_threshold,
+                    self.post_process_top_k,
+                )
+            )
+        return results
+
     def loss(self, batch: dict) -> dict[str, Tensor]:
         """Smooth L1 of the confidence against ``batch["reference_iou"]`` over the high
         band and draws of the others (two ``torch.rand`` draws, middle then low, as
-        MMAction2 makes them)."""
+        MMAction2 makes them); ``batch["valid"]``, when given, masks padding."""
         pred = self(batch["bsp_features"]).reshape(-1).float()
         ref = batch["reference_iou"].reshape(-1).to(pred)
-        high = (ref > self.high).to(pred)
-        middle = ((ref <= self.high) & (ref > self.low)).to(pred)
-        low = (ref <= self.low).to(pred)
+        valid = batch.get("valid")
+        valid = torch.ones_like(ref) if valid is None else valid.reshape(-1).to(pred)
+        high = (ref > self.high).to(pred) * valid
+        middle = ((ref <= self.high) & (ref > self.low)).to(pred) * valid
+        low = (ref <= self.low).to(pred) * valid
         num_h = high.sum()
         weights = high
         for band, ratio in ((middle, self.u_ratio_m), (low, self.u_ratio_l)):
             r = torch.clamp(ratio * num_h / band.sum(), max=1.0)
             weights = weights + (torch.rand(len(ref), device=ref.device) * band > 1.0 - r).to(pred)
         if self.legacy_loss:  # MMAction2: the mean over all proposals (see the module doc)
-            return {"loss_iou": F.smooth_l1_loss(pred, ref)}
+            per = F.smooth_l1_loss(pred, ref, reduction="none")
+            return {"loss_iou": (per * valid).sum() / valid.sum().clamp(min=1)}
         per = F.smooth_l1_loss(pred, ref, reduction="none")
         total = weights.sum()
         return {"loss_iou": (per * weights).sum() / total.clamp(min=1)}
@@ -285,6 +318,28 @@ def _interp(x: Tensor, xp: Tensor, fp: Tensor) -> Tensor:
     y = slope * (x - xp[j]) + fp[j]
     y = torch.where(x <= xp[0], fp[0], y)
     return torch.where(x >= xp[-1], fp[-1], y)
+
+
+def generate_proposals(
+    tem_result,
+    gt_segments=None,
+    peak_threshold: float = 0.5,
+    top_k: int = 1000,
+    **bsp_args,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The PGM stage for one video: from its TEM output ``[T, 3]`` (actionness, start,
+    end) the ``top_k`` best :func:`candidate_proposals` ``[K, 7]`` (float64; tIoU and
+    overlap columns 0 without ``gt_segments``) and their :func:`bsp_features` ``[K, 32]``
+    (float32)."""
+    tem = torch.as_tensor(np.asarray(tem_result, dtype=np.float32))
+    if tem.dim() != 2 or tem.shape[1] < 3:
+        raise ValueError(f"a TEM result is [T, 3] (action, start, end), got {tuple(tem.shape)}")
+    gt = None if gt_segments is None or len(gt_segments) == 0 else gt_segments
+    props = candidate_proposals(tem[:, 1], tem[:, 2], peak_threshold, gt)[:top_k]
+    if gt is None:
+        props = torch.cat([props, props.new_zeros(len(props), 2)], 1)
+    feats = bsp_features(tem[:, 0], props[:, :2], **bsp_args)
+    return props.numpy(), feats.float().numpy()
 
 
 @register_model
