@@ -401,7 +401,7 @@ def validate(cfg: Config, path: str) -> None:
         known = (
             ("mAP", "mmit_mAP") if cfg.data.multi_class else ("top1", "top5", "mean_class_accuracy")
         )
-        what = f"{'multi-label' if cfg.data.multi_class else 'single-label'} data"
+        what = f"this {'multi-label' if cfg.data.multi_class else 'single-label'} data"
     else:
         from .engine.evaluate import METRICS
 
