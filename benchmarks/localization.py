@@ -1,5 +1,5 @@
 """Localization benchmark: BMN's forward and forward+backward (its loss included) and
-peak memory, next to MMAction2's BMN in the same run.
+peak memory, and BSN's proposal generation (PGM), next to MMAction2's in the same run.
 
     actionkit-bench localization [--mmaction-python /path/to/peers/venv/bin/python]
                                  [--batch 2] [--temporal-dims 100,400] [--feat-dim 400]
@@ -17,6 +17,12 @@ same weights; the largest output difference is reported), and the steps are time
 interleaved, round-robin. Times are medians; peak memory is the rise of each process's
 peak resident set over one step (with glibc's default allocator: run without
 ``MALLOC_MMAP_MAX_``/``MALLOC_TRIM_THRESHOLD_`` set).
+
+PGM: ``--pgm-videos`` videos of TEM results (T = 100, smoothed random curves with peaks,
+written as MMAction2's TEM CSVs) through actionkit's ``generate_proposals`` (reading the
+same CSVs) and MMAction2's ``generate_candidate_proposals`` + proposal CSVs +
+``generate_bsp_feature`` (top 1000), both in one process (MMAction2's tool spreads
+videos over worker processes; so could ours).
 """
 
 from __future__ import annotations
@@ -123,6 +129,52 @@ def bench(t: int, feat_dim: int, batch: int, repeats: int, warmup: int, worker) 
     return rows
 
 
+def bench_pgm(videos: int, worker) -> dict:
+    import json
+    import time
+
+    import numpy as np
+
+    from actionkit.models.bsn import generate_proposals
+
+    rng = np.random.default_rng(0)
+    kernel = np.ones(5) / 5
+    infos = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tem_dir, out = Path(tmp) / "tem", Path(tmp) / "out"
+        tem_dir.mkdir()
+        out.mkdir()
+        for v in range(videos):
+            curves = [np.convolve(rng.random(104) ** 3, kernel, mode="valid") for _ in range(3)]
+            anchors = np.arange(100) / 100
+            rows = np.stack([*curves, anchors, anchors + 0.01], 1)
+            np.savetxt(tem_dir / f"v_{v}.csv", rows, header="action,start,end,tmin,tmax",
+                       delimiter=",", comments="")  # fmt: skip
+            start = float(rng.uniform(0, 20))
+            segment = {"segment": [start, start + 10.0], "label": "a"}
+            infos.append({"video_name": f"v_{v}", "duration_second": 40.0, "duration_frame": 1200,
+                          "feature_frame": 1200, "annotations": [segment]})  # fmt: skip
+        (Path(tmp) / "infos.json").write_text(json.dumps(infos))
+        began = time.perf_counter()
+        total = 0
+        for info in infos:
+            tem = np.loadtxt(tem_dir / f"{info['video_name']}.csv", dtype=np.float32,
+                             delimiter=",", skiprows=1)  # fmt: skip
+            seg = info["annotations"][0]["segment"]
+            props, _ = generate_proposals(tem[:, :3], [[seg[0] / 40.0, seg[1] / 40.0]])
+            total += len(props)
+        ours = (time.perf_counter() - began) * 1e3
+        row = {"videos": videos, "actionkit_ms": ours, "actionkit_proposals_kept": total}
+        if worker is not None:
+            reply = worker.ask(cmd="pgm", tem_dir=str(tem_dir), infos=str(Path(tmp) / "infos.json"),
+                               out=str(out))  # fmt: skip
+            row.update(mmaction2_ms=reply["ms"], mmaction2_proposals=reply["proposals"],
+                       speedup=reply["ms"] / ours)  # fmt: skip
+    shown = f" | MMAction2 {row['mmaction2_ms']:.0f} ms ({row['speedup']:.1f}x)" if worker else ""
+    print(f"PGM, {videos} videos: actionkit {ours:.0f} ms{shown}", flush=True)
+    return row
+
+
 HEADER = (
     "| T | mode | actionkit ms | MMAction2 ms | x faster | actionkit peak | MMAction2 peak "
     "| model (ours / MMAction2) |\n|---|---|---|---|---|---|---|---|"
@@ -155,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--pgm-videos", type=int, default=50, help="0: no PGM benchmark")
     parser.add_argument("--out", default="bench-results/localization.json")
     args = parser.parse_args(argv)
     if args.mmaction_python and not os.access(args.mmaction_python, os.X_OK):
@@ -172,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
         for t in dims:
             rows += bench(t, args.feat_dim, args.batch, args.repeats, args.warmup, worker)
             write_json(args.out, {"environment": env, "rows": rows})
+        pgm = bench_pgm(args.pgm_videos, worker) if args.pgm_videos else None
+        write_json(args.out, {"environment": env, "rows": rows, "pgm": pgm})
     finally:
         if worker is not None:
             worker.close()

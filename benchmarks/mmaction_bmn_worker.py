@@ -9,6 +9,10 @@ JSON line prefixed with ``MARK`` on stdout:
         "build_s": seconds, "model_bytes": parameters + buffers}
     {"cmd": "step", "mode": "fwd" | "fwdbwd"} -> {"ms": elapsed}
     {"cmd": "peak", "mode": ...} -> {"bytes": the rise of the peak resident set}
+    {"cmd": "pgm", "tem_dir": DIR, "infos": PATH, "out": DIR}
+        BSN's PGM as its tools run it, in one process: generate_candidate_proposals, the
+        proposals written as CSV (bsn_proposal_generation.py), generate_bsp_feature
+        (top 1000) -> {"ms": elapsed, "proposals": total count}
     {"cmd": "quit"}
 """
 
@@ -74,6 +78,24 @@ class Worker:
         self.run(mode)
         return {"ms": (time.perf_counter() - start) * 1e3}
 
+    def pgm(self, tem_dir: str, infos: str, out: str) -> dict:
+        import numpy as np
+        from mmaction.models.localizers.utils import (
+            generate_bsp_feature,
+            generate_candidate_proposals,
+        )
+
+        videos = json.loads(open(infos).read())
+        index = list(range(len(videos)))
+        header = "tmin,tmax,tmin_score,tmax_score,score,match_iou,match_ioa"
+        start = time.perf_counter()
+        made = generate_candidate_proposals(index, videos, tem_dir, 100, 0.5)
+        for name, props in made.items():
+            np.savetxt(f"{out}/{name}.csv", props, header=header, delimiter=",", comments="")
+        generate_bsp_feature(index, videos, tem_dir, out, top_k=1000)
+        ms = (time.perf_counter() - start) * 1e3
+        return {"ms": ms, "proposals": int(sum(len(p) for p in made.values()))}
+
     def peak(self, mode: str) -> dict:
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")
@@ -93,6 +115,8 @@ def main() -> None:
             if cmd["cmd"] == "build":
                 args = (cmd["temporal_dim"], cmd["feat_dim"], cmd["input"], cmd["weights"])
                 reply = worker.build(*args)
+            elif cmd["cmd"] == "pgm":
+                reply = worker.pgm(cmd["tem_dir"], cmd["infos"], cmd["out"])
             elif cmd["cmd"] == "peak":
                 reply = worker.peak(cmd["mode"])
             else:

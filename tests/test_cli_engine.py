@@ -270,8 +270,10 @@ def test_infer_on_a_video_without_a_frame_rate(tmp_path, capsys, monkeypatch):
 def test_bench_localization_runs(tmp_path, capsys):
     out = tmp_path / "loc.json"
     args = ["localization", "--temporal-dims", "16", "--feat-dim", "8", "--repeats", "1"]
-    assert bench.main([*args, "--out", str(out)]) == 0
-    rows = json.loads(out.read_text())["rows"]
+    assert bench.main([*args, "--pgm-videos", "2", "--out", str(out)]) == 0
+    written = json.loads(out.read_text())
+    rows = written["rows"]
+    assert written["pgm"]["videos"] == 2 and written["pgm"]["actionkit_proposals_kept"] > 0
     assert [(r["T"], r["mode"]) for r in rows] == [(16, "fwd"), (16, "fwd+bwd")]
     assert all(
         r["actionkit_ms"] > 0 and r["mmaction2_mask_bytes"] == 16 * 32 * 16 * 16 * 4 for r in rows
