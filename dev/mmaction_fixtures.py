@@ -414,16 +414,7 @@ def bmn_target_cases() -> dict:
     cases = []
     for t, batch in [(16, 3), (100, 2)]:
         model = BMN(t, 0.5, 8, 3, 16, 0.4, 0.5, 0.9, 100)
-        segments = []
-        for b in range(batch):
-            k = int(torch.randint(1, 5, (1,), generator=gen))
-            start = torch.rand(k, generator=gen) * 0.9
-            seg = torch.stack(
-                [start, torch.clamp(start + torch.rand(k, generator=gen) * 0.5, max=1)], 1
-            )
-            if b == 0:
-                seg = torch.cat([seg, torch.tensor([[0.0, 0.2], [0.95, 1.0], [0.5, 0.5]])])
-            segments.append(seg)
+        segments = _random_segments(gen, batch)
         iou, start, end = model.generate_labels(segments)
         cases.append(
             {"temporal_dim": t, "segments": segments, "iou": iou, "start": start, "end": end}

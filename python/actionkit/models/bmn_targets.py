@@ -20,6 +20,17 @@ import torch
 from torch import Tensor
 
 
+def as_segments(segments) -> Tensor:
+    """One sample's ground truth as a ``[K, 2]`` CPU tensor (``K >= 1``), float64 unless
+    given in another floating precision (the targets follow it, as MMAction2's do)."""
+    seg = torch.as_tensor(segments).reshape(-1, 2).cpu()
+    if not seg.is_floating_point():
+        seg = seg.double()
+    if len(seg) == 0:
+        raise ValueError("every sample needs at least one ground-truth segment")
+    return seg
+
+
 def bmn_targets(gt_segments: Sequence[Tensor], temporal_dim: int) -> tuple[Tensor, Tensor, Tensor]:
     """``(iou_map [B, D, T], start [B, T], end [B, T])`` float32 for ``B`` samples of
     ``[K, 2]`` normalised segments (``K >= 1``), ``D = T = temporal_dim``."""
@@ -34,11 +45,7 @@ def bmn_targets(gt_segments: Sequence[Tensor], temporal_dim: int) -> tuple[Tenso
     pad = 3 * (1.0 / t)
     ious, starts, ends = [], [], []
     for segments in gt_segments:
-        seg = torch.as_tensor(segments).reshape(-1, 2).cpu()
-        if not seg.is_floating_point():
-            seg = seg.double()
-        if len(seg) == 0:
-            raise ValueError("every sample needs at least one ground-truth segment")
+        seg = as_segments(segments)
         s = seg[:, 0].double()[:, None, None]
         e = seg[:, 1].double()[:, None, None]
         inter = (torch.minimum(tmax, e) - torch.maximum(tmin[None, :], s)).clamp(min=0)

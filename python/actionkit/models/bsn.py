@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..losses.localization import binary_logistic_regression_loss
+from .bmn_targets import as_segments
 from .proposals import post_process
 from .registry import register_model
 
@@ -52,11 +53,7 @@ def tem_targets(gt_segments, temporal_dim: int, boundary_ratio: float = 0.1):
     amin, amax = gap * steps, gap * (steps + 1)
     outs = ([], [], [])
     for segments in gt_segments:
-        seg = torch.as_tensor(segments).reshape(-1, 2).cpu()
-        if not seg.is_floating_point():
-            seg = seg.double()
-        if len(seg) == 0:
-            raise ValueError("every sample needs at least one ground-truth segment")
+        seg = as_segments(segments)
         a0, a1 = amin.to(seg.dtype), amax.to(seg.dtype)
         length = (amax - amin).to(seg.dtype)
         t0, t1 = seg[:, 0], seg[:, 1]
