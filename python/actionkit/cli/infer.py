@@ -41,9 +41,14 @@ from ._common import add_trust_flag, doc_parser, one_line_errors
 def parser() -> argparse.ArgumentParser:
     p = doc_parser("actionkit-infer", __doc__)
     p.add_argument(
-        "inputs", nargs="+", metavar="[CHECKPOINT] VIDEO", help="a video file or rawframe folder"
+        "inputs",
+        nargs="+",
+        metavar="PATH",
+        help="CHECKPOINT VIDEO, or VIDEO alone with --checkpoint (a file or a rawframe folder)",
     )
-    p.add_argument("--checkpoint", dest="checkpoint_flag", help="instead of the first argument")
+    p.add_argument(
+        "--checkpoint", dest="checkpoint_flag", metavar="CHECKPOINT", help="the model's weights"
+    )
     p.add_argument("--task", choices=["recognition", "localization"], default="recognition")
     group = p.add_argument_group("localization: the recognizer that makes the clip features")
     group.add_argument("--features-checkpoint")
