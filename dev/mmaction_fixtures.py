@@ -728,6 +728,55 @@ def bsn_cases() -> dict:
     }
 
 
+SKELETON = Path(mmaction.__file__).parent / ".mim" / "configs" / "skeleton"
+# name -> (config, input shape [B, clips, M, T, V, C], backbone overrides)
+GCN_MODELS = {
+    "stgcn_coco": ("stgcn/stgcn_8xb16-joint-u100-80e_ntu60-xsub-keypoint-2d.py",
+                   (2, 1, 2, 24, 17, 3), {}),
+    "stgcn_ntu": ("stgcn/stgcn_8xb16-joint-u100-80e_ntu60-xsub-keypoint-3d.py",
+                  (1, 2, 2, 20, 25, 3), {}),
+    "stgcnpp_coco": ("stgcnpp/stgcnpp_8xb16-joint-u100-80e_ntu60-xsub-keypoint-2d.py",
+                     (2, 1, 2, 24, 17, 3), {}),
+}  # fmt: skip
+
+
+def skeleton_cases() -> dict:
+    """MMAction2's ``Graph`` adjacency for every layout and mode, and the GCN recognizers
+    of its skeleton zoo configs on seeded weights (the graph buffers ``A`` kept as built):
+    raw head logits ``model(x, mode="tensor", stage="head")`` in eval mode."""
+    from mmaction.models.utils import Graph
+
+    custom = {"num_node": 5, "inward": [(1, 0), (2, 1), (3, 1), (4, 3)], "center": 1}
+    graphs = []
+    for layout in ("openpose", "nturgb+d", "coco", custom):
+        for mode, hops in (("stgcn_spatial", (1, 2)), ("spatial", (1,)), ("binary_adj", (1,))):
+            for hop in hops:
+                graph = Graph(layout, mode, hop)
+                graphs.append({"layout": layout, "mode": mode, "max_hop": hop,
+                               "A": torch.from_numpy(graph.A)})  # fmt: skip
+    models = {}
+    for name, (config, shape, backbone) in GCN_MODELS.items():
+        cfg = Config.fromfile(SKELETON / config).model
+        cfg.backbone.update(backbone)
+        cfg.cls_head.num_classes = NUM_CLASSES
+        model = MODELS.build(cfg).eval()
+        own = model.state_dict()
+        shapes = [(k, tuple(v.shape)) for k, v in own.items()]
+        state = make_state(shapes)
+        graph_keys = [k for k in own if k.endswith(".A") and not isinstance(
+            dict(model.named_parameters()).get(k), torch.nn.Parameter)]  # fmt: skip
+        for key in graph_keys:  # buffers built from the layout: keep them
+            state[key] = own[key]
+        model.load_state_dict(state)
+        x = make_input(shape)
+        with torch.no_grad():
+            logits = model(x, mode="tensor", stage="head")
+        models[name] = {"config": config, "shapes": shapes, "graph_keys": graph_keys,
+                        "input_shape": shape, "logits": logits}  # fmt: skip
+        print(name, tuple(logits.shape), f"|logits| max {logits.abs().max():.3f}")
+    return {"mmaction": mmaction.__version__, "graphs": graphs, "models": models}
+
+
 def bmn_cases() -> dict:
     """MMAction2's BMN (the 400x100 ActivityNet config's model) in tensor mode on seeded
     weights and features: (confidence map, start, end)."""
@@ -789,6 +838,7 @@ def main() -> None:
         "activitynet_dataset": activitynet_dataset_cases,
         "features": feature_cases,
         "bsn": bsn_cases,
+        "skeleton": skeleton_cases,
         "localization_data": localization_data_cases,
         "localization_metrics": localization_metric_cases,
         "pretrained": pretrained_cases,

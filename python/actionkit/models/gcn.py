@@ -1,0 +1,356 @@
+"""Skeleton GCNs with MMAction2 1.2.0's module and parameter names (its checkpoints load):
+ST-GCN (Yan et al., AAAI 2018) and STGCN++ (Duan et al., PYSKL 2022) as its ``STGCN``
+backbone, ``GCNHead`` and ``RecognizerGCN``.
+
+Every graph convolution is :func:`actionkit.ops.graph_aggregate` on the 1x1 conv's output
+viewed as ``[N, K, C, T, V]`` (MMAction2: ``einsum('nkctv,kvw->nctw')``, which copies a
+permuted ``x``); the learned variants of the adjacency (``adaptive``: ``importance``
+multiplies, ``offset`` adds, ``init`` learns it outright) are formed first and passed in.
+
+Input ``[B, num_clips, M, T, V, C]`` (persons M, frames T, joints V, C = 3: x, y, score
+for 2D keypoints or x, y, z for 3D); ``model(x)`` returns one row of logits per clip,
+``[B * num_clips, num_classes]`` (MMAction2's ``mode="tensor"``); ``predict`` averages the
+clips (``prob``: softmax first, as ``GCNHead``).
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import Tensor, nn
+
+from ..losses import ClassificationLoss
+from ..ops import graph_aggregate
+from .graph import Graph
+from .recognizer import average_clips
+from .registry import register_model
+
+EPS = 1e-4
+
+
+class unit_gcn(nn.Module):  # noqa: N801  (MMAction2's name, in its state-dict keys)
+    """Spatial graph convolution: ``conv_pos="pre"`` a 1x1 conv to ``K * C_out`` channels
+    then the aggregation; ``"post"`` the aggregation then a 1x1 conv from ``K * C_in``;
+    BN, optional residual (``with_res``), ReLU."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        A: Tensor,
+        adaptive: str | None = "importance",
+        conv_pos: str = "pre",
+        with_res: bool = False,
+    ):
+        super().__init__()
+        if adaptive not in (None, "init", "offset", "importance"):
+            raise ValueError(f"adaptive must be None, init, offset or importance, got {adaptive!r}")
+        if conv_pos not in ("pre", "post"):
+            raise ValueError(f"conv_pos must be 'pre' or 'post', got {conv_pos!r}")
+        self.num_subsets = A.shape[0]
+        self.adaptive, self.conv_pos, self.with_res = adaptive, conv_pos, with_res
+        self.bn = nn.BatchNorm2d(out_channels)
+        self.act = nn.ReLU()
+        if adaptive == "init":
+            self.A = nn.Parameter(A.clone())
+        else:
+            self.register_buffer("A", A.clone())
+        if adaptive == "importance":
+            self.PA = nn.Parameter(torch.ones_like(A))
+        elif adaptive == "offset":
+            self.PA = nn.Parameter(torch.empty_like(A).uniform_(-1e-6, 1e-6))
+        k = self.num_subsets
+        if conv_pos == "pre":
+            self.conv = nn.Conv2d(in_channels, out_channels * k, 1)
+        else:
+            self.conv = nn.Conv2d(k * in_channels, out_channels, 1)
+        if with_res and in_channels != out_channels:
+            self.down = nn.Sequential(
+                nn.Conv2d(in_channels, out_channels, 1), nn.BatchNorm2d(out_channels)
+            )
+        else:
+            self.down = None
+
+    def adjacency(self) -> Tensor:
+        if self.adaptive == "importance":
+            return self.A * self.PA
+        if self.adaptive == "offset":
+            return self.A + self.PA
+        return self.A
+
+    def forward(self, x: Tensor) -> Tensor:
+        n, c, t, v = x.shape
+        res = 0
+        if self.with_res:
+            res = self.down(x) if self.down is not None else x
+        A = self.adjacency().to(x.dtype)
+        if self.conv_pos == "pre":
+            x = graph_aggregate(self.conv(x).view(n, self.num_subsets, -1, t, v), A)
+        else:  # each subset's aggregation of the input, stacked on channels, then the conv
+            x = torch.matmul(x.unsqueeze(1), A[None, :, None]).reshape(n, -1, t, v)
+            x = self.conv(x)
+        return self.act(self.bn(x) + res)
+
+
+class unit_tcn(nn.Module):  # noqa: N801
+    """Temporal convolution ``(kernel_size, 1)`` with BN (or none) and dropout."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int = 9,
+        stride: int = 1,
+        dilation: int = 1,
+        norm: bool = True,
+        dropout: float = 0.0,
+    ):
+        super().__init__()
+        pad = (kernel_size + (kernel_size - 1) * (dilation - 1) - 1) // 2
+        self.conv = nn.Conv2d(
+            in_channels,
+            out_channels,
+            (kernel_size, 1),
+            padding=(pad, 0),
+            stride=(stride, 1),
+            dilation=(dilation, 1),
+        )
+        self.bn = nn.BatchNorm2d(out_channels) if norm else nn.Identity()
+        self.drop = nn.Dropout(dropout, inplace=True)
+        self.stride = stride
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.drop(self.bn(self.conv(x)))
+
+
+class mstcn(nn.Module):  # noqa: N801
+    """STGCN++'s multi-scale temporal convolution: branches of dilated 3x1 convs, a max
+    pool and a 1x1, concatenated, then BN-ReLU-1x1 and BN."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        mid_channels: float | None = None,
+        dropout: float = 0.0,
+        ms_cfg=((3, 1), (3, 2), (3, 3), (3, 4), ("max", 3), "1x1"),
+        stride: int = 1,
+    ):
+        super().__init__()
+        branches = len(ms_cfg)
+        if mid_channels is None:
+            mid = out_channels // branches
+            first = out_channels - mid * (branches - 1)
+        else:
+            mid = first = int(out_channels * mid_channels)
+        self.act = nn.ReLU()
+        modules = []
+        for i, cfg in enumerate(ms_cfg):
+            width = first if i == 0 else mid
+            if cfg == "1x1":
+                modules.append(nn.Conv2d(in_channels, width, 1, stride=(stride, 1)))
+            elif cfg[0] == "max":
+                modules.append(
+                    nn.Sequential(
+                        nn.Conv2d(in_channels, width, 1),
+                        nn.BatchNorm2d(width),
+                        self.act,
+                        nn.MaxPool2d((cfg[1], 1), stride=(stride, 1), padding=(1, 0)),
+                    )
+                )
+            else:
+                modules.append(
+                    nn.Sequential(
+                        nn.Conv2d(in_channels, width, 1),
+                        nn.BatchNorm2d(width),
+                        self.act,
+                        unit_tcn(width, width, cfg[0], stride, cfg[1], norm=False),
+                    )
+                )
+        self.branches = nn.ModuleList(modules)
+        total = mid * (branches - 1) + first
+        self.transform = nn.Sequential(
+            nn.BatchNorm2d(total), self.act, nn.Conv2d(total, out_channels, 1)
+        )
+        self.bn = nn.BatchNorm2d(out_channels)
+        self.drop = nn.Dropout(dropout, inplace=True)
+
+    def forward(self, x: Tensor) -> Tensor:
+        feat = self.transform(torch.cat([b(x) for b in self.branches], 1))
+        return self.drop(self.bn(feat))
+
+
+class STGCNBlock(nn.Module):
+    """``relu(tcn(gcn(x)) + residual(x))``; ``gcn_*`` / ``tcn_*`` keyword arguments go to
+    the units (``tcn_type="mstcn"`` for STGCN++)."""
+
+    def __init__(self, in_channels, out_channels, A, stride=1, residual=True, **kwargs):
+        super().__init__()
+        gcn = {k[4:]: v for k, v in kwargs.items() if k.startswith("gcn_")}
+        tcn = {k[4:]: v for k, v in kwargs.items() if k.startswith("tcn_")}
+        unknown = [k for k in kwargs if not k.startswith(("gcn_", "tcn_"))]
+        if unknown:
+            raise TypeError(f"STGCNBlock: unknown arguments {unknown}")
+        tcn_type = tcn.pop("type", "unit_tcn")
+        if gcn.pop("type", "unit_gcn") != "unit_gcn":
+            raise ValueError("STGCNBlock: gcn_type must be unit_gcn")
+        self.gcn = unit_gcn(in_channels, out_channels, A, **gcn)
+        if tcn_type == "unit_tcn":
+            self.tcn = unit_tcn(out_channels, out_channels, 9, stride=stride, **tcn)
+        elif tcn_type == "mstcn":
+            self.tcn = mstcn(out_channels, out_channels, stride=stride, **tcn)
+        else:
+            raise ValueError(f"STGCNBlock: tcn_type must be unit_tcn or mstcn, got {tcn_type!r}")
+        self.relu = nn.ReLU()
+        if not residual:
+            self.residual = None
+        elif in_channels == out_channels and stride == 1:
+            self.residual = nn.Identity()
+        else:
+            self.residual = unit_tcn(in_channels, out_channels, kernel_size=1, stride=stride)
+
+    def forward(self, x: Tensor) -> Tensor:
+        res = 0 if self.residual is None else self.residual(x)
+        return self.relu(self.tcn(self.gcn(x)) + res)
+
+
+class STGCN(nn.Module):
+    """MMAction2's ``STGCN`` backbone: a data BN over (V, C) (``data_bn_type="VC"``) or
+    (M, V, C) (``"MVC"``), then ``num_stages`` blocks; channels double at
+    ``inflate_stages`` and time halves at ``down_stages``. ``[N, M, T, V, C]`` ->
+    ``[N, M, C', T', V]``. A keyword argument given as a list of ``num_stages`` values
+    is per stage (MMAction2's layer-wise arguments)."""
+
+    def __init__(
+        self,
+        graph_cfg: dict,
+        in_channels: int = 3,
+        base_channels: int = 64,
+        data_bn_type: str = "VC",
+        ch_ratio: int = 2,
+        num_person: int = 2,
+        num_stages: int = 10,
+        inflate_stages=(5, 8),
+        down_stages=(5, 8),
+        **kwargs,
+    ):
+        super().__init__()
+        self.graph = Graph(**graph_cfg)
+        A = torch.tensor(self.graph.A, dtype=torch.float32)
+        self.data_bn_type = data_bn_type
+        if data_bn_type == "MVC":
+            self.data_bn = nn.BatchNorm1d(num_person * in_channels * A.shape[1])
+        elif data_bn_type == "VC":
+            self.data_bn = nn.BatchNorm1d(in_channels * A.shape[1])
+        else:
+            self.data_bn = nn.Identity()
+        per_stage = [copy.deepcopy(kwargs) for _ in range(num_stages)]
+        for k, v in kwargs.items():
+            if isinstance(v, list | tuple) and len(v) == num_stages:
+                for i in range(num_stages):
+                    per_stage[i][k] = v[i]
+        per_stage[0].pop("tcn_dropout", None)
+        modules = []
+        if in_channels != base_channels:
+            modules.append(
+                STGCNBlock(in_channels, base_channels, A, 1, residual=False, **per_stage[0])
+            )
+        inflate_times = 0
+        channels = base_channels
+        for i in range(2, num_stages + 1):
+            stride = 1 + (i in down_stages)
+            inflate_times += i in inflate_stages
+            out = int(base_channels * ch_ratio**inflate_times + EPS)
+            modules.append(STGCNBlock(channels, out, A, stride, **per_stage[i - 1]))
+            channels = out
+        self.out_channels = channels
+        self.gcn = nn.ModuleList(modules)
+
+    def forward(self, x: Tensor) -> Tensor:
+        n, m, t, v, c = x.shape
+        x = x.permute(0, 1, 3, 4, 2).contiguous()  # [N, M, V, C, T]
+        if self.data_bn_type == "MVC":
+            x = self.data_bn(x.view(n, m * v * c, t))
+        else:
+            x = self.data_bn(x.view(n * m, v * c, t))
+        x = x.view(n, m, v, c, t).permute(0, 1, 3, 4, 2).contiguous().view(n * m, c, t, v)
+        for block in self.gcn:
+            x = block(x)
+        return x.reshape((n, m) + x.shape[1:])
+
+
+class GCNHead(nn.Module):
+    """Average over space-time and persons, dropout, ``fc``: ``[N, M, C, T, V]`` ->
+    ``[N, num_classes]``."""
+
+    def __init__(self, num_classes: int, in_channels: int, dropout: float = 0.0):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout) if dropout else None
+        self.fc = nn.Linear(in_channels, num_classes)
+        nn.init.normal_(self.fc.weight, std=0.01)
+        nn.init.zeros_(self.fc.bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = x.mean((3, 4)).mean(1)
+        if self.dropout is not None:
+            x = self.dropout(x)
+        return self.fc(x)
+
+
+class RecognizerGCN(nn.Module):
+    """A skeleton backbone and ``GCNHead`` for ``[B, num_clips, M, T, V, C]``."""
+
+    task = "classification"
+
+    def __init__(self, backbone: nn.Module, head: nn.Module, average_clips: str | None = "prob"):
+        super().__init__()
+        self.backbone, self.cls_head, self.average_clips = backbone, head, average_clips
+        self.loss_fn = ClassificationLoss()
+
+    def forward(self, inputs: Tensor) -> Tensor:
+        if inputs.dim() != 6:
+            raise ValueError(
+                f"inputs must be [B, num_clips, M, T, V, C], got {tuple(inputs.shape)}"
+            )
+        return self.cls_head(self.backbone(inputs.flatten(0, 1)))
+
+    def loss(self, batch: dict) -> dict[str, Tensor]:
+        """The classification loss of ``batch`` (``inputs``, ``label``)."""
+        return {"loss_cls": self.loss_fn(self(batch["inputs"]), batch["label"])}
+
+    @torch.no_grad()
+    def predict(self, inputs: Tensor) -> Tensor:
+        return average_clips(self(inputs), inputs.shape[0], self.average_clips)
+
+    @torch.no_grad()
+    def features(self, inputs: Tensor) -> Tensor:
+        """``[B, C]``: the backbone's output averaged over space-time, persons and clips."""
+        feats = self.backbone(inputs.flatten(0, 1)).mean((3, 4)).mean(1)
+        return feats.view(inputs.shape[0], -1, feats.shape[1]).mean(1)
+
+
+def _recognizer(num_classes: int, layout: str | dict, mode: str, dropout: float, **backbone):
+    net = STGCN(graph_cfg={"layout": layout, "mode": mode}, **backbone)
+    return RecognizerGCN(net, GCNHead(num_classes, net.out_channels, dropout))
+
+
+@register_model
+def stgcn(num_classes: int = 60, layout: str | dict = "coco", in_channels: int = 3,
+          num_person: int = 2, dropout: float = 0.0, **kwargs) -> RecognizerGCN:  # fmt: skip
+    """ST-GCN, MMAction2's ``stgcn_8xb16-joint-u100-80e_ntu60-xsub-keypoint-2d`` (graph
+    ``stgcn_spatial``, edge importance, 10 stages 64-128-256); ``layout="nturgb+d"`` for
+    the 3D configs."""
+    return _recognizer(num_classes, layout, kwargs.pop("mode", "stgcn_spatial"), dropout,
+                       in_channels=in_channels, num_person=num_person, **kwargs)  # fmt: skip
+
+
+@register_model
+def stgcnpp(num_classes: int = 60, layout: str | dict = "coco", in_channels: int = 3,
+            num_person: int = 2, dropout: float = 0.0, **kwargs) -> RecognizerGCN:  # fmt: skip
+    """STGCN++, MMAction2's ``stgcnpp_8xb16-joint-u100-80e_ntu60-xsub-keypoint-2d``
+    (graph ``spatial`` learned from its initial value, residual GCN units, multi-scale
+    TCN)."""
+    kwargs = {"gcn_adaptive": "init", "gcn_with_res": True, "tcn_type": "mstcn", **kwargs}
+    return _recognizer(num_classes, layout, kwargs.pop("mode", "spatial"), dropout,
+                       in_channels=in_channels, num_person=num_person, **kwargs)  # fmt: skip

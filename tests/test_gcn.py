@@ -1,0 +1,71 @@
+"""Skeleton graphs and GCN recognizers against MMAction2 1.2.0 (fixtures from its own
+code): adjacency of every layout and mode, and ST-GCN / STGCN++ logits from its
+checkpoints (its zoo configs, seeded weights)."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import actionkit.models as models
+from actionkit.models.graph import Graph
+
+from .parity_weights import make_input, make_state
+
+FIXTURE = Path(__file__).parent / "fixtures" / "mmaction" / "skeleton.pt"
+# fixture name -> (registered model, builder arguments)
+PARITY = {
+    "stgcn_coco": ("stgcn", {}),
+    "stgcn_ntu": ("stgcn", {"layout": "nturgb+d"}),
+    "stgcnpp_coco": ("stgcnpp", {}),
+}
+
+
+@pytest.fixture(scope="module")
+def fixture():
+    return torch.load(FIXTURE, weights_only=True)
+
+
+def test_graphs_equal_mmaction2(fixture):
+    assert len(fixture["graphs"]) == 16
+    for case in fixture["graphs"]:
+        got = Graph(case["layout"], case["mode"], case["max_hop"]).A
+        np.testing.assert_array_equal(got, case["A"].numpy(), err_msg=str(case["layout"]))
+
+
+def test_uniform_and_distance_strategies_by_hand():
+    # a chain 0 - 1 - 2, centre 1: within one hop, joint 0 sees {0, 1}, 1 sees {0, 1, 2}
+    chain = {"num_node": 3, "inward": [(0, 1), (2, 1)], "center": 1}
+    uniform = Graph(chain, "uniform").A
+    expected = np.array([[1 / 2, 1 / 3, 0], [1 / 2, 1 / 3, 1 / 2], [0, 1 / 3, 1 / 2]])
+    np.testing.assert_allclose(uniform[0], expected, rtol=1e-15)
+    distance = Graph(chain, "distance").A
+    np.testing.assert_allclose(distance[0], np.diag(np.diag(expected)), rtol=1e-15)
+    np.testing.assert_allclose(distance.sum(0), expected, rtol=1e-15)
+    with pytest.raises(ValueError, match="unknown layout 'ntu'"):
+        Graph("ntu")
+    with pytest.raises(ValueError, match=r"a custom layout needs \['center'\]"):
+        Graph({"num_node": 3, "inward": []})
+
+
+@pytest.mark.parametrize("name", list(PARITY))
+def test_gcn_logits_equal_mmaction2(name, fixture, tmp_path):
+    case = fixture["models"][name]
+    state = make_state(case["shapes"])
+    arch, kwargs = PARITY[name]
+    model = models.create(arch, num_classes=7, **kwargs)
+    for key in case["graph_keys"]:  # the graph buffers: ours, as built from the layout
+        state[key] = model.state_dict()[key]
+    torch.save({"meta": {}, "state_dict": state}, tmp_path / "mm.pth")
+    model = models.create(arch, num_classes=7, checkpoint=tmp_path / "mm.pth", **kwargs).eval()
+    x = make_input(case["input_shape"])
+    with torch.no_grad():
+        logits = model(x)
+    expected = case["logits"]
+    assert logits.shape == expected.shape
+    assert (logits - expected).abs().max() <= 1e-4 * expected.abs().max()
+    assert float(expected.std()) > 0.05
+    probs = model.predict(x)
+    assert probs.shape == (case["input_shape"][0], 7)
+    torch.testing.assert_close(probs.sum(1), torch.ones(len(probs)))
