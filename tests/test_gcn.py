@@ -69,3 +69,25 @@ def test_gcn_logits_equal_mmaction2(name, fixture, tmp_path):
     probs = model.predict(x)
     assert probs.shape == (case["input_shape"][0], 7)
     torch.testing.assert_close(probs.sum(1), torch.ones(len(probs)))
+
+
+@pytest.mark.slow  # about 10 s each
+@pytest.mark.parametrize("name", ["stgcn", "stgcnpp"])
+def test_onnx_export_runs_in_onnxruntime(name, tmp_path):
+    pytest.importorskip("onnxscript")
+    ort = pytest.importorskip("onnxruntime")
+    from actionkit.models.export import export_onnx, export_program
+
+    model = models.create(name, num_classes=5, base_channels=16).eval()
+    shape = (1, 1, 2, 16, 17, 3)
+    axes = export_onnx(model, torch.randn(shape), tmp_path / "m.onnx")
+    assert axes == {0: "batch", 3: "time"}
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"))
+    for size in (shape, (3, 1, 2, 16, 17, 3), (2, 1, 2, 24, 17, 3)):
+        x = torch.randn(size)
+        out = session.run(None, {"inputs": x.numpy()})[0]
+        with torch.no_grad():
+            ref = model(x)
+        assert abs(out - ref.numpy()).max() < 1e-4 * max(1.0, float(ref.abs().max())), size
+    ops = {n.target for n in export_program(model, torch.randn(shape)).graph.nodes}
+    assert not any("actionkit" in str(op) for op in ops)  # standard ops only

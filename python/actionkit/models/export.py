@@ -21,8 +21,11 @@ FIXED_INPUT = {
 
 
 def dynamic_axes(model: nn.Module, example: torch.Tensor) -> dict[int, str]:
-    """The axes of ``example`` (``[B, V, 3, (T,) H, W]``) an export leaves free."""
+    """The axes of ``example`` (``[B, V, 3, (T,) H, W]``; skeletons ``[B, clips, M, T, V,
+    C]``: batch and frames) an export leaves free."""
     axes = {0: "batch"}
+    if getattr(model, "skeleton", False):
+        return axes | {3: "time"}
     if getattr(model, "name", None) not in FIXED_INPUT:
         names = ("time", "height", "width") if example.dim() == 6 else ("height", "width")
         axes |= {example.dim() - len(names) + i: n for i, n in enumerate(names)}

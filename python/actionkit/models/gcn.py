@@ -302,6 +302,7 @@ class RecognizerGCN(nn.Module):
     """A skeleton backbone and ``GCNHead`` for ``[B, num_clips, M, T, V, C]``."""
 
     task = "classification"
+    skeleton = True  # inputs are joints, not pixels (export: batch and frames are free)
 
     def __init__(self, backbone: nn.Module, head: nn.Module, average_clips: str | None = "prob"):
         super().__init__()

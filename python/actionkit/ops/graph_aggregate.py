@@ -30,8 +30,8 @@ def graph_aggregate(x: Tensor, A: Tensor) -> Tensor:
         >>> actionkit.ops.graph_aggregate(x, A).shape
         torch.Size([16, 64, 100, 25])
     """
-    if not has_kernel("graph_aggregate", x.device):
-        return _reference.graph_aggregate(x, A)
+    if not has_kernel("graph_aggregate", x.device) or torch.compiler.is_exporting():
+        return _reference.graph_aggregate(x, A)  # exports as standard ops
     return torch.ops.actionkit.graph_aggregate(x, A)
 
 
