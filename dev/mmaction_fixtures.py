@@ -737,6 +737,12 @@ GCN_MODELS = {
                   (1, 2, 2, 20, 25, 3), {}),
     "stgcnpp_coco": ("stgcnpp/stgcnpp_8xb16-joint-u100-80e_ntu60-xsub-keypoint-2d.py",
                      (2, 1, 2, 24, 17, 3), {}),
+    "agcn_coco": ("2s-agcn/2s-agcn_8xb16-joint-u100-80e_ntu60-xsub-keypoint-2d.py",
+                  (2, 1, 2, 24, 17, 3), {}),
+    "aagcn_coco": ("2s-agcn/2s-agcn_8xb16-joint-u100-80e_ntu60-xsub-keypoint-2d.py",
+                   (2, 1, 2, 24, 17, 3), {"gcn_attention": True}),
+    "agcn_ntu": ("2s-agcn/2s-agcn_8xb16-joint-u100-80e_ntu60-xsub-keypoint-3d.py",
+                 (1, 1, 2, 20, 25, 3), {}),
 }  # fmt: skip
 
 
@@ -763,16 +769,27 @@ def skeleton_cases() -> dict:
         own = model.state_dict()
         shapes = [(k, tuple(v.shape)) for k, v in own.items()]
         state = make_state(shapes)
-        graph_keys = [k for k in own if k.endswith(".A") and not isinstance(
-            dict(model.named_parameters()).get(k), torch.nn.Parameter)]  # fmt: skip
+        params = dict(model.named_parameters())
+        # graph buffers built from the layout, and AAGCN's learned graphs (random ones
+        # make its activations explode): kept as built
+        graph_keys = [k for k in own if (k.endswith(".A") or k == "backbone.A")
+                      and (k not in params or cfg.backbone.type == "AAGCN")]  # fmt: skip
         for key in graph_keys:  # buffers built from the layout: keep them
             state[key] = own[key]
+        # AAGCN sums K subsets over all joints and adds its attention (y * s + y) in every
+        # block: damp the subset convs and the data-dependent graph so logits stay O(1)
+        scales = {".alpha": 0.02, "conv_d.0.weight": 0.25, "conv_d.1.weight": 0.25,
+                  "conv_d.2.weight": 0.25} if cfg.backbone.type == "AAGCN" else {}  # fmt: skip
+        for key in state:
+            for suffix, factor in scales.items():
+                if key.endswith(suffix):
+                    state[key] = state[key] * factor
         model.load_state_dict(state)
         x = make_input(shape)
         with torch.no_grad():
             logits = model(x, mode="tensor", stage="head")
         models[name] = {"config": config, "shapes": shapes, "graph_keys": graph_keys,
-                        "input_shape": shape, "logits": logits}  # fmt: skip
+                        "scales": scales, "input_shape": shape, "logits": logits}  # fmt: skip
         print(name, tuple(logits.shape), f"|logits| max {logits.abs().max():.3f}")
     return {"mmaction": mmaction.__version__, "graphs": graphs, "models": models}
 

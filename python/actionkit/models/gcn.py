@@ -1,6 +1,7 @@
 """Skeleton GCNs with MMAction2 1.2.0's module and parameter names (its checkpoints load):
 ST-GCN (Yan et al., AAAI 2018) and STGCN++ (Duan et al., PYSKL 2022) as its ``STGCN``
-backbone, ``GCNHead`` and ``RecognizerGCN``.
+backbone, 2s-AGCN and AAGCN (Shi et al., CVPR 2019 / TIP 2020) as its ``AAGCN``, its
+``GCNHead`` and ``RecognizerGCN``.
 
 Every graph convolution is :func:`actionkit.ops.graph_aggregate` on the 1x1 conv's output
 viewed as ``[N, K, C, T, V]`` (MMAction2: ``einsum('nkctv,kvw->nctw')``, which copies a
@@ -18,6 +19,7 @@ from __future__ import annotations
 import copy
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..losses import ClassificationLoss
@@ -280,6 +282,159 @@ class STGCN(nn.Module):
         return x.reshape((n, m) + x.shape[1:])
 
 
+class unit_aagcn(nn.Module):  # noqa: N801
+    """AAGCN's graph convolution: per subset ``k`` a 1x1 conv ``conv_d[k]`` of the input
+    aggregated over ``A[k]`` (learned, ``adaptive``) plus ``alpha`` times a data-dependent
+    graph ``tanh(conv_a[k](x)^T conv_b[k](x) / (C' T))``; BN, residual, ReLU; then, with
+    ``attention``, spatial, temporal and channel attention (each ``y * s + y``).
+
+    The convolutions commute with the aggregation (both linear, on different axes), so
+    the ``K`` subsets are one conv to ``K * C_out`` channels and one
+    :func:`~actionkit.ops.graph_aggregate` over the per-sample graphs ``[N, K, V, V]``
+    (MMAction2: a loop over subsets with a reshaped copy and a conv each)."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        A: Tensor,
+        coff_embedding: int = 4,
+        adaptive: bool = True,
+        attention: bool = True,
+    ):
+        super().__init__()
+        self.inter_c = out_channels // coff_embedding
+        self.num_subset, self.adaptive, self.attention = A.shape[0], adaptive, attention
+        k, v = A.shape[0], A.shape[-1]
+        self.conv_d = nn.ModuleList(nn.Conv2d(in_channels, out_channels, 1) for _ in range(k))
+        if adaptive:
+            self.A = nn.Parameter(A.clone())
+            self.alpha = nn.Parameter(torch.zeros(1))
+            self.conv_a = nn.ModuleList(nn.Conv2d(in_channels, self.inter_c, 1) for _ in range(k))
+            self.conv_b = nn.ModuleList(nn.Conv2d(in_channels, self.inter_c, 1) for _ in range(k))
+        else:
+            self.register_buffer("A", A.clone())
+        if attention:
+            self.conv_ta = nn.Conv1d(out_channels, 1, 9, padding=4)
+            ker = v if v % 2 else v - 1
+            self.conv_sa = nn.Conv1d(out_channels, 1, ker, padding=(ker - 1) // 2)
+            self.fc1c = nn.Linear(out_channels, out_channels // 2)
+            self.fc2c = nn.Linear(out_channels // 2, out_channels)
+        if in_channels != out_channels:
+            self.down = nn.Sequential(
+                nn.Conv2d(in_channels, out_channels, 1), nn.BatchNorm2d(out_channels)
+            )
+        else:
+            self.down = None
+        self.bn = nn.BatchNorm2d(out_channels)
+
+    @staticmethod
+    def _stacked(convs: nn.ModuleList, x: Tensor) -> Tensor:
+        """The convs of every subset as one: ``[N, K * C, T, V]``."""
+        weight = torch.cat([c.weight for c in convs])
+        bias = torch.cat([c.bias for c in convs])
+        return F.conv2d(x, weight, bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        n, c, t, v = x.shape
+        k = self.num_subset
+        A = self.A.to(x.dtype)
+        if self.adaptive:
+            a = self._stacked(self.conv_a, x).view(n, k, self.inter_c * t, v)
+            b = self._stacked(self.conv_b, x).view(n, k, self.inter_c * t, v)
+            learned = torch.tanh(torch.matmul(a.transpose(-1, -2), b) / (self.inter_c * t))
+            A = A[None] + learned * self.alpha.to(x.dtype)
+        weight = torch.cat([conv.weight for conv in self.conv_d])
+        xs = F.conv2d(x, weight).view(n, k, -1, t, v)
+        bias = sum(conv.bias for conv in self.conv_d)
+        y = graph_aggregate(xs, A) + bias.view(1, -1, 1, 1)
+        y = F.relu(self.bn(y) + (self.down(x) if self.down is not None else x))
+        if self.attention:
+            s = torch.sigmoid(self.conv_sa(y.mean(-2)))  # spatial: [N, 1, V]
+            y = y * s.unsqueeze(-2) + y
+            s = torch.sigmoid(self.conv_ta(y.mean(-1)))  # temporal: [N, 1, T]
+            y = y * s.unsqueeze(-1) + y
+            s = torch.sigmoid(self.fc2c(F.relu(self.fc1c(y.mean((-1, -2))))))  # channels
+            y = y * s[..., None, None] + y
+        return y
+
+
+class AAGCNBlock(nn.Module):
+    """``relu(tcn(gcn(x)) + residual(x))`` with ``unit_aagcn`` (``gcn_*`` arguments)."""
+
+    def __init__(self, in_channels, out_channels, A, stride=1, residual=True, **kwargs):
+        super().__init__()
+        gcn = {k[4:]: v for k, v in kwargs.items() if k.startswith("gcn_")}
+        tcn = {k[4:]: v for k, v in kwargs.items() if k.startswith("tcn_")}
+        unknown = [k for k in kwargs if not k.startswith(("gcn_", "tcn_"))]
+        if unknown:
+            raise TypeError(f"AAGCNBlock: unknown arguments {unknown}")
+        gcn.pop("type", None)
+        tcn.pop("type", None)
+        self.gcn = unit_aagcn(in_channels, out_channels, A, **gcn)
+        self.tcn = unit_tcn(out_channels, out_channels, 9, stride=stride, **tcn)
+        self.relu = nn.ReLU()
+        if not residual:
+            self.residual = None
+        elif in_channels == out_channels and stride == 1:
+            self.residual = nn.Identity()
+        else:
+            self.residual = unit_tcn(in_channels, out_channels, kernel_size=1, stride=stride)
+
+    def forward(self, x: Tensor) -> Tensor:
+        res = 0 if self.residual is None else self.residual(x)
+        return self.relu(self.tcn(self.gcn(x)) + res)
+
+
+class AAGCN(STGCN):
+    """MMAction2's ``AAGCN`` backbone (data BN over persons too by default; channels
+    double at ``inflate_stages``); ``gcn_attention=False`` is 2s-AGCN."""
+
+    def __init__(
+        self,
+        graph_cfg: dict,
+        in_channels: int = 3,
+        base_channels: int = 64,
+        data_bn_type: str = "MVC",
+        num_person: int = 2,
+        num_stages: int = 10,
+        inflate_stages=(5, 8),
+        down_stages=(5, 8),
+        **kwargs,
+    ):
+        nn.Module.__init__(self)
+        self.graph = Graph(**graph_cfg)
+        A = torch.tensor(self.graph.A, dtype=torch.float32)
+        self.register_buffer("A", A)
+        self.data_bn_type = data_bn_type
+        if data_bn_type == "MVC":
+            self.data_bn = nn.BatchNorm1d(num_person * in_channels * A.shape[1])
+        elif data_bn_type == "VC":
+            self.data_bn = nn.BatchNorm1d(in_channels * A.shape[1])
+        else:
+            self.data_bn = nn.Identity()
+        per_stage = [copy.deepcopy(kwargs) for _ in range(num_stages)]
+        for key, value in kwargs.items():
+            if isinstance(value, list | tuple) and len(value) == num_stages:
+                for i in range(num_stages):
+                    per_stage[i][key] = value[i]
+        per_stage[0].pop("tcn_dropout", None)
+        modules = []
+        if in_channels != base_channels:
+            modules.append(
+                AAGCNBlock(in_channels, base_channels, A, 1, residual=False, **per_stage[0])
+            )
+        channels = base_channels
+        for i in range(2, num_stages + 1):
+            out = channels * (1 + (i in inflate_stages))
+            modules.append(
+                AAGCNBlock(channels, out, A, stride=1 + (i in down_stages), **per_stage[i - 1])
+            )
+            channels = out
+        self.out_channels = channels
+        self.gcn = nn.ModuleList(modules)
+
+
 class GCNHead(nn.Module):
     """Average over space-time and persons, dropout, ``fc``: ``[N, M, C, T, V]`` ->
     ``[N, num_classes]``."""
@@ -331,8 +486,8 @@ class RecognizerGCN(nn.Module):
         return feats.view(inputs.shape[0], -1, feats.shape[1]).mean(1)
 
 
-def _recognizer(num_classes: int, layout: str | dict, mode: str, dropout: float, **backbone):
-    net = STGCN(graph_cfg={"layout": layout, "mode": mode}, **backbone)
+def _recognizer(num_classes, layout, mode, dropout, backbone=None, **kwargs) -> RecognizerGCN:
+    net = (backbone or STGCN)(graph_cfg={"layout": layout, "mode": mode}, **kwargs)
     return RecognizerGCN(net, GCNHead(num_classes, net.out_channels, dropout))
 
 
@@ -354,4 +509,23 @@ def stgcnpp(num_classes: int = 60, layout: str | dict = "coco", in_channels: int
     TCN)."""
     kwargs = {"gcn_adaptive": "init", "gcn_with_res": True, "tcn_type": "mstcn", **kwargs}
     return _recognizer(num_classes, layout, kwargs.pop("mode", "spatial"), dropout,
+                       in_channels=in_channels, num_person=num_person, **kwargs)  # fmt: skip
+
+
+@register_model
+def agcn(num_classes: int = 60, layout: str | dict = "coco", in_channels: int = 3,
+         num_person: int = 2, dropout: float = 0.0, **kwargs) -> RecognizerGCN:  # fmt: skip
+    """2s-AGCN (one stream), MMAction2's ``2s-agcn_8xb16-joint-u100-80e_ntu60-xsub-keypoint-2d``:
+    ``AAGCN`` with ``gcn_attention=False``, graph ``spatial``."""
+    kwargs = {"gcn_attention": False, **kwargs}
+    return _recognizer(num_classes, layout, kwargs.pop("mode", "spatial"), dropout, AAGCN,
+                       in_channels=in_channels, num_person=num_person, **kwargs)  # fmt: skip
+
+
+@register_model
+def aagcn(num_classes: int = 60, layout: str | dict = "coco", in_channels: int = 3,
+          num_person: int = 2, dropout: float = 0.0, **kwargs) -> RecognizerGCN:  # fmt: skip
+    """AAGCN: 2s-AGCN with the spatial, temporal and channel attention on."""
+    kwargs = {"gcn_attention": True, **kwargs}
+    return _recognizer(num_classes, layout, kwargs.pop("mode", "spatial"), dropout, AAGCN,
                        in_channels=in_channels, num_person=num_person, **kwargs)  # fmt: skip
