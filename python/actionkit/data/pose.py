@@ -1,0 +1,141 @@
+"""Skeleton annotations: MMAction2 1.x pose pickles, read as data.
+
+A pose pickle is ``{"split": {name: [frame_dir, ...]}, "annotations": [sample, ...]}``
+(or the bare list of samples of MMAction2 0.x), each sample ``{"frame_dir", "total_frames",
+"label", "img_shape", "original_shape", "keypoint": float [M, T, V, C],
+"keypoint_score": [M, T, V]}`` (3D skeletons: ``C = 3`` and no scores).
+
+Pickles can run code; these are read with an unpickler that builds only plain data
+(dicts, lists, tuples, strings, numbers) and numpy arrays, and refuses anything else
+naming it (``trust=True`` lifts that, for files from a source you trust).
+:func:`load_pose_annotations` validates every sample and raises
+:class:`~actionkit.errors.DataError` naming the file, the sample and the key.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataError
+from ..serialization import _numpy_globals
+
+REQUIRED = ("frame_dir", "total_frames", "label", "keypoint")
+
+
+class _Refused(pickle.UnpicklingError):
+    """A global the data unpickler does not build."""
+
+
+class _DataUnpickler(pickle.Unpickler):
+    """Builds plain data and numpy arrays; any other global is refused."""
+
+    allowed = _numpy_globals()
+
+    def find_class(self, module: str, name: str):
+        qualname = f"{module}.{name}"
+        if qualname in self.allowed:
+            return self.allowed[qualname]
+        raise _Refused(qualname)
+
+
+def load_pickle(path: str | os.PathLike, trust: bool = False):
+    """The object in the pickle ``path``, built from data types and numpy arrays only
+    (``trust=True``: any object, which can run code)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such pose file")
+    data = path.read_bytes()
+    if trust:
+        return pickle.loads(data)  # noqa: S301  (the caller's explicit opt-in)
+    try:
+        return _DataUnpickler(io.BytesIO(data)).load()
+    except _Refused as e:
+        raise DataError(
+            f"{path}: refusing to unpickle {e} — a pose file holds data, and this one names "
+            "other objects; pass trust=True only if you trust where the file came from: "
+            "unpickling can run any code it holds"
+        ) from None
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError) as e:
+        raise DataError(f"{path}: not a pose pickle ({type(e).__name__}: {e})") from None
+
+
+def _check_sample(path: Path, i: int, sample, num_classes: int | None) -> dict:
+    if not isinstance(sample, dict):
+        raise DataError(
+            f"{path}: annotations[{i}]: expected a mapping, got {type(sample).__name__}"
+        )
+    name = sample.get("frame_dir", f"annotations[{i}]")
+    where = f"{path}: sample {name!r}"
+    missing = [k for k in REQUIRED if k not in sample]
+    if missing:
+        raise DataError(f"{where}: missing key {missing[0]!r}")
+    kp = np.asarray(sample["keypoint"])
+    if kp.ndim != 4 or kp.shape[-1] not in (2, 3) or not np.issubdtype(kp.dtype, np.number):
+        raise DataError(f"{where}: keypoint must be numbers [M, T, V, 2 or 3], got {kp.shape}")
+    m, t, v, _ = kp.shape
+    if m == 0 or t == 0 or v == 0:
+        raise DataError(f"{where}: keypoint has an empty axis, shape {kp.shape}")
+    if not np.isfinite(kp).all():
+        raise DataError(f"{where}: keypoint holds NaN or inf")
+    total = sample["total_frames"]
+    if not isinstance(total, int | np.integer) or total != t:
+        raise DataError(f"{where}: total_frames {total!r} disagrees with keypoint's {t} frames")
+    if "keypoint_score" in sample:
+        score = np.asarray(sample["keypoint_score"])
+        if score.shape != (m, t, v):
+            raise DataError(
+                f"{where}: keypoint_score has shape {score.shape}, keypoint {kp.shape} "
+                f"wants {(m, t, v)}"
+            )
+        if not np.isfinite(score).all():
+            raise DataError(f"{where}: keypoint_score holds NaN or inf")
+    label = sample["label"]
+    if not isinstance(label, int | np.integer) or label < 0:
+        raise DataError(f"{where}: label must be an integer >= 0, got {label!r}")
+    if num_classes is not None and label >= num_classes:
+        raise DataError(f"{where}: label {label} is out of range for {num_classes} classes")
+    return sample
+
+
+def load_pose_annotations(
+    path: str | os.PathLike,
+    split: str | None = None,
+    num_classes: int | None = None,
+    trust: bool = False,
+) -> list[dict]:
+    """The validated samples of a pose pickle, those of ``split`` only when given (a
+    name in its ``split`` mapping; names of unknown samples are an error)."""
+    path = Path(path)
+    data = load_pickle(path, trust)
+    if isinstance(data, list):
+        if split is not None:
+            raise DataError(f"{path}: a list of samples has no splits (asked for {split!r})")
+        samples = data
+    elif isinstance(data, dict) and "annotations" in data:
+        samples = data["annotations"]
+        if split is not None:
+            splits = data.get("split") or {}
+            if split not in splits:
+                raise DataError(
+                    f"{path}: no split {split!r} (known: {', '.join(map(str, splits))})"
+                )
+            wanted = set(splits[split])
+            found = {s.get("frame_dir") for s in samples if isinstance(s, dict)}
+            unknown = sorted(map(str, wanted - found))
+            if unknown:
+                raise DataError(
+                    f"{path}: split {split!r} names {len(unknown)} samples that are not in "
+                    f"annotations, e.g. {unknown[0]!r}"
+                )
+            samples = [s for s in samples if s.get("frame_dir") in wanted]
+    else:
+        raise DataError(
+            f"{path}: expected {{'split', 'annotations'}} or a list of samples, got "
+            f"{type(data).__name__}"
+        )
+    return [_check_sample(path, i, s, num_classes) for i, s in enumerate(samples)]
