@@ -794,6 +794,61 @@ def skeleton_cases() -> dict:
     return {"mmaction": mmaction.__version__, "graphs": graphs, "models": models}
 
 
+def pose_pipeline_cases() -> dict:
+    """MMAction2's skeleton pipelines (PreNormalize2D/3D, GenSkeFeat with each stream,
+    UniformSampleFrames in test mode, PoseDecode, FormatGCNInput) on seeded poses: 2D
+    COCO keypoints with scores, 3D NTU skeletons with a second person absent at times."""
+    import copy
+
+    import numpy as np
+    from mmaction.datasets.transforms import (
+        FormatGCNInput,
+        GenSkeFeat,
+        PoseDecode,
+        PreNormalize2D,
+        PreNormalize3D,
+        UniformSampleFrames,
+    )
+    from mmengine.dataset import Compose
+
+    rng = np.random.default_rng(47)
+    coco = {
+        "frame_dir": "c", "total_frames": 40, "label": 3, "img_shape": (480, 640),
+        "keypoint": (rng.random((2, 40, 17, 2)) * [640, 480]).astype(np.float32),
+        "keypoint_score": rng.random((2, 40, 17)).astype(np.float32),
+    }  # fmt: skip
+    ntu_kp = rng.standard_normal((2, 30, 25, 3)).astype(np.float32)
+    ntu_kp[1, :7] = 0  # the second person appears late
+    ntu_kp[:, 28:] = 0  # and both leave early
+    ntu = {"frame_dir": "n", "total_frames": 30, "label": 1, "keypoint": ntu_kp}
+    one = {"frame_dir": "o", "total_frames": 12, "label": 0,
+           "keypoint": rng.standard_normal((1, 12, 25, 3)).astype(np.float32)}  # fmt: skip
+    cases = []
+    plan = [
+        (coco, "coco", ["j"], 16, 2), (coco, "coco", ["b", "bm"], 16, 1),
+        (coco, "coco", ["j", "b", "jm", "bm"], 8, 1), (coco, "coco", ["jm"], 50, 1),
+        (ntu, "nturgb+d", ["j"], 16, 2), (ntu, "nturgb+d", ["b"], 16, 1),
+        (ntu, "nturgb+d", ["jm", "bm"], 10, 1), (one, "nturgb+d", ["j"], 20, 1),
+    ]  # fmt: skip
+    for sample, dataset, feats, clip_len, num_clips in plan:
+        pre = PreNormalize2D() if dataset == "coco" else PreNormalize3D()
+        pipeline = Compose([
+            pre, GenSkeFeat(dataset=dataset, feats=feats),
+            UniformSampleFrames(clip_len=clip_len, num_clips=num_clips, test_mode=True),
+            PoseDecode(), FormatGCNInput(num_person=2),
+        ])  # fmt: skip
+        out = pipeline(copy.deepcopy(sample))
+        cases.append({"sample": sample["frame_dir"], "dataset": dataset, "feats": feats,
+                      "clip_len": clip_len, "num_clips": num_clips,
+                      "keypoint": torch.from_numpy(out["keypoint"])})  # fmt: skip
+    samples = {}
+    for sample in (coco, ntu, one):
+        samples[sample["frame_dir"]] = {
+            k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in sample.items()
+        }
+    return {"mmaction": mmaction.__version__, "samples": samples, "cases": cases}
+
+
 def bmn_cases() -> dict:
     """MMAction2's BMN (the 400x100 ActivityNet config's model) in tensor mode on seeded
     weights and features: (confidence map, start, end)."""
@@ -856,6 +911,7 @@ def main() -> None:
         "features": feature_cases,
         "bsn": bsn_cases,
         "skeleton": skeleton_cases,
+        "pose_pipeline": pose_pipeline_cases,
         "localization_data": localization_data_cases,
         "localization_metrics": localization_metric_cases,
         "pretrained": pretrained_cases,
