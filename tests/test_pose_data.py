@@ -6,6 +6,7 @@ import pickle
 
 import numpy as np
 import pytest
+import torch
 
 from actionkit.data.pose import load_pickle, load_pose_annotations
 from actionkit.errors import DataError
@@ -92,3 +93,51 @@ def test_bad_samples_are_named(tmp_path, change, message):
     path = _write(tmp_path / "p.pkl", {"annotations": [sample]})
     with pytest.raises(DataError, match=r"p\.pkl: sample 'a': " + message):
         load_pose_annotations(path, num_classes=3)
+
+
+def test_synthetic_skeletons_train_through_the_trainer(tmp_path):
+    """The skeleton demo's config on a tiny generated set: PoseDataset, its pipeline and
+    ST-GCN through actionkit-train and actionkit-test (learning is the demo's business)."""
+    import json
+    from pathlib import Path
+
+    from actionkit.cli import test as test_cli
+    from actionkit.cli import train
+    from actionkit.data.pose import PoseDataset
+    from actionkit.data.pose_transforms import (
+        FormatGCNInput,
+        GenSkeFeat,
+        PoseDecode,
+        PreNormalize2D,
+    )
+    from actionkit.data.sampling import UniformSampleFrames
+    from actionkit.data.synthetic_pose import CLASSES, REVERSED
+
+    config = Path(__file__).resolve().parents[1] / "configs" / "demo" / "stgcn_synthetic.yaml"
+    tiny = [f"data.root={tmp_path / 'data'}", "data.synthetic_pose={train_per_class: 2, "
+            "test_per_class: 1}", "model.args={base_channels: 8, layout: coco}",
+            "schedule.epochs=1", "data.batch_size=8", "data.num_workers=0"]  # fmt: skip
+    assert train.main([str(config), "--work-dir", str(tmp_path / "w"), "--set", *tiny]) == 0
+    metrics = json.loads((tmp_path / "w" / "metrics.json").read_text())
+    assert metrics["num_samples"] == len(CLASSES)
+    out = tmp_path / "out"
+    assert (
+        test_cli.main(
+            [str(config), str(tmp_path / "w" / "best.pth"), "--out", str(out), "--set", *tiny]
+        )
+        == 0
+    )
+    assert len(json.loads((out / "predictions.json").read_text())) == len(CLASSES)
+    # the pairs are each other's frames reversed
+    path = tmp_path / "data" / "synthetic_pose.pkl"
+    samples = {s["frame_dir"]: s for s in load_pose_annotations(path)}
+    for second, first in REVERSED.items():
+        a, b = samples[f"{first}_0000"], samples[f"{second}_0000"]
+        assert a["total_frames"] > 0 and b["label"] == CLASSES.index(second)
+    steps = [PreNormalize2D(), GenSkeFeat("coco", ["j"]), PoseDecode(), FormatGCNInput(2)]
+    dataset = PoseDataset(path, UniformSampleFrames(16), steps, "train", len(CLASSES), seed=3)
+    item, again = dataset[(0, 5)], dataset[(0, 5)]
+    assert item["inputs"].shape == (1, 2, 16, 17, 3) and torch.equal(
+        item["inputs"], again["inputs"]
+    )
+    assert not torch.equal(item["inputs"], dataset[(1, 5)]["inputs"])  # another epoch, other frames

@@ -79,9 +79,21 @@ class SyntheticFeaturesConfig:
 
 
 @dataclass
+class SyntheticPoseConfig:
+    """Generate the synthetic skeleton set (``actionkit.data.synthetic_pose``: 12 limb-motion
+    classes, COCO-17 2D keypoints) as ``data.root/synthetic_pose.pkl`` with splits
+    ``train`` and ``test`` if it is absent; the splits' ``ann_file`` defaults to it."""
+
+    train_per_class: int = 60
+    test_per_class: int = 10
+    seed: int = 0
+
+
+@dataclass
 class SplitConfig:
     ann_file: str | None = None  # a list file; relative paths are under data.root
     data_prefix: str | None = None  # default: data.data_prefix
+    split: str | None = None  # pose: the split of the pickle (e.g. xsub_train)
     sampler: dict[str, Any] = field(  # default: TSN's 8 segments
         default_factory=lambda: {"type": "SampleFrames", "clip_len": 1, "num_clips": 8}
     )
@@ -92,12 +104,14 @@ class SplitConfig:
 class DataConfig:
     # video / rawframes: lists of clips (recognition); features: ActivityNet-style JSON
     # annotations and per-video feature files (BMN, BSN's TEM); proposals: the same
-    # annotations and per-video PGM outputs in data_prefix (BSN's PEM)
-    kind: Literal["video", "rawframes", "features", "proposals"] = "video"
+    # annotations and per-video PGM outputs in data_prefix (BSN's PEM); pose: a pose
+    # pickle per split (ann_file; with `split:` one file holding named splits)
+    kind: Literal["video", "rawframes", "features", "proposals", "pose"] = "video"
     root: str = "data"  # list files and data_prefix are relative to it
     data_prefix: str = ""  # video paths in the lists are relative to root/data_prefix
     synthetic: SyntheticConfig | None = None
     synthetic_features: SyntheticFeaturesConfig | None = None
+    synthetic_pose: SyntheticPoseConfig | None = None
     feature_ext: Literal[".csv", ".npy"] = ".csv"  # features: <data_prefix>/<video><ext>
     temporal_dim: int | None = None  # features: rescale each sequence to this length
     train_top_k: int = 500  # proposals: the best PGM proposals per video, training
@@ -348,8 +362,9 @@ def validate(cfg: Config, path: str) -> None:
         if split_cfg is None:
             continue
         build_sampler(split_cfg.sampler, f"{path}: data.{split}.sampler")
+        build = build_pose_transform if cfg.data.kind == "pose" else build_transform
         for i, spec in enumerate(split_cfg.pipeline):
-            build_transform(spec, f"{path}: data.{split}.pipeline[{i}]")
+            build(spec, f"{path}: data.{split}.pipeline[{i}]")
     checks = {
         "model.num_classes": cfg.model.num_classes >= 1,
         "data.batch_size": cfg.data.batch_size >= 1,
@@ -469,6 +484,21 @@ def build_transform(spec: dict, path: str = "transform"):
     from .data import transforms
 
     return _build("transform", transforms, TRANSFORMS, spec, path)
+
+
+POSE_TRANSFORMS = (
+    "PreNormalize2D",
+    "PreNormalize3D",
+    "GenSkeFeat",
+    "PoseDecode",
+    "FormatGCNInput",
+)
+
+
+def build_pose_transform(spec: dict, path: str = "transform"):
+    from .data import pose_transforms
+
+    return _build("skeleton transform", pose_transforms, POSE_TRANSFORMS, spec, path)
 
 
 def to_dict(cfg: Config) -> dict:

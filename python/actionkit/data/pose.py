@@ -20,6 +20,8 @@ import pickle
 from pathlib import Path
 
 import numpy as np
+import torch
+from torch.utils.data import Dataset
 
 from ..errors import DataError
 from ..serialization import _numpy_globals
@@ -139,3 +141,64 @@ def load_pose_annotations(
             f"{type(data).__name__}"
         )
     return [_check_sample(path, i, s, num_classes) for i, s in enumerate(samples)]
+
+
+class _Entry:
+    """What the classification evaluator names a sample by."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+
+class PoseDataset(Dataset):
+    """Samples of a pose pickle through a skeleton pipeline
+    (:mod:`actionkit.data.pose_transforms`), ``{"inputs": [num_clips, M, T, V, C]
+    float32, "label", "index"}``.
+
+    ``sampler`` (``UniformSampleFrames``) runs right before the pipeline's
+    ``PoseDecode``, where MMAction2's pipelines put it. Randomness comes from a generator
+    per (seed, epoch, index), so a sample is the same in every worker layout (an
+    ``(epoch, index)`` pair, what :class:`~actionkit.engine.EpochSampler` yields, picks
+    the epoch)."""
+
+    def __init__(
+        self,
+        ann_file: str | os.PathLike,
+        sampler,
+        pipeline: list,
+        split: str | None = None,
+        num_classes: int | None = None,
+        seed: int = 0,
+        trust: bool = False,
+    ):
+        from .pose_transforms import PoseDecode, SampleFrames
+
+        self.samples = load_pose_annotations(ann_file, split, num_classes, trust)
+        if not self.samples:
+            raise DataError(f"{ann_file}: no samples" + (f" in split {split!r}" if split else ""))
+        steps = list(pipeline)
+        where = next((i for i, t in enumerate(steps) if isinstance(t, PoseDecode)), None)
+        if where is None:
+            raise DataError(f"{ann_file}: the pipeline needs a PoseDecode (where frames are taken)")
+        steps.insert(where, SampleFrames(sampler))
+        self.steps, self.seed, self.epoch = steps, seed, 0
+        self.entries = [_Entry(str(s["frame_dir"])) for s in self.samples]
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __getitem__(self, index: int | tuple[int, int]) -> dict:
+        from .pose_transforms import SampleFrames
+
+        epoch, index = index if isinstance(index, tuple) else (self.epoch, index)
+        rng = np.random.default_rng([self.seed, epoch, index])
+        results = {
+            k: v.copy() if isinstance(v, np.ndarray) else v for k, v in self.samples[index].items()
+        }
+        for step in self.steps:
+            results = step(results, rng) if isinstance(step, SampleFrames) else step(results)
+        inputs = torch.from_numpy(np.ascontiguousarray(results["keypoint"], dtype=np.float32))
+        return {"inputs": inputs, "label": int(results["label"]), "index": index}

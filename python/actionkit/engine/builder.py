@@ -25,6 +25,8 @@ def prepare_data(cfg: Config, info: DistInfo = SINGLE, log=print) -> None:
     root = Path(cfg.data.root)
     if cfg.data.synthetic_features is not None:
         _prepare_features(cfg, info, log)
+    if cfg.data.synthetic_pose is not None:
+        _prepare_pose(cfg, info, log)
     if syn is None:
         return
     from ..data import synthetic
@@ -72,6 +74,33 @@ def _prepare_features(cfg: Config, info: DistInfo, log) -> None:
         n = syn.train_videos + syn.val_videos + syn.test_videos
         log(f"generating the synthetic localization set: {n} feature sequences in {root}")
         synthetic_features.make_dataset(root, **dataclasses.asdict(syn))
+    barrier(info)
+
+
+def _prepare_pose(cfg: Config, info: DistInfo, log) -> None:
+    """The synthetic skeleton set (``data.synthetic_pose``), generated once."""
+    import dataclasses
+    import json
+
+    from ..data import synthetic_pose
+
+    root = Path(cfg.data.root)
+    wanted = {
+        "generator": synthetic_pose.GENERATOR_VERSION,
+        "kind": "pose",
+        **dataclasses.asdict(cfg.data.synthetic_pose),
+    }
+    if (root / "synthetic.json").exists() or (root / "synthetic_pose.pkl").exists():
+        _check_synthetic(root, wanted, cfg.source)
+        return
+    if info.is_main:
+        syn = cfg.data.synthetic_pose
+        n = len(synthetic_pose.CLASSES) * (syn.train_per_class + syn.test_per_class)
+        log(f"generating the synthetic skeleton set: {n} samples in {root}")
+        synthetic_pose.make_pose_dataset(
+            root / "synthetic_pose.pkl", syn.train_per_class, syn.test_per_class, syn.seed
+        )
+        (root / "synthetic.json").write_text(json.dumps(wanted, indent=1))
     barrier(info)
 
 
@@ -132,6 +161,8 @@ def ann_file(cfg: Config, split: str) -> Path:
     if split_cfg.ann_file is None:
         if cfg.data.synthetic_features is not None:
             return Path(cfg.data.root) / f"{split}.json"
+        if cfg.data.synthetic_pose is not None:
+            return Path(cfg.data.root) / "synthetic_pose.pkl"
         if cfg.data.synthetic is None:
             raise ConfigError(f"{cfg.source}: data.{split}.ann_file: no list file given")
         name = "train_list.txt" if split == "train" else f"{split}_list.txt"
@@ -171,6 +202,18 @@ def build_dataset(cfg: Config, split: str):
             test_mode=split != "train",
             targets="tem" if tem else "bmn",
             boundary_ratio=cfg.model.args.get("boundary_ratio", 0.1),
+        )
+    if cfg.data.kind == "pose":
+        from ..config import build_pose_transform
+        from ..data.pose import PoseDataset
+
+        steps = [
+            build_pose_transform(spec, f"{where}.pipeline[{i}]")
+            for i, spec in enumerate(split_cfg.pipeline)
+        ]
+        sampler = build_sampler(split_cfg.sampler, f"{where}.sampler")
+        return PoseDataset(
+            path, sampler, steps, split_cfg.split, cfg.model.num_classes, cfg.train.seed
         )
     if cfg.data.kind == "proposals":
         from ..data.localization import ProposalDataset

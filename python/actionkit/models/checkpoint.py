@@ -17,21 +17,25 @@ from ..errors import CheckpointError, UsageError
 
 log = logging.getLogger(__name__)
 
-# The classifier's parameters (X3D's head calls its classifier fc2).
+# The classifier's parameters (X3D's head calls its classifier fc2, GCNHead fc).
 _CLASSIFIER = (
     "cls_head.fc_cls.weight",
     "cls_head.fc_cls.bias",
     "cls_head.fc2.weight",
     "cls_head.fc2.bias",
+    "cls_head.fc.weight",
+    "cls_head.fc.bias",
 )
 
 
 def num_classes_of(state: dict) -> int:
     """The number of classes a state dict's classifier has."""
-    for key in ("cls_head.fc_cls.weight", "cls_head.fc2.weight"):
+    for key in _CLASSIFIER[::2]:
         if key in state:
             return int(state[key].shape[0])
-    raise CheckpointError("the checkpoint has no classifier (cls_head.fc_cls or cls_head.fc2)")
+    raise CheckpointError(
+        "the checkpoint has no classifier (cls_head.fc_cls, cls_head.fc2 or cls_head.fc)"
+    )
 
 
 @dataclass
