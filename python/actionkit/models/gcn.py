@@ -183,17 +183,32 @@ class mstcn(nn.Module):  # noqa: N801
         return self.drop(self.bn(feat))
 
 
+def _unit_args(kwargs: dict, block: str) -> tuple[dict, dict]:
+    """A block's ``gcn_*`` and ``tcn_*`` keyword arguments, prefixes removed."""
+    unknown = [k for k in kwargs if not k.startswith(("gcn_", "tcn_"))]
+    if unknown:
+        raise TypeError(f"{block}: unknown arguments {unknown}")
+    gcn = {k[4:]: v for k, v in kwargs.items() if k.startswith("gcn_")}
+    tcn = {k[4:]: v for k, v in kwargs.items() if k.startswith("tcn_")}
+    return gcn, tcn
+
+
+def _residual(in_channels: int, out_channels: int, stride: int, residual: bool):
+    """A block's shortcut: none, the identity, or a strided 1x1 unit_tcn."""
+    if not residual:
+        return None
+    if in_channels == out_channels and stride == 1:
+        return nn.Identity()
+    return unit_tcn(in_channels, out_channels, kernel_size=1, stride=stride)
+
+
 class STGCNBlock(nn.Module):
     """``relu(tcn(gcn(x)) + residual(x))``; ``gcn_*`` / ``tcn_*`` keyword arguments go to
     the units (``tcn_type="mstcn"`` for STGCN++)."""
 
     def __init__(self, in_channels, out_channels, A, stride=1, residual=True, **kwargs):
         super().__init__()
-        gcn = {k[4:]: v for k, v in kwargs.items() if k.startswith("gcn_")}
-        tcn = {k[4:]: v for k, v in kwargs.items() if k.startswith("tcn_")}
-        unknown = [k for k in kwargs if not k.startswith(("gcn_", "tcn_"))]
-        if unknown:
-            raise TypeError(f"STGCNBlock: unknown arguments {unknown}")
+        gcn, tcn = _unit_args(kwargs, "STGCNBlock")
         tcn_type = tcn.pop("type", "unit_tcn")
         if gcn.pop("type", "unit_gcn") != "unit_gcn":
             raise ValueError("STGCNBlock: gcn_type must be unit_gcn")
@@ -205,12 +220,7 @@ class STGCNBlock(nn.Module):
         else:
             raise ValueError(f"STGCNBlock: tcn_type must be unit_tcn or mstcn, got {tcn_type!r}")
         self.relu = nn.ReLU()
-        if not residual:
-            self.residual = None
-        elif in_channels == out_channels and stride == 1:
-            self.residual = nn.Identity()
-        else:
-            self.residual = unit_tcn(in_channels, out_channels, kernel_size=1, stride=stride)
+        self.residual = _residual(in_channels, out_channels, stride, residual)
 
     def forward(self, x: Tensor) -> Tensor:
         res = 0 if self.residual is None else self.residual(x)
@@ -238,21 +248,9 @@ class STGCN(nn.Module):
         **kwargs,
     ):
         super().__init__()
-        self.graph = Graph(**graph_cfg)
-        A = torch.tensor(self.graph.A, dtype=torch.float32)
-        self.data_bn_type = data_bn_type
-        if data_bn_type == "MVC":
-            self.data_bn = nn.BatchNorm1d(num_person * in_channels * A.shape[1])
-        elif data_bn_type == "VC":
-            self.data_bn = nn.BatchNorm1d(in_channels * A.shape[1])
-        else:
-            self.data_bn = nn.Identity()
-        per_stage = [copy.deepcopy(kwargs) for _ in range(num_stages)]
-        for k, v in kwargs.items():
-            if isinstance(v, list | tuple) and len(v) == num_stages:
-                for i in range(num_stages):
-                    per_stage[i][k] = v[i]
-        per_stage[0].pop("tcn_dropout", None)
+        A, per_stage = self._setup(
+            graph_cfg, in_channels, data_bn_type, num_person, num_stages, kwargs
+        )
         modules = []
         if in_channels != base_channels:
             modules.append(
@@ -268,6 +266,26 @@ class STGCN(nn.Module):
             channels = out
         self.out_channels = channels
         self.gcn = nn.ModuleList(modules)
+
+    def _setup(self, graph_cfg, in_channels, data_bn_type, num_person, num_stages, kwargs):
+        """The graph, the data BN and the per-stage keyword arguments (shared with AAGCN);
+        returns ``(A, per_stage)``."""
+        self.graph = Graph(**graph_cfg)
+        A = torch.tensor(self.graph.A, dtype=torch.float32)
+        self.data_bn_type = data_bn_type
+        if data_bn_type == "MVC":
+            self.data_bn = nn.BatchNorm1d(num_person * in_channels * A.shape[1])
+        elif data_bn_type == "VC":
+            self.data_bn = nn.BatchNorm1d(in_channels * A.shape[1])
+        else:
+            self.data_bn = nn.Identity()
+        per_stage = [copy.deepcopy(kwargs) for _ in range(num_stages)]
+        for key, value in kwargs.items():
+            if isinstance(value, list | tuple) and len(value) == num_stages:
+                for i in range(num_stages):
+                    per_stage[i][key] = value[i]
+        per_stage[0].pop("tcn_dropout", None)
+        return A, per_stage
 
     def forward(self, x: Tensor) -> Tensor:
         n, m, t, v, c = x.shape
@@ -364,22 +382,13 @@ class AAGCNBlock(nn.Module):
 
     def __init__(self, in_channels, out_channels, A, stride=1, residual=True, **kwargs):
         super().__init__()
-        gcn = {k[4:]: v for k, v in kwargs.items() if k.startswith("gcn_")}
-        tcn = {k[4:]: v for k, v in kwargs.items() if k.startswith("tcn_")}
-        unknown = [k for k in kwargs if not k.startswith(("gcn_", "tcn_"))]
-        if unknown:
-            raise TypeError(f"AAGCNBlock: unknown arguments {unknown}")
+        gcn, tcn = _unit_args(kwargs, "AAGCNBlock")
         gcn.pop("type", None)
         tcn.pop("type", None)
         self.gcn = unit_aagcn(in_channels, out_channels, A, **gcn)
         self.tcn = unit_tcn(out_channels, out_channels, 9, stride=stride, **tcn)
         self.relu = nn.ReLU()
-        if not residual:
-            self.residual = None
-        elif in_channels == out_channels and stride == 1:
-            self.residual = nn.Identity()
-        else:
-            self.residual = unit_tcn(in_channels, out_channels, kernel_size=1, stride=stride)
+        self.residual = _residual(in_channels, out_channels, stride, residual)
 
     def forward(self, x: Tensor) -> Tensor:
         res = 0 if self.residual is None else self.residual(x)
@@ -403,22 +412,10 @@ class AAGCN(STGCN):
         **kwargs,
     ):
         nn.Module.__init__(self)
-        self.graph = Graph(**graph_cfg)
-        A = torch.tensor(self.graph.A, dtype=torch.float32)
+        A, per_stage = self._setup(
+            graph_cfg, in_channels, data_bn_type, num_person, num_stages, kwargs
+        )
         self.register_buffer("A", A)
-        self.data_bn_type = data_bn_type
-        if data_bn_type == "MVC":
-            self.data_bn = nn.BatchNorm1d(num_person * in_channels * A.shape[1])
-        elif data_bn_type == "VC":
-            self.data_bn = nn.BatchNorm1d(in_channels * A.shape[1])
-        else:
-            self.data_bn = nn.Identity()
-        per_stage = [copy.deepcopy(kwargs) for _ in range(num_stages)]
-        for key, value in kwargs.items():
-            if isinstance(value, list | tuple) and len(value) == num_stages:
-                for i in range(num_stages):
-                    per_stage[i][key] = value[i]
-        per_stage[0].pop("tcn_dropout", None)
         modules = []
         if in_channels != base_channels:
             modules.append(
