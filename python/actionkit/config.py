@@ -426,17 +426,12 @@ def validate(cfg: Config, path: str) -> None:
             f"{path}: train.best_metric: {cfg.train.best_metric!r} is not a metric of "
             f"{what} (known: {', '.join(known)})"
         )
-    wanted = {"localization": "features", "localization_tem": "features"}.get(task)
-    wanted = "proposals" if task == "localization_pem" else wanted
-    if (
-        wanted
-        and cfg.data.kind != wanted
-        or not wanted
-        and cfg.data.kind in ("features", "proposals")
-    ):
+    kinds = {"localization": "features", "localization_tem": "features"}
+    wanted = {**kinds, "localization_pem": "proposals"}.get(task)
+    if cfg.data.kind != wanted if wanted else cfg.data.kind in ("features", "proposals"):
         raise ConfigError(
             f"{path}: data.kind: {cfg.data.kind!r} does not fit model {cfg.model.name!r} "
-            f"({task}: data.kind {wanted or 'video or rawframes'!r})"
+            f"({task}: data.kind {wanted or 'video, rawframes or pose'!r})"
         )
 
 
