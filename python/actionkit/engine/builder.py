@@ -20,87 +20,70 @@ from .sampler import EpochSampler
 
 def prepare_data(cfg: Config, info: DistInfo = SINGLE, log=print) -> None:
     """Generates the synthetic dataset under ``data.root`` when the config asks for one
-    and it is not there yet (process 0 writes, the others wait)."""
-    syn = cfg.data.synthetic
-    root = Path(cfg.data.root)
-    if cfg.data.synthetic_features is not None:
-        _prepare_features(cfg, info, log)
-    if cfg.data.synthetic_pose is not None:
-        _prepare_pose(cfg, info, log)
-    if syn is None:
-        return
-    from ..data import synthetic
-
-    wanted = {
-        "generator": synthetic.GENERATOR_VERSION,
-        "classes": list(syn.classes or synthetic.CLASSES),
-        "videos_per_class": syn.videos_per_class,
-        "val_per_class": syn.val_per_class,
-        "test_per_class": syn.test_per_class,
-        "num_frames": syn.num_frames,
-        "size": list(syn.size),
-        "codec": syn.codec,
-        "seed": syn.seed,
-    }
-    if (root / "classes.txt").exists():
-        _check_synthetic(root, wanted, cfg.source)
-        return
-    if info.is_main:
-        classes = len(wanted["classes"])
-        n = classes * syn.videos_per_class
-        log(f"generating the synthetic dataset: {n} videos of {classes} classes in {root}")
-        args = {k: v for k, v in wanted.items() if k != "generator"}
-        synthetic.make_dataset(root, **{**args, "size": tuple(syn.size)})
-    barrier(info)
-
-
-def _prepare_features(cfg: Config, info: DistInfo, log) -> None:
-    """The synthetic localization set (``data.synthetic_features``), generated once."""
+    (videos, localization features or skeletons) and it is not there yet (process 0
+    writes, the others wait); one already there must be the one the config describes."""
     import dataclasses
 
-    from ..data import synthetic_features
+    data, root = cfg.data, Path(cfg.data.root)
+    if data.synthetic_features is not None:
+        from ..data import synthetic_features
 
+        syn = dataclasses.asdict(data.synthetic_features)
+        wanted = {"generator": synthetic_features.GENERATOR_VERSION, "kind": "features", **syn}
+        n = syn["train_videos"] + syn["val_videos"] + syn["test_videos"]
+        _generate_once(
+            cfg, info, log, wanted, ("synthetic.json", "train.json"),
+            f"generating the synthetic localization set: {n} feature sequences in {root}",
+            lambda: synthetic_features.make_dataset(root, **syn),
+        )  # fmt: skip
+    if data.synthetic_pose is not None:
+        from ..data import synthetic_pose
+
+        syn = dataclasses.asdict(data.synthetic_pose)
+        wanted = {"generator": synthetic_pose.GENERATOR_VERSION, "kind": "pose", **syn}
+        n = len(synthetic_pose.CLASSES) * (syn["train_per_class"] + syn["test_per_class"])
+
+        def make_pose() -> None:
+            synthetic_pose.make_pose_dataset(root / "synthetic_pose.pkl", **syn)
+            (root / "synthetic.json").write_text(json.dumps(wanted, indent=1))
+
+        _generate_once(
+            cfg, info, log, wanted, ("synthetic.json", "synthetic_pose.pkl"),
+            f"generating the synthetic skeleton set: {n} samples in {root}", make_pose,
+        )  # fmt: skip
+    if data.synthetic is not None:
+        from ..data import synthetic
+
+        syn = data.synthetic
+        args = {
+            "classes": list(syn.classes or synthetic.CLASSES),
+            "videos_per_class": syn.videos_per_class,
+            "val_per_class": syn.val_per_class,
+            "test_per_class": syn.test_per_class,
+            "num_frames": syn.num_frames,
+            "size": list(syn.size),
+            "codec": syn.codec,
+            "seed": syn.seed,
+        }
+        classes = len(args["classes"])
+        _generate_once(
+            cfg, info, log, {"generator": synthetic.GENERATOR_VERSION, **args}, ("classes.txt",),
+            f"generating the synthetic dataset: {classes * syn.videos_per_class} videos of "
+            f"{classes} classes in {root}",
+            lambda: synthetic.make_dataset(root, **{**args, "size": tuple(syn.size)}),
+        )  # fmt: skip
+
+
+def _generate_once(cfg: Config, info: DistInfo, log, wanted: dict, markers, message, make) -> None:
+    """``make()`` on process 0 unless one of ``markers`` is in ``data.root`` already, in
+    which case its recorded settings must be ``wanted``."""
     root = Path(cfg.data.root)
-    wanted = {
-        "generator": synthetic_features.GENERATOR_VERSION,
-        "kind": "features",
-        **dataclasses.asdict(cfg.data.synthetic_features),
-    }
-    if (root / "synthetic.json").exists() or (root / "train.json").exists():
+    if any((root / m).exists() for m in markers):
         _check_synthetic(root, wanted, cfg.source)
         return
     if info.is_main:
-        syn = cfg.data.synthetic_features
-        n = syn.train_videos + syn.val_videos + syn.test_videos
-        log(f"generating the synthetic localization set: {n} feature sequences in {root}")
-        synthetic_features.make_dataset(root, **dataclasses.asdict(syn))
-    barrier(info)
-
-
-def _prepare_pose(cfg: Config, info: DistInfo, log) -> None:
-    """The synthetic skeleton set (``data.synthetic_pose``), generated once."""
-    import dataclasses
-    import json
-
-    from ..data import synthetic_pose
-
-    root = Path(cfg.data.root)
-    wanted = {
-        "generator": synthetic_pose.GENERATOR_VERSION,
-        "kind": "pose",
-        **dataclasses.asdict(cfg.data.synthetic_pose),
-    }
-    if (root / "synthetic.json").exists() or (root / "synthetic_pose.pkl").exists():
-        _check_synthetic(root, wanted, cfg.source)
-        return
-    if info.is_main:
-        syn = cfg.data.synthetic_pose
-        n = len(synthetic_pose.CLASSES) * (syn.train_per_class + syn.test_per_class)
-        log(f"generating the synthetic skeleton set: {n} samples in {root}")
-        synthetic_pose.make_pose_dataset(
-            root / "synthetic_pose.pkl", syn.train_per_class, syn.test_per_class, syn.seed
-        )
-        (root / "synthetic.json").write_text(json.dumps(wanted, indent=1))
+        log(message)
+        make()
     barrier(info)
 
 
