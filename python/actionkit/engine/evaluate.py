@@ -136,8 +136,7 @@ class LocalizationEvaluator:
         for batch in loader:
             batch = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
             with autocast(device, amp):
-                found_here = model.predict_proposals(batch)
-                extra = self.extra(model, batch)
+                found_here, extra = self.predict(model, batch)
             indices = batch["index"].tolist()
             for n, (index, proposals) in enumerate(zip(indices, found_here, strict=True)):
                 found.append((index, proposals.cpu(), None if extra is None else extra[n]))
@@ -164,9 +163,10 @@ class LocalizationEvaluator:
         metrics["num_samples"] = len(by_index)
         return metrics
 
-    def extra(self, model, batch) -> list | None:
-        """Per sample what :meth:`results` writes besides the proposals (None: nothing)."""
-        return None
+    def predict(self, model, batch) -> tuple[list, list | None]:
+        """Per sample the proposals and what :meth:`results` writes besides them (None:
+        nothing)."""
+        return model.predict_proposals(batch), None
 
     def results(self, dataset=None) -> dict[str, object]:
         """``{"proposals.json": ActivityNet's result format}`` (``{"version", "results":
@@ -185,8 +185,10 @@ class TEMEvaluator(LocalizationEvaluator):
     (actionness, start, end) to ``tem_results.json``, the input of ``actionkit-data
     pgm`` (MMAction2 dumps one CSV per video)."""
 
-    def extra(self, model, batch) -> list:
-        return [o.T.float().cpu().numpy().round(6).tolist() for o in model(batch["inputs"])]
+    def predict(self, model, batch) -> tuple[list, list]:
+        out = model(batch["inputs"])  # once: the proposals and the written results
+        rows = [o.T.float().cpu().numpy().round(6).tolist() for o in out]
+        return model.proposals(out), rows
 
     def results(self, dataset=None) -> dict[str, object]:
         out = super().results(dataset)

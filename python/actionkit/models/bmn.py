@@ -132,20 +132,20 @@ class BMN(nn.Module):
         candidates (start at a peak of the start scores or above half their maximum, the
         first position always; likewise ends, the last always; ending before ``T``),
         scored ``start * end * cls * reg``, then soft-NMS."""
-        confidence, start, end = (o.float() for o in outputs)
+        confidence, start, end = (o.float().cpu() for o in outputs)
         t = self.tscale
         d, s = torch.meshgrid(torch.arange(t), torch.arange(t), indexing="ij")
         e = s + d + 1
         valid = e < t
         results = []
         for n in range(start.shape[0]):
-            starts = _boundaries(start[n], first=True).cpu()
-            ends = _boundaries(end[n], first=False).cpu()
+            starts = _boundaries(start[n], first=True)
+            ends = _boundaries(end[n], first=False)
             keep = valid & starts[s] & ends[e.clamp(max=t - 1)]
             dd, ss, ee = d[keep], s[keep], e[keep]  # duration-major, as MMAction2's loops
-            conf = confidence[n].cpu()
+            conf = confidence[n]
             # float32 products in MMAction2's order: start * end * cls * reg
-            score = start[n].cpu()[ss] * end[n].cpu()[ee] * conf[1, dd, ss] * conf[0, dd, ss]
+            score = start[n][ss] * end[n][ee] * conf[1, dd, ss] * conf[0, dd, ss]
             segments = torch.stack([ss, ee], 1).double() / t
             results.append(
                 post_process(

@@ -101,12 +101,15 @@ class TEM(nn.Module):
         return torch.sigmoid(r3 * self.conv3(x))
 
     @torch.no_grad()
-    def predict_proposals(self, batch: dict, peak_threshold: float = 0.5, top_k: int = 100):
-        """PGM's candidates of each video scored by TEM alone (``start * end``), the
-        best ``top_k`` as ``[K, 3]`` (start, end, score): what the TEM stage is evaluated
-        by (BSN's proposals before PEM re-scores them)."""
-        out = self(batch["inputs"]).float().cpu()
+    def proposals(self, out: Tensor, peak_threshold: float = 0.5, top_k: int = 100):
+        """From TEM outputs ``[N, 3, T]``, PGM's candidates of each video scored by TEM
+        alone (``start * end``), the best ``top_k`` as ``[K, 3]`` (start, end, score):
+        what the TEM stage is evaluated by (BSN's proposals before PEM re-scores them)."""
+        out = out.float().cpu()
         return [candidate_proposals(o[1], o[2], peak_threshold)[:top_k, [0, 1, 4]] for o in out]
+
+    def predict_proposals(self, batch: dict) -> list[Tensor]:
+        return self.proposals(self(batch["inputs"]))
 
     def loss(self, batch: dict) -> dict[str, Tensor]:
         out = self(batch["inputs"]).float()
