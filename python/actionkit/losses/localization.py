@@ -28,6 +28,19 @@ import torch
 from torch import Tensor, nn
 
 
+def _balanced_log_loss(
+    score: Tensor, positive: Tensor, negative: Tensor, ratio: Tensor, eps: float
+) -> Tensor:
+    """Per element ``ratio / 2 * log(score)`` on positives plus ``ratio / (2 (ratio - 1))
+    * log(1 - score)`` on negatives: BSN/BMN's class balance (``ratio`` = entries /
+    positives, clipped), kept on the device (no host sync)."""
+    coef_0 = 0.5 * ratio / (ratio - 1)
+    coef_1 = 0.5 * ratio
+    return coef_1 * positive * torch.log(score + eps) + coef_0 * negative * torch.log(
+        1.0 - score + eps
+    )
+
+
 def binary_logistic_regression_loss(
     score: Tensor,
     label: Tensor,
@@ -40,14 +53,8 @@ def binary_logistic_regression_loss(
     label = label.reshape(-1).to(score.device)
     score = score.reshape(-1)
     positive = (label > threshold).to(score.dtype)
-    num_positive = max(float(positive.sum()), 1.0)
-    ratio = min(max(label.numel() / num_positive, ratio_range[0]), ratio_range[1])
-    coef_0 = 0.5 * ratio / (ratio - 1)
-    coef_1 = 0.5 * ratio
-    loss = coef_1 * positive * torch.log(score + eps) + coef_0 * (1.0 - positive) * torch.log(
-        1.0 - score + eps
-    )
-    return -loss.mean()
+    ratio = (label.numel() / positive.sum().clamp(min=1)).clamp(*ratio_range)
+    return -_balanced_log_loss(score, positive, 1.0 - positive, ratio, eps).mean()
 
 
 def _band_draw(in_band: Tensor, ratio: Tensor) -> Tensor:
@@ -84,12 +91,7 @@ def pem_cls_loss(
     num_positive = positive.sum().clamp(min=1)
     entries = num_positive + negative.sum()
     ratio = (entries / num_positive).clamp(ratio_range[0], ratio_range[1])
-    coef_0 = 0.5 * ratio / (ratio - 1)
-    coef_1 = 0.5 * ratio
-    loss = (
-        coef_1 * torch.log(pred + eps) * positive + coef_0 * torch.log(1.0 - pred + eps) * negative
-    )
-    return -loss.sum() / entries
+    return -_balanced_log_loss(pred, positive, negative, ratio, eps).sum() / entries
 
 
 class BMNLoss(nn.Module):
