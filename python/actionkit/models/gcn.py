@@ -377,11 +377,12 @@ class unit_aagcn(nn.Module):  # noqa: N801
         return y
 
 
-class AAGCNBlock(nn.Module):
-    """``relu(tcn(gcn(x)) + residual(x))`` with ``unit_aagcn`` (``gcn_*`` arguments)."""
+class AAGCNBlock(STGCNBlock):
+    """``relu(tcn(gcn(x)) + residual(x))`` (STGCNBlock's forward) with ``unit_aagcn``
+    (``gcn_*`` arguments)."""
 
     def __init__(self, in_channels, out_channels, A, stride=1, residual=True, **kwargs):
-        super().__init__()
+        nn.Module.__init__(self)
         gcn, tcn = _unit_args(kwargs, "AAGCNBlock")
         gcn.pop("type", None)
         tcn.pop("type", None)
@@ -389,10 +390,6 @@ class AAGCNBlock(nn.Module):
         self.tcn = unit_tcn(out_channels, out_channels, 9, stride=stride, **tcn)
         self.relu = nn.ReLU()
         self.residual = _residual(in_channels, out_channels, stride, residual)
-
-    def forward(self, x: Tensor) -> Tensor:
-        res = 0 if self.residual is None else self.residual(x)
-        return self.relu(self.tcn(self.gcn(x)) + res)
 
 
 class AAGCN(STGCN):
