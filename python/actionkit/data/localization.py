@@ -418,7 +418,7 @@ def run_pgm(
     ``actionkit-test`` writes as ``tem_results.json``) becomes ``out/<video>.npz``
     (:func:`~actionkit.models.bsn.generate_proposals`; tIoU targets from the annotations,
     normalised by the feature span, not clipped, as MMAction2). Returns the count."""
-    from ..engine.checkpoint import _write_atomically
+    from ..engine.checkpoint import write_atomically
     from ..models.bsn import generate_proposals
 
     out = Path(out)
@@ -435,5 +435,5 @@ def run_pgm(
             with open(tmp, "wb") as f:
                 np.savez(f, proposals=props, features=feats)
 
-        _write_atomically(out / f"{name}.npz", write)
+        write_atomically(out / f"{name}.npz", write)
     return len(videos)

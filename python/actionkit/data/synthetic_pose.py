@@ -155,11 +155,11 @@ def make_pose_dataset(
             annotations.append({"frame_dir": frame_dir, **sample})
             splits[split].append(frame_dir)
     payload = {"split": splits, "annotations": annotations}
-    from ..engine.checkpoint import _write_atomically
+    from ..engine.checkpoint import write_atomically
 
     def write(tmp):
         with open(tmp, "wb") as f:
             pickle.dump(payload, f, protocol=4)
 
-    _write_atomically(path, write)
+    write_atomically(path, write)
     return path

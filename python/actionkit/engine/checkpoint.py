@@ -24,7 +24,7 @@ EPOCH = re.compile(r"epoch_(\d+)\.pth$")
 ITER = re.compile(r"iter_(\d+)\.pth$")
 
 
-def _write_atomically(path: Path, write) -> None:
+def write_atomically(path: Path, write) -> None:
     """``write(tmp)`` to a temporary file beside ``path``, then rename it over ``path``:
     readers see the old file or the new one, and a failed write leaves nothing behind."""
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
@@ -45,7 +45,7 @@ def atomic_save(payload: dict, path: Path) -> None:
             f.flush()
             os.fsync(f.fileno())
 
-    _write_atomically(path, write)
+    write_atomically(path, write)
     _fsync_dir(path.parent)
 
 
@@ -55,7 +55,7 @@ def atomic_write_json(path: str | os.PathLike, payload, indent: int = 2) -> None
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(payload, indent=indent) + "\n"
-    _write_atomically(path, lambda tmp: tmp.write_text(text))
+    write_atomically(path, lambda tmp: tmp.write_text(text))
 
 
 def atomic_save_array(path: str | os.PathLike, array: np.ndarray) -> None:
@@ -71,7 +71,7 @@ def atomic_save_array(path: str | os.PathLike, array: np.ndarray) -> None:
             header = ",".join(f"f{i}" for i in range(array.shape[1]))
             np.savetxt(tmp, array, delimiter=",", header=header, comments="", fmt="%.6g")
 
-    _write_atomically(path, write)
+    write_atomically(path, write)
 
 
 def _fsync_dir(folder: Path) -> None:
