@@ -9,6 +9,8 @@ actionkit-data features SRC_DIR DST_DIR --rescale 100 [--pool mean|max] [--forma
 actionkit-data extract-features LIST --checkpoint CKPT [--model NAME] --out DIR
                [--clip-len 16] [--stride 16] [--frame-interval 1] [--format csv|npy]
 actionkit-data pgm TEM_RESULTS.json ANN_FILE OUT [--peak-threshold 0.5] [--top-k 1000]
+actionkit-data ntu SKELETON_DIR OUT.pkl [--dataset ntu60|ntu120] [--ignore MISSING.txt]
+actionkit-data keypoints LIST OUT.pkl --img-shape H W [--root DIR] [--max-person 2]
 """
 
 from __future__ import annotations
@@ -196,6 +198,37 @@ def _pgm(args) -> int:
     return 0
 
 
+def _ntu(args) -> int:
+    from ..data.pose_convert import convert_ntu
+
+    result = convert_ntu(
+        args.src,
+        args.out,
+        dataset=args.dataset,
+        ignore=args.ignore,
+        skip_invalid=args.skip_invalid,
+        progress=True,
+    )
+    for name, reason in result["skipped"]:
+        print(f"skipped {name}: {reason}")
+    print(
+        f"wrote {result['samples']} {result['dataset']} samples to {args.out} "
+        f"({result['ignored']} on the ignore list, {len(result['skipped'])} skipped)"
+    )
+    return 0
+
+
+def _keypoints(args) -> int:
+    from ..data.pose_convert import convert_keypoint_json
+
+    result = convert_keypoint_json(
+        args.list, args.out, tuple(args.img_shape), root=args.root, max_person=args.max_person
+    )
+    splits = ", ".join(f"{k}: {v}" for k, v in result["splits"].items())
+    print(f"wrote {result['samples']} {result['layout']} samples to {args.out} ({splits})")
+    return 0
+
+
 @one_line_errors("actionkit-data")
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="actionkit-data", description=__doc__.split("\n")[0])
@@ -290,6 +323,31 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--top-k", type=int, default=1000, help="proposals kept per video")
     p.add_argument("--subset", help="official ActivityNet JSON: training/validation/testing")
     p.set_defaults(run=_pgm)
+
+    p = sub.add_parser("ntu", help="NTU RGB+D 60/120 .skeleton files -> a pose pickle")
+    p.add_argument("src", help="folder of SsssCcccPpppRrrrAaaa.skeleton files")
+    p.add_argument("out", help="the pose pickle (splits xsub/xview or xsub/xset)")
+    p.add_argument(
+        "--dataset",
+        choices=["ntu60", "ntu120"],
+        help="default: ntu120 when a file is past NTU60's setups/actions",
+    )
+    p.add_argument(
+        "--ignore", help="samples to leave out, one per line (the missing-skeleton list)"
+    )
+    p.add_argument("--skip-invalid", action="store_true", help="leave malformed files out (listed)")
+    p.set_defaults(run=_ntu)
+
+    p = sub.add_parser("keypoints", help="keypoint JSON (OpenPose, COCO, MMPose) -> a pose pickle")
+    p.add_argument("list", help="lines 'PATH LABEL [SPLIT]': a JSON file or per-frame folder")
+    p.add_argument("out", help="the pose pickle")
+    p.add_argument(
+        "--img-shape", type=int, nargs=2, metavar=("H", "W"), required=True,
+        help="the frames' size (the JSON does not record it)",
+    )  # fmt: skip
+    p.add_argument("--root", default="", help="folder the listed paths are under")
+    p.add_argument("--max-person", type=int, help="most confident people kept per frame")
+    p.set_defaults(run=_keypoints)
 
     args = parser.parse_args(argv)
     return args.run(args)

@@ -202,3 +202,22 @@ class PoseDataset(Dataset):
             results = step(results, rng) if isinstance(step, SampleFrames) else step(results)
         inputs = torch.from_numpy(np.ascontiguousarray(results["keypoint"], dtype=np.float32))
         return {"inputs": inputs, "label": int(results["label"]), "index": index}
+
+
+def save_pose_pickle(
+    path: str | os.PathLike, annotations: list[dict], splits: dict[str, list[str]]
+) -> Path:
+    """Writes ``{"split": splits, "annotations": annotations}`` as MMAction2 1.x pose
+    pickles are, atomically (a failed write leaves no partial file)."""
+    from ..engine.checkpoint import write_atomically
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"split": splits, "annotations": annotations}
+
+    def write(tmp):
+        with open(tmp, "wb") as f:
+            pickle.dump(payload, f, protocol=4)
+
+    write_atomically(path, write)
+    return path

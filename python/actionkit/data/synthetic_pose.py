@@ -14,7 +14,6 @@ pose estimators report them) and detection scores vary. Deterministic given the 
 from __future__ import annotations
 
 import os
-import pickle
 from pathlib import Path
 
 import numpy as np
@@ -144,8 +143,6 @@ def make_pose_dataset(
     path: str | os.PathLike, train_per_class: int = 60, test_per_class: int = 10, seed: int = 0
 ) -> Path:
     """Writes the pose pickle ``path`` with splits ``train`` and ``test``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     annotations, splits = [], {"train": [], "test": []}
     for c, name in enumerate(CLASSES):
         for i in range(train_per_class + test_per_class):
@@ -154,12 +151,6 @@ def make_pose_dataset(
             sample = render_sample(name, seed * 1_000_003 + c * 10_007 + i)
             annotations.append({"frame_dir": frame_dir, **sample})
             splits[split].append(frame_dir)
-    payload = {"split": splits, "annotations": annotations}
-    from ..engine.checkpoint import write_atomically
+    from .pose import save_pose_pickle
 
-    def write(tmp):
-        with open(tmp, "wb") as f:
-            pickle.dump(payload, f, protocol=4)
-
-    write_atomically(path, write)
-    return path
+    return save_pose_pickle(path, annotations, splits)
