@@ -872,6 +872,46 @@ def bmn_cases() -> dict:
     }
 
 
+def fusion_cases() -> dict:
+    """Late fusion as tools/analysis_tools/report_accuracy.py does it (scipy's softmax
+    with --apply-softmax, then MMAction2's get_weighted_score and metrics), on seeded
+    random scores of three streams."""
+    import numpy as np
+    from mmaction.evaluation.functional import (
+        get_weighted_score,
+        mean_class_accuracy,
+        top_k_accuracy,
+    )
+    from scipy.special import softmax
+
+    rng = np.random.default_rng(11)
+    n, k = 40, 8
+    streams = [rng.standard_normal((n, k)) * 2 for _ in range(3)]
+    labels = rng.integers(0, k, size=n)
+    weights = [2.0, 1.0, 0.5]
+    cases = []
+    for apply_softmax in (False, True):
+        scores = [
+            [softmax(s) for s in stream] if apply_softmax else list(stream) for stream in streams
+        ]
+        fused = get_weighted_score(scores, weights)
+        cases.append(
+            {
+                "softmax": apply_softmax,
+                "fused": torch.from_numpy(np.stack(fused)),
+                "top_k": [float(v) for v in top_k_accuracy(fused, list(labels), (1, 5))],
+                "mean_class": float(mean_class_accuracy(fused, list(labels))),
+            }
+        )
+    return {
+        "mmaction": mmaction.__version__,
+        "streams": [torch.from_numpy(s) for s in streams],
+        "labels": torch.from_numpy(labels),
+        "weights": weights,
+        "cases": cases,
+    }
+
+
 def main() -> None:
     register_all_modules()
     out_dir = ROOT / "tests" / "fixtures" / "mmaction"
@@ -902,6 +942,7 @@ def main() -> None:
         print(name, tuple(logits.shape), f"|logits| max {logits.abs().max():.3f}")
     cases = {
         "metrics": metric_cases,
+        "fusion": fusion_cases,
         "ops": op_cases,
         "bmn": bmn_cases,
         "bmn_targets": bmn_target_cases,

@@ -73,6 +73,10 @@ def test_test_cli_matches_training_and_the_api(trained, tmp_path, capsys):
     assert metrics["top1"] == json.loads((work / "metrics.json").read_text())["top1"]
     predictions = json.loads((tmp_path / "predictions.json").read_text())
     assert len(predictions) == 6 and all(len(p["top5"]) == 3 for p in predictions)
+    scores = np.load(tmp_path / "scores.npy")  # every class, rows as in predictions.json
+    assert scores.shape == (6, 3) and [p["pred"] for p in predictions] == list(scores.argmax(1))
+    for p, row in zip(predictions, scores, strict=True):
+        assert [s for _, s in p["top5"]] == pytest.approx(sorted(row)[::-1], abs=1e-6)
 
     # the Python API gives the same scores for the same video
     model = init_recognizer(None, work / "latest.pth")

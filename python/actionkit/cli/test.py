@@ -6,10 +6,17 @@ Examples:
     actionkit-test CONFIG mmaction_checkpoint.pth --out results/     # MMAction2 weights too
     actionkit-test CONFIG CKPT --split val --set data.test_batch_size=4
     torchrun --nproc-per-node 8 -m actionkit.cli.test CONFIG CKPT    # sharded, gathered
+    actionkit-test --fuse run_j/predictions.json run_b/predictions.json --weights 2 1 --out fused/
 
-Writes OUT/predictions.json (per video: path, label, predicted label, top-5 scores) and
+Writes OUT/predictions.json (per video: path, label, predicted label, top-5 scores),
+OUT/scores.npy (every class's score, [N, K] float32, rows as in predictions.json) and
 OUT/test_metrics.json (top1, top5, mean_class_accuracy, per-class accuracy); OUT defaults
 to the folder of the checkpoint.
+
+``--fuse`` combines finished runs instead (late fusion, as MMAction2's
+``report_accuracy.py``): the runs' scores.npy, softmax-ed first with ``--softmax``,
+weighted by ``--weights`` (default 1 each) and summed; it writes the same three files for
+the fused scores (OUT defaults to the current folder).
 """
 
 from __future__ import annotations
@@ -24,8 +31,8 @@ from ._common import add_set_flag, add_trust_flag, doc_parser, one_line_errors
 
 def parser() -> argparse.ArgumentParser:
     p = doc_parser("actionkit-test", __doc__)
-    p.add_argument("config", help="the YAML config the model was trained with")
-    p.add_argument("checkpoint", help="actionkit or MMAction2 .pth")
+    p.add_argument("config", nargs="?", help="the YAML config the model was trained with")
+    p.add_argument("checkpoint", nargs="?", help="actionkit or MMAction2 .pth")
     p.add_argument(
         "--split",
         choices=["test", "val", "train"],
@@ -35,12 +42,43 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="folder for the JSON files (default: the checkpoint's)")
     add_set_flag(p)
     add_trust_flag(p)
+    fuse = p.add_argument_group("late fusion of finished runs (no config or checkpoint)")
+    fuse.add_argument(
+        "--fuse", nargs="+", metavar="PREDICTIONS", help="runs' predictions.json (or folders)"
+    )
+    fuse.add_argument("--weights", nargs="+", type=float, help="one per run (default 1 each)")
+    fuse.add_argument("--softmax", action="store_true", help="softmax each run's scores first")
     return p
+
+
+def _fuse(args) -> int:
+    from ..engine.checkpoint import atomic_write_json
+    from ..engine.evaluate import fuse_predictions, write_results
+
+    metrics, results = fuse_predictions(args.fuse, args.weights, args.softmax)
+    out = Path(args.out or ".")
+    written = write_results(results, out)
+    weights = args.weights or [1.0] * len(args.fuse)
+    result = {"fused": list(args.fuse), "weights": weights, "softmax": args.softmax, **metrics}
+    atomic_write_json(out / "test_metrics.json", result, indent=1)
+    shown = " ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float))
+    print(f"fused {len(args.fuse)} runs: {shown} ({metrics['num_samples']} samples)")
+    print(f"wrote {', '.join(map(str, [*written, out / 'test_metrics.json']))}")
+    return 0
 
 
 @one_line_errors("actionkit-test")
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    p = parser()
+    args = p.parse_args(argv)
+    if args.fuse:
+        if args.config or args.checkpoint or args.set:
+            p.error("--fuse combines finished runs: give no config, checkpoint or --set")
+        return _fuse(args)
+    if args.weights or args.softmax:
+        p.error("--weights and --softmax go with --fuse")
+    if not args.checkpoint:
+        p.error("the following arguments are required: config, checkpoint (or --fuse)")
     cfg = load_config(args.config, args.set)
     if not Path(args.checkpoint).is_file():
         raise FileNotFoundError(f"{args.checkpoint}: no such checkpoint")

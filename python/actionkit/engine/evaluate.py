@@ -8,6 +8,7 @@ what ``train.best_metric`` picks from) and keeps the predictions for ``results``
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -81,6 +82,23 @@ def classification_metrics(
     return out
 
 
+def prediction_rows(videos: list[str], labels: list, scores: np.ndarray) -> list[dict]:
+    """predictions.json's rows: per sample its name, label, predicted class and top-5
+    ``[class, score]`` pairs."""
+    rows = []
+    for video, label, s in zip(videos, labels, scores, strict=True):
+        top = s.argsort()[::-1][:5]
+        rows.append(
+            {
+                "video": video,
+                "label": label,
+                "pred": int(top[0]),
+                "top5": [[int(k), round(float(s[k]), 6)] for k in top],
+            }
+        )
+    return rows
+
+
 class ClassificationEvaluator:
     """Recognition (videos, skeletons): top-k / mean class accuracy, or mAP for
     multi-label data, and per video its label, prediction and top-5 scores."""
@@ -95,22 +113,16 @@ class ClassificationEvaluator:
         return classification_metrics(scores, labels, self.multi_class, self.class_names)
 
     def results(self, dataset) -> dict[str, object]:
-        """``{"predictions.json": [per sample: video, label, pred, top5]}`` for the last
-        :meth:`evaluate` (``dataset`` names the samples)."""
+        """``{"predictions.json": [per sample: video, label, pred, top5], "scores.npy":
+        float32 [N, K]}`` (every class's score, rows in the order of predictions.json:
+        what ``actionkit-test --fuse`` combines) for the last :meth:`evaluate`
+        (``dataset`` names the samples)."""
         if self.last is None:
             raise RuntimeError("results() before evaluate()")
-        predictions = []
-        for i, s, y in zip(*self.last, strict=True):
-            top = s.argsort()[::-1][:5]
-            predictions.append(
-                {
-                    "video": dataset.entries[i].path,
-                    "label": y.tolist(),
-                    "pred": int(top[0]),
-                    "top5": [[int(k), round(float(s[k]), 6)] for k in top],
-                }
-            )
-        return {"predictions.json": predictions}
+        index, scores, labels = self.last
+        videos = [dataset.entries[i].path for i in index]
+        rows = prediction_rows(videos, [y.tolist() for y in labels], scores)
+        return {"predictions.json": rows, "scores.npy": scores.astype(np.float32)}
 
 
 class LocalizationEvaluator:
@@ -220,11 +232,82 @@ def build_evaluator(cfg, model, class_names: list[str] | None = None):
 
 
 def write_results(results: dict[str, object], out: str | os.PathLike) -> list[Path]:
-    """Each of an evaluator's result files as JSON under ``out`` (written atomically)."""
-    from .checkpoint import atomic_write_json
+    """Each of an evaluator's result files under ``out``, written atomically: arrays as
+    ``.npy``, the rest as JSON."""
+    from .checkpoint import atomic_save_array, atomic_write_json
 
     paths = []
     for name, payload in results.items():
-        atomic_write_json(Path(out) / name, payload, indent=1)
+        if isinstance(payload, np.ndarray):
+            Path(out).mkdir(parents=True, exist_ok=True)
+            atomic_save_array(Path(out) / name, payload)
+        else:
+            atomic_write_json(Path(out) / name, payload, indent=1)
         paths.append(Path(out) / name)
     return paths
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def fuse_predictions(
+    paths: list[str | os.PathLike],
+    weights: list[float] | None = None,
+    softmax: bool = False,
+) -> tuple[dict, dict[str, object]]:
+    """Late fusion of test runs (e.g. the joint, bone and motion streams of a skeleton
+    model), as MMAction2's ``report_accuracy.py``: per run the scores of every class
+    (``scores.npy`` beside each ``predictions.json``; a run's folder works too),
+    softmax-ed first when ``softmax``, summed with ``weights`` (default 1 each), scored
+    against the labels. The runs must list the same samples in the same order with the
+    same labels. Returns ``(metrics, results)`` (``results`` as an evaluator's)."""
+    from ..errors import DataError
+
+    if not paths:
+        raise ValueError("fuse: no runs given")
+    weights = [1.0] * len(paths) if weights is None else list(weights)
+    if len(weights) != len(paths):
+        raise ValueError(f"--weights: {len(weights)} weights for {len(paths)} runs")
+    fused, first = None, None
+    for path, weight in zip(paths, weights, strict=True):
+        path = Path(path)
+        pred_file = path / "predictions.json" if path.is_dir() else path
+        score_file = pred_file.with_name("scores.npy")
+        for f in (pred_file, score_file):
+            if not f.is_file():
+                raise FileNotFoundError(f"{f}: no such file (actionkit-test writes it)")
+        try:
+            preds = json.loads(pred_file.read_text())
+        except json.JSONDecodeError as e:
+            raise DataError(f"{pred_file}: not valid JSON: {e}") from None
+        scores = np.load(score_file, allow_pickle=False)
+        if scores.ndim != 2 or len(scores) != len(preds):
+            raise DataError(
+                f"{score_file}: scores {scores.shape} do not match the {len(preds)} samples of "
+                f"{pred_file}"
+            )
+        if first is None:
+            first = (pred_file, preds, scores.shape[1])
+        else:
+            ref_file, ref, k = first
+            if scores.shape[1] != k:
+                raise DataError(
+                    f"{score_file}: {scores.shape[1]} classes, {ref_file}'s run has {k}"
+                )
+            for i, (a, b) in enumerate(zip(ref, preds, strict=True)):
+                if (a["video"], a["label"]) != (b["video"], b["label"]):
+                    raise DataError(
+                        f"{pred_file}: sample {i} is {b['video']!r} (label {b['label']}), "
+                        f"{ref_file} has {a['video']!r} (label {a['label']}) there: fuse runs "
+                        "of the same split"
+                    )
+        scores = _softmax(scores.astype(np.float64)) if softmax else scores.astype(np.float64)
+        fused = weight * scores if fused is None else fused + weight * scores
+    _, preds, _ = first
+    multi = isinstance(preds[0]["label"], list)
+    labels = np.array([p["label"] for p in preds])
+    metrics = classification_metrics(fused, labels, multi)
+    rows = prediction_rows([p["video"] for p in preds], [p["label"] for p in preds], fused)
+    return metrics, {"predictions.json": rows, "scores.npy": fused.astype(np.float32)}
