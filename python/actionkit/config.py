@@ -127,6 +127,9 @@ class DataConfig:
     # class names, one per line in label order (relative paths under root); default:
     # classes.txt beside the train list (actionkit-data build-list writes it), else in root
     classes: str | None = None
+    # pose: the skeleton stream(s) every split's GenSkeFeat makes (j, b, jm, bm): one
+    # config trains each stream (--set data.feats=[b]); 3 input channels per stream
+    feats: list[str] | None = None
 
 
 @dataclass
@@ -215,8 +218,34 @@ def load_config(path: str | os.PathLike, overrides: list[str] = ()) -> Config:
     cfg = from_dict(Config, raw, str(path))
     if cfg.work_dir is None:
         cfg.work_dir = str(Path("work_dirs") / path.stem)
+    _apply_feats(cfg, str(path))
     validate(cfg, str(path))
     return cfg
+
+
+def _apply_feats(cfg: Config, path: str) -> None:
+    """Sets ``data.feats`` as the ``feats`` of every split's GenSkeFeat step; the model's
+    ``in_channels`` must fit them (3 per stream)."""
+    feats = cfg.data.feats
+    if feats is None:
+        return
+    if cfg.data.kind != "pose":
+        raise ConfigError(f"{path}: data.feats: only pose data has skeleton streams")
+    found = False
+    for split in ("train", "val", "test"):
+        split_cfg = getattr(cfg.data, split)
+        for spec in split_cfg.pipeline if split_cfg else []:
+            if isinstance(spec, dict) and spec.get("type") == "GenSkeFeat":
+                spec["feats"] = list(feats)
+                found = True
+    if not found:
+        raise ConfigError(f"{path}: data.feats: no GenSkeFeat step in the pipelines to set")
+    channels = cfg.model.args.get("in_channels", 3)
+    if channels != 3 * len(feats):
+        raise ConfigError(
+            f"{path}: data.feats: {feats} make {3 * len(feats)} input channels, "
+            f"model.args.in_channels is {channels}: set it to {3 * len(feats)}"
+        )
 
 
 def _read_yaml(path: Path) -> dict:
