@@ -849,6 +849,48 @@ def pose_pipeline_cases() -> dict:
     return {"mmaction": mmaction.__version__, "samples": samples, "cases": cases}
 
 
+def pose_target_cases() -> dict:
+    """MMAction2's GeneratePoseTarget on seeded COCO-17 poses: keypoints, limbs, both
+    (its max-merge), without scores, flipped copies (double), scaling; keypoints partly
+    outside the frame, scores partly below its eps, and a limb shorter than a pixel."""
+    import zlib
+
+    import numpy as np
+    from mmaction.datasets.transforms import GeneratePoseTarget
+
+    rng = np.random.default_rng(61)
+    m, t, v = 2, 2, 17
+    kp = (rng.random((m, t, v, 2)) * 70 - 7).astype(np.float32)  # some off the 56x56 frame
+    kp[0, 0, 1] = kp[0, 0, 0] + 0.4  # limb (0, 1) shorter than a pixel in frame 0
+    score = rng.random((m, t, v)).astype(np.float32)
+    score[rng.random((m, t, v)) < 0.15] = 0  # dropped keypoints
+    score[1, 1, 3] = 5e-5  # below eps
+    plan = [
+        ("kp", {}, (56, 56)),
+        ("limb", {"with_kp": False, "with_limb": True}, (56, 56)),
+        ("both", {"with_kp": True, "with_limb": True}, (56, 56)),
+        ("no_score", {"use_score": False}, (56, 56)),
+        ("double", {"double": True}, (64, 64)),
+        ("double_limb", {"with_kp": False, "with_limb": True, "double": True}, (64, 64)),
+        ("sigma", {"sigma": 1.3, "with_kp": True, "with_limb": True}, (40, 48)),
+        ("scaling", {"scaling": 0.5}, (112, 100)),
+    ]
+    cases = []
+    for name, args, shape in plan:
+        results = {"keypoint": kp.copy(), "keypoint_score": score.copy(), "img_shape": shape}
+        out = GeneratePoseTarget(**args).transform(results)["imgs"]
+        # mostly zeros: stored zlib-compressed (float32 bytes) to keep the fixture small
+        packed = zlib.compress(np.ascontiguousarray(out, np.float32).tobytes(), 9)
+        cases.append({"name": name, "args": args, "img_shape": shape, "shape": list(out.shape),
+                      "imgs_zlib": packed})  # fmt: skip
+    return {
+        "mmaction": mmaction.__version__,
+        "keypoint": torch.from_numpy(kp),
+        "keypoint_score": torch.from_numpy(score),
+        "cases": cases,
+    }
+
+
 def bmn_cases() -> dict:
     """MMAction2's BMN (the 400x100 ActivityNet config's model) in tensor mode on seeded
     weights and features: (confidence map, start, end)."""
@@ -953,6 +995,7 @@ def main() -> None:
         "bsn": bsn_cases,
         "skeleton": skeleton_cases,
         "pose_pipeline": pose_pipeline_cases,
+        "pose_target": pose_target_cases,
         "localization_data": localization_data_cases,
         "localization_metrics": localization_metric_cases,
         "pretrained": pretrained_cases,

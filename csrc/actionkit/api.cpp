@@ -116,6 +116,15 @@ at::Tensor preprocess(const at::Tensor& frames, const at::Tensor& boxes, const a
   return op.call(frames, boxes, flip, size, mean, std, layout, dtype);
 }
 
+at::Tensor pose_heatmaps(const at::Tensor& keypoints, const at::Tensor& scores,
+                         std::array<int64_t, 2> size, double sigma, const at::Tensor& limbs,
+                         bool with_kp, bool legacy_merge, double eps) {
+  static const auto op =
+      find_op<at::Tensor(const at::Tensor&, const at::Tensor&, at::IntArrayRef, double,
+                         const at::Tensor&, bool, bool, double)>("actionkit::pose_heatmaps");
+  return op.call(keypoints, scores, size, sigma, limbs, with_kp, legacy_merge, eps);
+}
+
 namespace detail {
 
 at::Tensor temporal_shift_backward(const at::Tensor& grad, int64_t num_segments,

@@ -8,6 +8,8 @@
 
 #include "ops/bm_sampling/bm_sampling_cuda.h"
 #include "ops/nms/nms_cuda.h"
+#include "ops/pose_heatmaps/pose_heatmaps.h"
+#include "ops/pose_heatmaps/pose_heatmaps_cuda.h"
 #include "ops/preprocess/preprocess_cuda.h"
 #include "ops/roi_align3d/roi_align3d_cuda.h"
 #include "ops/soft_nms/soft_nms_cuda.h"
@@ -180,6 +182,21 @@ at::Tensor preprocess(const at::Tensor& frames_in, const at::Tensor& boxes_in,
   return out;
 }
 
+// The CUDA source's kernel, one thread per output pixel (the CPU kernel draws windows).
+at::Tensor pose_heatmaps(const at::Tensor& keypoints, const at::Tensor& scores,
+                         at::IntArrayRef size, double sigma, const at::Tensor& limbs, bool with_kp,
+                         bool legacy_merge, double eps) {
+  const auto p = kernels::pose_heatmaps::check_args(keypoints, scores, size, sigma, limbs, with_kp,
+                                                    legacy_merge, eps);
+  at::Tensor out =
+      at::empty({p.batch, p.channels, p.frames, p.height, p.width}, keypoints.options());
+  const at::Tensor kp = keypoints.contiguous(), sc = scores.contiguous(), l = limbs.contiguous();
+  kernels::pose_heatmaps::cuda::launch(kp.const_data_ptr<float>(), sc.const_data_ptr<float>(),
+                                       l.const_data_ptr<int64_t>(), out.mutable_data_ptr<float>(),
+                                       p, nullptr);
+  return out;
+}
+
 }  // namespace
 
 TORCH_LIBRARY(actionkit_emu, m) {
@@ -215,6 +232,10 @@ TORCH_LIBRARY(actionkit_emu, m) {
       "preprocess(Tensor frames, Tensor boxes, Tensor flip, int[2] size, float[] mean, "
       "float[] std, str layout, ScalarType dtype) -> Tensor",
       &preprocess);
+  m.def(
+      "pose_heatmaps(Tensor keypoints, Tensor scores, int[2] size, float sigma, Tensor limbs, "
+      "bool with_kp, bool legacy_merge, float eps) -> Tensor",
+      &pose_heatmaps);
 }
 
 }  // namespace actionkit::emulation

@@ -3,6 +3,7 @@
 from .bm_sampling import bm_conv3d, bm_sampling, bm_sampling_sum
 from .graph_aggregate import graph_aggregate
 from .nms import batched_nms, nms, temporal_iou, temporal_nms
+from .pose_heatmaps import pose_heatmaps
 from .preprocess import preprocess
 from .roi_align3d import roi_align3d
 from .soft_nms import soft_nms, temporal_soft_nms
@@ -15,6 +16,7 @@ __all__ = [
     "batched_nms",
     "graph_aggregate",
     "nms",
+    "pose_heatmaps",
     "preprocess",
     "roi_align3d",
     "soft_nms",

@@ -357,3 +357,98 @@ def _taps(out_size: int, lo: float, hi: float, in_size: int, device):
     i0 = i0.clamp(max=last)
     i1 = (i0 + 1).clamp(max=last)
     return (i0.to(device), i1.to(device)), w1.to(device)
+
+
+def _heat_window(lo: Tensor, hi: Tensor, sigma: float, size: int) -> tuple[Tensor, Tensor]:
+    """MMAction2's window [max(int(lo - 3 sigma), 0), min(int(hi + 3 sigma) + 1, size)),
+    in float64 as NumPy 1.x computes a float32 scalar minus a Python float."""
+    a = (lo.double() - 3 * sigma).clamp(-1e15, 1e15).trunc().clamp(min=0)
+    b = ((hi.double() + 3 * sigma).clamp(-1e15, 1e15).trunc() + 1).clamp(max=size)
+    return a, b
+
+
+def pose_heatmaps(
+    keypoints: Tensor,
+    scores: Tensor,
+    size: tuple[int, int],
+    sigma: float,
+    limbs: Tensor,
+    with_kp: bool = True,
+    legacy_merge: bool = False,
+    eps: float = 1e-4,
+) -> Tensor:
+    """PoseC3D's pseudo heatmaps as whole-image tensor ops: per (sample, person, frame,
+    keypoint or limb) the Gaussian of the distance to the keypoint (the segment), inside
+    MMAction2's 3-sigma window, scaled by the score, max over people. float32 as
+    MMAction2's GeneratePoseTarget computes it."""
+    h, w = size
+    n, m, t, v, _ = keypoints.shape
+    kp = keypoints.float()
+    sc = scores.float()
+    s2 = torch.tensor(sigma * sigma, dtype=torch.float32)
+    ys = torch.arange(h, dtype=torch.float32).view(h, 1)
+    xs = torch.arange(w, dtype=torch.float32).view(1, w)
+
+    def gauss(d2: Tensor, value: Tensor) -> Tensor:
+        return torch.exp((-d2 / 2.0) / s2) * value[..., None, None]
+
+    def windowed(vals: Tensor, cx_lo, cx_hi, cy_lo, cy_hi) -> Tensor:
+        x0, x1 = _heat_window(cx_lo, cx_hi, sigma, w)
+        y0, y1 = _heat_window(cy_lo, cy_hi, sigma, h)
+        inside = (
+            (xs >= x0[..., None, None])
+            & (xs < x1[..., None, None])
+            & (ys >= y0[..., None, None])
+            & (ys < y1[..., None, None])
+        )
+        return torch.where(inside, vals, torch.zeros(()))
+
+    finite = torch.isfinite(kp).all(-1)
+    x, y = kp[..., 0], kp[..., 1]
+    channels = []
+    if with_kp:  # [N, M, T, V, H, W]
+        d2 = (xs - x[..., None, None]) ** 2 + (ys - y[..., None, None]) ** 2
+        heat = windowed(gauss(d2, sc), x, x, y, y)
+        heat = torch.where(((sc >= eps) & finite)[..., None, None], heat, torch.zeros(()))
+        channels.append(heat.amax(1).permute(0, 2, 1, 3, 4))  # [N, V, T, H, W]
+    if len(limbs):
+        a, b = limbs[:, 0], limbs[:, 1]
+        ax, ay, bx, by = x[..., a], y[..., a], x[..., b], y[..., b]  # [N, M, T, L]
+        sa, sb = sc[..., a], sc[..., b]
+        value = torch.minimum(sa, sb)
+        # float64 as NumPy 1.x squares MMAction2's float32 scalars; float32 in the arrays
+        d2_ab64 = (ax - bx).double() ** 2 + (ay - by).double() ** 2
+        d2_ab = d2_ab64.float()
+        d2s = (xs - ax[..., None, None]) ** 2 + (ys - ay[..., None, None]) ** 2
+        d2e = (xs - bx[..., None, None]) ** 2 + (ys - by[..., None, None]) ** 2
+        ab = d2_ab[..., None, None]
+        coeff = (d2s - d2e + ab) / 2.0 / ab
+        px = ax[..., None, None] + coeff * (bx - ax)[..., None, None]
+        py = ay[..., None, None] + coeff * (by - ay)[..., None, None]
+        d2l = (xs - px) ** 2 + (ys - py) ** 2
+        d2 = torch.where(coeff <= 0, d2s, torch.where(coeff >= 1, d2e, d2l))
+        # the segment's Gaussian in float64, as MMAction2's int64 mask makes it
+        seg_value = (
+            torch.exp((-d2.double() / 2.0) / (sigma * sigma)) * value.double()[..., None, None]
+        )
+        seg = windowed(
+            seg_value.float(),
+            torch.minimum(ax, bx), torch.maximum(ax, bx),
+            torch.minimum(ay, by), torch.maximum(ay, by),
+        )  # fmt: skip
+        point = windowed(gauss(d2s, sa), ax, ax, ay, ay)  # shorter than a pixel: a's map
+        heat = torch.where((d2_ab64 < 1)[..., None, None], point, seg)
+        ok = (value >= eps) & finite[..., a] & finite[..., b]
+        heat = torch.where(ok[..., None, None], heat, torch.zeros(()))
+        limb_maps = heat.amax(1).permute(0, 2, 1, 3, 4)  # [N, L, T, H, W]
+        if with_kp and legacy_merge:
+            merged = channels[0].clone()
+            k = min(v, len(limbs))
+            merged[:, :k] = torch.maximum(merged[:, :k], limb_maps[:, :k])
+            if len(limbs) > v:
+                merged = torch.cat([merged, limb_maps[:, v:]], 1)
+            zeros = merged.new_zeros((n, v + len(limbs) - merged.shape[1], t, h, w))
+            channels = [merged, zeros]
+        else:
+            channels.append(limb_maps)
+    return torch.cat(channels, 1).to(keypoints.device)

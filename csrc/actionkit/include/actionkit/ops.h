@@ -88,6 +88,17 @@ at::Tensor preprocess(const at::Tensor& frames, const at::Tensor& boxes, const a
                       const std::vector<double>& std, const std::string& layout = "NCTHW",
                       std::optional<at::ScalarType> dtype = std::nullopt);
 
+// PoseC3D's pseudo heatmaps (MMAction2's GeneratePoseTarget): keypoints float [N, M, T,
+// V, 2] (x, y in output pixels) with scores [N, M, T, V] -> float [N, C, T, H, W], per
+// keypoint exp(-d^2 / 2 sigma^2) * score (then per limb, the distance to the segment
+// between its keypoints, scaled by the lower score), max over the M people, inside
+// MMAction2's 3-sigma windows. C = V (with_kp) + L limbs [L, 2] (int64, on the CPU),
+// appended after the keypoints; legacy_merge max-merges limb l into channel l, as
+// MMAction2 does when both are on. Keypoints scored below eps are left out.
+at::Tensor pose_heatmaps(const at::Tensor& keypoints, const at::Tensor& scores,
+                         std::array<int64_t, 2> size, double sigma, const at::Tensor& limbs,
+                         bool with_kp = true, bool legacy_merge = false, double eps = 1e-4);
+
 namespace detail {
 
 // The registered backward ops, for the autograd functions.
