@@ -30,6 +30,13 @@ TSN_R50 = "tsn/tsn_imagenet-pretrained-r50_8xb32-1x1x8-100e_kinetics400-rgb.py"
 TSM_R50 = "tsm/tsm_imagenet-pretrained-r50_8xb16-1x1x8-50e_kinetics400-rgb.py"
 # name -> (config, input shape, backbone overrides, head overrides)
 MODELS_TO_FIX = {
+    # PoseC3D: one architecture for keypoint and limb heatmaps (17 channels each)
+    "posec3d_r50": (
+        "../skeleton/posec3d/slowonly_r50_8xb16-u48-240e_ntu60-xsub-keypoint.py",
+        (1, 2, 17, 8, 32, 32),
+        {},
+        {},
+    ),
     "tsn_r18": (TSN_R50, (2, 8, 3, 64, 64), {"depth": 18}, {"in_channels": 512}),
     "tsn_r50": (TSN_R50, (2, 8, 3, 64, 64), {}, {}),
     "tsn_r101": (
@@ -891,6 +898,81 @@ def pose_target_cases() -> dict:
     }
 
 
+def posec3d_pipeline_cases() -> dict:
+    """MMAction2's PoseC3D pipelines on a seeded two-person COCO sample in a 1080x1920
+    frame, the frame indices given (its UniformSampleFrames reseeds NumPy's global RNG):
+    the test pipeline (PoseCompact, Resize, CenterCrop, GeneratePoseTarget with the
+    mirrored copy, FormatShape), the limb variant, and the training geometry with its
+    random steps pinned (a full-area crop, flip_ratio 1). Keypoints after the geometry
+    and the final heatmaps (zlib-compressed float32)."""
+    import copy
+    import zlib
+
+    import numpy as np
+    from mmaction.datasets.transforms import (
+        CenterCrop,
+        Flip,
+        FormatShape,
+        GeneratePoseTarget,
+        PoseCompact,
+        PoseDecode,
+        RandomResizedCrop,
+        Resize,
+    )
+
+    rng = np.random.default_rng(67)
+    m, t, v = 2, 20, 17
+    centre = np.array([900.0, 500.0]) + rng.normal(0, 30, (m, 1, 1, 2))
+    kp = (centre + rng.normal(0, 120, (m, t, v, 2))).astype(np.float32)
+    kp[1, :4] = 0  # the second person appears late
+    kp[0, 5, 3] = 0  # a missing keypoint
+    score = rng.random((m, t, v)).astype(np.float32)
+    sample = {"keypoint": kp, "keypoint_score": score, "img_shape": (1080, 1920),
+              "total_frames": t, "modality": "Pose"}  # fmt: skip
+    inds = np.array([1, 4, 12, 18, 0, 5, 10, 19])  # 2 clips of 4
+    left_kp, right_kp = [1, 3, 5, 7, 9, 11, 13, 15], [2, 4, 6, 8, 10, 12, 14, 16]
+    skeletons = [[0, 5], [0, 6], [5, 7], [7, 9], [6, 8], [8, 10], [5, 11], [11, 13], [13, 15],
+                 [6, 12], [12, 14], [14, 16], [0, 1], [0, 2], [1, 3], [2, 4], [11, 12]]  # fmt: skip
+    left_limb, right_limb = [0, 2, 3, 6, 7, 8, 12, 14], [1, 4, 5, 9, 10, 11, 13, 15]
+    test_geometry = [PoseDecode(), PoseCompact(hw_ratio=1.0, allow_imgpad=True),
+                     Resize(scale=(-1, 64)), CenterCrop(crop_size=64)]  # fmt: skip
+    train_geometry = [PoseDecode(), PoseCompact(hw_ratio=1.0, allow_imgpad=True),
+                      Resize(scale=(-1, 64)),
+                      RandomResizedCrop(area_range=(1.0, 1.0), aspect_ratio_range=(1.0, 1.0)),
+                      Resize(scale=(56, 56), keep_ratio=False),
+                      Flip(flip_ratio=1.0, left_kp=left_kp, right_kp=right_kp)]  # fmt: skip
+    plan = {
+        "test_keypoint": (test_geometry, dict(double=True, left_kp=left_kp, right_kp=right_kp), 2),
+        "test_limb": (test_geometry, dict(with_kp=False, with_limb=True, skeletons=skeletons,
+                      double=True, left_limb=left_limb, right_limb=right_limb), 2),
+        "train_keypoint": (train_geometry, {}, 1),
+        "compact_no_pad": ([PoseDecode(), PoseCompact(padding=0.1, allow_imgpad=False)], None, 1),
+    }  # fmt: skip
+    cases = []
+    for name, (geometry, target, clips) in plan.items():
+        results = copy.deepcopy(sample)
+        results.update(frame_inds=inds[: 4 * clips], clip_len=4, num_clips=clips)
+        for step in geometry:
+            results = step.transform(results)
+        case = {"name": name, "clips": clips, "target": target,
+                "keypoint": torch.from_numpy(np.asarray(results["keypoint"], np.float64)),
+                "keypoint_dtype": str(results["keypoint"].dtype),
+                "img_shape": tuple(int(x) for x in results["img_shape"])}  # fmt: skip
+        if target is not None:
+            results = GeneratePoseTarget(**target).transform(results)
+            results = FormatShape(input_format="NCTHW_Heatmap").transform(results)
+            out = np.ascontiguousarray(results["imgs"], np.float32)
+            case["shape"] = list(out.shape)
+            case["imgs_zlib"] = zlib.compress(out.tobytes(), 9)
+        cases.append(case)
+    return {
+        "mmaction": mmaction.__version__,
+        "sample": {"keypoint": torch.from_numpy(kp), "keypoint_score": torch.from_numpy(score)},
+        "frame_inds": torch.from_numpy(inds),
+        "cases": cases,
+    }
+
+
 def bmn_cases() -> dict:
     """MMAction2's BMN (the 400x100 ActivityNet config's model) in tensor mode on seeded
     weights and features: (confidence map, start, end)."""
@@ -996,6 +1078,7 @@ def main() -> None:
         "skeleton": skeleton_cases,
         "pose_pipeline": pose_pipeline_cases,
         "pose_target": pose_target_cases,
+        "posec3d_pipeline": posec3d_pipeline_cases,
         "localization_data": localization_data_cases,
         "localization_metrics": localization_metric_cases,
         "pretrained": pretrained_cases,

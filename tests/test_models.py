@@ -33,6 +33,7 @@ PARITY = {
     "c2d_r50": ("c2d_r50", {}),
     "x3d_s": ("x3d_s", {}),
     "x3d_m": ("x3d_m", {}),
+    "posec3d_r50": ("posec3d_r50", {}),
 }
 
 

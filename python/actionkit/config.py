@@ -516,6 +516,13 @@ POSE_TRANSFORMS = (
     "GenSkeFeat",
     "PoseDecode",
     "FormatGCNInput",
+    "PoseCompact",
+    "Resize",
+    "RandomResizedCrop",
+    "CenterCrop",
+    "Flip",
+    "GeneratePoseTarget",
+    "FormatShape",
 )
 
 

@@ -191,16 +191,16 @@ class PoseDataset(Dataset):
         self.epoch = epoch
 
     def __getitem__(self, index: int | tuple[int, int]) -> dict:
-        from .pose_transforms import SampleFrames
-
         epoch, index = index if isinstance(index, tuple) else (self.epoch, index)
         rng = np.random.default_rng([self.seed, epoch, index])
         results = {
             k: v.copy() if isinstance(v, np.ndarray) else v for k, v in self.samples[index].items()
         }
         for step in self.steps:
-            results = step(results, rng) if isinstance(step, SampleFrames) else step(results)
-        inputs = torch.from_numpy(np.ascontiguousarray(results["keypoint"], dtype=np.float32))
+            results = step(results, rng) if getattr(step, "needs_rng", False) else step(results)
+        # GCNs read the keypoints, PoseC3D the heatmaps (GeneratePoseTarget's imgs)
+        data = results["imgs"] if "imgs" in results else results["keypoint"]
+        inputs = torch.from_numpy(np.ascontiguousarray(data, dtype=np.float32))
         return {"inputs": inputs, "label": int(results["label"]), "index": index}
 
 

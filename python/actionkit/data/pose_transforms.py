@@ -174,6 +174,7 @@ class SampleFrames:
     ``clip_len``, ``num_clips``."""
 
     sampler: object
+    needs_rng = True
 
     def __call__(self, results: dict, rng: np.random.Generator | None = None) -> dict:
         results["frame_inds"] = self.sampler(results["total_frames"], 0, rng)
@@ -219,4 +220,290 @@ class FormatGCNInput:
         results["keypoint"] = np.ascontiguousarray(
             kp.reshape(m, nc, t // nc, v, c).transpose(1, 0, 2, 3, 4)
         )
+        return results
+
+
+# ---- PoseC3D: keypoints in pixels, boxes and heatmaps ---------------------------------
+# The keypoint halves of MMAction2's PoseCompact, Resize, RandomResizedCrop, CenterCrop
+# and Flip (what its PoseC3D pipelines use; no images are read), then GeneratePoseTarget
+# on actionkit.ops.pose_heatmaps and FormatShape("NCTHW_Heatmap"). The NumPy operations
+# and their dtypes follow MMAction2's (a crop turns float32 keypoints into float64, as
+# there). Random steps draw from the sample's generator (``needs_rng``).
+
+COCO_LEFT_KP = (1, 3, 5, 7, 9, 11, 13, 15)
+COCO_RIGHT_KP = (2, 4, 6, 8, 10, 12, 14, 16)
+
+
+@dataclass
+class PoseCompact:
+    """Crops to the box around every non-zero keypoint of the clip, grown by ``padding``
+    (and to ``hw_ratio``; past the image only with ``allow_imgpad``); a box narrower or
+    lower than ``threshold`` pixels leaves the sample as it is."""
+
+    padding: float = 0.25
+    threshold: int = 10
+    hw_ratio: float | tuple[float, float] | None = None
+    allow_imgpad: bool = True
+
+    def __post_init__(self) -> None:
+        if self.padding < 0:
+            raise ValueError(f"PoseCompact: padding must be >= 0, got {self.padding}")
+        if self.hw_ratio is not None and not isinstance(self.hw_ratio, tuple | list):
+            self.hw_ratio = (self.hw_ratio, self.hw_ratio)
+
+    def __call__(self, results: dict) -> dict:
+        h, w = results["img_shape"]
+        kp = results["keypoint"]
+        kp[np.isnan(kp)] = 0.0
+        kp_x, kp_y = kp[..., 0], kp[..., 1]
+        min_x = np.min(kp_x[kp_x != 0], initial=np.inf)
+        min_y = np.min(kp_y[kp_y != 0], initial=np.inf)
+        max_x = np.max(kp_x[kp_x != 0], initial=-np.inf)
+        max_y = np.max(kp_y[kp_y != 0], initial=-np.inf)
+        if max_x - min_x < self.threshold or max_y - min_y < self.threshold:
+            return results
+        center = ((max_x + min_x) / 2, (max_y + min_y) / 2)
+        half_w = (max_x - min_x) / 2 * (1 + self.padding)
+        half_h = (max_y - min_y) / 2 * (1 + self.padding)
+        if self.hw_ratio is not None:
+            half_h = max(self.hw_ratio[0] * half_w, half_h)
+            half_w = max(1 / self.hw_ratio[1] * half_h, half_w)
+        min_x, max_x = center[0] - half_w, center[0] + half_w
+        min_y, max_y = center[1] - half_h, center[1] + half_h
+        if not self.allow_imgpad:
+            min_x, min_y = int(max(0, min_x)), int(max(0, min_y))
+            max_x, max_y = int(min(w, max_x)), int(min(h, max_y))
+        else:
+            min_x, min_y, max_x, max_y = int(min_x), int(min_y), int(max_x), int(max_y)
+        kp_x[kp_x != 0] -= min_x
+        kp_y[kp_y != 0] -= min_y
+        results["img_shape"] = (max_y - min_y, max_x - min_x)
+        return results
+
+
+def _rescale_size(w: int, h: int, scale) -> tuple[int, int]:
+    """mmcv's ``rescale_size``: the largest size within ``scale`` (a factor, or a
+    ``(long, short)`` bound pair in either order; -1 leaves the long side free)."""
+    if isinstance(scale, float | int) and not isinstance(scale, bool):
+        factor = float(scale)
+    else:
+        long_edge, short_edge = max(scale), min(scale)
+        if short_edge == -1:
+            long_edge, short_edge = np.inf, long_edge
+        factor = min(long_edge / max(h, w), short_edge / min(h, w))
+    return int(w * factor + 0.5), int(h * factor + 0.5)
+
+
+@dataclass
+class Resize:
+    """Scales keypoints to a new image size: ``scale`` a factor or ``(w, h)`` bounds
+    (``(-1, 64)``: the short side to 64) with ``keep_ratio``, else exactly ``(w, h)``."""
+
+    scale: float | tuple[int, int]
+    keep_ratio: bool = True
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.scale, float | int):
+            self.scale = tuple(self.scale)
+            if len(self.scale) != 2:
+                raise ValueError(f"Resize: scale must be a factor or (w, h), got {self.scale}")
+
+    def __call__(self, results: dict) -> dict:
+        h, w = results["img_shape"]
+        if self.keep_ratio:
+            new_w, new_h = _rescale_size(w, h, self.scale)
+        else:
+            new_w, new_h = self.scale
+        factor = np.array([new_w / w, new_h / h], dtype=np.float32)
+        results["img_shape"] = (new_h, new_w)
+        results["keypoint"] = results["keypoint"] * factor
+        return results
+
+
+def _crop(results: dict, left: int, top: int, right: int, bottom: int) -> dict:
+    results["keypoint"] = results["keypoint"] - np.array([left, top])
+    results["img_shape"] = (bottom - top, right - left)
+    return results
+
+
+@dataclass
+class RandomResizedCrop:
+    """A random box of ``area_range`` of the image area and ``aspect_ratio_range``
+    (10 tries, then the centred square), keypoints moved into it."""
+
+    area_range: tuple[float, float] = (0.08, 1.0)
+    aspect_ratio_range: tuple[float, float] = (3 / 4, 4 / 3)
+    needs_rng = True
+
+    def __post_init__(self) -> None:
+        lo, hi = self.area_range
+        if not 0 < lo <= hi <= 1:
+            raise ValueError(f"RandomResizedCrop: area_range must be in (0, 1], got {lo, hi}")
+        if not 0 < self.aspect_ratio_range[0] <= self.aspect_ratio_range[1]:
+            raise ValueError(f"RandomResizedCrop: bad aspect_ratio_range {self.aspect_ratio_range}")
+
+    def __call__(self, results: dict, rng: np.random.Generator) -> dict:
+        h, w = results["img_shape"]
+        lo, hi = np.log(self.aspect_ratio_range[0]), np.log(self.aspect_ratio_range[1])
+        ratios = np.exp(rng.uniform(lo, hi, size=10))
+        areas = rng.uniform(*self.area_range, size=10) * h * w
+        crop_w = np.round(np.sqrt(areas * ratios)).astype(np.int32)
+        crop_h = np.round(np.sqrt(areas / ratios)).astype(np.int32)
+        for cw, ch in zip(crop_w, crop_h, strict=True):
+            if ch <= h and cw <= w:
+                x = int(rng.integers(0, w - cw + 1))
+                y = int(rng.integers(0, h - ch + 1))
+                return _crop(results, x, y, x + int(cw), y + int(ch))
+        size = min(h, w)
+        x, y = (w - size) // 2, (h - size) // 2
+        return _crop(results, x, y, x + size, y + size)
+
+
+@dataclass
+class CenterCrop:
+    crop_size: int | tuple[int, int]
+
+    def __call__(self, results: dict) -> dict:
+        h, w = results["img_shape"]
+        cw, ch = (
+            (self.crop_size, self.crop_size)
+            if isinstance(self.crop_size, int)
+            else tuple(self.crop_size)
+        )
+        left, top = (w - cw) // 2, (h - ch) // 2
+        return _crop(results, left, top, left + cw, top + ch)
+
+
+@dataclass
+class Flip:
+    """Mirrors the keypoints left-right with probability ``flip_ratio`` (x -> W - x for
+    non-zero x) and swaps the ``left_kp`` / ``right_kp`` pairs (the left wrist becomes the
+    right one)."""
+
+    flip_ratio: float = 0.5
+    left_kp: tuple[int, ...] | None = None
+    right_kp: tuple[int, ...] | None = None
+    needs_rng = True
+
+    def __post_init__(self) -> None:
+        if (self.left_kp is None) != (self.right_kp is None) or (
+            self.left_kp is not None and len(self.left_kp) != len(self.right_kp)
+        ):
+            raise ValueError("Flip: left_kp and right_kp must be given together, pairwise")
+
+    def __call__(self, results: dict, rng: np.random.Generator) -> dict:
+        results["flip"] = bool(rng.random() < self.flip_ratio)
+        if not results["flip"]:
+            return results
+        kp = results["keypoint"]
+        kp_x = kp[..., 0]
+        kp_x[kp_x != 0] = results["img_shape"][1] - kp_x[kp_x != 0]
+        order = list(range(kp.shape[2]))
+        for left, right in zip(self.left_kp or (), self.right_kp or (), strict=True):
+            order[left], order[right] = right, left
+        results["keypoint"] = kp[:, :, order]
+        if "keypoint_score" in results:
+            results["keypoint_score"] = results["keypoint_score"][:, :, order]
+        return results
+
+
+@dataclass
+class GeneratePoseTarget:
+    """Pseudo heatmaps ``imgs [T, C, H, W]`` of the keypoints (``with_kp``) and limbs
+    (``with_limb``, pairs ``skeletons``) in an ``img_shape`` image (``scaling`` it),
+    through :func:`actionkit.ops.pose_heatmaps` (equal to MMAction2's). ``double``
+    appends the left-right mirrored maps (channels of left and right keypoints, or
+    limbs, swapped) as more frames, as its test pipelines do.
+
+    With both keypoints and limbs, the limbs are channels after the keypoints;
+    ``legacy_merge=True`` max-merges limb ``l`` into channel ``l`` as MMAction2 does."""
+
+    sigma: float = 0.6
+    use_score: bool = True
+    with_kp: bool = True
+    with_limb: bool = False
+    skeletons: tuple = None  # default: COCO_LIMBS
+    double: bool = False
+    left_kp: tuple[int, ...] = COCO_LEFT_KP
+    right_kp: tuple[int, ...] = COCO_RIGHT_KP
+    left_limb: tuple[int, ...] = (0, 2, 4, 5, 6, 10, 11, 12)
+    right_limb: tuple[int, ...] = (1, 3, 7, 8, 9, 13, 14, 15)
+    scaling: float = 1.0
+    legacy_merge: bool = False
+
+    def __post_init__(self) -> None:
+        from ..ops.pose_heatmaps import COCO_LIMBS
+
+        if not (self.with_kp or self.with_limb):
+            raise ValueError("GeneratePoseTarget: with_kp or with_limb must be on")
+        if self.skeletons is None:
+            self.skeletons = COCO_LIMBS
+        self.skeletons = tuple(tuple(pair) for pair in self.skeletons)
+
+    def _swap(self, v: int) -> np.ndarray:
+        """Channel order of the mirrored maps: left and right keypoints swapped, and
+        limbs (MMAction2 swaps only the keypoints when both are on: its limbs are merged
+        into them)."""
+        limbs = len(self.skeletons) if self.with_limb else 0
+        order = np.arange((v if self.with_kp else 0) + limbs)
+        pairs = list(zip(self.left_kp, self.right_kp, strict=True)) if self.with_kp else []
+        if self.with_limb and not (self.with_kp and self.legacy_merge):
+            offset = v if self.with_kp else 0
+            pairs += [
+                (offset + a, offset + b)
+                for a, b in zip(self.left_limb, self.right_limb, strict=True)
+            ]
+        for a, b in pairs:
+            order[a], order[b] = b, a
+        return order
+
+    def __call__(self, results: dict) -> dict:
+        import torch
+
+        from ..ops import pose_heatmaps
+
+        kp = np.asarray(results["keypoint"], dtype=np.float32)
+        if kp.shape[-1] != 2:
+            raise ValueError(f"GeneratePoseTarget: 2D keypoints expected, got {kp.shape}")
+        h, w = results["img_shape"]
+        h, w = int(h * self.scaling + 0.5), int(w * self.scaling + 0.5)
+        kp = kp * np.float32(self.scaling)
+        score = results.get("keypoint_score")
+        if score is None or not self.use_score:
+            score = np.ones(kp.shape[:-1], dtype=np.float32)
+        heat = pose_heatmaps(
+            torch.from_numpy(np.ascontiguousarray(kp))[None],
+            torch.from_numpy(np.ascontiguousarray(score, dtype=np.float32))[None],
+            (h, w),
+            self.sigma,
+            self.skeletons if self.with_limb else None,
+            self.with_kp,
+            self.legacy_merge,
+        )[0]
+        heat = heat.permute(1, 0, 2, 3).numpy()  # [T, C, H, W], as MMAction2's imgs
+        if self.double:
+            mirrored = heat[..., ::-1][:, self._swap(kp.shape[2])]
+            heat = np.concatenate([heat, mirrored])
+        results["imgs"] = np.ascontiguousarray(heat)
+        return results
+
+
+@dataclass
+class FormatShape:
+    """``imgs [crops * clips * T, C, H, W]`` -> ``[crops * clips, C, T, H, W]``
+    (``NCTHW_Heatmap``, PoseC3D's input per sample)."""
+
+    input_format: str = "NCTHW_Heatmap"
+
+    def __post_init__(self) -> None:
+        if self.input_format != "NCTHW_Heatmap":
+            raise ValueError(
+                f"FormatShape: skeleton pipelines make NCTHW_Heatmap, got {self.input_format!r}"
+            )
+
+    def __call__(self, results: dict) -> dict:
+        imgs = results["imgs"]
+        clips, clip_len = results.get("num_clips", 1), results["clip_len"]
+        imgs = imgs.reshape((-1, clips, clip_len) + imgs.shape[1:]).transpose(0, 1, 3, 2, 4, 5)
+        results["imgs"] = np.ascontiguousarray(imgs.reshape((-1,) + imgs.shape[2:]))
         return results

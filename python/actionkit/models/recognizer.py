@@ -80,8 +80,9 @@ class Recognizer3D(_Recognizer):
     logits per view ``[B * V, num_classes]``; ``predict`` averages them."""
 
     def forward(self, inputs: Tensor) -> Tensor:
-        if inputs.dim() != 6 or inputs.shape[2] != 3:
-            raise ValueError(f"inputs must be [B, V, 3, T, H, W], got {tuple(inputs.shape)}")
+        c = getattr(self.backbone, "in_channels", 3)  # PoseC3D: heatmap channels
+        if inputs.dim() != 6 or inputs.shape[2] != c:
+            raise ValueError(f"inputs must be [B, V, {c}, T, H, W], got {tuple(inputs.shape)}")
         return self.cls_head(self.backbone(inputs.flatten(0, 1)))
 
     @torch.no_grad()

@@ -73,6 +73,9 @@ class ResNet3d(nn.Module):
         with_pool2: a temporal max-pool (2x1x1) after the first stage (I3D).
         spatial_strides, temporal_strides: per stage.
         zero_init_residual: start each block's last BatchNorm at zero (MMAction2's default).
+        conv1_stride_s, pool1_stride_s: spatial strides of the stem and its max-pool.
+        stage_blocks: blocks per stage (default: the depth's); fewer stages end earlier
+            (PoseC3D's SlowOnly: ``(4, 6, 3)``, the output of the third stage).
     """
 
     def __init__(
@@ -92,6 +95,9 @@ class ResNet3d(nn.Module):
         inflate_style: str = "3x1x1",
         bottleneck_mode: str | None = None,
         bn_eps: float = 1e-5,
+        conv1_stride_s: int = 2,
+        pool1_stride_s: int = 2,
+        stage_blocks: Sequence[int] | None = None,
     ):
         super().__init__()
         if depth not in STAGE_BLOCKS:
@@ -106,15 +112,22 @@ class ResNet3d(nn.Module):
             in_channels,
             base_channels,
             kernel,
-            (conv1_stride_t, 2, 2),
+            (conv1_stride_t, conv1_stride_s, conv1_stride_s),
             tuple((k - 1) // 2 for k in kernel),
             dims=3,
             eps=bn_eps,
         )
-        self.maxpool = nn.MaxPool3d((1, 3, 3), (pool1_stride_t, 2, 2), (0, 1, 1))
+        self.maxpool = nn.MaxPool3d(
+            (1, 3, 3), (pool1_stride_t, pool1_stride_s, pool1_stride_s), (0, 1, 1)
+        )
         self.pool2 = nn.MaxPool3d((2, 1, 1), (2, 1, 1))
         inplanes = base_channels
-        for i, blocks in enumerate(STAGE_BLOCKS[depth]):
+        stage_blocks = tuple(stage_blocks or STAGE_BLOCKS[depth])
+        if not 1 <= len(stage_blocks) <= 4:
+            raise ValueError(f"stage_blocks: 1 to 4 stages, got {stage_blocks}")
+        self.num_stages = len(stage_blocks)
+        self.in_channels = in_channels
+        for i, blocks in enumerate(stage_blocks):
             planes = base_channels * 2**i
             flags = inflate[i] if isinstance(inflate[i], Sequence) else (inflate[i],) * blocks
             if len(flags) != blocks:
@@ -143,7 +156,9 @@ class ResNet3d(nn.Module):
         x = self.layer1(x)
         if self.with_pool2:
             x = self.pool2(x)
-        return self.layer4(self.layer3(self.layer2(x)))
+        for i in range(2, self.num_stages + 1):
+            x = getattr(self, f"layer{i}")(x)
+        return x
 
 
 class _Lateral(nn.Module):
