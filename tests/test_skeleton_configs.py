@@ -13,7 +13,8 @@ from actionkit.config import ConfigError, load_config
 from actionkit.engine import builder
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIGS = sorted((ROOT / "configs" / "skeleton").glob("*.yaml"))
+CONFIGS = sorted((ROOT / "configs" / "skeleton").glob("[!p]*.yaml"))  # the GCNs
+POSEC3D = sorted((ROOT / "configs" / "skeleton").glob("posec3d_*.yaml"))
 NAME = re.compile(r"(stgcn|stgcnpp|agcn)_(ntu60|ntu120)_xsub_(2d|3d)_(j|b|jm|bm)")
 FAMILY = {"stgcn": "stgcn", "stgcnpp": "stgcnpp", "agcn": "2s-agcn"}
 STREAM = {"j": "joint", "b": "bone", "jm": "joint-motion", "bm": "bone-motion"}
@@ -92,3 +93,29 @@ def test_3d_config_reads_a_converted_ntu_pickle(tmp_path):
         scores = model.predict(item["inputs"][None])
     assert scores.shape == (1, 60)
     np.testing.assert_allclose(scores.sum().item(), 1.0, rtol=1e-5)  # averaged softmax
+
+
+def test_posec3d_configs(tmp_path):
+    # MMAction2's two NTU60 PoseC3D entries; one sample through the test split and model
+    from actionkit.data.pose import save_pose_pickle
+    from actionkit.data.synthetic_pose import render_sample
+
+    assert [p.stem for p in POSEC3D] == [
+        "posec3d_r50_ntu60_xsub_keypoint",
+        "posec3d_r50_ntu60_xsub_limb",
+    ]
+    sample = {"frame_dir": "S001C001P003R001A010", **render_sample("clap", 0)}
+    save_pose_pickle(tmp_path / "ntu60_2d.pkl", [sample], {"xsub_val": [sample["frame_dir"]]})
+    for path in POSEC3D:
+        kind = path.stem.rsplit("_", 1)[1]
+        assert f"slowonly_r50_8xb16-u48-240e_ntu60-xsub-{kind}" in path.read_text()
+        cfg = load_config(path, [f"data.root={tmp_path}", "data.test.sampler.num_clips=1"])
+        o = cfg.optim
+        assert (o.lr, o.weight_decay, o.clip_grad, cfg.schedule.epochs) == (0.2, 3e-4, 40, 240)
+        target = cfg.data.train.pipeline[-2]
+        assert target["type"] == "GeneratePoseTarget" and target["with_kp"] == (kind == "keypoint")
+        item = builder.build_dataset(cfg, "test")[0]
+        assert item["inputs"].shape == (2, 17, 48, 64, 64)  # the clip and its mirrored copy
+        model = builder.build_model(cfg, lambda _: None, initial_weights=False).eval()
+        with torch.no_grad():
+            assert model.predict(item["inputs"][None]).shape == (1, 60)
