@@ -54,13 +54,27 @@ ZOO = {
     "r2plus1d_r34": ("r2plus1d/r2plus1d_r34_8xb8-8x8x1-180e_kinetics400-rgb.py", {}, {}),
     "ircsn_r152": ("csn/ircsn_r152_32x2x1-180e_kinetics400-rgb.py", {}, {}),
     "ipcsn_r152": ("csn/ipcsn_r152_32x2x1-180e_kinetics400-rgb.py", {}, {}),
+    # skeletons: the NTU60-xsub 2D joint configs
+    "stgcn": ("../skeleton/stgcn/stgcn_8xb16-joint-u100-80e_ntu60-xsub-keypoint-2d.py", {}, {}),
+    "stgcnpp": (
+        "../skeleton/stgcnpp/stgcnpp_8xb16-joint-u100-80e_ntu60-xsub-keypoint-2d.py",
+        {},
+        {},
+    ),
+    "agcn": ("../skeleton/2s-agcn/2s-agcn_8xb16-joint-u100-80e_ntu60-xsub-keypoint-2d.py", {}, {}),
+    "posec3d_r50": (
+        "../skeleton/posec3d/slowonly_r50_8xb16-u48-240e_ntu60-xsub-keypoint.py",
+        {},
+        {},
+    ),
 }
 
 
 def build(name: str):
     config, backbone, head = ZOO[name]
     cfg = Config.fromfile(CONFIGS / config).model
-    cfg.backbone.pretrained = None
+    if cfg.backbone.type not in ("STGCN", "AAGCN"):  # the GCNs take no such argument
+        cfg.backbone.pretrained = None
     if cfg.backbone.type in ("ResNetTSM", "ResNet3d", "ResNet3dSlowOnly"):
         cfg.backbone.pretrained2d = False
     if (cfg.backbone.get("norm_cfg") or {}).get("type") == "SyncBN":

@@ -5,7 +5,9 @@
                           [--batch 1] [--repeats 5] [--out bench-results/model.json]
 
 Each model runs at its standard test input (``actionkit.models.zoo.TEST_INPUTS``: one
-clip of 8 segments at 224x224 for TSN/TSM, 32x224x224 for I3D, SlowFast and CSN, ...) in
+clip of 8 segments at 224x224 for TSN/TSM, 32x224x224 for I3D, SlowFast and CSN, ...;
+the skeleton models at MMAction2's NTU60 2D inputs: 2 people x 100 frames x 17 joints
+for the GCNs, 17 x 48 x 56 x 56 heatmaps for PoseC3D) in
 four variants: eager, channels-last (``models.to_channels_last``: ``channels_last_3d``
 for 3D convolutions), and both through ``torch.compile``. "fwd" is eval mode under
 ``no_grad``; "fwd+bwd" is train mode, cross-entropy, backward. With
@@ -43,11 +45,22 @@ MODES = ("fwd", "fwd+bwd")
 WORKER = Path(__file__).with_name("mmaction_worker.py")
 
 
+# Skeleton models, one view: GCNs [clips, M, T, V, C], PoseC3D [clips, K, T, H, W]
+# (MMAction2's NTU60-xsub 2D configs, the training clip).
+SKELETON_INPUTS = {
+    "stgcn": (1, 2, 100, 17, 3),
+    "stgcnpp": (1, 2, 100, 17, 3),
+    "agcn": (1, 2, 100, 17, 3),
+    "posec3d_r50": (1, 17, 48, 56, 56),
+}
+INPUTS = {**TEST_INPUTS, **SKELETON_INPUTS}
+
+
 def input_shape(name: str, batch: int, size: int | None = None) -> tuple[int, ...]:
     """The model's standard test input for ``batch`` clips (``size`` overrides H and W)."""
     # 2D: [segments, 3, H, W] -> [B, segments, 3, H, W]; 3D: [1 clip, 3, T, H, W] -> [B, ...]
-    full = (batch, *TEST_INPUTS[name])
-    if size is not None:
+    full = (batch, *INPUTS[name])
+    if size is not None and name not in ("stgcn", "stgcnpp", "agcn"):
         full = (*full[:-2], size, size)
     return full
 
@@ -191,10 +204,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.render:
         print(render(args.render))
         return 0
-    names = args.models.split(",") if args.models else list(TEST_INPUTS)
-    unknown = [n for n in names if n not in TEST_INPUTS]
+    names = args.models.split(",") if args.models else list(INPUTS)
+    unknown = [n for n in names if n not in INPUTS]
     if unknown:
-        parser.error(f"--models: unknown {', '.join(unknown)}; known: {', '.join(TEST_INPUTS)}")
+        parser.error(f"--models: unknown {', '.join(unknown)}; known: {', '.join(INPUTS)}")
     variants = args.variants.split(",")
     bad = [v for v in variants if v not in VARIANTS]
     if bad:

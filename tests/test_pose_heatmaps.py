@@ -59,18 +59,24 @@ def test_equals_mmaction(fixture, name):
 
 
 @pytest.mark.parametrize("name", CASES)
-def test_reference_and_cuda_source_agree(fixture, name):
+@pytest.mark.parametrize("mirror", [False, True])
+def test_reference_and_cuda_source_agree(fixture, name, mirror):
     case = next(c for c in fixture["cases"] if c["name"] == name)
     kp, scores, size, sigma, limbs, with_kp, merge = op_args(fixture, case)
-    out = pose_heatmaps(kp, scores, size, sigma, limbs, with_kp, legacy_merge=merge)
     scores = torch.ones(kp.shape[:-1]) if scores is None else scores
     limbs_t = torch.tensor(limbs or [], dtype=torch.long).reshape(-1, 2)
-    ref = _reference.pose_heatmaps(kp, scores, size, sigma, limbs_t, with_kp, merge)
+    channels = (17 if with_kp else 0) + len(limbs_t)
+    order = torch.randperm(channels, generator=torch.Generator().manual_seed(1)) if mirror else None
+    out = pose_heatmaps(kp, scores, size, sigma, limbs, with_kp, merge, flip_order=order)
+    ref = _reference.pose_heatmaps(kp, scores, size, sigma, limbs_t, with_kp, merge, 1e-4, order)
     emu = torch.ops.actionkit_emu.pose_heatmaps(
-        kp, scores, size, sigma, limbs_t, with_kp, merge, 1e-4
+        kp, scores, size, sigma, limbs_t, with_kp, merge, 1e-4, order
     )
     torch.testing.assert_close(ref, out, rtol=0, atol=ATOL)
     torch.testing.assert_close(emu, out, rtol=0, atol=ATOL)
+    if mirror:  # the mirrored half is the first half's pixels, exactly
+        assert out.shape[0] == 2
+        assert torch.equal(out[1], out[0][order].flip(-1))
 
 
 def test_limbs_append_after_the_keypoints(fixture):
@@ -120,7 +126,9 @@ def test_batch_and_cuda_source_on_bigger_sizes():
     sc = torch.rand(3, 2, 5, 17, generator=gen)
     limbs = torch.tensor(COCO_LIMBS)
     out = pose_heatmaps(kp, sc, (56, 64), limbs=limbs)
-    emu = torch.ops.actionkit_emu.pose_heatmaps(kp, sc, [56, 64], 0.6, limbs, True, False, 1e-4)
+    emu = torch.ops.actionkit_emu.pose_heatmaps(
+        kp, sc, [56, 64], 0.6, limbs, True, False, 1e-4, None
+    )
     ref = _reference.pose_heatmaps(kp, sc, (56, 64), 0.6, limbs)
     torch.testing.assert_close(emu, out, rtol=0, atol=ATOL)
     torch.testing.assert_close(ref, out, rtol=0, atol=ATOL)
@@ -139,6 +147,8 @@ def test_batch_and_cuda_source_on_bigger_sizes():
         (lambda kp: pose_heatmaps(kp, sigma=0), "sigma must be positive"),
         (lambda kp: pose_heatmaps(kp, limbs=[(0, 17)]), r"limbs\[0\] = \(0, 17\) names a keypoint"),
         (lambda kp: pose_heatmaps(kp, with_kp=False), "nothing to draw"),
+        (lambda kp: pose_heatmaps(kp, flip_order=[0, 1]), r"flip_order must be .* \[C\] = \[17\]"),
+        (lambda kp: pose_heatmaps(kp, flip_order=[17] * 17), r"flip_order\[0\] = 17 is not a"),
     ],
 )  # fmt: skip
 def test_errors(call, message):

@@ -118,11 +118,13 @@ at::Tensor preprocess(const at::Tensor& frames, const at::Tensor& boxes, const a
 
 at::Tensor pose_heatmaps(const at::Tensor& keypoints, const at::Tensor& scores,
                          std::array<int64_t, 2> size, double sigma, const at::Tensor& limbs,
-                         bool with_kp, bool legacy_merge, double eps) {
+                         bool with_kp, bool legacy_merge, double eps,
+                         const std::optional<at::Tensor>& flip_order) {
   static const auto op =
       find_op<at::Tensor(const at::Tensor&, const at::Tensor&, at::IntArrayRef, double,
-                         const at::Tensor&, bool, bool, double)>("actionkit::pose_heatmaps");
-  return op.call(keypoints, scores, size, sigma, limbs, with_kp, legacy_merge, eps);
+                         const at::Tensor&, bool, bool, double, const std::optional<at::Tensor>&)>(
+          "actionkit::pose_heatmaps");
+  return op.call(keypoints, scores, size, sigma, limbs, with_kp, legacy_merge, eps, flip_order);
 }
 
 namespace detail {

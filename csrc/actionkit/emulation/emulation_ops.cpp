@@ -185,15 +185,18 @@ at::Tensor preprocess(const at::Tensor& frames_in, const at::Tensor& boxes_in,
 // The CUDA source's kernel, one thread per output pixel (the CPU kernel draws windows).
 at::Tensor pose_heatmaps(const at::Tensor& keypoints, const at::Tensor& scores,
                          at::IntArrayRef size, double sigma, const at::Tensor& limbs, bool with_kp,
-                         bool legacy_merge, double eps) {
+                         bool legacy_merge, double eps,
+                         const std::optional<at::Tensor>& flip_order) {
   const auto p = kernels::pose_heatmaps::check_args(keypoints, scores, size, sigma, limbs, with_kp,
-                                                    legacy_merge, eps);
+                                                    legacy_merge, eps, flip_order);
   at::Tensor out =
-      at::empty({p.batch, p.channels, p.frames, p.height, p.width}, keypoints.options());
+      at::empty({p.mirror ? 2 * p.batch : p.batch, p.channels, p.frames, p.height, p.width},
+                keypoints.options());
   const at::Tensor kp = keypoints.contiguous(), sc = scores.contiguous(), l = limbs.contiguous();
+  const at::Tensor order = p.mirror ? flip_order->contiguous() : l;
   kernels::pose_heatmaps::cuda::launch(kp.const_data_ptr<float>(), sc.const_data_ptr<float>(),
-                                       l.const_data_ptr<int64_t>(), out.mutable_data_ptr<float>(),
-                                       p, nullptr);
+                                       l.const_data_ptr<int64_t>(), order.const_data_ptr<int64_t>(),
+                                       out.mutable_data_ptr<float>(), p, nullptr);
   return out;
 }
 
@@ -234,7 +237,7 @@ TORCH_LIBRARY(actionkit_emu, m) {
       &preprocess);
   m.def(
       "pose_heatmaps(Tensor keypoints, Tensor scores, int[2] size, float sigma, Tensor limbs, "
-      "bool with_kp, bool legacy_merge, float eps) -> Tensor",
+      "bool with_kp, bool legacy_merge, float eps, Tensor? flip_order) -> Tensor",
       &pose_heatmaps);
 }
 

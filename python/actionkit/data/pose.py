@@ -181,6 +181,14 @@ class PoseDataset(Dataset):
         if where is None:
             raise DataError(f"{ann_file}: the pipeline needs a PoseDecode (where frames are taken)")
         steps.insert(where, SampleFrames(sampler))
+        names = [type(t).__name__ for t in steps]
+        if (
+            "GeneratePoseTarget" in names
+            and "FormatShape" not in names[names.index("GeneratePoseTarget") :]
+        ):
+            raise DataError(
+                f"{ann_file}: the pipeline needs a FormatShape after GeneratePoseTarget"
+            )
         self.steps, self.seed, self.epoch = steps, seed, 0
         self.entries = [_Entry(str(s["frame_dir"])) for s in self.samples]
 
@@ -198,9 +206,11 @@ class PoseDataset(Dataset):
         }
         for step in self.steps:
             results = step(results, rng) if getattr(step, "needs_rng", False) else step(results)
-        # GCNs read the keypoints, PoseC3D the heatmaps (GeneratePoseTarget's imgs)
-        data = results["imgs"] if "imgs" in results else results["keypoint"]
-        inputs = torch.from_numpy(np.ascontiguousarray(data, dtype=np.float32))
+        if "imgs" in results:  # PoseC3D: heatmaps (GeneratePoseTarget, FormatShape)
+            inputs = torch.as_tensor(results["imgs"], dtype=torch.float32).contiguous()
+        else:  # GCNs: the keypoints
+            kp = np.ascontiguousarray(results["keypoint"], dtype=np.float32)
+            inputs = torch.from_numpy(kp)
         return {"inputs": inputs, "label": int(results["label"]), "index": index}
 
 

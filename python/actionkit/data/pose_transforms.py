@@ -409,11 +409,13 @@ class Flip:
 
 @dataclass
 class GeneratePoseTarget:
-    """Pseudo heatmaps ``imgs [T, C, H, W]`` of the keypoints (``with_kp``) and limbs
-    (``with_limb``, pairs ``skeletons``) in an ``img_shape`` image (``scaling`` it),
-    through :func:`actionkit.ops.pose_heatmaps` (equal to MMAction2's). ``double``
-    appends the left-right mirrored maps (channels of left and right keypoints, or
-    limbs, swapped) as more frames, as its test pipelines do.
+    """Pseudo heatmaps ``heatmaps``, a float32 tensor ``[crops, C, T, H, W]``, of the
+    keypoints (``with_kp``) and limbs (``with_limb``, pairs ``skeletons``) in an
+    ``img_shape`` image (``scaling`` it), through :func:`actionkit.ops.pose_heatmaps`
+    (equal to MMAction2's). ``double`` adds the left-right mirrored maps (channels of
+    left and right keypoints, or limbs, swapped) as a second crop, as its test pipelines
+    do; MMAction2 keeps ``imgs [crops * T, C, H, W]``, which :class:`FormatShape` turns
+    into the same model input as ours.
 
     With both keypoints and limbs, the limbs are channels after the keypoints;
     ``legacy_merge=True`` max-merges limb ``l`` into channel ``l`` as MMAction2 does."""
@@ -471,7 +473,8 @@ class GeneratePoseTarget:
         score = results.get("keypoint_score")
         if score is None or not self.use_score:
             score = np.ones(kp.shape[:-1], dtype=np.float32)
-        heat = pose_heatmaps(
+        # [crops, C, T, H, W]: the maps, and their mirror image drawn in the same pass
+        results["heatmaps"] = pose_heatmaps(
             torch.from_numpy(np.ascontiguousarray(kp))[None],
             torch.from_numpy(np.ascontiguousarray(score, dtype=np.float32))[None],
             (h, w),
@@ -479,19 +482,15 @@ class GeneratePoseTarget:
             self.skeletons if self.with_limb else None,
             self.with_kp,
             self.legacy_merge,
-        )[0]
-        heat = heat.permute(1, 0, 2, 3).numpy()  # [T, C, H, W], as MMAction2's imgs
-        if self.double:
-            mirrored = heat[..., ::-1][:, self._swap(kp.shape[2])]
-            heat = np.concatenate([heat, mirrored])
-        results["imgs"] = np.ascontiguousarray(heat)
+            flip_order=self._swap(kp.shape[2]) if self.double else None,
+        )
         return results
 
 
 @dataclass
 class FormatShape:
-    """``imgs [crops * clips * T, C, H, W]`` -> ``[crops * clips, C, T, H, W]``
-    (``NCTHW_Heatmap``, PoseC3D's input per sample)."""
+    """``heatmaps [crops, C, clips * T, H, W]`` -> ``imgs [crops * clips, C, T, H, W]``
+    (``NCTHW_Heatmap``, PoseC3D's input per sample; one copy, none for one clip)."""
 
     input_format: str = "NCTHW_Heatmap"
 
@@ -502,8 +501,12 @@ class FormatShape:
             )
 
     def __call__(self, results: dict) -> dict:
-        imgs = results["imgs"]
+        heat = results.pop("heatmaps")
+        crops, c, t, h, w = heat.shape
         clips, clip_len = results.get("num_clips", 1), results["clip_len"]
-        imgs = imgs.reshape((-1, clips, clip_len) + imgs.shape[1:]).transpose(0, 1, 3, 2, 4, 5)
-        results["imgs"] = np.ascontiguousarray(imgs.reshape((-1,) + imgs.shape[2:]))
+        if clips * clip_len != t:
+            raise ValueError(f"FormatShape: {t} frames are not {clips} clips of {clip_len}")
+        if clips > 1:
+            heat = heat.view(crops, c, clips, clip_len, h, w).transpose(1, 2)
+        results["imgs"] = heat.reshape(crops * clips, c, clip_len, h, w)
         return results

@@ -376,11 +376,16 @@ def pose_heatmaps(
     with_kp: bool = True,
     legacy_merge: bool = False,
     eps: float = 1e-4,
+    flip_order: Tensor | None = None,
 ) -> Tensor:
     """PoseC3D's pseudo heatmaps as whole-image tensor ops: per (sample, person, frame,
     keypoint or limb) the Gaussian of the distance to the keypoint (the segment), inside
     MMAction2's 3-sigma window, scaled by the score, max over people. float32 as
-    MMAction2's GeneratePoseTarget computes it."""
+    MMAction2's GeneratePoseTarget computes it; with ``flip_order`` the mirrored maps
+    follow as samples N..2N-1."""
+    if flip_order is not None:
+        maps = pose_heatmaps(keypoints, scores, size, sigma, limbs, with_kp, legacy_merge, eps)
+        return torch.cat([maps, maps[:, flip_order.to(maps.device)].flip(-1)])
     h, w = size
     n, m, t, v, _ = keypoints.shape
     kp = keypoints.float()

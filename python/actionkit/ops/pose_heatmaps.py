@@ -26,6 +26,7 @@ def pose_heatmaps(
     with_kp: bool = True,
     legacy_merge: bool = False,
     eps: float = 1e-4,
+    flip_order: Sequence[int] | Tensor | None = None,
 ) -> Tensor:
     """Pseudo heatmaps of keypoints (and limbs), PoseC3D's input, in one pass.
 
@@ -52,9 +53,13 @@ def pose_heatmaps(
         sigma: the Gaussian's standard deviation in pixels (MMAction2: 0.6).
         limbs: ``[L, 2]`` keypoint pairs (e.g. :data:`COCO_LIMBS`); default none.
         with_kp: draw the keypoints.
+        flip_order: also the maps mirrored left-right (MMAction2's test-time ``double``),
+            written in the same pass: ``[C]``, the channel each mirrored channel shows
+            (left and right keypoints swapped); they are samples ``N..2N-1``.
 
     Returns:
-        float32 ``[N, C, T, H, W]``, ``C = (V if with_kp else 0) + L``.
+        float32 ``[N, C, T, H, W]`` (``[2N, ...]`` with ``flip_order``),
+        ``C = (V if with_kp else 0) + L``.
 
     Example:
         >>> kp = torch.rand(1, 2, 48, 17, 2) * 56                # 2 people, 48 frames
@@ -68,18 +73,24 @@ def pose_heatmaps(
         limbs = torch.zeros((0, 2), dtype=torch.long)
     limbs = torch.as_tensor(limbs, dtype=torch.long).reshape(-1, 2).cpu()
     size = [int(s) for s in size]
+    if flip_order is not None:
+        flip_order = torch.as_tensor(flip_order, dtype=torch.long).cpu()
     if not has_kernel("pose_heatmaps", keypoints.device):
         return _reference.pose_heatmaps(
-            keypoints, scores, size, float(sigma), limbs, with_kp, legacy_merge, eps
+            keypoints, scores, size, float(sigma), limbs, with_kp, legacy_merge, eps, flip_order
         )
     return torch.ops.actionkit.pose_heatmaps(
-        keypoints, scores, size, float(sigma), limbs, with_kp, legacy_merge, float(eps)
+        keypoints, scores, size, float(sigma), limbs, with_kp, legacy_merge, float(eps), flip_order
     )
 
 
 @torch.library.register_fake("actionkit::pose_heatmaps")
-def _(keypoints, scores, size, sigma, limbs, with_kp=True, legacy_merge=False, eps=1e-4):
+def _(
+    keypoints, scores, size, sigma, limbs, with_kp=True, legacy_merge=False, eps=1e-4,
+    flip_order=None,
+):  # fmt: skip
     torch._check(keypoints.dim() == 5, lambda: "pose_heatmaps: keypoints must be [N, M, T, V, 2]")
     n, _, t, v, _ = keypoints.shape
     c = (v if with_kp else 0) + limbs.shape[0]
+    n = n if flip_order is None else 2 * n
     return keypoints.new_empty((n, c, t, size[0], size[1]), dtype=torch.float32)

@@ -94,10 +94,14 @@ at::Tensor preprocess(const at::Tensor& frames, const at::Tensor& boxes, const a
 // between its keypoints, scaled by the lower score), max over the M people, inside
 // MMAction2's 3-sigma windows. C = V (with_kp) + L limbs [L, 2] (int64, on the CPU),
 // appended after the keypoints; legacy_merge max-merges limb l into channel l, as
-// MMAction2 does when both are on. Keypoints scored below eps are left out.
+// MMAction2 does when both are on. Keypoints scored below eps are left out. With
+// flip_order (int64 [C], on the CPU) the output is [2N, ...]: samples N..2N-1 are the
+// maps mirrored left-right, channel c showing channel flip_order[c] (left and right
+// keypoints swapped): GeneratePoseTarget's `double`, written in the same pass.
 at::Tensor pose_heatmaps(const at::Tensor& keypoints, const at::Tensor& scores,
                          std::array<int64_t, 2> size, double sigma, const at::Tensor& limbs,
-                         bool with_kp = true, bool legacy_merge = false, double eps = 1e-4);
+                         bool with_kp = true, bool legacy_merge = false, double eps = 1e-4,
+                         const std::optional<at::Tensor>& flip_order = std::nullopt);
 
 namespace detail {
 

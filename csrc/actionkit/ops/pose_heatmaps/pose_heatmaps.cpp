@@ -7,5 +7,6 @@
 TORCH_LIBRARY_FRAGMENT(actionkit, m) {
   m.def(
       "pose_heatmaps(Tensor keypoints, Tensor scores, int[2] size, float sigma, Tensor limbs, "
-      "bool with_kp=True, bool legacy_merge=False, float eps=0.0001) -> Tensor");
+      "bool with_kp=True, bool legacy_merge=False, float eps=0.0001, Tensor? flip_order=None) -> "
+      "Tensor");
 }

@@ -5,6 +5,7 @@
 #include <c10/util/Exception.h>
 
 #include <cmath>
+#include <optional>
 
 #include "pose_heatmaps_math.h"
 
@@ -13,7 +14,8 @@ namespace actionkit::kernels::pose_heatmaps {
 // Checks the arguments of pose_heatmaps and returns the sizes and constants of the op.
 inline Params check_args(const at::Tensor& keypoints, const at::Tensor& scores,
                          at::IntArrayRef size, double sigma, const at::Tensor& limbs, bool with_kp,
-                         bool legacy_merge, double eps) {
+                         bool legacy_merge, double eps,
+                         const std::optional<at::Tensor>& flip_order) {
   TORCH_CHECK(keypoints.scalar_type() == at::kFloat,
               "pose_heatmaps: keypoints must be float32 [N, M, T, V, 2], got dtype ",
               keypoints.scalar_type());
@@ -46,6 +48,21 @@ inline Params check_args(const at::Tensor& keypoints, const at::Tensor& scores,
     TORCH_CHECK(0 <= e[i] && e[i] < v, "pose_heatmaps: limbs[", i / 2, "] = (", e[i - i % 2], ", ",
                 e[i - i % 2 + 1], ") names a keypoint outside [0, V = ", v, ")");
   }
+  const int64_t channels = (with_kp ? v : 0) + l;
+  if (flip_order.has_value()) {
+    const at::Tensor& f = *flip_order;
+    TORCH_CHECK(f.scalar_type() == at::kLong && f.dim() == 1 && f.size(0) == channels &&
+                    f.device().is_cpu(),
+                "pose_heatmaps: flip_order must be an int64 CPU tensor [C] = [", channels,
+                "] (the channel each mirrored channel shows), got ", f.scalar_type(), " ",
+                f.sizes(), " on ", f.device());
+    const at::Tensor order = f.contiguous();
+    const int64_t* o = order.const_data_ptr<int64_t>();
+    for (int64_t i = 0; i < channels; ++i) {
+      TORCH_CHECK(0 <= o[i] && o[i] < channels, "pose_heatmaps: flip_order[", i, "] = ", o[i],
+                  " is not a channel in [0, ", channels, ")");
+    }
+  }
   Params p{};
   p.batch = n;
   p.persons = m;
@@ -55,7 +72,8 @@ inline Params check_args(const at::Tensor& keypoints, const at::Tensor& scores,
   p.height = size[0];
   p.width = size[1];
   p.with_kp = with_kp;
-  p.channels = (with_kp ? v : 0) + l;
+  p.channels = channels;
+  p.mirror = flip_order.has_value();
   p.limb_offset = (with_kp && !legacy_merge) ? v : 0;
   p.sigma_sq = static_cast<float>(sigma * sigma);
   p.sigma_sq_d = sigma * sigma;

@@ -1,5 +1,6 @@
 // CUDA kernel of the pose heatmaps: one thread per output pixel (n, c, t, y, x), the max
-// over the people whose window holds the pixel, with the shared per-element math.
+// over the people whose window holds the pixel (for a mirrored sample: the pixel it
+// mirrors), with the shared per-element math.
 #include <cstdint>
 
 #include "../../common/cuda_launch.h"
@@ -8,15 +9,16 @@
 namespace actionkit::kernels::pose_heatmaps::cuda {
 namespace {
 
-__global__ void heatmap_kernel(const float* kp, const float* sc, const int64_t* limbs, float* out,
-                               Params p, int64_t total) {
+__global__ void heatmap_kernel(const float* kp, const float* sc, const int64_t* limbs,
+                               const int64_t* flip_order, float* out, Params p, int64_t total) {
   AK_GRID_STRIDE_LOOP(i, total) {
-    const int64_t x = i % p.width;
     const int64_t y = (i / p.width) % p.height;
     const int64_t t = (i / (p.width * p.height)) % p.frames;
-    const int64_t c = (i / (p.width * p.height * p.frames)) % p.channels;
-    const int64_t n = i / (p.width * p.height * p.frames * p.channels);
-    const Sources src = sources_of(c, p);
+    const Pixel src_px = source_pixel(i / (p.width * p.height * p.frames * p.channels),
+                                      (i / (p.width * p.height * p.frames)) % p.channels,
+                                      i % p.width, flip_order, p);
+    const int64_t n = src_px.n, x = src_px.x;
+    const Sources src = sources_of(src_px.c, p);
     float v = 0.0f;
     for (int64_t m = 0; m < p.persons; ++m) {
       if (src.joint >= 0) {
@@ -38,12 +40,12 @@ __global__ void heatmap_kernel(const float* kp, const float* sc, const int64_t* 
 
 }  // namespace
 
-void launch(const float* keypoints, const float* scores, const int64_t* limbs, float* out,
-            const Params& p, void* stream) {
-  const int64_t total = p.batch * p.channels * p.frames * p.height * p.width;
+void launch(const float* keypoints, const float* scores, const int64_t* limbs,
+            const int64_t* flip_order, float* out, const Params& p, void* stream) {
+  const int64_t total = (p.mirror ? 2 : 1) * p.batch * p.channels * p.frames * p.height * p.width;
   if (total == 0) return;
   AK_LAUNCH(heatmap_kernel, dim3(detail::num_blocks(total)), dim3(detail::kThreadsPerBlock),
-            static_cast<cudaStream_t>(stream), keypoints, scores, limbs, out, p, total);
+            static_cast<cudaStream_t>(stream), keypoints, scores, limbs, flip_order, out, p, total);
   detail::check_launch("pose_heatmaps");
 }
 

@@ -21,6 +21,7 @@ struct Params {
   double sigma_sq_d;   // sigma**2 (the limbs' Gaussians are float64 in MMAction2)
   double three_sigma;  // the half-width of the windows, before truncation
   float eps;           // keypoints (limbs) scored below it are left out
+  bool mirror;         // also the left-right mirrored maps, as samples N..2N-1
 };
 
 // Half-open pixel range [lo, hi).
@@ -144,6 +145,18 @@ AK_HD inline Sources sources_of(int64_t c, const Params& p) {
   const int64_t l = c - p.limb_offset;
   if (l >= 0 && l < p.limbs) s.limb = l;
   return s;
+}
+
+// The drawn pixel an output pixel shows: itself, or for a mirrored sample (n >= N) the
+// pixel (W - 1 - x) of channel flip_order[c] of sample n - N.
+struct Pixel {
+  int64_t n, c, x;
+};
+
+AK_HD inline Pixel source_pixel(int64_t n, int64_t c, int64_t x, const int64_t* flip_order,
+                                const Params& p) {
+  if (n < p.batch) return {n, c, x};
+  return {n - p.batch, flip_order[c], p.width - 1 - x};
 }
 
 // Offsets into keypoints [N, M, T, V, 2] and scores [N, M, T, V].
