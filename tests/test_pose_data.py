@@ -141,3 +141,36 @@ def test_synthetic_skeletons_train_through_the_trainer(tmp_path):
         item["inputs"], again["inputs"]
     )
     assert not torch.equal(item["inputs"], dataset[(1, 5)]["inputs"])  # another epoch, other frames
+    # actionkit-infer on the pickle (every sample) and on one sample as COCO-results JSON:
+    # the same scores as the API on the same sample
+    import json as json_
+
+    from actionkit.apis import inference_skeleton, init_recognizer
+    from actionkit.cli import infer
+
+    ckpt = str(tmp_path / "w" / "best.pth")
+    out = tmp_path / "infer.json"
+    assert infer.main([ckpt, str(path), "--out", str(out), "--top-k", "3"]) == 0
+    rows = json_.loads(out.read_text())
+    assert len(rows) == len(load_pose_annotations(path)) and len(rows[0]["top"]) == 3
+    model = init_recognizer(None, ckpt)
+    sample = load_pose_annotations(path)[0]
+    result = inference_skeleton(model, sample)
+    assert rows[0]["sample"] == sample["frame_dir"]
+    assert rows[0]["top"][0] == [
+        result.top_k(1)[0][0],
+        pytest.approx(result.top_k(1)[0][1], abs=1e-6),
+    ]
+    detections = [
+        {"image_id": t, "keypoints": np.concatenate([kp, sc[:, None]], 1).ravel().tolist()}
+        for t in range(sample["total_frames"])
+        for kp, sc in zip(sample["keypoint"][:, t], sample["keypoint_score"][:, t], strict=True)
+    ]
+    (tmp_path / "clip.json").write_text(json_.dumps(detections))
+    json_out = tmp_path / "clip_result.json"
+    args = [ckpt, str(tmp_path / "clip.json"), "--img-shape", "480", "640", "--out", str(json_out)]
+    assert infer.main(args) == 0
+    (row,) = json_.loads(json_out.read_text())
+    assert row["top"][0][0] == rows[0]["top"][0][0]
+    assert row["top"][0][1] == pytest.approx(rows[0]["top"][0][1], abs=1e-5)
+    assert infer.main([ckpt, str(tmp_path / "clip.json")]) == 1  # no --img-shape: an error

@@ -197,3 +197,28 @@ def inference_recognizer(
         with VideoReader(video) as reader:
             scores = predict_frames(model, reader.get_frames, len(reader), reader.fps)
     return ActionResult(scores, int(scores.argmax()), model.labels)
+
+
+@torch.no_grad()
+def inference_skeleton(model: nn.Module, sample: dict, seed: int = 0) -> ActionResult:
+    """Classifies one skeleton sample (a pose-pickle annotation: ``keypoint``,
+    ``keypoint_score``, ``total_frames``, ``img_shape``; see
+    :func:`actionkit.data.pose.load_pose_samples`) with the model's test pipeline, its
+    views averaged as ``average_clips`` says."""
+    from .config import build_pose_transform
+    from .data.pose import pose_steps, run_pose_steps
+
+    split = model.test_split
+    if split is None or model.cfg.data.kind != "pose":
+        raise UsageError(
+            f"{model.cfg.model.name}: not a skeleton model's config (data.kind: pose); "
+            "inference_recognizer classifies videos"
+        )
+    pipeline = [
+        build_pose_transform(t, f"test.pipeline[{i}]") for i, t in enumerate(split.pipeline)
+    ]
+    steps = pose_steps(build_sampler(split.sampler, "test.sampler"), pipeline, "test")
+    inputs = run_pose_steps(steps, sample, np.random.default_rng([seed, 0, 0]))
+    device = next(model.parameters()).device
+    scores = model.predict(inputs[None].to(device))[0].float().cpu()
+    return ActionResult(scores, int(scores.argmax()), model.labels)

@@ -14,6 +14,11 @@ window of that length, --stride SECONDS apart (default: half a window), and writ
 VIDEO_timeline.json (per window and per second: the top-k) and VIDEO_timeline.png (class
 scores over time) next to --out, or in the current folder.
 
+Skeletons (a model trained on pose data: ST-GCN, PoseC3D, ...):
+    actionkit-infer best.pth poses.pkl [--out results.json]     # every sample of a pickle
+    actionkit-infer best.pth clip_keypoints/ --img-shape 1080 1920   # OpenPose / COCO JSON
+prints the top-k of each sample and writes them to --out (.json).
+
 Temporal action proposals from a raw video (BMN on clip features of a recognizer):
     actionkit-infer --task localization long.mp4 --checkpoint bmn.pth \
         --features-checkpoint tsn.pth [--features-model tsn_r50] [--clip-len 16 --clip-stride 16]
@@ -66,6 +71,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--window", type=float, help="sliding-window length in seconds")
     p.add_argument("--stride", type=float, help="seconds between windows (default window/2)")
     p.add_argument("--device", default="cpu")
+    p.add_argument(
+        "--img-shape", type=int, nargs=2, metavar=("H", "W"),
+        help="skeletons from keypoint JSON: the frames' size (JSON does not record it)",
+    )  # fmt: skip
     add_trust_flag(p)
     return p
 
@@ -241,6 +250,36 @@ def localize(args, video: str, checkpoint: str) -> int:
     return 0
 
 
+def classify_skeletons(args, model) -> int:
+    """A skeleton model on a pose pickle (every sample) or one video's keypoint JSON."""
+    from ..apis import inference_skeleton
+    from ..data.pose import load_pose_samples
+
+    if args.window is not None:
+        raise UsageError("--window classifies videos; a skeleton model reads pose files")
+    if args.out and Path(args.out).suffix.lower() != ".json":
+        raise UsageError(f"--out: {args.out}: skeleton results are written as .json")
+    if Path(args.video).suffix.lower() in (".mp4", ".avi", ".mkv", ".webm", ".mov", ".gif"):
+        raise UsageError(
+            f"{args.video}: a skeleton model reads keypoints (a pose pickle or keypoint JSON); "
+            "estimate them first (actionkit-data keypoints converts pose-estimator output)"
+        )
+    samples = load_pose_samples(args.video, args.img_shape)
+    results = []
+    for sample in samples:
+        result = inference_skeleton(model, sample)
+        best = result.top_k(args.top_k)
+        name = str(sample.get("frame_dir", len(results)))
+        print(f"{name}: " + ", ".join(f"{label} {score:.4f}" for label, score in best))
+        results.append({"sample": name, "top": [[label, round(s, 6)] for label, s in best]})
+    if args.out:
+        from ..engine.checkpoint import atomic_write_json
+
+        atomic_write_json(args.out, results, indent=1)
+        print(f"wrote {args.out}")
+    return 0
+
+
 @one_line_errors("actionkit-infer")
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
@@ -262,8 +301,6 @@ def main(argv: list[str] | None = None) -> int:
         raise UsageError("--window and --stride must be positive numbers of seconds")
     if args.task == "localization":
         return localize(args, args.video, args.checkpoint)
-    if args.out and Path(args.out).suffix.lower() not in (".mp4", ".gif", ".mkv", ".webm"):
-        raise UsageError(f"--out: {args.out} must end in .mp4, .mkv, .webm or .gif")
     from ..apis import inference_recognizer, init_recognizer, predict_frames
     from ..data.decode import VideoReader
     from ..models.checkpoint import num_classes_of
@@ -273,6 +310,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.labels:
         model.labels = read_labels(args.labels, num_classes_of(model.state_dict()))
+    if model.cfg.data.kind == "pose":
+        return classify_skeletons(args, model)
+    if args.out and Path(args.out).suffix.lower() not in (".mp4", ".gif", ".mkv", ".webm"):
+        raise UsageError(f"--out: {args.out} must end in .mp4, .mkv, .webm or .gif")
     reader = VideoReader(args.video)
     fps = reader.fps
     if not (fps > 0 and math.isfinite(fps)):  # no timestamps to count seconds by

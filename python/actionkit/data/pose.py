@@ -66,14 +66,16 @@ def load_pickle(path: str | os.PathLike, trust: bool = False):
         raise DataError(f"{path}: not a pose pickle ({type(e).__name__}: {e})") from None
 
 
-def _check_sample(path: Path, i: int, sample, num_classes: int | None) -> dict:
+def _check_sample(
+    path: Path, i: int, sample, num_classes: int | None, need_label: bool = True
+) -> dict:
     if not isinstance(sample, dict):
         raise DataError(
             f"{path}: annotations[{i}]: expected a mapping, got {type(sample).__name__}"
         )
     name = sample.get("frame_dir", f"annotations[{i}]")
     where = f"{path}: sample {name!r}"
-    missing = [k for k in REQUIRED if k not in sample]
+    missing = [k for k in REQUIRED if k not in sample and (need_label or k != "label")]
     if missing:
         raise DataError(f"{where}: missing key {missing[0]!r}")
     kp = np.asarray(sample["keypoint"])
@@ -96,6 +98,8 @@ def _check_sample(path: Path, i: int, sample, num_classes: int | None) -> dict:
             )
         if not np.isfinite(score).all():
             raise DataError(f"{where}: keypoint_score holds NaN or inf")
+    if "label" not in sample:
+        return sample
     label = sample["label"]
     if not isinstance(label, int | np.integer) or label < 0:
         raise DataError(f"{where}: label must be an integer >= 0, got {label!r}")
@@ -143,6 +147,61 @@ def load_pose_annotations(
     return [_check_sample(path, i, s, num_classes) for i, s in enumerate(samples)]
 
 
+def pose_steps(sampler, pipeline: list, where: str) -> list:
+    """The pipeline with the frame sampler run right before its ``PoseDecode`` (where
+    MMAction2's pipelines put it); a ``GeneratePoseTarget`` needs a ``FormatShape`` after
+    it."""
+    from .pose_transforms import PoseDecode, SampleFrames
+
+    steps = list(pipeline)
+    at = next((i for i, t in enumerate(steps) if isinstance(t, PoseDecode)), None)
+    if at is None:
+        raise DataError(f"{where}: the pipeline needs a PoseDecode (where frames are taken)")
+    steps.insert(at, SampleFrames(sampler))
+    names = [type(t).__name__ for t in steps]
+    if (
+        "GeneratePoseTarget" in names
+        and "FormatShape" not in names[names.index("GeneratePoseTarget") :]
+    ):
+        raise DataError(f"{where}: the pipeline needs a FormatShape after GeneratePoseTarget")
+    return steps
+
+
+def run_pose_steps(steps: list, sample: dict, rng: np.random.Generator) -> torch.Tensor:
+    """A sample (copied) through the steps: the model input, heatmaps (PoseC3D) when the
+    pipeline makes them, else the keypoints (GCNs)."""
+    results = {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in sample.items()}
+    for step in steps:
+        results = step(results, rng) if getattr(step, "needs_rng", False) else step(results)
+    if "imgs" in results:
+        return torch.as_tensor(results["imgs"], dtype=torch.float32).contiguous()
+    return torch.from_numpy(np.ascontiguousarray(results["keypoint"], dtype=np.float32))
+
+
+def load_pose_samples(
+    path: str | os.PathLike, img_shape: tuple[int, int] | None = None, trust: bool = False
+) -> list[dict]:
+    """What ``actionkit-infer`` classifies: every sample of a pose pickle (labels not
+    needed), or one video's keypoint JSON (a file, or a folder of per-frame OpenPose
+    files) in an ``img_shape`` ``(H, W)`` frame, which JSON does not record."""
+    path = Path(path)
+    if path.suffix.lower() in (".pkl", ".pickle"):
+        data = load_pickle(path, trust)
+        samples = data["annotations"] if isinstance(data, dict) and "annotations" in data else data
+        if not isinstance(samples, list) or not samples:
+            raise DataError(f"{path}: no samples (expected a pose pickle)")
+        return [_check_sample(path, i, s, None, need_label=False) for i, s in enumerate(samples)]
+    from .pose_convert import read_keypoint_json
+
+    if img_shape is None:
+        raise DataError(
+            f"{path}: keypoint JSON does not record the frame size: give it (--img-shape H W)"
+        )
+    sample = read_keypoint_json(path)
+    sample.pop("layout")
+    return [{"frame_dir": path.stem, "img_shape": tuple(img_shape), **sample}]
+
+
 class _Entry:
     """What the classification evaluator names a sample by."""
 
@@ -152,8 +211,9 @@ class _Entry:
 
 class PoseDataset(Dataset):
     """Samples of a pose pickle through a skeleton pipeline
-    (:mod:`actionkit.data.pose_transforms`), ``{"inputs": [num_clips, M, T, V, C]
-    float32, "label", "index"}``.
+    (:mod:`actionkit.data.pose_transforms`), ``{"inputs", "label", "index"}``: inputs
+    ``[num_clips, M, T, V, C]`` float32 keypoints (GCNs), or ``[crops * clips, K, T, H,
+    W]`` heatmaps when the pipeline makes them (PoseC3D).
 
     ``sampler`` (``UniformSampleFrames``) runs right before the pipeline's
     ``PoseDecode``, where MMAction2's pipelines put it. Randomness comes from a generator
@@ -171,24 +231,10 @@ class PoseDataset(Dataset):
         seed: int = 0,
         trust: bool = False,
     ):
-        from .pose_transforms import PoseDecode, SampleFrames
-
         self.samples = load_pose_annotations(ann_file, split, num_classes, trust)
         if not self.samples:
             raise DataError(f"{ann_file}: no samples" + (f" in split {split!r}" if split else ""))
-        steps = list(pipeline)
-        where = next((i for i, t in enumerate(steps) if isinstance(t, PoseDecode)), None)
-        if where is None:
-            raise DataError(f"{ann_file}: the pipeline needs a PoseDecode (where frames are taken)")
-        steps.insert(where, SampleFrames(sampler))
-        names = [type(t).__name__ for t in steps]
-        if (
-            "GeneratePoseTarget" in names
-            and "FormatShape" not in names[names.index("GeneratePoseTarget") :]
-        ):
-            raise DataError(
-                f"{ann_file}: the pipeline needs a FormatShape after GeneratePoseTarget"
-            )
+        steps = pose_steps(sampler, pipeline, str(ann_file))
         self.steps, self.seed, self.epoch = steps, seed, 0
         self.entries = [_Entry(str(s["frame_dir"])) for s in self.samples]
 
@@ -201,17 +247,8 @@ class PoseDataset(Dataset):
     def __getitem__(self, index: int | tuple[int, int]) -> dict:
         epoch, index = index if isinstance(index, tuple) else (self.epoch, index)
         rng = np.random.default_rng([self.seed, epoch, index])
-        results = {
-            k: v.copy() if isinstance(v, np.ndarray) else v for k, v in self.samples[index].items()
-        }
-        for step in self.steps:
-            results = step(results, rng) if getattr(step, "needs_rng", False) else step(results)
-        if "imgs" in results:  # PoseC3D: heatmaps (GeneratePoseTarget, FormatShape)
-            inputs = torch.as_tensor(results["imgs"], dtype=torch.float32).contiguous()
-        else:  # GCNs: the keypoints
-            kp = np.ascontiguousarray(results["keypoint"], dtype=np.float32)
-            inputs = torch.from_numpy(kp)
-        return {"inputs": inputs, "label": int(results["label"]), "index": index}
+        inputs = run_pose_steps(self.steps, self.samples[index], rng)
+        return {"inputs": inputs, "label": int(self.samples[index]["label"]), "index": index}
 
 
 def save_pose_pickle(
