@@ -119,3 +119,21 @@ def test_posec3d_configs(tmp_path):
         model = builder.build_model(cfg, lambda _: None, initial_weights=False).eval()
         with torch.no_grad():
             assert model.predict(item["inputs"][None]).shape == (1, 60)
+
+
+def test_a_stream_is_tested_on_the_stream_it_was_trained_on(tmp_path, capsys):
+    from actionkit.cli import test as test_cli
+    from actionkit.cli import train
+
+    config = str(ROOT / "configs" / "demo" / "stgcn_synthetic.yaml")
+    tiny = [f"data.root={tmp_path / 'data'}", "data.synthetic_pose={train_per_class: 1, "
+            "test_per_class: 1}", "model.args={base_channels: 8, layout: coco}",
+            "schedule.epochs=1", "data.num_workers=0"]  # fmt: skip
+    work = tmp_path / "b"
+    assert train.main([config, "--work-dir", str(work), "--set", *tiny, "data.feats=[b]"]) == 0
+    ckpt = str(work / "best.pth")
+    assert test_cli.main([config, ckpt, "--set", *tiny, "data.feats=[j]"]) == 1
+    err = capsys.readouterr().err
+    assert "trained on the skeleton stream [b], the config makes [j]" in err
+    assert "--set data.feats=[b]" in err
+    assert test_cli.main([config, ckpt, "--set", *tiny, "data.feats=[b]"]) == 0

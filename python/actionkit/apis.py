@@ -120,6 +120,12 @@ def resolve_config(config, found) -> Config:
         fallback = cfg.model if name is None else None
         name, classes, args = model_spec(found, name, fallback=fallback)
         cfg.model = dataclasses.replace(cfg.model, name=name, num_classes=classes, args=args)
+        trained = ((found.config or {}).get("data") or {}).get("feats")
+        if trained is not None and cfg.data.feats is not None and trained != cfg.data.feats:
+            raise UsageError(
+                f"{found.path} was trained on the skeleton stream {trained}, the config "
+                f"makes {cfg.data.feats}: add --set data.feats={trained}".replace("'", "")
+            )
     return cfg
 
 
