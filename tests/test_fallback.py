@@ -62,7 +62,14 @@ CALLS = {
             FRAMES, WHOLE, torch.zeros(2, dtype=torch.bool), [4, 4], MEAN, STD, "NCTHW", None
         ),
     ),
+    "pose_heatmaps": (
+        lambda: actionkit.ops.pose_heatmaps(KEYPOINTS, size=(8, 9), limbs=[(0, 1)]),
+        lambda: _reference.pose_heatmaps(
+            KEYPOINTS, torch.ones(1, 1, 2, 2), [8, 9], 0.6, torch.tensor([[0, 1]])
+        ),
+    ),
 }
+KEYPOINTS = torch.tensor([[2.0, 3.0], [6.0, 5.0], [2.5, 3.0], [6.0, 4.0]]).view(1, 1, 2, 2, 2)
 BOX = torch.tensor([[0, 1.0, 1.0, 4.0, 4.0]])
 WHOLE = torch.tensor([[0.0, 0.0, 10.0, 8.0]] * 2)  # (x1, y1, x2, y2) of the 8x10 frames
 MEAN, STD = [1.0, 2.0, 3.0], [4.0, 5.0, 6.0]
