@@ -115,7 +115,7 @@ def test_synthetic_skeletons_train_through_the_trainer(tmp_path):
 
     config = Path(__file__).resolve().parents[1] / "configs" / "demo" / "stgcn_synthetic.yaml"
     tiny = [f"data.root={tmp_path / 'data'}", "data.synthetic_pose={train_per_class: 2, "
-            "test_per_class: 1}", "model.args={base_channels: 8, layout: coco}",
+            "test_per_class: 1}", "model.args={base_channels: 8, layout: coco, in_channels: 6}",
             "schedule.epochs=1", "data.batch_size=8", "data.num_workers=0"]  # fmt: skip
     assert train.main([str(config), "--work-dir", str(tmp_path / "w"), "--set", *tiny]) == 0
     metrics = json.loads((tmp_path / "w" / "metrics.json").read_text())

@@ -224,7 +224,7 @@ def inference_skeleton(model: nn.Module, sample: dict, seed: int = 0) -> ActionR
         build_pose_transform(t, f"test.pipeline[{i}]") for i, t in enumerate(split.pipeline)
     ]
     steps = pose_steps(build_sampler(split.sampler, "test.sampler"), pipeline, "test")
-    inputs = run_pose_steps(steps, sample, np.random.default_rng([seed, 0, 0]))
+    inputs, _ = run_pose_steps(steps, sample, np.random.default_rng([seed, 0, 0]))
     device = next(model.parameters()).device
     scores = model.predict(inputs[None].to(device))[0].float().cpu()
     return ActionResult(scores, int(scores.argmax()), model.labels)

@@ -225,27 +225,30 @@ def load_config(path: str | os.PathLike, overrides: list[str] = ()) -> Config:
 
 def _apply_feats(cfg: Config, path: str) -> None:
     """Sets ``data.feats`` as the ``feats`` of every split's GenSkeFeat step; the model's
-    ``in_channels`` must fit them (3 per stream)."""
+    ``in_channels`` must fit the streams the pipelines make (3 per stream)."""
     feats = cfg.data.feats
-    if feats is None:
-        return
-    if cfg.data.kind != "pose":
+    if feats is not None and cfg.data.kind != "pose":
         raise ConfigError(f"{path}: data.feats: only pose data has skeleton streams")
-    found = False
-    for split in ("train", "val", "test"):
-        split_cfg = getattr(cfg.data, split)
-        for spec in split_cfg.pipeline if split_cfg else []:
-            if isinstance(spec, dict) and spec.get("type") == "GenSkeFeat":
-                spec["feats"] = list(feats)
-                found = True
-    if not found:
-        raise ConfigError(f"{path}: data.feats: no GenSkeFeat step in the pipelines to set")
+    steps = [
+        spec
+        for split in ("train", "val", "test")
+        for spec in (getattr(cfg.data, split).pipeline if getattr(cfg.data, split) else [])
+        if isinstance(spec, dict) and spec.get("type") == "GenSkeFeat"
+    ]
+    if feats is not None:
+        if not steps:
+            raise ConfigError(f"{path}: data.feats: no GenSkeFeat step in the pipelines to set")
+        for spec in steps:
+            spec["feats"] = list(feats)
     channels = cfg.model.args.get("in_channels", 3)
-    if channels != 3 * len(feats):
-        raise ConfigError(
-            f"{path}: data.feats: {feats} make {3 * len(feats)} input channels, "
-            f"model.args.in_channels is {channels}: set it to {3 * len(feats)}"
-        )
+    for spec in steps:
+        made = 3 * len(spec.get("feats", ["j"]))
+        if made != channels:
+            where = "data.feats" if feats is not None else "GenSkeFeat"
+            raise ConfigError(
+                f"{path}: {where}: {spec.get('feats', ['j'])} make {made} input channels, "
+                f"model.args.in_channels is {channels}: set it to {made}"
+            )
 
 
 def _read_yaml(path: Path) -> dict:

@@ -167,15 +167,20 @@ def pose_steps(sampler, pipeline: list, where: str) -> list:
     return steps
 
 
-def run_pose_steps(steps: list, sample: dict, rng: np.random.Generator) -> torch.Tensor:
-    """A sample (copied) through the steps: the model input, heatmaps (PoseC3D) when the
-    pipeline makes them, else the keypoints (GCNs)."""
+def run_pose_steps(
+    steps: list, sample: dict, rng: np.random.Generator
+) -> tuple[torch.Tensor, int | None]:
+    """A sample (copied) through the steps: the model input (heatmaps for PoseC3D when
+    the pipeline makes them, else the keypoints for GCNs) and the label (a ``Flip`` with
+    ``flip_label_map`` may change it)."""
     results = {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in sample.items()}
     for step in steps:
         results = step(results, rng) if getattr(step, "needs_rng", False) else step(results)
+    label = int(results["label"]) if "label" in results else None
     if "imgs" in results:
-        return torch.as_tensor(results["imgs"], dtype=torch.float32).contiguous()
-    return torch.from_numpy(np.ascontiguousarray(results["keypoint"], dtype=np.float32))
+        return torch.as_tensor(results["imgs"], dtype=torch.float32).contiguous(), label
+    kp = np.ascontiguousarray(results["keypoint"], dtype=np.float32)
+    return torch.from_numpy(kp), label
 
 
 def load_pose_samples(
@@ -247,8 +252,8 @@ class PoseDataset(Dataset):
     def __getitem__(self, index: int | tuple[int, int]) -> dict:
         epoch, index = index if isinstance(index, tuple) else (self.epoch, index)
         rng = np.random.default_rng([self.seed, epoch, index])
-        inputs = run_pose_steps(self.steps, self.samples[index], rng)
-        return {"inputs": inputs, "label": int(self.samples[index]["label"]), "index": index}
+        inputs, label = run_pose_steps(self.steps, self.samples[index], rng)
+        return {"inputs": inputs, "label": label, "index": index}
 
 
 def save_pose_pickle(

@@ -378,11 +378,13 @@ class CenterCrop:
 class Flip:
     """Mirrors the keypoints left-right with probability ``flip_ratio`` (x -> W - x for
     non-zero x) and swaps the ``left_kp`` / ``right_kp`` pairs (the left wrist becomes the
-    right one)."""
+    right one); a flipped sample's label goes through ``flip_label_map`` (raise the left
+    arm becomes raise the right arm), as MMAction2's."""
 
     flip_ratio: float = 0.5
     left_kp: tuple[int, ...] | None = None
     right_kp: tuple[int, ...] | None = None
+    flip_label_map: dict[int, int] | None = None  # labels of left/right-specific classes
     needs_rng = True
 
     def __post_init__(self) -> None:
@@ -395,6 +397,8 @@ class Flip:
         results["flip"] = bool(rng.random() < self.flip_ratio)
         if not results["flip"]:
             return results
+        if self.flip_label_map is not None and "label" in results:
+            results["label"] = self.flip_label_map.get(results["label"], results["label"])
         kp = results["keypoint"]
         kp_x = kp[..., 0]
         kp_x[kp_x != 0] = results["img_shape"][1] - kp_x[kp_x != 0]
