@@ -95,6 +95,24 @@ def test_bad_samples_are_named(tmp_path, change, message):
         load_pose_annotations(path, num_classes=3)
 
 
+def test_skip_invalid_leaves_bad_samples_out_and_counts_them(tmp_path, caplog):
+    from actionkit.data.pose import PoseDataset
+    from actionkit.data.pose_transforms import FormatGCNInput, PoseDecode
+    from actionkit.data.sampling import UniformSampleFrames
+
+    bad = _sample("bad")
+    bad["keypoint"][0, 1, 2, 0] = np.inf
+    path = _write(tmp_path / "p.pkl", {"annotations": [_sample("a"), bad, _sample("b")]})
+    steps = [PoseDecode(), FormatGCNInput(2)]
+    with pytest.raises(DataError, match="sample 'bad': keypoint holds NaN or inf"):
+        PoseDataset(path, UniformSampleFrames(4), steps)
+    with caplog.at_level("WARNING"):
+        dataset = PoseDataset(path, UniformSampleFrames(4), steps, skip_invalid=True)
+    assert [e.path for e in dataset.entries] == ["a", "b"]
+    assert dataset.invalid == {"bad": 1}
+    assert "skipping invalid sample" in caplog.text and "sample 'bad'" in caplog.text
+
+
 def test_synthetic_skeletons_train_through_the_trainer(tmp_path):
     """The skeleton demo's config on a tiny generated set: PoseDataset, its pipeline and
     ST-GCN through actionkit-train and actionkit-test (learning is the demo's business)."""

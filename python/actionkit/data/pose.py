@@ -15,8 +15,10 @@ naming it (``trust=True`` lifts that, for files from a source you trust).
 from __future__ import annotations
 
 import io
+import logging
 import os
 import pickle
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +29,7 @@ from ..errors import DataError
 from ..serialization import _numpy_globals
 
 REQUIRED = ("frame_dir", "total_frames", "label", "keypoint")
+log = logging.getLogger(__name__)
 
 
 class _Refused(pickle.UnpicklingError):
@@ -113,9 +116,12 @@ def load_pose_annotations(
     split: str | None = None,
     num_classes: int | None = None,
     trust: bool = False,
+    skipped: list[tuple[str, str]] | None = None,
 ) -> list[dict]:
     """The validated samples of a pose pickle, those of ``split`` only when given (a
-    name in its ``split`` mapping; names of unknown samples are an error)."""
+    name in its ``split`` mapping; names of unknown samples are an error). A bad sample
+    raises :class:`DataError`, unless a ``skipped`` list is given: then it is left out
+    and ``(sample, reason)`` appended to it."""
     path = Path(path)
     data = load_pickle(path, trust)
     if isinstance(data, list):
@@ -144,7 +150,16 @@ def load_pose_annotations(
             f"{path}: expected {{'split', 'annotations'}} or a list of samples, got "
             f"{type(data).__name__}"
         )
-    return [_check_sample(path, i, s, num_classes) for i, s in enumerate(samples)]
+    valid = []
+    for i, sample in enumerate(samples):
+        try:
+            valid.append(_check_sample(path, i, sample, num_classes))
+        except DataError as e:
+            if skipped is None:
+                raise
+            name = sample.get("frame_dir", f"annotations[{i}]") if isinstance(sample, dict) else i
+            skipped.append((str(name), str(e)))
+    return valid
 
 
 def pose_steps(sampler, pipeline: list, where: str) -> list:
@@ -218,7 +233,8 @@ class PoseDataset(Dataset):
     """Samples of a pose pickle through a skeleton pipeline
     (:mod:`actionkit.data.pose_transforms`), ``{"inputs", "label", "index"}``: inputs
     ``[num_clips, M, T, V, C]`` float32 keypoints (GCNs), or ``[crops * clips, K, T, H,
-    W]`` heatmaps when the pipeline makes them (PoseC3D).
+    W]`` heatmaps when the pipeline makes them (PoseC3D). ``skip_invalid``: bad samples
+    are left out, logged and counted in ``invalid`` (else the first one raises).
 
     ``sampler`` (``UniformSampleFrames``) runs right before the pipeline's
     ``PoseDecode``, where MMAction2's pipelines put it. Randomness comes from a generator
@@ -235,8 +251,14 @@ class PoseDataset(Dataset):
         num_classes: int | None = None,
         seed: int = 0,
         trust: bool = False,
+        skip_invalid: bool = False,
     ):
-        self.samples = load_pose_annotations(ann_file, split, num_classes, trust)
+        skipped: list[tuple[str, str]] | None = [] if skip_invalid else None
+        self.samples = load_pose_annotations(ann_file, split, num_classes, trust, skipped)
+        # as the video datasets: skipped samples are logged and counted, never silent
+        self.invalid = Counter(name for name, _ in skipped or [])
+        for _, reason in skipped or []:
+            log.warning("skipping invalid sample: %s", reason)
         if not self.samples:
             raise DataError(f"{ann_file}: no samples" + (f" in split {split!r}" if split else ""))
         steps = pose_steps(sampler, pipeline, str(ann_file))

@@ -358,12 +358,13 @@ class unit_aagcn(nn.Module):  # noqa: N801
         k = self.num_subset
         A = self.A.to(x.dtype)
         if self.adaptive:
-            a = self._stacked(self.conv_a, x).view(n, k, self.inter_c * t, v)
-            b = self._stacked(self.conv_b, x).view(n, k, self.inter_c * t, v)
+            # (reshape: a channels-last input makes the conv outputs channels-last too)
+            a = self._stacked(self.conv_a, x).reshape(n, k, self.inter_c * t, v)
+            b = self._stacked(self.conv_b, x).reshape(n, k, self.inter_c * t, v)
             learned = torch.tanh(torch.matmul(a.transpose(-1, -2), b) / (self.inter_c * t))
             A = A[None] + learned * self.alpha.to(x.dtype)
         weight = torch.cat([conv.weight for conv in self.conv_d])
-        xs = F.conv2d(x, weight).view(n, k, -1, t, v)
+        xs = F.conv2d(x, weight).reshape(n, k, -1, t, v)
         bias = sum(conv.bias for conv in self.conv_d)
         y = graph_aggregate(xs, A) + bias.view(1, -1, 1, 1)
         y = F.relu(self.bn(y) + (self.down(x) if self.down is not None else x))
