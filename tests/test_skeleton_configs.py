@@ -128,7 +128,7 @@ def test_a_stream_is_tested_on_the_stream_it_was_trained_on(tmp_path, capsys):
     config = str(ROOT / "configs" / "demo" / "stgcn_synthetic.yaml")
     tiny = [f"data.root={tmp_path / 'data'}", "data.synthetic_pose={train_per_class: 1, "
             "test_per_class: 1}", "model.args={base_channels: 8, layout: coco}",
-            "schedule.epochs=1", "data.num_workers=0"]  # fmt: skip
+            "schedule.epochs=1", "data.num_workers=0", "data.batch_size=4"]  # fmt: skip
     work = tmp_path / "b"
     assert train.main([config, "--work-dir", str(work), "--set", *tiny, "data.feats=[b]"]) == 0
     ckpt = str(work / "best.pth")
