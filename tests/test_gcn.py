@@ -98,3 +98,23 @@ def test_onnx_export_runs_in_onnxruntime(name, tmp_path):
         assert abs(out - ref.numpy()).max() < 1e-4 * max(1.0, float(ref.abs().max())), size
     ops = {n.target for n in export_program(model, torch.randn(shape)).graph.nodes}
     assert not any("actionkit" in str(op) for op in ops)  # standard ops only
+
+
+@pytest.mark.parametrize("name", ["stgcn", "stgcnpp", "agcn", "aagcn"])
+def test_trains_under_bf16_autocast(name):
+    # train.amp: bf16 on the CPU: the adjacency follows the activations' dtype (it used to
+    # be cast to the block input's, and the graph op refused the mix)
+    torch.manual_seed(0)
+    model = models.create(name, num_classes=5, base_channels=16).train()
+    x = torch.randn(2, 1, 2, 16, 17, 3)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        logits = model(x)
+    assert logits.dtype == torch.bfloat16
+    torch.nn.functional.cross_entropy(logits.float(), torch.tensor([0, 3])).backward()
+    grads = [p.grad for p in model.parameters() if p.requires_grad]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)
+    with torch.no_grad():
+        ref = model.eval()(x)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            low = model(x).float()
+    assert (low - ref).abs().max() <= 0.05 * ref.abs().max() + 0.02  # bf16: 8 mantissa bits

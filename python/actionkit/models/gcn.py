@@ -86,11 +86,13 @@ class unit_gcn(nn.Module):  # noqa: N801  (MMAction2's name, in its state-dict k
         res = 0
         if self.with_res:
             res = self.down(x) if self.down is not None else x
-        A = self.adjacency().to(x.dtype)
+        A = self.adjacency()
         if self.conv_pos == "pre":
-            x = graph_aggregate(self.conv(x).view(n, self.num_subsets, -1, t, v), A)
+            # A in the dtype of what it aggregates (bf16 under autocast, not the input's)
+            y = self.conv(x).view(n, self.num_subsets, -1, t, v)
+            x = graph_aggregate(y, A.to(y.dtype))
         else:  # each subset's aggregation of the input, stacked on channels, then the conv
-            x = torch.matmul(x.unsqueeze(1), A[None, :, None]).reshape(n, -1, t, v)
+            x = torch.matmul(x.unsqueeze(1), A.to(x.dtype)[None, :, None]).reshape(n, -1, t, v)
             x = self.conv(x)
         return self.act(self.bn(x) + res)
 
@@ -366,7 +368,7 @@ class unit_aagcn(nn.Module):  # noqa: N801
         weight = torch.cat([conv.weight for conv in self.conv_d])
         xs = F.conv2d(x, weight).reshape(n, k, -1, t, v)
         bias = sum(conv.bias for conv in self.conv_d)
-        y = graph_aggregate(xs, A) + bias.view(1, -1, 1, 1)
+        y = graph_aggregate(xs, A.to(xs.dtype)) + bias.view(1, -1, 1, 1)
         y = F.relu(self.bn(y) + (self.down(x) if self.down is not None else x))
         if self.attention:
             s = torch.sigmoid(self.conv_sa(y.mean(-2)))  # spatial: [N, 1, V]
