@@ -281,19 +281,6 @@ class PoseCompact:
         return results
 
 
-def _rescale_size(w: int, h: int, scale) -> tuple[int, int]:
-    """mmcv's ``rescale_size``: the largest size within ``scale`` (a factor, or a
-    ``(long, short)`` bound pair in either order; -1 leaves the long side free)."""
-    if isinstance(scale, float | int) and not isinstance(scale, bool):
-        factor = float(scale)
-    else:
-        long_edge, short_edge = max(scale), min(scale)
-        if short_edge == -1:
-            long_edge, short_edge = np.inf, long_edge
-        factor = min(long_edge / max(h, w), short_edge / min(h, w))
-    return int(w * factor + 0.5), int(h * factor + 0.5)
-
-
 @dataclass
 class Resize:
     """Scales keypoints to a new image size: ``scale`` a factor or ``(w, h)`` bounds
@@ -311,7 +298,10 @@ class Resize:
     def __call__(self, results: dict) -> dict:
         h, w = results["img_shape"]
         if self.keep_ratio:
-            new_w, new_h = _rescale_size(w, h, self.scale)
+            from .transforms import rescale_size
+
+            scale = float(self.scale) if isinstance(self.scale, int | float) else self.scale
+            new_h, new_w = rescale_size(h, w, scale)
         else:
             new_w, new_h = self.scale
         factor = np.array([new_w / w, new_h / h], dtype=np.float32)
@@ -343,20 +333,12 @@ class RandomResizedCrop:
             raise ValueError(f"RandomResizedCrop: bad aspect_ratio_range {self.aspect_ratio_range}")
 
     def __call__(self, results: dict, rng: np.random.Generator) -> dict:
-        h, w = results["img_shape"]
-        lo, hi = np.log(self.aspect_ratio_range[0]), np.log(self.aspect_ratio_range[1])
-        ratios = np.exp(rng.uniform(lo, hi, size=10))
-        areas = rng.uniform(*self.area_range, size=10) * h * w
-        crop_w = np.round(np.sqrt(areas * ratios)).astype(np.int32)
-        crop_h = np.round(np.sqrt(areas / ratios)).astype(np.int32)
-        for cw, ch in zip(crop_w, crop_h, strict=True):
-            if ch <= h and cw <= w:
-                x = int(rng.integers(0, w - cw + 1))
-                y = int(rng.integers(0, h - ch + 1))
-                return _crop(results, x, y, x + int(cw), y + int(ch))
-        size = min(h, w)
-        x, y = (w - size) // 2, (h - size) // 2
-        return _crop(results, x, y, x + size, y + size)
+        from .transforms import RandomResizedCrop as ClipCrop  # the same box sampling
+
+        box = ClipCrop(tuple(self.area_range), tuple(self.aspect_ratio_range)).box(
+            *results["img_shape"], rng
+        )
+        return _crop(results, *box)
 
 
 @dataclass

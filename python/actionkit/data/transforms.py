@@ -192,18 +192,25 @@ class Resize:
 
     def __call__(self, clip: Clip, rng=None) -> Clip:
         h, w = clip.size
-        if isinstance(self.scale, float):
-            if self.scale <= 0:
-                raise ValueError(f"Resize: scale must be positive, got {self.scale}")
-            return clip.resized(int(h * self.scale + 0.5), int(w * self.scale + 0.5))
-        sw, sh = _pair(self.scale)
-        if not self.keep_ratio:
+        if isinstance(self.scale, float) and self.scale <= 0:
+            raise ValueError(f"Resize: scale must be positive, got {self.scale}")
+        if not isinstance(self.scale, float) and not self.keep_ratio:
+            sw, sh = _pair(self.scale)
             return clip.resized(sh, sw)
-        long_edge, short_edge = max(sw, sh), min(sw, sh)
-        if short_edge == -1:
-            long_edge, short_edge = math.inf, long_edge
-        factor = min(long_edge / max(h, w), short_edge / min(h, w))
-        return clip.resized(int(h * factor + 0.5), int(w * factor + 0.5))
+        return clip.resized(*rescale_size(h, w, self.scale))
+
+
+def rescale_size(h: int, w: int, scale) -> tuple[int, int]:
+    """mmcv's ``rescale_size``: ``(new_h, new_w)`` for a factor, or the largest size
+    within ``(w, h)`` bounds keeping the aspect ratio (``(-1, 256)``: short side 256)."""
+    if isinstance(scale, float):
+        return int(h * scale + 0.5), int(w * scale + 0.5)
+    sw, sh = _pair(scale)
+    long_edge, short_edge = max(sw, sh), min(sw, sh)
+    if short_edge == -1:
+        long_edge, short_edge = math.inf, long_edge
+    factor = min(long_edge / max(h, w), short_edge / min(h, w))
+    return int(h * factor + 0.5), int(w * factor + 0.5)
 
 
 @dataclass(frozen=True)
