@@ -67,13 +67,32 @@ ZOO = {
         {},
         {},
     ),
+    # not in the wheel: MMACTION2_PROJECTS names a checkout's projects/ folder
+    "ctrgcn": (
+        "projects:ctrgcn/configs/ctrgcn_8xb16-joint-u100-80e_ntu60-xsub-keypoint-2d.py",
+        {},
+        {},
+    ),  # fmt: skip
 }
+
+
+def config_path(config: str) -> Path:
+    """A zoo config's file; ``projects:NAME/...`` imports the project's models first."""
+    if not config.startswith("projects:"):
+        return CONFIGS / config
+    if "MMACTION2_PROJECTS" not in os.environ:
+        raise RuntimeError(f"{config}: set MMACTION2_PROJECTS to a checkout's projects folder")
+    project = Path(os.environ["MMACTION2_PROJECTS"]) / config[9:].split("/")[0]
+    sys.path.insert(0, str(project))
+    import models  # noqa: F401  (registers the project's modules, as its custom_imports)
+
+    return project.parent / config[9:]
 
 
 def build(name: str):
     config, backbone, head = ZOO[name]
-    cfg = Config.fromfile(CONFIGS / config).model
-    if cfg.backbone.type not in ("STGCN", "AAGCN"):  # the GCNs take no such argument
+    cfg = Config.fromfile(config_path(config)).model
+    if cfg.backbone.type not in ("STGCN", "AAGCN", "CTRGCN"):  # the GCNs take no such argument
         cfg.backbone.pretrained = None
     if cfg.backbone.type in ("ResNetTSM", "ResNet3d", "ResNet3dSlowOnly"):
         cfg.backbone.pretrained2d = False

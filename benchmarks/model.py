@@ -51,6 +51,7 @@ SKELETON_INPUTS = {
     "stgcn": (1, 2, 100, 17, 3),
     "stgcnpp": (1, 2, 100, 17, 3),
     "agcn": (1, 2, 100, 17, 3),
+    "ctrgcn": (1, 2, 100, 17, 3),
     "posec3d_r50": (1, 17, 48, 56, 56),
 }
 INPUTS = {**TEST_INPUTS, **SKELETON_INPUTS}
@@ -60,7 +61,7 @@ def input_shape(name: str, batch: int, size: int | None = None) -> tuple[int, ..
     """The model's standard test input for ``batch`` clips (``size`` overrides H and W)."""
     # 2D: [segments, 3, H, W] -> [B, segments, 3, H, W]; 3D: [1 clip, 3, T, H, W] -> [B, ...]
     full = (batch, *INPUTS[name])
-    if size is not None and name not in ("stgcn", "stgcnpp", "agcn"):
+    if size is not None and name not in ("stgcn", "stgcnpp", "agcn", "ctrgcn"):
         full = (*full[:-2], size, size)
     return full
 

@@ -753,6 +753,64 @@ GCN_MODELS = {
 }  # fmt: skip
 
 
+def _gcn_case(config: Path, shape: tuple, backbone: dict) -> dict:
+    """A GCN recognizer of ``config`` on seeded weights (the graph buffers ``A`` kept as
+    built): raw head logits ``model(x, mode="tensor", stage="head")`` in eval mode."""
+    cfg = Config.fromfile(config).model
+    cfg.backbone.update(backbone)
+    cfg.cls_head.num_classes = NUM_CLASSES
+    model = MODELS.build(cfg).eval()
+    own = model.state_dict()
+    shapes = [(k, tuple(v.shape)) for k, v in own.items()]
+    state = make_state(shapes)
+    params = dict(model.named_parameters())
+    learned_graphs = cfg.backbone.type in ("AAGCN", "CTRGCN")
+    # graph buffers built from the layout, and AAGCN's / CTR-GCN's learned graphs (random
+    # ones make the activations explode): kept as built
+    graph_keys = [k for k in own if (k.endswith(".A") or k == "backbone.A")
+                  and (k not in params or learned_graphs)]  # fmt: skip
+    for key in graph_keys:
+        state[key] = own[key]
+    # AAGCN and CTR-GCN sum K subsets over all joints (AAGCN adds its attention, y * s + y,
+    # in every block): damp the subset convs and the data-dependent graph so logits stay O(1)
+    scales = {}
+    if cfg.backbone.type == "AAGCN":
+        scales = {".alpha": 0.02, **{f"conv_d.{k}.weight": 0.25 for k in range(3)}}
+    elif cfg.backbone.type == "CTRGCN":
+        scales = {".alpha": 0.02, **{f"convs.{k}.conv3.weight": 0.25 for k in range(3)}}
+    for key in state:
+        for suffix, factor in scales.items():
+            if key.endswith(suffix):
+                state[key] = state[key] * factor
+    model.load_state_dict(state)
+    x = make_input(shape)
+    with torch.no_grad():
+        logits = model(x, mode="tensor", stage="head")
+    print(config.name, tuple(logits.shape), f"|logits| max {logits.abs().max():.3f}")
+    return {"config": f"{config.parent.name}/{config.name}", "shapes": shapes,
+            "graph_keys": graph_keys, "scales": scales, "input_shape": shape,
+            "logits": logits}  # fmt: skip
+
+
+def ctrgcn_cases() -> dict:
+    """CTR-GCN from MMAction2's ``projects/ctrgcn`` (not in the wheel: a checkout's
+    ``projects`` folder named by ``MMACTION2_PROJECTS``, e.g. from a fetched snapshot), on
+    its 2D and 3D configs, as :func:`skeleton_cases` does for the zoo's GCNs."""
+    projects = Path(os.environ["MMACTION2_PROJECTS"]) / "ctrgcn"
+    sys.path.insert(0, str(projects))
+    import models  # noqa: F401  (registers CTRGCN, as the configs' custom_imports do)
+
+    configs = projects / "configs"
+    cases = {
+        "ctrgcn_coco": (configs / "ctrgcn_8xb16-joint-u100-80e_ntu60-xsub-keypoint-2d.py",
+                        (2, 1, 2, 24, 17, 3)),
+        "ctrgcn_ntu": (configs / "ctrgcn_8xb16-joint-u100-80e_ntu60-xsub-keypoint-3d.py",
+                       (1, 2, 2, 20, 25, 3)),
+    }  # fmt: skip
+    models_ = {name: _gcn_case(config, shape, {}) for name, (config, shape) in cases.items()}
+    return {"mmaction": mmaction.__version__, "models": models_}
+
+
 def skeleton_cases() -> dict:
     """MMAction2's ``Graph`` adjacency for every layout and mode, and the GCN recognizers
     of its skeleton zoo configs on seeded weights (the graph buffers ``A`` kept as built):
@@ -767,37 +825,8 @@ def skeleton_cases() -> dict:
                 graph = Graph(layout, mode, hop)
                 graphs.append({"layout": layout, "mode": mode, "max_hop": hop,
                                "A": torch.from_numpy(graph.A)})  # fmt: skip
-    models = {}
-    for name, (config, shape, backbone) in GCN_MODELS.items():
-        cfg = Config.fromfile(SKELETON / config).model
-        cfg.backbone.update(backbone)
-        cfg.cls_head.num_classes = NUM_CLASSES
-        model = MODELS.build(cfg).eval()
-        own = model.state_dict()
-        shapes = [(k, tuple(v.shape)) for k, v in own.items()]
-        state = make_state(shapes)
-        params = dict(model.named_parameters())
-        # graph buffers built from the layout, and AAGCN's learned graphs (random ones
-        # make its activations explode): kept as built
-        graph_keys = [k for k in own if (k.endswith(".A") or k == "backbone.A")
-                      and (k not in params or cfg.backbone.type == "AAGCN")]  # fmt: skip
-        for key in graph_keys:  # buffers built from the layout: keep them
-            state[key] = own[key]
-        # AAGCN sums K subsets over all joints and adds its attention (y * s + y) in every
-        # block: damp the subset convs and the data-dependent graph so logits stay O(1)
-        scales = {".alpha": 0.02, "conv_d.0.weight": 0.25, "conv_d.1.weight": 0.25,
-                  "conv_d.2.weight": 0.25} if cfg.backbone.type == "AAGCN" else {}  # fmt: skip
-        for key in state:
-            for suffix, factor in scales.items():
-                if key.endswith(suffix):
-                    state[key] = state[key] * factor
-        model.load_state_dict(state)
-        x = make_input(shape)
-        with torch.no_grad():
-            logits = model(x, mode="tensor", stage="head")
-        models[name] = {"config": config, "shapes": shapes, "graph_keys": graph_keys,
-                        "scales": scales, "input_shape": shape, "logits": logits}  # fmt: skip
-        print(name, tuple(logits.shape), f"|logits| max {logits.abs().max():.3f}")
+    models = {name: _gcn_case(SKELETON / config, shape, backbone)
+              for name, (config, shape, backbone) in GCN_MODELS.items()}  # fmt: skip
     return {"mmaction": mmaction.__version__, "graphs": graphs, "models": models}
 
 
@@ -1076,6 +1105,7 @@ def main() -> None:
         "features": feature_cases,
         "bsn": bsn_cases,
         "skeleton": skeleton_cases,
+        "ctrgcn": ctrgcn_cases,
         "pose_pipeline": pose_pipeline_cases,
         "pose_target": pose_target_cases,
         "posec3d_pipeline": posec3d_pipeline_cases,

@@ -1,6 +1,7 @@
 """Skeleton graphs and GCN recognizers against MMAction2 1.2.0 (fixtures from its own
-code): adjacency of every layout and mode, and ST-GCN / STGCN++ logits from its
-checkpoints (its zoo configs, seeded weights)."""
+code): adjacency of every layout and mode, and the logits of ST-GCN, STGCN++, 2s-AGCN,
+AAGCN and CTR-GCN (``projects/ctrgcn``) from its checkpoints (its configs, seeded
+weights)."""
 
 from pathlib import Path
 
@@ -13,8 +14,9 @@ from actionkit.models.graph import Graph
 
 from .parity_weights import make_input, make_state
 
-FIXTURE = Path(__file__).parent / "fixtures" / "mmaction" / "skeleton.pt"
-# fixture name -> (registered model, builder arguments)
+FIXTURES = Path(__file__).parent / "fixtures" / "mmaction"
+FIXTURE = FIXTURES / "skeleton.pt"
+# fixture name -> (registered model, builder arguments); ctrgcn_* in ctrgcn.pt
 PARITY = {
     "stgcn_coco": ("stgcn", {}),
     "stgcn_ntu": ("stgcn", {"layout": "nturgb+d"}),
@@ -22,12 +24,20 @@ PARITY = {
     "agcn_coco": ("agcn", {}),
     "aagcn_coco": ("aagcn", {}),
     "agcn_ntu": ("agcn", {"layout": "nturgb+d"}),
+    "ctrgcn_coco": ("ctrgcn", {}),
+    "ctrgcn_ntu": ("ctrgcn", {"layout": "nturgb+d"}),
 }
 
 
 @pytest.fixture(scope="module")
 def fixture():
     return torch.load(FIXTURE, weights_only=True)
+
+
+@pytest.fixture(scope="module")
+def model_cases(fixture):
+    ctrgcn = torch.load(FIXTURES / "ctrgcn.pt", weights_only=True)
+    return {**fixture["models"], **ctrgcn["models"]}
 
 
 def test_graphs_equal_mmaction2(fixture):
@@ -53,8 +63,8 @@ def test_uniform_and_distance_strategies_by_hand():
 
 
 @pytest.mark.parametrize("name", list(PARITY))
-def test_gcn_logits_equal_mmaction2(name, fixture, tmp_path):
-    case = fixture["models"][name]
+def test_gcn_logits_equal_mmaction2(name, model_cases, tmp_path):
+    case = model_cases[name]
     state = make_state(case["shapes"])
     arch, kwargs = PARITY[name]
     model = models.create(arch, num_classes=7, **kwargs)
@@ -79,7 +89,7 @@ def test_gcn_logits_equal_mmaction2(name, fixture, tmp_path):
 
 
 @pytest.mark.slow  # about 10 s each
-@pytest.mark.parametrize("name", ["stgcn", "stgcnpp", "agcn", "aagcn"])
+@pytest.mark.parametrize("name", ["stgcn", "stgcnpp", "agcn", "aagcn", "ctrgcn"])
 def test_onnx_export_runs_in_onnxruntime(name, tmp_path):
     pytest.importorskip("onnxscript")
     ort = pytest.importorskip("onnxruntime")
@@ -100,7 +110,7 @@ def test_onnx_export_runs_in_onnxruntime(name, tmp_path):
     assert not any("actionkit" in str(op) for op in ops)  # standard ops only
 
 
-@pytest.mark.parametrize("name", ["stgcn", "stgcnpp", "agcn", "aagcn"])
+@pytest.mark.parametrize("name", ["stgcn", "stgcnpp", "agcn", "aagcn", "ctrgcn"])
 def test_trains_under_bf16_autocast(name):
     # train.amp: bf16 on the CPU: the adjacency follows the activations' dtype (it used to
     # be cast to the block input's, and the graph op refused the mix)

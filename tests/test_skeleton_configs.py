@@ -1,5 +1,6 @@
 """configs/skeleton: MMAction2 1.2.0's GCN zoo entries (ST-GCN, STGCN++, 2s-AGCN on
-NTU60/120 xsub, 2D/3D, four streams), one stream per file, ``data.feats`` switching it."""
+NTU60/120 xsub, 2D/3D, four streams) and its projects/ctrgcn (NTU60, joints), one stream
+per file, ``data.feats`` switching it."""
 
 import re
 import shutil
@@ -15,14 +16,14 @@ from actionkit.engine import builder
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted((ROOT / "configs" / "skeleton").glob("[!p]*.yaml"))  # the GCNs
 POSEC3D = sorted((ROOT / "configs" / "skeleton").glob("posec3d_*.yaml"))
-NAME = re.compile(r"(stgcn|stgcnpp|agcn)_(ntu60|ntu120)_xsub_(2d|3d)_(j|b|jm|bm)")
-FAMILY = {"stgcn": "stgcn", "stgcnpp": "stgcnpp", "agcn": "2s-agcn"}
+NAME = re.compile(r"(stgcn|stgcnpp|agcn|ctrgcn)_(ntu60|ntu120)_xsub_(2d|3d)_(j|b|jm|bm)")
+FAMILY = {"stgcn": "stgcn", "stgcnpp": "stgcnpp", "agcn": "2s-agcn", "ctrgcn": "ctrgcn"}
 STREAM = {"j": "joint", "b": "bone", "jm": "joint-motion", "bm": "bone-motion"}
 
 
 def test_the_zoo_is_complete():
     # MMAction2 1.2.0: ST-GCN on 60 and 120 classes, STGCN++ and 2s-AGCN on 60, 2D and 3D,
-    # four streams each
+    # four streams each; CTR-GCN (projects/ctrgcn) on 60 classes, 2D and 3D, joints
     names = {p.stem for p in CONFIGS}
     sets = {"stgcn": ("ntu60", "ntu120"), "stgcnpp": ("ntu60",), "agcn": ("ntu60",)}
     want = {
@@ -31,7 +32,7 @@ def test_the_zoo_is_complete():
         for ds in sets[m]
         for d in ("2d", "3d")
         for f in STREAM
-    }
+    } | {f"ctrgcn_ntu60_xsub_{d}_j" for d in ("2d", "3d")}
     assert names == want
 
 

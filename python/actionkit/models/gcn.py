@@ -1,7 +1,8 @@
 """Skeleton GCNs with MMAction2 1.2.0's module and parameter names (its checkpoints load):
 ST-GCN (Yan et al., AAAI 2018) and STGCN++ (Duan et al., PYSKL 2022) as its ``STGCN``
-backbone, 2s-AGCN and AAGCN (Shi et al., CVPR 2019 / TIP 2020) as its ``AAGCN``, its
-``GCNHead`` and ``RecognizerGCN``.
+backbone, 2s-AGCN and AAGCN (Shi et al., CVPR 2019 / TIP 2020) as its ``AAGCN``, CTR-GCN
+(Chen et al., ICCV 2021) as the ``CTRGCN`` of its ``projects/ctrgcn``, its ``GCNHead`` and
+``RecognizerGCN``.
 
 Every graph convolution is :func:`actionkit.ops.graph_aggregate` on the 1x1 conv's output
 viewed as ``[N, K, C, T, V]`` (MMAction2: ``einsum('nkctv,kvw->nctw')``, which copies a
@@ -269,6 +270,8 @@ class STGCN(nn.Module):
         self.out_channels = channels
         self.gcn = nn.ModuleList(modules)
 
+    blocks = "gcn"  # the attribute holding the blocks (MMAction2's name, in its keys)
+
     def _setup(self, graph_cfg, in_channels, data_bn_type, num_person, num_stages, kwargs):
         """The graph, the data BN and the per-stage keyword arguments (shared with AAGCN);
         returns ``(A, per_stage)``."""
@@ -297,7 +300,7 @@ class STGCN(nn.Module):
         else:
             x = self.data_bn(x.view(n * m, v * c, t))
         x = x.view(n, m, v, c, t).permute(0, 1, 3, 4, 2).contiguous().view(n * m, c, t, v)
-        for block in self.gcn:
+        for block in getattr(self, self.blocks):
             x = block(x)
         return x.reshape((n, m) + x.shape[1:])
 
@@ -432,6 +435,162 @@ class AAGCN(STGCN):
         self.gcn = nn.ModuleList(modules)
 
 
+class CTRGC(nn.Module):
+    """The convolutions of one CTR-GC subset (MMAction2's ``CTRGC``; its forward is
+    ``unit_ctrgcn``'s, over all subsets at once): ``conv1``/``conv2`` to ``rel_channels``
+    for the pairwise joint relations, ``conv3`` for the features, ``conv4`` from the
+    relations to one topology per output channel."""
+
+    def __init__(self, in_channels: int, out_channels: int, rel_reduction: int = 8):
+        super().__init__()
+        self.rel_channels = 8 if in_channels <= 16 else in_channels // rel_reduction
+        self.conv1 = nn.Conv2d(in_channels, self.rel_channels, 1)
+        self.conv2 = nn.Conv2d(in_channels, self.rel_channels, 1)
+        self.conv3 = nn.Conv2d(in_channels, out_channels, 1)
+        self.conv4 = nn.Conv2d(self.rel_channels, out_channels, 1)
+
+
+class unit_ctrgcn(nn.Module):  # noqa: N801
+    """Channel-wise topology refinement graph convolution: per subset ``k`` and output
+    channel ``c`` the graph ``alpha * conv4(tanh(m1[u] - m2[v]))[c] + A[k]``, where
+    ``m1``, ``m2`` are ``conv1``, ``conv2`` of the time-averaged input, aggregates
+    ``conv3(x)[c]``; the subsets are summed, then BN, residual (``down``), ReLU.
+
+    One graph per (sample, channel) is :func:`~actionkit.ops.graph_aggregate` with the
+    batch over (sample, channel): ``conv3`` of every subset is one conv whose output
+    channels are ordered (channel, subset), so its output *is* ``[N * C, K, 1, T, V]``
+    without a copy; only the topologies ``[N, K, C, V, V]`` are reordered. ``conv1`` /
+    ``conv2`` run after the time average (they commute with it; MMAction2 averages
+    their outputs)."""
+
+    def __init__(self, in_channels: int, out_channels: int, A: Tensor):
+        super().__init__()
+        self.num_subset, self.out_c = A.shape[0], out_channels
+        self.convs = nn.ModuleList(CTRGC(in_channels, out_channels) for _ in range(A.shape[0]))
+        if in_channels != out_channels:
+            self.down = nn.Sequential(
+                nn.Conv2d(in_channels, out_channels, 1), nn.BatchNorm2d(out_channels)
+            )
+        else:
+            self.down = None
+        self.A = nn.Parameter(A.clone())
+        self.alpha = nn.Parameter(torch.zeros(1))
+        self.bn = nn.BatchNorm2d(out_channels)
+
+    def _weights(self, name: str, interleave: bool = False) -> tuple[Tensor, Tensor]:
+        """``conv{name}`` of every subset as one conv's weight and bias, outputs ordered
+        (subset, channel), or (channel, subset) with ``interleave``."""
+        convs = [getattr(c, f"conv{name}") for c in self.convs]
+        dim = 1 if interleave else 0
+        weight = torch.stack([c.weight for c in convs], dim).flatten(0, 1)
+        return weight, torch.stack([c.bias for c in convs], dim).flatten()
+
+    def forward(self, x: Tensor) -> Tensor:
+        n, _, t, v = x.shape
+        k, c = self.num_subset, self.out_c
+        # the topologies: [N, K, C, V, V] -> one [K, V, V] per (sample, channel)
+        w12 = torch.cat([self._weights("1")[0], self._weights("2")[0]])
+        b12 = torch.cat([self._weights("1")[1], self._weights("2")[1]])
+        m = F.conv1d(x.mean(-2), w12.flatten(1).unsqueeze(-1), b12)  # [N, 2 K R, V]
+        m1, m2 = m.view(n, 2, -1, v).unbind(1)
+        rel = torch.tanh(m1.unsqueeze(-1) - m2.unsqueeze(-2))  # [N, K R, V, V]
+        w4, b4 = self._weights("4")
+        topo = F.conv2d(rel, w4, b4, groups=k).view(n, k, c, v, v)
+        topo = topo * self.alpha.to(topo.dtype) + self.A.to(topo.dtype)[None, :, None]
+        topo = topo.transpose(1, 2).reshape(n * c, k, v, v)
+        w3, b3 = self._weights("3", interleave=True)
+        feats = F.conv2d(x, w3, b3).reshape(n * c, k, 1, t, v)
+        y = graph_aggregate(feats, topo.to(feats.dtype)).view(n, c, t, v)
+        return F.relu(self.bn(y) + (self.down(x) if self.down is not None else x))
+
+
+class MSTCN(nn.Module):
+    """CTR-GCN's multi-scale temporal convolution (MMAction2's ``projects/ctrgcn``
+    ``MSTCN``, not STGCN++'s ``mstcn``): per dilation 1x1-BN-ReLU-``unit_tcn``
+    (``kernel_size``), a 1x1-BN-ReLU-max-pool-BN branch and a strided 1x1-BN branch,
+    concatenated, ReLU, dropout (no residual: the block has it)."""
+
+    def __init__(self, in_channels, out_channels, kernel_size=5, stride=1, dilations=(1, 2),
+                 dropout=0.0):  # fmt: skip
+        super().__init__()
+        num = len(dilations) + 2
+        width = out_channels // num
+        last = out_channels - width * (num - 1)
+        kernels = list(kernel_size) if isinstance(kernel_size, list | tuple) else None
+        if kernels is not None and len(kernels) != len(dilations):
+            raise ValueError(f"MSTCN: {len(kernels)} kernel sizes for {len(dilations)} dilations")
+        kernels = kernels or [kernel_size] * len(dilations)
+
+        def entry():
+            return [nn.Conv2d(in_channels, width, 1), nn.BatchNorm2d(width), nn.ReLU()]
+
+        branches = [
+            nn.Sequential(*entry(), unit_tcn(width, width, ks, stride, dilation))
+            for ks, dilation in zip(kernels, dilations, strict=True)
+        ]
+        pool = nn.MaxPool2d((3, 1), stride=(stride, 1), padding=(1, 0))
+        branches.append(nn.Sequential(*entry(), pool, nn.BatchNorm2d(width)))
+        branches.append(
+            nn.Sequential(nn.Conv2d(in_channels, last, 1, stride=(stride, 1)), nn.BatchNorm2d(last))
+        )
+        self.branches = nn.ModuleList(branches)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.drop(F.relu(torch.cat([b(x) for b in self.branches], 1)))
+
+
+class CTRGCNBlock(nn.Module):
+    """``relu(tcn1(gcn1(x)) + residual(x))`` with ``unit_ctrgcn`` and CTR-GCN's
+    ``MSTCN``."""
+
+    def __init__(self, in_channels, out_channels, A, stride=1, residual=True, kernel_size=5,
+                 dilations=(1, 2), tcn_dropout=0.0):  # fmt: skip
+        super().__init__()
+        self.gcn1 = unit_ctrgcn(in_channels, out_channels, A)
+        self.tcn1 = MSTCN(out_channels, out_channels, kernel_size, stride, dilations, tcn_dropout)
+        self.residual = _residual(in_channels, out_channels, stride, residual)
+
+    def forward(self, x: Tensor) -> Tensor:
+        res = 0 if self.residual is None else self.residual(x)
+        return F.relu(self.tcn1(self.gcn1(x)) + res)
+
+
+class CTRGCN(STGCN):
+    """MMAction2's ``CTRGCN`` (``projects/ctrgcn``): data BN over (M, V, C), then
+    ``num_stages`` CTR-GCN blocks (the first one from the input channels without a
+    residual); channels double at ``inflate_stages``, time halves at ``down_stages``.
+    ``kernel_size``, ``dilations`` and ``tcn_dropout`` go to every block (the first
+    has no dropout)."""
+
+    blocks = "net"
+
+    def __init__(
+        self,
+        graph_cfg: dict,
+        in_channels: int = 3,
+        base_channels: int = 64,
+        num_stages: int = 10,
+        inflate_stages=(5, 8),
+        down_stages=(5, 8),
+        num_person: int = 2,
+        **kwargs,
+    ):
+        nn.Module.__init__(self)
+        A, _ = self._setup(graph_cfg, in_channels, "MVC", num_person, num_stages, {})
+        self.register_buffer("A", A)
+        first = {k: v for k, v in kwargs.items() if k != "tcn_dropout"}
+        modules = [CTRGCNBlock(in_channels, base_channels, A, residual=False, **first)]
+        channels = base_channels
+        for i in range(2, num_stages + 1):
+            out = channels * (1 + (i in inflate_stages))
+            stride = 1 + (i in down_stages)
+            modules.append(CTRGCNBlock(channels, out, A, stride, **kwargs))
+            channels = out
+        self.out_channels = channels
+        self.net = nn.ModuleList(modules)
+
+
 class GCNHead(nn.Module):
     """Average over space-time and persons, dropout, ``fc``: ``[N, M, C, T, V]`` ->
     ``[N, num_classes]``."""
@@ -525,4 +684,14 @@ def aagcn(num_classes: int = 60, layout: str | dict = "coco", in_channels: int =
     """AAGCN: 2s-AGCN with the spatial, temporal and channel attention on."""
     kwargs = {"gcn_attention": True, **kwargs}
     return _recognizer(num_classes, layout, kwargs.pop("mode", "spatial"), dropout, AAGCN,
+                       in_channels=in_channels, num_person=num_person, **kwargs)  # fmt: skip
+
+
+@register_model
+def ctrgcn(num_classes: int = 60, layout: str | dict = "coco", in_channels: int = 3,
+           num_person: int = 2, dropout: float = 0.0, **kwargs) -> RecognizerGCN:  # fmt: skip
+    """CTR-GCN, MMAction2's ``projects/ctrgcn``
+    ``ctrgcn_8xb16-joint-u100-80e_ntu60-xsub-keypoint-2d`` (graph ``spatial``, channel-wise
+    topologies, multi-scale TCN with kernel 5 and dilations 1, 2)."""
+    return _recognizer(num_classes, layout, kwargs.pop("mode", "spatial"), dropout, CTRGCN,
                        in_channels=in_channels, num_person=num_person, **kwargs)  # fmt: skip
