@@ -17,7 +17,12 @@ scores over time) next to --out, or in the current folder.
 Skeletons (a model trained on pose data: ST-GCN, PoseC3D, ...):
     actionkit-infer best.pth poses.pkl [--out results.json]     # every sample of a pickle
     actionkit-infer best.pth clip_keypoints/ --img-shape 1080 1920   # OpenPose / COCO JSON
-prints the top-k of each sample and writes them to --out (.json).
+    actionkit-infer best.pth clip.mp4 --pose-weights keypointrcnn_resnet50_fpn_coco.pth \
+        [--det-score 0.9] [--pose-stride 2] [--save-poses clip.pkl] [--out overlay.mp4]
+prints the top-k of each sample and writes them to --out (.json). On a video, torchvision's
+Keypoint R-CNN (COCO-17; the weights file you give, nothing is downloaded) finds the
+people of every frame; --out .mp4/.gif draws their skeletons and the top-k on the video,
+--save-poses keeps the keypoints as a pose pickle (classify it again without estimating).
 
 Temporal action proposals from a raw video (BMN on clip features of a recognizer):
     actionkit-infer --task localization long.mp4 --checkpoint bmn.pth \
@@ -75,6 +80,14 @@ def parser() -> argparse.ArgumentParser:
         "--img-shape", type=int, nargs=2, metavar=("H", "W"),
         help="skeletons from keypoint JSON: the frames' size (JSON does not record it)",
     )  # fmt: skip
+    pose = p.add_argument_group("skeletons from a video: torchvision's Keypoint R-CNN")
+    pose.add_argument("--pose-weights", help="keypointrcnn_resnet50_fpn weights file")
+    pose.add_argument("--det-score", type=float, default=0.9, help="least person box score")
+    pose.add_argument("--pose-min-size", type=int, default=800,
+                      help="its input's short side (torchvision's default 800)")  # fmt: skip
+    pose.add_argument("--pose-stride", type=int, default=1,
+                      help="estimate every N-th frame only (default: every frame)")  # fmt: skip
+    pose.add_argument("--save-poses", help="write the estimated keypoints as a pose pickle")
     add_trust_flag(p)
     return p
 
@@ -119,9 +132,9 @@ def top_k(scores: np.ndarray, names: list[str], k: int) -> list[list]:
     return [[names[i], round(float(scores[i]), 4)] for i in order]
 
 
-def draw(frames: np.ndarray, lines: list[str]) -> np.ndarray:
-    """The lines of text drawn on the frames (upscaled to a 256-pixel short side at least,
-    so the text stays readable)."""
+def draw(frames: np.ndarray, lines: list[str], people=None) -> np.ndarray:
+    """The lines of text (and ``people``'s skeletons, see :func:`draw_skeletons`) drawn on
+    the frames, upscaled to a 256-pixel short side at least so the text stays readable."""
     from PIL import Image, ImageDraw
 
     h, w = frames.shape[1:3]
@@ -130,6 +143,8 @@ def draw(frames: np.ndarray, lines: list[str]) -> np.ndarray:
     out = []
     for frame in frames:
         image = Image.fromarray(frame).resize(size, Image.BILINEAR)
+        if people is not None:
+            draw_skeletons(image, people, size[0] / w)
         pen = ImageDraw.Draw(image)
         for row, text in enumerate(lines):
             xy = (6, 6 + 14 * row)
@@ -142,19 +157,22 @@ def draw(frames: np.ndarray, lines: list[str]) -> np.ndarray:
 GIF_MAX_FRAMES = 3000  # Pillow holds a GIF's frames in memory; videos stream
 
 
-def write_overlay(path: Path, reader, fps: float, text_of_frame) -> None:
-    """Decodes the video in chunks, draws ``text_of_frame(i)`` on frame i and writes
-    ``path``: H.264 through PyAV chunk by chunk (memory independent of the length), or a
-    GIF through Pillow (which keeps every frame: refused past ``GIF_MAX_FRAMES``)."""
+def write_overlay(path: Path, reader, fps: float, text_of_frame, people_of_frame=None) -> None:
+    """Decodes the video in chunks, draws ``text_of_frame(i)`` (and the skeletons
+    ``people_of_frame(i)``) on frame i and writes ``path``: H.264 through PyAV chunk by
+    chunk (memory independent of the length), or a GIF through Pillow (which keeps every
+    frame: refused past ``GIF_MAX_FRAMES``)."""
     chunk = 64
+
+    def drawn(i: int, frame: np.ndarray) -> np.ndarray:
+        people = None if people_of_frame is None else people_of_frame(i)
+        return draw(frame[None], text_of_frame(i), people)[0]
 
     def drawn_chunks():
         for start in range(0, len(reader), chunk):
             idx = np.arange(start, min(start + chunk, len(reader)))
             frames = reader.get_frames(idx).cpu().numpy()
-            yield np.stack(
-                [draw(f[None], text_of_frame(int(i)))[0] for i, f in zip(idx, frames, strict=True)]
-            )
+            yield np.stack([drawn(int(i), f) for i, f in zip(idx, frames, strict=True)])
 
     if path.suffix.lower() == ".gif":
         if len(reader) > GIF_MAX_FRAMES:
@@ -250,21 +268,76 @@ def localize(args, video: str, checkpoint: str) -> int:
     return 0
 
 
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".gif")
+
+
+def video_skeleton(args, model) -> dict:
+    """The pose sample of ``args.video`` from Keypoint R-CNN (``--pose-weights``)."""
+    from ..pose_estimation import KeypointRCNN, estimate_video_poses
+
+    if not args.pose_weights:
+        raise UsageError(
+            f"{args.video}: a skeleton model reads keypoints: give --pose-weights (torchvision's "
+            "keypointrcnn_resnet50_fpn weights) to estimate them, or a pose pickle / keypoint "
+            "JSON (actionkit-data keypoints converts pose-estimator output)"
+        )
+    graph = getattr(model.backbone, "graph", None)
+    if graph is not None and graph.num_node != 17:
+        raise UsageError(
+            f"{args.checkpoint}: the model takes {graph.num_node}-joint skeletons; Keypoint "
+            "R-CNN gives COCO-17 2D keypoints"
+        )
+    estimator = KeypointRCNN(
+        args.pose_weights, args.device, args.det_score, args.pose_min_size,
+        trust=args.trust_checkpoint,
+    )  # fmt: skip
+    sample = estimate_video_poses(args.video, estimator, stride=args.pose_stride)
+    people = int((sample["keypoint_score"].sum(-1) > 0).sum(0).max())
+    print(f"{args.video}: {sample['total_frames']} frames, up to {people} people per frame")
+    if args.save_poses:
+        from ..data.pose import save_pose_pickle
+
+        save_pose_pickle(args.save_poses, [sample], {})
+        print(f"wrote {args.save_poses}")
+    return sample
+
+
+def draw_skeletons(image, people: tuple[np.ndarray, np.ndarray], scale: float) -> None:
+    """COCO-17 skeletons (keypoints [P, 17, 2], scores [P, 17]) on a PIL image drawn at
+    ``scale`` times the keypoints' frame; joints with score 0 (none detected) left out."""
+    from PIL import ImageDraw
+
+    from ..ops.pose_heatmaps import COCO_LIMBS
+
+    pen = ImageDraw.Draw(image)
+    for kp, score in zip(*people, strict=True):
+        xy = kp * scale
+        for a, b in COCO_LIMBS:
+            if score[a] > 0 and score[b] > 0:
+                pen.line([tuple(xy[a]), tuple(xy[b])], fill=(0, 255, 0), width=2)
+        for (x, y), s in zip(xy, score, strict=True):
+            if s > 0:
+                pen.ellipse([x - 2, y - 2, x + 2, y + 2], fill=(255, 0, 0))
+
+
 def classify_skeletons(args, model) -> int:
-    """A skeleton model on a pose pickle (every sample) or one video's keypoint JSON."""
+    """A skeleton model on a pose pickle (every sample), one video's keypoint JSON, or a
+    video (keypoints from Keypoint R-CNN)."""
     from ..apis import inference_skeleton
     from ..data.pose import load_pose_samples
 
     if args.window is not None:
         raise UsageError("--window classifies videos; a skeleton model reads pose files")
-    if args.out and Path(args.out).suffix.lower() != ".json":
-        raise UsageError(f"--out: {args.out}: skeleton results are written as .json")
-    if Path(args.video).suffix.lower() in (".mp4", ".avi", ".mkv", ".webm", ".mov", ".gif"):
+    is_video = Path(args.video).suffix.lower() in VIDEO_SUFFIXES
+    out_suffix = Path(args.out).suffix.lower() if args.out else None
+    if out_suffix and out_suffix != ".json" and not (is_video and out_suffix in (".mp4", ".gif")):
         raise UsageError(
-            f"{args.video}: a skeleton model reads keypoints (a pose pickle or keypoint JSON); "
-            "estimate them first (actionkit-data keypoints converts pose-estimator output)"
+            f"--out: {args.out}: skeleton results are written as .json"
+            + (" (or, for a video, an overlay .mp4 / .gif)" if is_video else "")
         )
-    samples = load_pose_samples(args.video, args.img_shape)
+    samples = (
+        [video_skeleton(args, model)] if is_video else load_pose_samples(args.video, args.img_shape)
+    )
     results = []
     for sample in samples:
         result = inference_skeleton(model, sample)
@@ -272,10 +345,27 @@ def classify_skeletons(args, model) -> int:
         name = str(sample.get("frame_dir", len(results)))
         print(f"{name}: " + ", ".join(f"{label} {score:.4f}" for label, score in best))
         results.append({"sample": name, "top": [[label, round(s, 6)] for label, s in best]})
-    if args.out:
+    if out_suffix == ".json":
         from ..engine.checkpoint import atomic_write_json
 
         atomic_write_json(args.out, results, indent=1)
+        print(f"wrote {args.out}")
+    elif out_suffix:
+        from ..data.decode import VideoReader
+
+        reader = VideoReader(args.video)
+        fps = reader.fps if reader.fps > 0 and math.isfinite(reader.fps) else 30.0
+        lines = [f"{score:.2f} {label}" for label, score in best]
+        (sample,) = samples
+        kp, score = sample["keypoint"], sample["keypoint_score"]
+        step = args.pose_stride  # frame i shows the poses estimated last before it
+        write_overlay(
+            Path(args.out),
+            reader,
+            fps,
+            lambda i: lines,
+            lambda i: (kp[:, i // step], score[:, i // step]),
+        )
         print(f"wrote {args.out}")
     return 0
 

@@ -373,11 +373,18 @@ def read_keypoint_json(path: str | os.PathLike, max_person: int | None = None) -
         raise FileNotFoundError(f"{path}: no such keypoint file or folder")
     if not frames:
         raise DataError(f"{path}: no frames")
+    return stack_people(str(path), frames, max_person)
+
+
+def stack_people(where: str, frames: list, max_person: int | None = None) -> dict:
+    """Per-frame people ``[(keypoints [V, 2], scores [V]), ...]`` as one sample's arrays
+    (see :func:`read_keypoint_json`): the most confident (mean score) first in each frame,
+    zeros where a frame has fewer people; ``where`` names the source in errors."""
     sizes = {len(xy) for people in frames for xy, _ in people}
     if len(sizes) > 1:
-        raise DataError(f"{path}: people with different keypoint counts {sorted(sizes)}")
+        raise DataError(f"{where}: people with different keypoint counts {sorted(sizes)}")
     if not sizes:
-        raise DataError(f"{path}: no person in any of its {len(frames)} frames")
+        raise DataError(f"{where}: no person in any of its {len(frames)} frames")
     v = sizes.pop()
     m = max(len(p) for p in frames)
     if max_person is not None:
