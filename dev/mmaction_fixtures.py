@@ -12,6 +12,7 @@ rebuilds the weights.
 
 import os
 import sys
+import zlib
 from pathlib import Path
 
 import torch
@@ -811,6 +812,62 @@ def ctrgcn_cases() -> dict:
     return {"mmaction": mmaction.__version__, "models": models_}
 
 
+def ava_eval_cases() -> dict:
+    """MMAction2's ``ava_eval`` (frame-mAP@0.5 and its three group means) on synthetic
+    AVA files from ``benchmarks/ava_tables.py``: both protocols (``ignore_empty_frames``),
+    with and without exclusions, and ``custom_classes``. Scores are distinct (MMAction2
+    ranks ties in an order NumPy does not fix). The files' texts are stored too."""
+    import importlib.util
+    import tempfile
+
+    from mmaction.evaluation.functional.ava_utils import ava_eval
+
+    spec = importlib.util.spec_from_file_location(
+        "ava_tables", ROOT / "benchmarks" / "ava_tables.py"
+    )
+    tables = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tables)
+    cases = []
+    for seed in (0, 1):
+        texts = tables.make_ava_tables(seed=seed, num_videos=6, keyframes=15)
+        with tempfile.TemporaryDirectory() as tmp:
+            paths = {}
+            for name, text in texts.items():
+                paths[name] = Path(tmp) / name
+                paths[name].write_text(text)
+            runs = [
+                ("gt_frames", True, None),
+                ("all_frames", True, None),
+                ("gt_frames", False, None),
+                ("gt_frames", True, [1, 11, 64, 74, 80]),
+            ]
+            for protocol, exclude, custom in runs:
+                result = ava_eval(
+                    str(paths["detections"]),
+                    "mAP",
+                    str(paths["label_map"]),
+                    str(paths["gt"]),
+                    str(paths["exclusions"]) if exclude else None,
+                    verbose=False,
+                    ignore_empty_frames=protocol == "gt_frames",
+                    custom_classes=None if custom is None else [0, *custom],
+                )
+                cases.append(
+                    {
+                        "seed": seed,
+                        "protocol": protocol,
+                        "exclude": exclude,
+                        "custom_classes": custom,
+                        "result": {k: float(v) for k, v in result.items()},
+                    }
+                )
+                print("ava_eval", seed, protocol, exclude, custom, cases[-1]["result"])
+    texts = {seed: tables.make_ava_tables(seed=seed, num_videos=6, keyframes=15) for seed in (0, 1)}
+    return {"mmaction": mmaction.__version__, "cases": cases,
+            "texts": {seed: {k: zlib.compress(v.encode()) for k, v in t.items()}
+                      for seed, t in texts.items()}}  # fmt: skip
+
+
 def skeleton_cases() -> dict:
     """MMAction2's ``Graph`` adjacency for every layout and mode, and the GCN recognizers
     of its skeleton zoo configs on seeded weights (the graph buffers ``A`` kept as built):
@@ -1105,6 +1162,7 @@ def main() -> None:
         "features": feature_cases,
         "bsn": bsn_cases,
         "skeleton": skeleton_cases,
+        "ava_eval": ava_eval_cases,
         "ctrgcn": ctrgcn_cases,
         "pose_pipeline": pose_pipeline_cases,
         "pose_target": pose_target_cases,

@@ -1,7 +1,8 @@
 """Metrics, one module per task: ``classification`` (top-k, mean class accuracy, mAP,
-mmit-mAP) and ``localization`` (ActivityNet AR@AN and detection mAP). Each equals
-MMAction2's on the same predictions."""
+mmit-mAP), ``localization`` (ActivityNet AR@AN and detection mAP) and ``ava`` (AVA
+frame-mAP). Each equals MMAction2's on the same predictions."""
 
+from .ava import ava_frame_map
 from .classification import (
     mean_average_precision,
     mean_class_accuracy,
@@ -18,6 +19,7 @@ from .localization import (
 
 __all__ = [
     "ar_at_an",
+    "ava_frame_map",
     "average_precision_detection",
     "average_recall_at_avg_proposals",
     "detection_map",
