@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import csv
 import gc
+import itertools
 import os
 import re
 import warnings
@@ -167,8 +168,9 @@ def _parse_plain(text: str, source: str, kind: str) -> AVABoxes | None:
     if '"' in text:
         return None
     lines = text.splitlines()
-    keep = [i for i, line in enumerate(lines) if line.strip()]
-    if len(keep) != len(lines):
+    keep = None
+    if lines.count(""):  # blank lines (other odd lines fail below and go row by row)
+        keep = [i for i, line in enumerate(lines) if line]
         lines = [lines[i] for i in keep]
     if not lines:
         return _boxes_from_rows([], source, kind)
@@ -176,18 +178,19 @@ def _parse_plain(text: str, source: str, kind: str) -> AVABoxes | None:
     gc.disable()  # a million small lists: the collector would walk them again and again
     try:
         parts = [line.split(",", 1) for line in lines]
+        rest = [p[1] for p in parts]
+    except IndexError:  # a line without a comma
+        return None
     finally:
         if gc_was_on:
             gc.enable()
-    if any(len(p) != 2 for p in parts):
-        return None
-    rest = [p[1] for p in parts]
-    fields = rest[0].count(",") + 2
+    commas = set(map(str.count, rest, itertools.repeat(",", len(rest))))
+    if len(commas) != 1:
+        return None  # rows with different numbers of fields
+    fields = commas.pop() + 2
     if fields not in ((8,) if kind == "detections" else (7, 8)):
         return None
     joined = ",".join(rest)
-    if joined.count(",") != len(rest) * (fields - 1) - 1:
-        return None  # some row has another number of fields
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error")
@@ -208,7 +211,7 @@ def _parse_plain(text: str, source: str, kind: str) -> AVABoxes | None:
         np.ascontiguousarray(values[:, 1:5]),
         actions.astype(np.int64),
         values[:, 6].copy() if fields == 8 else np.ones(len(rest)),
-        np.asarray(keep, np.int64) + 1,
+        np.arange(1, len(lines) + 1) if keep is None else np.asarray(keep, np.int64) + 1,
         source,
     )
 
@@ -358,18 +361,17 @@ def ava_frame_map(
     g = _as_boxes(gt, "ground_truth")
     d = _as_boxes(detections, "detections")
     if whitelist:  # MMAction2: an empty whitelist keeps everything
-        g = g.select(np.isin(g.action, sorted(whitelist)))
-        d = d.select(np.isin(d.action, sorted(whitelist)))
+        for_g, for_d = np.isin(g.action, sorted(whitelist)), np.isin(d.action, sorted(whitelist))
+        g = g if for_g.all() else g.select(for_g)
+        d = d if for_d.all() else d.select(for_d)
 
     # keyframes as integers: (video, timestamp) -> id, numbered in order of first
     # appearance (ground truth first): the order MMAction2's dicts keep
-    # (bytes sort faster than str; ids are ASCII in practice, else str)
-    all_videos = np.concatenate([g.video, d.video])
-    try:
-        all_videos = all_videos.astype("S")
-    except UnicodeEncodeError:
-        pass
-    videos, vid = np.unique(all_videos, return_inverse=True)
+    # (video ids numbered by a dict: hashing beats sorting a million strings)
+    row_videos = np.concatenate([g.video, d.video]).tolist()
+    videos = list(dict.fromkeys(row_videos))
+    index = {v: i for i, v in enumerate(videos)}
+    vid = np.fromiter(map(index.__getitem__, row_videos), np.int64, len(row_videos))
     span = int(max(g.timestamp.max(initial=0), d.timestamp.max(initial=0))) + 1
     lo = int(min(g.timestamp.min(initial=0), d.timestamp.min(initial=0)))
     stamps = np.concatenate([g.timestamp, d.timestamp])
@@ -378,8 +380,7 @@ def ava_frame_map(
     frame_g, frame_d = frame[: len(g)], frame[len(g) :]
     is_excluded = np.zeros(len(uniq), bool)
     if excluded:
-        ids = [v.decode() if isinstance(v, bytes) else str(v) for v in videos.tolist()]
-        key_of = {(ids[vid[i]], int(stamps[i])): f for f, i in enumerate(first)}
+        key_of = {(videos[vid[i]], int(stamps[i])): f for f, i in enumerate(first)}
         for key in excluded:
             f = key_of.get(key)
             if f is not None:
@@ -397,18 +398,14 @@ def ava_frame_map(
         rank_of = _appearance_rank(frame_d, len(uniq))
 
     num_gt = dict(zip(*np.unique(g.action, return_counts=True), strict=True))
-    keep_d = scored[frame_d]
-    d_frame, d_rank = frame_d[keep_d], rank_of[frame_d[keep_d]]
-    d_score, d_action = d.score[keep_d], d.action[keep_d]
-    d_boxes = d.boxes[keep_d][:, [1, 0, 3, 2]].astype(np.float32)  # MMAction2's y1 x1 y2 x2
+    sel = np.flatnonzero(scored[frame_d])
     # scoring order: by class, keyframe (first appearance), descending score, file order
     # (two stable sorts: the score, then class and keyframe as one integer)
-    by_score = np.argsort(-d_score, kind="stable")
-    outer = d_action.astype(np.int64)[by_score] * (len(uniq) + 1) + d_rank[by_score]
-    order = by_score[np.argsort(outer, kind="stable")]
-    d_frame, d_score, d_action, d_boxes = (
-        d_frame[order], d_score[order], d_action[order], d_boxes[order]
-    )  # fmt: skip
+    by_score = np.argsort(-d.score[sel], kind="stable")
+    sel = sel[by_score]
+    outer = d.action[sel] * (len(uniq) + 1) + rank_of[frame_d[sel]]
+    rows = sel[np.argsort(outer, kind="stable")]  # detections, in scoring order
+    d_frame, d_score, d_action = frame_d[rows], d.score[rows], d.action[rows]
 
     # ground truth of scored keyframes, grouped by (class, keyframe), within a group by
     # descending person id (MMAction2 sorts by the 8th field), then file order
@@ -427,7 +424,9 @@ def ava_frame_map(
     pair_det = np.repeat(np.arange(len(d_group)), count)
     offsets = np.arange(len(pair_det)) - np.repeat(np.cumsum(count) - count, count)
     pair_gt = np.repeat(start, count) + offsets
-    iou = _mmaction_iou(d_boxes[pair_det], g_boxes[pair_gt])
+    # boxes as MMAction2 holds them: float32 y1 x1 y2 x2
+    pair_boxes = d.boxes[rows[pair_det]][:, [1, 0, 3, 2]].astype(np.float32)
+    iou = _mmaction_iou(pair_boxes, g_boxes[pair_gt])
     rank = np.where(np.isnan(iou), np.inf, iou)
     best = np.full(len(d_group), -1, np.int64)
     best_iou = np.full(len(d_group), np.nan)
