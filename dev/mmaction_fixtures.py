@@ -868,6 +868,96 @@ def ava_eval_cases() -> dict:
                       for seed, t in texts.items()}}  # fmt: skip
 
 
+AVA_ANNOTATIONS = """\
+vidA,0902,0.100,0.200,0.400,0.900,12,0
+vidA,0902,0.100,0.200,0.400,0.900,17,0
+vidA,0902,0.500,0.100,0.800,0.950,80,1
+vidB,1000,0.000,0.000,1.000,1.000,1,3
+vidA,0903,0.100,0.210,0.400,0.900,12,0
+vidA,0902,0.100,0.200,0.400,0.900,79,0
+vidB,1000,0.250,0.250,0.500,0.750,64,4
+vidA,1798,0.300,0.300,0.600,0.600,14,2
+vidB,1001,0.200,0.200,0.300,0.300,5,5
+"""
+AVA_EXCLUDED = "vidB,1001\n"
+
+
+def ava_data_cases() -> dict:
+    """MMAction2's ``AVADataset`` (annotations merged per keyframe and box, multi-hot
+    labels, exclusions, proposals kept by score, ``custom_classes``) and
+    ``SampleAVAFrames`` (test-mode indices; training draws recorded with NumPy's seed)
+    on a hand-written AVA CSV and proposal pickle."""
+    import pickle
+    import tempfile
+
+    import numpy as np
+    from mmaction.datasets import AVADataset
+    from mmaction.datasets.transforms import SampleAVAFrames
+
+    proposals = {
+        "vidA,0902": np.array([[0.1, 0.2, 0.4, 0.9, 0.95], [0.5, 0.1, 0.8, 0.9, 0.3],
+                               [0.0, 0.0, 0.5, 0.5, 0.91]]),
+        "vidA,0903": np.array([[0.1, 0.2, 0.4, 0.9, 0.5], [0.2, 0.2, 0.3, 0.3, 0.6]]),
+        "vidB,1000": np.array([[0.25, 0.25, 0.5, 0.75], [0.0, 0.0, 1.0, 1.0]]),
+    }  # fmt: skip
+    cases = []
+    with tempfile.TemporaryDirectory() as tmp:
+        ann, exc, prop = (Path(tmp) / n for n in ("ann.csv", "exc.csv", "prop.pkl"))
+        ann.write_text(AVA_ANNOTATIONS)
+        exc.write_text(AVA_EXCLUDED)
+        prop.write_bytes(pickle.dumps(proposals))
+        label = Path(tmp) / "labels.pbtxt"
+        label.write_text("".join(f'item {{\n  name: "a{i}"\n  id: {i}\n}}\n' for i in range(1, 81)))
+        settings = [
+            {"exclude": True, "custom_classes": None, "thr": 0.9, "max": 1000},
+            {"exclude": False, "custom_classes": [12, 64, 80], "thr": 0.55, "max": 1},
+        ]
+        for setting in settings:
+            custom = setting["custom_classes"]
+            dataset = AVADataset(
+                str(ann), [], exclude_file=str(exc) if setting["exclude"] else None,
+                label_file=str(label), proposal_file=str(prop),
+                person_det_score_thr=setting["thr"], num_max_proposals=setting["max"],
+                custom_classes=custom, num_classes=81 if custom is None else len(custom) + 1,
+                data_prefix=dict(img=""))  # fmt: skip
+            infos = []
+            for i in range(len(dataset)):
+                info = dataset.get_data_info(i)
+                keys = ("img_key", "video_id", "timestamp", "gt_bboxes", "gt_labels",
+                        "entity_ids", "proposals", "scores")  # fmt: skip
+                infos.append({k: info[k] for k in keys if k in info})
+            cases.append({**setting, "infos": infos})
+        frames = []
+        for clip_len, interval in ((4, 16), (8, 8), (32, 2), (5, 3)):
+            for ts in (902, 903, 1000, 1797, 1798):
+                info = {"fps": 30, "timestamp": ts, "timestamp_start": 900, "start_index": 1,
+                        "shot_info": (0, 27000)}  # fmt: skip
+                test = SampleAVAFrames(clip_len, interval, test_mode=True).transform(dict(info))
+                np.random.seed(ts)
+                train = SampleAVAFrames(clip_len, interval).transform(dict(info))
+                frames.append({"clip_len": clip_len, "interval": interval, "timestamp": ts,
+                               "test": test["frame_inds"],
+                               "train": train["frame_inds"]})  # fmt: skip
+    return _tensors({"mmaction": mmaction.__version__, "annotations": AVA_ANNOTATIONS,
+                     "excluded": AVA_EXCLUDED, "proposals": proposals, "cases": cases,
+                     "frames": frames})  # fmt: skip
+
+
+def _tensors(obj):
+    """NumPy arrays as tensors, recursively (fixtures load with weights_only=True)."""
+    import numpy as np
+
+    if isinstance(obj, np.ndarray):
+        return torch.from_numpy(obj.copy())
+    if isinstance(obj, dict):
+        return {k: _tensors(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return type(obj)(_tensors(v) for v in obj)
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
 def skeleton_cases() -> dict:
     """MMAction2's ``Graph`` adjacency for every layout and mode, and the GCN recognizers
     of its skeleton zoo configs on seeded weights (the graph buffers ``A`` kept as built):
@@ -1163,6 +1253,7 @@ def main() -> None:
         "bsn": bsn_cases,
         "skeleton": skeleton_cases,
         "ava_eval": ava_eval_cases,
+        "ava_data": ava_data_cases,
         "ctrgcn": ctrgcn_cases,
         "pose_pipeline": pose_pipeline_cases,
         "pose_target": pose_target_cases,

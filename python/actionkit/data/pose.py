@@ -48,12 +48,13 @@ class _DataUnpickler(pickle.Unpickler):
         raise _Refused(qualname)
 
 
-def load_pickle(path: str | os.PathLike, trust: bool = False):
+def load_pickle(path: str | os.PathLike, trust: bool = False, what: str = "pose"):
     """The object in the pickle ``path``, built from data types and numpy arrays only
-    (``trust=True``: any object, which can run code)."""
+    (``trust=True``: any object, which can run code); ``what`` names the kind of file in
+    errors."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such pose file")
+        raise FileNotFoundError(f"{path}: no such {what} file")
     data = path.read_bytes()
     if trust:
         return pickle.loads(data)  # noqa: S301  (the caller's explicit opt-in)
@@ -61,12 +62,12 @@ def load_pickle(path: str | os.PathLike, trust: bool = False):
         return _DataUnpickler(io.BytesIO(data)).load()
     except _Refused as e:
         raise DataError(
-            f"{path}: refusing to unpickle {e} — a pose file holds data, and this one names "
+            f"{path}: refusing to unpickle {e} — a {what} file holds data, and this one names "
             "other objects; pass trust=True only if you trust where the file came from: "
             "unpickling can run any code it holds"
         ) from None
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError) as e:
-        raise DataError(f"{path}: not a pose pickle ({type(e).__name__}: {e})") from None
+        raise DataError(f"{path}: not a {what} pickle ({type(e).__name__}: {e})") from None
 
 
 def _check_sample(

@@ -1,0 +1,242 @@
+"""AVA spatio-temporal action detection data, with MMAction2 1.2.0's semantics
+(``AVADataset``, ``SampleAVAFrames``): the annotation CSV as keyframes with their
+actors, person proposals, and the frames of the clip around a keyframe.
+
+- **Annotations** (``video_id, timestamp, x1, y1, x2, y2, action_id, person_id``, boxes
+  normalised to [0, 1]): the rows of one keyframe with the same box are one actor with a
+  multi-hot label row ``[num_classes]`` (index = action id; column 0 unused, as
+  MMAction2's 81 columns for AVA's 80 actions) and the person id of its first row;
+  keyframes and actors in order of first appearance. ``custom_classes`` keeps the rows
+  of those action ids, renumbered 1..len (``num_classes = len + 1``). A row with the
+  wrong number of fields, a non-number, an action id outside ``1..num_classes - 1``, a
+  timestamp outside ``[timestamp_start, timestamp_end]`` or a box outside [0, 1] (or with
+  x2 < x1, y2 < y1) raises naming the file and line.
+- **Proposals**: MMAction2's pickle ``{"video_id,timestamp": [N, 4 or 5]}`` (normalised
+  boxes, optional score), read as data (no code runs; ``trust=True`` to unpickle
+  anything). Per keyframe (:func:`keyframe_proposals`): the boxes scoring at least
+  ``min(score_thr, best score)``, at most ``max_proposals``; ``[[0, 0, 1, 1]]`` with
+  score 1 where a keyframe has none.
+- **Frames** (:class:`SampleAVAFrames`): ``clip_len`` frames ``frame_interval`` apart
+  around the keyframe's frame ``fps * (timestamp - timestamp_start)`` (0-based: AVA's
+  frames are extracted from second ``timestamp_start`` = 900 on), training adding a
+  jitter in ``[-interval // 2, (interval + 1) // 2)`` per frame, clipped to the video.
+  MMAction2 adds ``start_index`` to that centre and then again to the indices, so with
+  AVA's 1-based frame files it reads one frame after the keyframe's;
+  ``legacy=True`` does the same, for comparing numbers with it.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import DataError
+from ..metrics.ava import read_exclusions
+from .pose import load_pickle
+
+
+@dataclass
+class AVAKeyframe:
+    """One annotated keyframe: ``boxes [K, 4]`` (x1, y1, x2, y2 normalised, float64 as
+    read), ``labels [K, num_classes]`` float32 multi-hot, ``entity_ids [K]``; ``lines``
+    the CSV lines of each actor's first row."""
+
+    video_id: str
+    timestamp: int
+    boxes: np.ndarray
+    labels: np.ndarray
+    entity_ids: np.ndarray
+    lines: list[int] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        """MMAction2's ``img_key``: ``"video_id,%04d"``."""
+        return f"{self.video_id},{self.timestamp:04d}"
+
+
+def load_ava_annotations(
+    ann_file: str | os.PathLike,
+    num_classes: int = 81,
+    custom_classes: list[int] | None = None,
+    exclusions=None,
+    timestamp_start: int = 900,
+    timestamp_end: int = 1800,
+) -> list[AVAKeyframe]:
+    """The keyframes of an AVA annotation CSV (see the module's docstring);
+    ``exclusions`` (a path or ``{(video_id, timestamp)}``) leaves keyframes out."""
+    path = os.fspath(ann_file)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: no such AVA annotation file")
+    if custom_classes is not None:
+        if 0 in custom_classes:
+            raise ValueError("custom_classes: 0 is not an action id (AVA's ids start at 1)")
+        if num_classes != len(custom_classes) + 1:
+            raise ValueError(
+                f"num_classes must be len(custom_classes) + 1 = {len(custom_classes) + 1} "
+                f"with custom_classes, got {num_classes}"
+            )
+    if isinstance(exclusions, str | os.PathLike):
+        exclusions = read_exclusions(exclusions)
+    excluded = {(str(v), int(t)) for v, t in (exclusions or ())}
+    by_key: dict[tuple[str, int], list] = {}
+    with open(path, newline="") as f:
+        for n, row in enumerate(csv.reader(f), 1):
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue
+            where = f"{path}:{n}"
+            if len(row) != 8:
+                raise DataError(
+                    f"{where}: expected 8 fields (video_id, timestamp, x1, y1, x2, y2, "
+                    f"action_id, person_id), got {len(row)}"
+                )
+            try:
+                ts, action, person = int(row[1]), int(row[6]), int(row[7])
+            except ValueError:
+                raise DataError(
+                    f"{where}: timestamp, action_id and person_id must be integers, got "
+                    f"{row[1]!r}, {row[6]!r}, {row[7]!r}"
+                ) from None
+            try:
+                box = np.array([float(v) for v in row[2:6]])
+            except ValueError:
+                raise DataError(f"{where}: box {row[2:6]!r} is not four numbers") from None
+            if not np.isfinite(box).all() or box.min() < 0 or box.max() > 1:
+                raise DataError(f"{where}: box {row[2:6]!r} is not inside [0, 1]")
+            if box[2] < box[0] or box[3] < box[1]:
+                raise DataError(f"{where}: box {row[2:6]!r} has x2 < x1 or y2 < y1")
+            if not timestamp_start <= ts <= timestamp_end:
+                raise DataError(
+                    f"{where}: timestamp {ts} is outside the video's annotated span "
+                    f"[{timestamp_start}, {timestamp_end}]"
+                )
+            if custom_classes is not None:
+                if action not in custom_classes:
+                    continue
+                action = custom_classes.index(action) + 1
+            elif not 1 <= action < num_classes:
+                raise DataError(
+                    f"{where}: action id {action} is outside 1..{num_classes - 1} "
+                    f"(num_classes {num_classes})"
+                )
+            by_key.setdefault((row[0], ts), []).append((box, action, person, n))
+    keyframes = []
+    for (video, ts), records in by_key.items():
+        if (video, ts) in excluded:
+            continue
+        actors: list[list] = []  # [box, labels, person, line]
+        for box, action, person, n in records:
+            for actor in actors:
+                if np.array_equal(actor[0], box):
+                    actor[1].append(action)
+                    break
+            else:
+                actors.append([box, [action], person, n])
+        labels = np.zeros((len(actors), num_classes), np.float32)
+        for i, actor in enumerate(actors):
+            labels[i, actor[1]] = 1.0
+        keyframes.append(
+            AVAKeyframe(
+                video,
+                ts,
+                np.stack([a[0] for a in actors]),
+                labels,
+                np.array([a[2] for a in actors], np.int64),
+                [a[3] for a in actors],
+            )
+        )
+    return keyframes
+
+
+def load_ava_proposals(path: str | os.PathLike, trust: bool = False) -> dict[str, np.ndarray]:
+    """MMAction2's proposal pickle as ``{"video_id,timestamp": float [N, 4 or 5]}``, read as
+    data; a key or array of another form raises naming the file and key."""
+    data = load_pickle(path, trust, what="proposal")
+    if not isinstance(data, dict):
+        raise DataError(f"{path}: expected a dict of 'video_id,timestamp' -> [N, 5] boxes")
+    out = {}
+    for key, boxes in data.items():
+        if not isinstance(key, str) or key.count(",") != 1:
+            raise DataError(f"{path}: key {key!r} is not 'video_id,timestamp'")
+        arr = np.asarray(boxes)
+        if arr.ndim != 2 or arr.shape[1] not in (4, 5) or not np.issubdtype(arr.dtype, np.number):
+            raise DataError(
+                f"{path}: {key}: expected [N, 4] or [N, 5] numbers, got "
+                f"{arr.dtype} {tuple(arr.shape)}"
+            )
+        if not np.isfinite(arr).all():
+            raise DataError(f"{path}: {key}: NaN or inf in the proposals")
+        out[key] = arr
+    return out
+
+
+def keyframe_proposals(
+    proposals: dict[str, np.ndarray],
+    key: str,
+    score_thr: float = 0.9,
+    max_proposals: int = 1000,
+    source: str = "proposals",
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The proposals MMAction2's ``AVADataset`` keeps for ``key``: ``(boxes [N, 4],
+    scores [N] or None)``, the boxes normalised (see the module's docstring)."""
+    if not 0 <= score_thr <= 1:
+        raise ValueError(f"score_thr must be in [0, 1], got {score_thr}")
+    if key not in proposals:
+        return np.array([[0.0, 0.0, 1.0, 1.0]]), np.array([1.0])
+    arr = proposals[key]
+    scores = None
+    if arr.shape[1] == 5:
+        thr = min(score_thr, arr[:, 4].max())
+        arr = arr[arr[:, 4] >= thr]
+        scores = arr[:max_proposals, 4]
+    boxes = arr[:max_proposals, :4]
+    if boxes.size and (boxes.min() < 0 or boxes.max() > 1):
+        raise DataError(
+            f"{source}: {key}: proposals must be normalised to [0, 1], got values in "
+            f"[{boxes.min():g}, {boxes.max():g}]"
+        )
+    return boxes, scores
+
+
+@dataclass(frozen=True)
+class SampleAVAFrames:
+    """The frames of the clip around a keyframe (see the module's docstring):
+    ``sampler(timestamp, total_frames, fps=30, timestamp_start=900, start_index=0,
+    rng=None)`` -> int64 ``[clip_len]`` frame numbers (``start_index`` added, as the
+    other samplers return them); ``rng`` draws the training jitter."""
+
+    clip_len: int
+    frame_interval: int = 2
+    test_mode: bool = False
+    legacy: bool = False
+
+    def __post_init__(self):
+        if self.clip_len < 1 or self.frame_interval < 1:
+            raise ValueError(
+                f"clip_len and frame_interval must be positive, got {self.clip_len}, "
+                f"{self.frame_interval}"
+            )
+
+    def __call__(
+        self,
+        timestamp: int,
+        total_frames: int,
+        fps: float = 30,
+        timestamp_start: int = 900,
+        start_index: int = 0,
+        rng: np.random.Generator | None = None,
+    ) -> np.ndarray:
+        if total_frames < 1:
+            raise ValueError(f"total_frames must be positive, got {total_frames}")
+        center = int(round(fps * (timestamp - timestamp_start)))
+        if self.legacy:
+            center += start_index
+        step = self.frame_interval
+        first = center - (self.clip_len // 2) * step
+        inds = first + step * np.arange(self.clip_len)
+        if not self.test_mode:
+            rng = np.random.default_rng() if rng is None else rng
+            inds = inds + rng.integers(-step // 2, (step + 1) // 2, size=self.clip_len)
+        return np.clip(inds, 0, total_frames - 1).astype(np.int64) + start_index
