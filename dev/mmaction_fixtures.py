@@ -940,7 +940,46 @@ def ava_data_cases() -> dict:
                                "train": train["frame_inds"]})  # fmt: skip
     return _tensors({"mmaction": mmaction.__version__, "annotations": AVA_ANNOTATIONS,
                      "excluded": AVA_EXCLUDED, "proposals": proposals, "cases": cases,
-                     "frames": frames})  # fmt: skip
+                     "frames": frames, "geometry": _ava_geometry()})  # fmt: skip
+
+
+def _ava_geometry() -> list:
+    """Boxes through MMAction2's AVA training transforms (RandomRescale(256, 320),
+    RandomCrop(256), Flip(0.5); NumPy's global RNG seeded) and its test Resize((-1, 256)),
+    on pixel boxes of 240x320 and 360x480 frames: the sizes, crop and flip it drew and
+    the boxes it made."""
+    import numpy as np
+    from mmaction.datasets.transforms import Flip, RandomCrop, RandomRescale, Resize
+
+    out = []
+    rng = np.random.default_rng(0)
+    for h, w in ((240, 320), (360, 480)):
+        for seed in range(6):
+            x1, y1 = rng.uniform(0, 0.6, (2, 5))
+            x2, y2 = x1 + rng.uniform(0.05, 0.4, 5), y1 + rng.uniform(0.05, 0.4, 5)
+            norm = np.stack([x1, y1, np.minimum(x2, 1), np.minimum(y2, 1)], 1)
+            scale = np.array([w, h, w, h])
+            gt = (norm[:3] * scale).astype(np.float32)
+            prop = (norm[3:] * scale).astype(np.float32)
+
+            def fresh():
+                return {"imgs": [np.zeros((h, w, 3), np.uint8)] * 2, "img_shape": (h, w),
+                        "original_shape": (h, w), "gt_bboxes": gt.copy(),
+                        "proposals": prop.copy(), "modality": "RGB"}  # fmt: skip
+
+            np.random.seed(seed)
+            r = RandomRescale(scale_range=(256, 320))(fresh())
+            rescaled = r["img_shape"]
+            r = RandomCrop(size=256)(r)
+            crop = r["crop_bbox"]
+            r = Flip(flip_ratio=0.5)(r)
+            test = Resize(scale=(-1, 256))(fresh())
+            out.append({"frame": (h, w), "gt": gt, "proposals": prop, "rescaled": rescaled,
+                        "crop": crop, "flip": bool(r["flip"]), "train_gt": r["gt_bboxes"],
+                        "train_proposals": r["proposals"], "train_shape": r["img_shape"],
+                        "test_gt": test["gt_bboxes"], "test_proposals": test["proposals"],
+                        "test_shape": test["img_shape"]})  # fmt: skip
+    return out
 
 
 def _tensors(obj):

@@ -134,3 +134,99 @@ def test_custom_classes_and_proposal_files(tmp_path):
     pixels = {"vidA,0902": np.array([[10.0, 20, 200, 300, 0.99]])}
     with pytest.raises(DataError, match="proposals must be normalised to \\[0, 1\\]"):
         keyframe_proposals(pixels, "vidA,0902")
+
+
+def test_boxes_follow_the_transforms_as_in_mmaction2(fixture):
+    # MMAction2's draws (rescaled size, crop, flip) replayed on our transforms: the boxes
+    # it made, to float32 rounding
+    from actionkit.data.transforms import Clip, Flip, RandomRescale, Resize, rescale_size
+
+    fx, _ = fixture
+    assert len(fx["geometry"]) == 12
+    for case in fx["geometry"]:
+        h, w = case["frame"]
+        rois = {"gt_bboxes": case["gt"].double(), "proposals": case["proposals"].double()}
+        clip = Clip(torch.zeros(2, h, w, 3, dtype=torch.uint8), 1, 2, rois=rois)
+        rh, rw = (int(v) for v in case["rescaled"])
+        assert rescale_size(h, w, (-1, min(rh, rw))) == (rh, rw)  # a short side in range
+        assert 256 <= min(rh, rw) <= 320
+        out = Resize((rw, rh), keep_ratio=False)(clip)
+        out = out.crop(*(int(v) for v in case["crop"]))
+        if case["flip"]:
+            out = Flip(1.0)(out)
+        assert out.size == tuple(int(v) for v in case["train_shape"])
+        for ours, theirs in (("gt_bboxes", "train_gt"), ("proposals", "train_proposals")):
+            torch.testing.assert_close(out.rois[ours].float(), case[theirs], atol=1e-4, rtol=0)
+        test = Resize((-1, 256))(clip)
+        assert test.size == tuple(int(v) for v in case["test_shape"])
+        torch.testing.assert_close(
+            test.rois["gt_bboxes"].float(), case["test_gt"], atol=1e-4, rtol=0
+        )
+    # RandomRescale draws the short side from the whole range, both ends included
+    clip = Clip(torch.zeros(1, 240, 320, 3, dtype=torch.uint8))
+    rng = np.random.default_rng(0)
+    sides = {RandomRescale((256, 260))(clip, rng).size[0] for _ in range(200)}
+    assert sides == {256, 257, 258, 259, 260}
+    with pytest.raises(ValueError, match="boxes \\(rois\\) ride on single-view clips"):
+        from actionkit.data.transforms import ThreeCrop
+
+        ThreeCrop(64)(Clip(torch.zeros(1, 64, 96, 3, dtype=torch.uint8), rois=rois))
+
+
+def _ava_frames(t: int = 60, h: int = 48, w: int = 64) -> np.ndarray:
+    """Frame i is grey 4 i: which frame was decoded can be read back from its pixels."""
+    return np.repeat((4 * np.arange(t)).astype(np.uint8), h * w * 3).reshape(t, h, w, 3)
+
+
+@pytest.mark.parametrize("source", ["rawframes", "video"])
+def test_dataset_reads_the_clip_around_each_keyframe(tmp_path, source):
+    from PIL import Image
+
+    from actionkit.data.ava import AVADataset, collate_detection
+    from actionkit.data.encode import write_video
+    from actionkit.data.transforms import Compose, FormatShape, Resize
+
+    frames = _ava_frames()
+    if source == "rawframes":
+        (tmp_path / "vidA").mkdir()
+        for i, f in enumerate(frames):
+            Image.fromarray(f).save(tmp_path / "vidA" / f"img_{i + 1:05d}.jpg", quality=95)
+    else:
+        write_video(tmp_path / "vidA.mp4", frames, fps=30)
+    # 2 seconds from second 900: keyframes 901, 900 (and 902, past the last frame)
+    (tmp_path / "ann.csv").write_text(
+        "vidA,0901,0.25,0.25,0.75,1.0,12,0\nvidA,0901,0.0,0.0,0.5,0.5,80,1\n"
+        "vidA,0900,0.1,0.1,0.2,0.2,5,0\nvidA,0902,0.1,0.1,0.2,0.2,5,0\n"
+    )
+    proposals = {"vidA,0901": np.array([[0.25, 0.25, 0.75, 1.0, 0.95], [0, 0, 1, 1, 0.2]])}
+    (tmp_path / "prop.pkl").write_bytes(pickle.dumps(proposals))
+    pipeline = Compose([Resize((-1, 96)), FormatShape("NCTHW", mean=(0, 0, 0), std=(1, 1, 1))])
+    dataset = AVADataset(tmp_path / "ann.csv", SampleAVAFrames(4, 8, test_mode=True), pipeline,
+                         tmp_path, source=source, proposal_file=tmp_path / "prop.pkl")  # fmt: skip
+    assert len(dataset) == 3
+    item = dataset[0]
+    assert item["inputs"].shape == (3, 4, 96, 128) and item["img_shape"] == (96, 128)
+    # keyframe 901 is frame 30 (0-based): frames 14, 22, 30, 38, grey 56, 88, 120, 152
+    # (a frame off, as MMAction2 reads them, would be 4 grey levels off)
+    grey = item["inputs"].mean((0, 2, 3))
+    torch.testing.assert_close(grey, torch.tensor([56.0, 88, 120, 152]), atol=2, rtol=0)
+    # boxes in the input's pixels (x2 after the 2x resize: 0.75 * 64 * 2 = 96)
+    torch.testing.assert_close(
+        item["gt_bboxes"], torch.tensor([[32.0, 24, 96, 96], [0, 0, 64, 48]])
+    )
+    torch.testing.assert_close(item["proposals"], torch.tensor([[32.0, 24, 96, 96]]))
+    torch.testing.assert_close(item["scores"], torch.tensor([0.95]))
+    assert item["gt_labels"].shape == (2, 81) and item["gt_labels"][1, 80] == 1
+    second = dataset[1]  # no proposals for this keyframe: the whole frame, score 1
+    torch.testing.assert_close(second["proposals"], torch.tensor([[0.0, 0, 128, 96]]))
+    # keyframe 900 is frame 0: frames -16, -8, 0, 8 clipped to the video
+    grey = second["inputs"].mean((0, 2, 3))
+    torch.testing.assert_close(grey, torch.tensor([0.0, 0, 0, 32]), atol=2, rtol=0)
+    batch = collate_detection([item, second])
+    assert batch["inputs"].shape == (2, 3, 4, 96, 128) and len(batch["gt_bboxes"]) == 2
+    with pytest.raises(DataError, match=r"ann.csv:4: vidA,0902: the keyframe is frame 60 .* 60 fr"):
+        dataset[2]
+    missing = AVADataset(tmp_path / "ann.csv", SampleAVAFrames(4, 8, test_mode=True), pipeline,
+                         tmp_path / "nowhere", source=source)  # fmt: skip
+    with pytest.raises(FileNotFoundError, match=r"ann.csv:1: vidA,0901: no such"):
+        missing[0]

@@ -489,6 +489,7 @@ def _build(kind: str, module: types.ModuleType, names: tuple[str, ...], spec: An
 SAMPLERS = ("SampleFrames", "DenseSampleFrames", "UniformSample", "UniformSampleFrames")
 TRANSFORMS = (
     "Resize",
+    "RandomRescale",
     "RandomResizedCrop",
     "MultiScaleCrop",
     "RandomCrop",

@@ -32,6 +32,7 @@ import os
 from dataclasses import dataclass, field
 
 import numpy as np
+import torch
 
 from ..errors import DataError
 from ..metrics.ava import read_exclusions
@@ -240,3 +241,168 @@ class SampleAVAFrames:
             rng = np.random.default_rng() if rng is None else rng
             inds = inds + rng.integers(-step // 2, (step + 1) // 2, size=self.clip_len)
         return np.clip(inds, 0, total_frames - 1).astype(np.int64) + start_index
+
+
+def _run_transforms(transforms, clip, rng):
+    """``transforms`` on ``clip``: ``(model input, the last Clip)`` (whose ``rois`` are the
+    boxes in the input's pixels)."""
+    from .transforms import Clip, Compose
+
+    steps = transforms.transforms if isinstance(transforms, Compose) else [transforms]
+    out, last = clip, clip
+    for t in steps:
+        out = t(out, rng)
+        if isinstance(out, Clip):
+            last = out
+    if isinstance(out, Clip):
+        raise TypeError("the transforms must end with FormatShape (they returned a Clip)")
+    return out, last
+
+
+class AVADataset(torch.utils.data.Dataset):
+    """AVA keyframes as detection samples, from rawframe folders or straight from videos.
+
+    Each item: ``inputs`` float ``[3, T, H, W]`` (the transforms' ``FormatShape("NCTHW")``
+    output, one view), ``gt_bboxes`` float32 ``[K, 4]`` and ``proposals`` ``[N, 4]`` in
+    the input's pixels, ``gt_labels`` float32 ``[K, num_classes]`` multi-hot,
+    ``scores`` ``[N]`` (ones where the proposal file has none), ``img_key``, ``index``.
+
+    Args:
+        ann_file: the annotation CSV (:func:`load_ava_annotations`; ``num_classes``,
+            ``custom_classes``, ``exclusions``, ``timestamp_start``, ``timestamp_end``
+            as there).
+        sampler: a :class:`SampleAVAFrames`.
+        transforms: clip transforms ending with ``FormatShape("NCTHW")``.
+        data_prefix: the folder of the frame folders or videos.
+        source: ``"rawframes"`` (``data_prefix/video_id/`` + ``filename_tmpl``, frame
+            files numbered from ``start_index``, 1 for AVA's) or ``"video"``
+            (``data_prefix/`` + ``video_template``, e.g. AVA's 15-minute cuts: the clip
+            around each keyframe is decoded from the video, no frames extracted).
+        proposal_file: MMAction2's proposal pickle (:func:`load_ava_proposals`), kept per
+            keyframe by ``person_det_score_thr`` and ``num_max_proposals``; without one
+            the ground-truth boxes are the proposals.
+        fps: frames per second of the frames (AVA's: 30).
+    """
+
+    def __init__(
+        self,
+        ann_file: str | os.PathLike,
+        sampler: SampleAVAFrames,
+        transforms,
+        data_prefix: str | os.PathLike = "",
+        source: str = "rawframes",
+        filename_tmpl: str = "img_{:05d}.jpg",
+        video_template: str = "{video_id}.mp4",
+        start_index: int | None = None,
+        proposal_file: str | os.PathLike | None = None,
+        person_det_score_thr: float = 0.9,
+        num_max_proposals: int = 1000,
+        exclusions=None,
+        num_classes: int = 81,
+        custom_classes: list[int] | None = None,
+        fps: float = 30,
+        timestamp_start: int = 900,
+        timestamp_end: int = 1800,
+        backend: str = "auto",
+        seed: int = 0,
+        trust: bool = False,
+    ):
+        if source not in ("rawframes", "video"):
+            raise ValueError(f"source must be 'rawframes' or 'video', got {source!r}")
+        if not 0 <= person_det_score_thr <= 1:
+            raise ValueError(f"person_det_score_thr must be in [0, 1], got {person_det_score_thr}")
+        self.ann_file = os.fspath(ann_file)
+        self.keyframes = load_ava_annotations(
+            ann_file, num_classes, custom_classes, exclusions, timestamp_start, timestamp_end
+        )
+        self.sampler, self.transforms = sampler, transforms
+        self.data_prefix, self.source = os.fspath(data_prefix), source
+        self.filename_tmpl, self.video_template = filename_tmpl, video_template
+        self.start_index = (
+            (1 if source == "rawframes" else 0) if start_index is None else start_index
+        )
+        self.proposal_file = None if proposal_file is None else os.fspath(proposal_file)
+        self.proposals = None if proposal_file is None else load_ava_proposals(proposal_file, trust)
+        self.person_det_score_thr, self.num_max_proposals = person_det_score_thr, num_max_proposals
+        self.num_classes, self.fps = num_classes, fps
+        self.timestamp_start = timestamp_start
+        self.backend, self.seed, self.epoch = backend, seed, 0
+
+    def __len__(self) -> int:
+        return len(self.keyframes)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def path_of(self, keyframe: AVAKeyframe) -> str:
+        if self.source == "rawframes":
+            return os.path.join(self.data_prefix, keyframe.video_id)
+        return os.path.join(
+            self.data_prefix, self.video_template.format(video_id=keyframe.video_id)
+        )
+
+    def open(self, keyframe: AVAKeyframe):
+        from .decode import VideoReader
+
+        path = self.path_of(keyframe)
+        where = f"{self.ann_file}:{keyframe.lines[0]}"
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"{where}: {keyframe.key}: no such {self.source}: {path}")
+        if self.source == "rawframes":
+            return VideoReader(path, backend="rawframes", filename_tmpl=self.filename_tmpl,
+                               start_index=self.start_index)  # fmt: skip
+        return VideoReader(path, backend=self.backend)
+
+    def __getitem__(self, index: int | tuple[int, int]) -> dict:
+        from .transforms import Clip
+
+        epoch, index = index if isinstance(index, tuple) else (self.epoch, index)
+        rng = np.random.default_rng([self.seed, epoch, index])
+        keyframe = self.keyframes[index]
+        with self.open(keyframe) as reader:
+            total = len(reader)
+            frame = self.fps * (keyframe.timestamp - self.timestamp_start)
+            if not 0 <= frame < total:
+                raise DataError(
+                    f"{self.ann_file}:{keyframe.lines[0]}: {keyframe.key}: the keyframe is frame "
+                    f"{frame:g} of {self.path_of(keyframe)}, which has {total} frames "
+                    f"(timestamp_start {self.timestamp_start}, fps {self.fps})"
+                )
+            inds = self.sampler(keyframe.timestamp, total, self.fps, self.timestamp_start,
+                                self.start_index, rng)  # fmt: skip
+            frames = reader.get_frames(inds - self.start_index)
+        h, w = frames.shape[1:3]
+        scale = np.array([w, h, w, h])
+        gt = (keyframe.boxes * scale).astype(np.float32)  # MMAction2's RawFrameDecode
+        if self.proposals is None:
+            proposals, scores = gt, None
+        else:
+            proposals, scores = keyframe_proposals(
+                self.proposals, keyframe.key, self.person_det_score_thr,
+                self.num_max_proposals, self.proposal_file,
+            )  # fmt: skip
+            proposals = (proposals * scale).astype(np.float32)
+        rois = {"gt_bboxes": torch.from_numpy(gt).double(),
+                "proposals": torch.from_numpy(proposals).double()}  # fmt: skip
+        clip = Clip(frames, 1, len(inds), rois=rois)
+        inputs, last = _run_transforms(self.transforms, clip, rng)
+        return {
+            "inputs": inputs[0] if inputs.dim() == 5 else inputs,
+            "gt_bboxes": last.rois["gt_bboxes"].float(),
+            "gt_labels": torch.from_numpy(keyframe.labels),
+            "proposals": last.rois["proposals"].float(),
+            "scores": torch.ones(len(proposals))
+            if scores is None
+            else torch.from_numpy(scores).float(),
+            "img_key": keyframe.key,
+            "img_shape": tuple(last.size),
+            "index": index,
+        }
+
+
+def collate_detection(batch: list[dict]) -> dict:
+    """Stacks the clips; the per-clip boxes, labels and keys stay lists."""
+    out = {"inputs": torch.stack([b["inputs"] for b in batch])}
+    for key in ("gt_bboxes", "gt_labels", "proposals", "scores", "img_key", "img_shape", "index"):
+        out[key] = [b[key] for b in batch]
+    return out

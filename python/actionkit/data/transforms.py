@@ -41,6 +41,12 @@ class Clip:
     return indices). ``boxes`` ``[V, 4]`` are crop boxes in frame pixels, one per view
     (one view unless a multi-crop transform ran); ``flips`` a flag per view; ``size`` the
     current ``(h, w)`` of every view; ``label`` rides along (``Flip`` may remap it).
+
+    ``rois`` (detection: actor boxes and proposals) maps names to float64 ``[N, 4]``
+    boxes ``x1, y1, x2, y2`` in the current view's pixels; the geometric transforms move
+    them as MMAction2 moves ``gt_bboxes`` / ``proposals``: a crop shifts them and clips
+    them to ``[0, side - 1]``, a resize scales them, a flip mirrors them about the view's
+    width. They ride on single-view clips only.
     """
 
     frames: Tensor
@@ -50,6 +56,7 @@ class Clip:
     boxes: Tensor = None
     flips: list[bool] = field(default_factory=list)
     size: tuple[int, int] = None
+    rois: dict[str, Tensor] | None = None
 
     def __post_init__(self):
         if self.frames.dtype != torch.uint8 or self.frames.dim() != 4 or self.frames.shape[3] != 3:
@@ -82,6 +89,8 @@ class Clip:
         """Each view becomes one view per region (region-major order); with
         ``flip_copies`` each region is added again mirrored (TenCrop)."""
         h, w = self.size
+        if self.rois and (len(regions) != 1 or flip_copies or len(self.flips) != 1):
+            raise ValueError("boxes (rois) ride on single-view clips: no multi-crop with them")
         new_boxes, new_flips = [], []
         variants = [False, True] if flip_copies else [False]
         for mirror in variants:
@@ -96,13 +105,30 @@ class Clip:
                     new_boxes.append([bx1 + cx1 * sx, by1 + y1 * sy, bx1 + cx2 * sx, by1 + y2 * sy])
                     new_flips.append(flipped != mirror)
         boxes = torch.tensor(new_boxes, dtype=torch.float64)
-        return replace(self, boxes=boxes, flips=new_flips, size=(int(y2 - y1), int(x2 - x1)))
+        size = (int(y2 - y1), int(x2 - x1))
+        rois = self.rois
+        if rois:
+            (x1, y1, x2, y2), (ch, cw) = regions[0], size
+            shift = torch.tensor([x1, y1, x1, y1], dtype=torch.float64)
+            hi = torch.tensor([cw - 1, ch - 1, cw - 1, ch - 1], dtype=torch.float64)
+            rois = {k: torch.minimum((v - shift).clamp_(min=0), hi) for k, v in rois.items()}
+        return replace(self, boxes=boxes, flips=new_flips, size=size, rois=rois)
 
     def resized(self, h: int, w: int) -> Clip:
-        return replace(self, size=(int(h), int(w)))
+        rois = self.rois
+        if rois:
+            oh, ow = self.size
+            factor = torch.tensor([w / ow, h / oh, w / ow, h / oh], dtype=torch.float64)
+            rois = {k: v * factor for k, v in rois.items()}
+        return replace(self, size=(int(h), int(w)), rois=rois)
 
     def flipped(self) -> Clip:
-        return replace(self, flips=[not f for f in self.flips])
+        rois = self.rois
+        if rois:
+            w = self.size[1]
+            rois = {k: torch.stack([w - v[:, 2], v[:, 1], w - v[:, 0], v[:, 3]], 1)
+                    for k, v in rois.items()}  # fmt: skip
+        return replace(self, flips=[not f for f in self.flips], rois=rois)
 
     def render(
         self,
@@ -128,7 +154,7 @@ class Clip:
             raise ValueError("materialize() needs a single view; apply multi-crop transforms last")
         out = self.render(layout="NTCHW").round_().clamp_(0, 255).to(torch.uint8)
         frames = out.permute(0, 1, 3, 4, 2).reshape(-1, *self.size, 3).contiguous()
-        return Clip(frames, self.num_clips, self.clip_len, self.label)
+        return Clip(frames, self.num_clips, self.clip_len, self.label, rois=self.rois)
 
 
 class Compose:
@@ -198,6 +224,24 @@ class Resize:
             sw, sh = _pair(self.scale)
             return clip.resized(sh, sw)
         return clip.resized(*rescale_size(h, w, self.scale))
+
+
+@dataclass(frozen=True)
+class RandomRescale:
+    """MMAction2's ``RandomRescale``: the short side to a size drawn uniformly from
+    ``scale_range`` (both ends included), the aspect ratio kept (AVA's training
+    recipe: ``(256, 320)``)."""
+
+    scale_range: tuple[int, int]
+
+    def __call__(self, clip: Clip, rng: np.random.Generator | None = None) -> Clip:
+        lo, hi = self.scale_range
+        if not 0 < lo <= hi:
+            raise ValueError(
+                f"RandomRescale: scale_range must be 0 < lo <= hi, got {self.scale_range}"
+            )
+        short = int(_rng(rng).integers(lo, hi + 1))
+        return clip.resized(*rescale_size(*clip.size, (-1, short)))
 
 
 def rescale_size(h: int, w: int, scale) -> tuple[int, int]:
