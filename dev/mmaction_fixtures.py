@@ -997,6 +997,67 @@ def _tensors(obj):
     return obj
 
 
+DETECTION = Path(mmaction.__file__).parent / ".mim" / "configs" / "detection"
+# name -> (config, input shape [B, 3, T, H, W])
+AVA_MODELS = {
+    "ava_slowonly_r50": ("slowonly/slowonly_kinetics400-pretrained-r50_8xb16-4x16x1-20e_ava21-rgb.py",
+                         (2, 3, 4, 64, 96)),
+    "ava_slowfast_r50": ("slowfast/slowfast_kinetics400-pretrained-r50_8xb16-4x16x1-20e_ava21-rgb.py",
+                         (1, 3, 32, 64, 64)),
+    "ava_acrn_slowfast_r50": (
+        "acrn/slowfast-acrn_kinetics400-pretrained-r50_8xb8-8x8x1-cosine-10e_ava21-rgb.py",
+        (1, 3, 32, 64, 64)),
+}  # fmt: skip
+
+
+def ava_model_cases() -> dict:
+    """MMAction2's AVA detectors (mmdet's FastRCNN with its AVARoIHead; full mmcv for
+    RoIAlign) on seeded weights: per-RoI logits ``roi_head._bbox_forward`` in eval mode
+    for seeded clips and boxes; and ``MaxIoUAssignerAVA``'s assignment of random
+    proposals."""
+    from mmaction.models.task_modules.assigners import MaxIoUAssignerAVA
+    from mmengine.structures import InstanceData
+
+    models = {}
+    gen = torch.Generator().manual_seed(0)
+    for name, (config, shape) in AVA_MODELS.items():
+        cfg = Config.fromfile(DETECTION / config).model
+        cfg.pop("init_cfg", None)
+        cfg.roi_head.bbox_head.num_classes = NUM_CLASSES
+        model = MODELS.build(cfg).eval()
+        shapes = [(k, tuple(v.shape)) for k, v in model.state_dict().items()]
+        model.load_state_dict(make_state(shapes))
+        x = make_input(shape)
+        h, w = shape[-2:]
+        xy = torch.rand(6, 2, generator=gen) * torch.tensor([w * 0.6, h * 0.6])
+        wh = torch.rand(6, 2, generator=gen) * torch.tensor([w * 0.4, h * 0.4]) + 4
+        boxes = torch.cat([xy, xy + wh], 1)
+        batch = torch.arange(6) % shape[0]
+        rois = torch.cat([batch[:, None].float(), boxes], 1)
+        with torch.no_grad():
+            feats = model.extract_feat(x)
+            logits = model.roi_head._bbox_forward(feats, rois, [{}] * shape[0])["cls_score"]
+        models[name] = {"config": config, "shapes": shapes, "input_shape": shape, "rois": rois,
+                        "logits": logits}  # fmt: skip
+        print(name, tuple(logits.shape), f"|logits| max {logits.abs().max():.3f}")
+    assigner = MaxIoUAssignerAVA(pos_iou_thr=0.9, neg_iou_thr=0.9, min_pos_iou=0.9)
+    assignments = []
+    for case in range(6):
+        gt = torch.rand(3, 2, generator=gen) * 100
+        gt = torch.cat([gt, gt + 20 + torch.rand(3, 2, generator=gen) * 40], 1)
+        jitter = (torch.rand(12, 4, generator=gen) - 0.5) * (2 if case % 2 else 8)
+        props = torch.cat([gt.repeat(4, 1)[:12] + jitter, torch.rand(4, 4, generator=gen) * 50])
+        props[:, 2:] = torch.maximum(props[:, 2:], props[:, :2] + 1)
+        if case == 5:
+            props = torch.cat([props, gt[1:2]])  # a proposal equal to a ground-truth box
+        labels = (torch.rand(3, NUM_CLASSES, generator=gen) > 0.7).float()
+        labels[:, 0] = 0
+        result = assigner.assign(InstanceData(priors=props), InstanceData(bboxes=gt, labels=labels))
+        assignments.append({"gt": gt, "proposals": props, "labels": labels,
+                            "gt_inds": result.gt_inds, "assigned_labels": result.labels})  # fmt: skip
+    return {"mmaction": mmaction.__version__, "models": models, "assignments": assignments}
+
+
 def skeleton_cases() -> dict:
     """MMAction2's ``Graph`` adjacency for every layout and mode, and the GCN recognizers
     of its skeleton zoo configs on seeded weights (the graph buffers ``A`` kept as built):
@@ -1293,6 +1354,7 @@ def main() -> None:
         "skeleton": skeleton_cases,
         "ava_eval": ava_eval_cases,
         "ava_data": ava_data_cases,
+        "ava_models": ava_model_cases,
         "ctrgcn": ctrgcn_cases,
         "pose_pipeline": pose_pipeline_cases,
         "pose_target": pose_target_cases,

@@ -211,7 +211,8 @@ class ResNet3dSlowFast(nn.Module):
     """SlowFast (Feichtenhofer et al., ICCV 2019) as MMAction2's ``ResNet3dSlowFast``:
     the slow pathway sees every ``resample_rate``-th frame, the fast one every
     ``resample_rate / speed_ratio``-th with ``1/channel_ratio`` of the channels; lateral
-    connections fuse fast into slow after the stem and stages 1-3.
+    connections fuse fast into slow after the stem and stages 1-3. ``spatial_strides``
+    per stage, both pathways (AVA's detectors: ``(1, 2, 2, 1)``, stride 16).
 
     ``x: [N, 3, T, H, W]`` -> ``(slow [N, 2048, T/rate, h, w], fast [N, 256, T', h, w])``.
     """
@@ -222,6 +223,7 @@ class ResNet3dSlowFast(nn.Module):
         speed_ratio: int = 8,
         channel_ratio: int = 8,
         fusion_kernel: int = 5,
+        spatial_strides: Sequence[int] = (1, 2, 2, 2),
     ):
         super().__init__()
         self.resample_rate, self.speed_ratio = resample_rate, speed_ratio
@@ -233,11 +235,13 @@ class ResNet3dSlowFast(nn.Module):
             conv1_kernel=(1, 7, 7),
             inflate=(0, 0, 1, 1),
             with_pool2=False,
+            spatial_strides=spatial_strides,
         )
         self.fast_path = ResNet3dPathway(
             base_channels=64 // channel_ratio,
             conv1_kernel=(5, 7, 7),
             with_pool2=False,
+            spatial_strides=spatial_strides,
         )
         self.out_channels = self.slow_path.out_channels + self.fast_path.out_channels
 
