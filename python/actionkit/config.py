@@ -90,10 +90,33 @@ class SyntheticPoseConfig:
 
 
 @dataclass
+class AVAConfig:
+    """AVA-style detection data (``data.kind: ava``; ``actionkit.data.ava``): each split's
+    ``ann_file`` is an annotation CSV, with its ``proposal_file`` (MMAction2's pickle)
+    and ``exclusions`` (excluded keyframes); frames come from rawframe folders or
+    straight from the videos under ``data.root/data_prefix``."""
+
+    source: Literal["rawframes", "video"] = "rawframes"
+    filename_tmpl: str = "img_{:05d}.jpg"  # rawframes: frame files, numbered from 1
+    video_template: str = "{video_id}.mp4"  # video: the file of a video id
+    label_map: str | None = None  # the classes scored (.pbtxt; relative to root)
+    fps: float = 30  # frames per second of the frames / videos
+    timestamp_start: int = 900  # the second the frames / videos start at (AVA: 900)
+    timestamp_end: int = 1800
+    person_det_score_thr: float = 0.9  # proposals kept: score >= min(thr, best)
+    num_max_proposals: int = 1000
+    custom_classes: list[int] | None = None  # action ids kept (num_classes = len + 1)
+    action_thr: float = 0.002  # detections written and scored: score above it
+    protocol: Literal["gt_frames", "all_frames"] = "gt_frames"  # frame-mAP protocol
+
+
+@dataclass
 class SplitConfig:
     ann_file: str | None = None  # a list file; relative paths are under data.root
     data_prefix: str | None = None  # default: data.data_prefix
     split: str | None = None  # pose: the split of the pickle (e.g. xsub_train)
+    proposal_file: str | None = None  # ava: person proposals (relative to root)
+    exclusions: str | None = None  # ava: excluded keyframes CSV (relative to root)
     sampler: dict[str, Any] = field(  # default: TSN's 8 segments
         default_factory=lambda: {"type": "SampleFrames", "clip_len": 1, "num_clips": 8}
     )
@@ -106,12 +129,14 @@ class DataConfig:
     # annotations and per-video feature files (BMN, BSN's TEM); proposals: the same
     # annotations and per-video PGM outputs in data_prefix (BSN's PEM); pose: a pose
     # pickle per split (ann_file; with `split:` one file holding named splits)
-    kind: Literal["video", "rawframes", "features", "proposals", "pose"] = "video"
+    # ava: AVA-style annotation CSVs per split with proposals (see AVAConfig)
+    kind: Literal["video", "rawframes", "features", "proposals", "pose", "ava"] = "video"
     root: str = "data"  # list files and data_prefix are relative to it
     data_prefix: str = ""  # video paths in the lists are relative to root/data_prefix
     synthetic: SyntheticConfig | None = None
     synthetic_features: SyntheticFeaturesConfig | None = None
     synthetic_pose: SyntheticPoseConfig | None = None
+    ava: AVAConfig | None = None
     feature_ext: Literal[".csv", ".npy"] = ".csv"  # features: <data_prefix>/<video><ext>
     temporal_dim: int | None = None  # features: rescale each sequence to this length
     train_top_k: int = 500  # proposals: the best PGM proposals per video, training
@@ -458,9 +483,9 @@ def validate(cfg: Config, path: str) -> None:
             f"{path}: train.best_metric: {cfg.train.best_metric!r} is not a metric of "
             f"{what} (known: {', '.join(known)})"
         )
-    kinds = {"localization": "features", "localization_tem": "features"}
+    kinds = {"localization": "features", "localization_tem": "features", "detection": "ava"}
     wanted = {**kinds, "localization_pem": "proposals"}.get(task)
-    if cfg.data.kind != wanted if wanted else cfg.data.kind in ("features", "proposals"):
+    if cfg.data.kind != wanted if wanted else cfg.data.kind in ("features", "proposals", "ava"):
         raise ConfigError(
             f"{path}: data.kind: {cfg.data.kind!r} does not fit model {cfg.model.name!r} "
             f"({task}: data.kind {wanted or 'video, rawframes or pose'!r})"
@@ -486,7 +511,13 @@ def _build(kind: str, module: types.ModuleType, names: tuple[str, ...], spec: An
         raise ConfigError(f"{path}: {text}") from None
 
 
-SAMPLERS = ("SampleFrames", "DenseSampleFrames", "UniformSample", "UniformSampleFrames")
+SAMPLERS = (
+    "SampleFrames",
+    "DenseSampleFrames",
+    "UniformSample",
+    "UniformSampleFrames",
+    "SampleAVAFrames",
+)
 TRANSFORMS = (
     "Resize",
     "RandomRescale",

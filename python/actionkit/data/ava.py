@@ -312,6 +312,8 @@ class AVADataset(torch.utils.data.Dataset):
         if not 0 <= person_det_score_thr <= 1:
             raise ValueError(f"person_det_score_thr must be in [0, 1], got {person_det_score_thr}")
         self.ann_file = os.fspath(ann_file)
+        self.exclusions = exclusions  # (the evaluation leaves them out too)
+        self.custom_classes = custom_classes
         self.keyframes = load_ava_annotations(
             ann_file, num_classes, custom_classes, exclusions, timestamp_start, timestamp_end
         )

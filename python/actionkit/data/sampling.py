@@ -304,3 +304,11 @@ class UniformSampleFrames:
         else:
             inds = self._repeat(total_frames, rng)
         return inds.astype(np.int64) + start_index
+
+
+def __getattr__(name: str):
+    if name == "SampleAVAFrames":  # lives with the AVA data (a keyframe, not a video)
+        from .ava import SampleAVAFrames
+
+        return SampleAVAFrames
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

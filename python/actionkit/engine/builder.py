@@ -198,6 +198,8 @@ def build_dataset(cfg: Config, split: str):
         return PoseDataset(
             path, sampler, steps, split_cfg.split, cfg.model.num_classes, cfg.train.seed
         )
+    if cfg.data.kind == "ava":
+        return _ava_dataset(cfg, split, split_cfg, path, prefix, where)
     if cfg.data.kind == "proposals":
         from ..data.localization import ProposalDataset
 
@@ -217,6 +219,43 @@ def build_dataset(cfg: Config, split: str):
     )
 
 
+def _ava_dataset(cfg: Config, split: str, split_cfg: SplitConfig, path, prefix, where):
+    from ..config import AVAConfig
+    from ..data.ava import AVADataset
+
+    ava, root = cfg.data.ava or AVAConfig(), Path(cfg.data.root)
+
+    def under_root(name: str | None, key: str) -> Path | None:
+        if name is None:
+            return None
+        full = root / name
+        if not full.exists():
+            raise FileNotFoundError(f"{where}.{key}: {full} does not exist")
+        return full
+
+    custom = ava.custom_classes
+    return AVADataset(
+        path,
+        build_sampler(split_cfg.sampler, f"{where}.sampler"),
+        build_pipeline(split_cfg, where),
+        data_prefix=root / prefix,
+        source=ava.source,
+        filename_tmpl=ava.filename_tmpl,
+        video_template=ava.video_template,
+        proposal_file=under_root(split_cfg.proposal_file, "proposal_file"),
+        person_det_score_thr=ava.person_det_score_thr,
+        num_max_proposals=ava.num_max_proposals,
+        exclusions=under_root(split_cfg.exclusions, "exclusions"),
+        num_classes=cfg.model.num_classes,
+        custom_classes=list(custom) if custom else None,
+        fps=ava.fps,
+        timestamp_start=ava.timestamp_start,
+        timestamp_end=ava.timestamp_end,
+        backend=cfg.data.backend,
+        seed=cfg.train.seed,
+    )
+
+
 def build_loader(
     cfg: Config, split: str, info: DistInfo = SINGLE, dataset=None, evaluate: bool = False
 ) -> tuple[DataLoader, EpochSampler]:
@@ -228,6 +267,11 @@ def build_loader(
     sampler = EpochSampler(
         len(dataset), shuffle=train, seed=cfg.train.seed, rank=info.rank, world_size=info.world_size
     )
+    extra = {}
+    if cfg.data.kind == "ava":  # boxes per clip: lists, not stacked
+        from ..data.ava import collate_detection
+
+        extra["collate_fn"] = collate_detection
     loader = make_loader(
         dataset,
         batch_size=cfg.data.batch_size if train else cfg.data.test_batch_size,
@@ -236,6 +280,7 @@ def build_loader(
         drop_last=train,
         sampler=sampler,
         seed=cfg.train.seed,
+        **extra,
     )
     return loader, sampler
 

@@ -211,13 +211,87 @@ class TEMEvaluator(LocalizationEvaluator):
         return out
 
 
+class DetectionEvaluator:
+    """Spatio-temporal action detection (AVA): each keyframe's proposals scored by
+    ``model.predict``, boxes back to normalised coordinates (the test pipeline may resize,
+    not crop or flip), every class scoring above ``data.ava.action_thr`` written as an
+    AVA detection row (MMAction2's ``AVAMetric``: four decimals), and the rows scored by
+    :func:`actionkit.metrics.ava_frame_map` against the split's annotation CSV
+    (``data.ava.label_map``'s classes, else all; the split's exclusions; the
+    ``data.ava.protocol``)."""
+
+    METRICS = ("mAP", "person_movement", "object_manipulation", "person_interaction")
+
+    def __init__(self, cfg, class_names=None):
+        from ..config import AVAConfig
+
+        self.cfg, self.ava = cfg, cfg.data.ava or AVAConfig()
+        self.class_names = class_names
+        self.csv: str | None = None
+
+    def label_map(self, num_classes: int) -> list[dict] | str:
+        if self.ava.label_map:
+            return str(Path(self.cfg.data.root) / self.ava.label_map)
+        ids = self.ava.custom_classes or list(range(1, num_classes))
+        names = self.class_names
+        return [{"id": i, "name": names[k + 1] if names else f"action {i}"}
+                for k, i in enumerate(ids)]  # fmt: skip
+
+    @torch.no_grad()
+    def evaluate(self, model, loader, device, info: DistInfo = SINGLE, amp="none") -> dict:
+        from ..metrics.ava import _parse_plain, ava_frame_map
+
+        model.eval()
+        rows = []
+        ids = self.ava.custom_classes
+        for batch in loader:
+            with autocast(device, amp):
+                scores = model.predict(batch["inputs"].to(device), batch["proposals"])
+            per_clip = zip(batch["img_key"], batch["proposals"], batch["img_shape"], scores,
+                           strict=True)  # fmt: skip
+            for key, boxes, (h, w), score in per_clip:
+                norm = (boxes / torch.tensor([w, h, w, h], dtype=boxes.dtype)).tolist()
+                video, ts = key.rsplit(",", 1)
+                score = score.float().cpu().numpy()
+                for c in range(1, score.shape[1]):
+                    action = ids[c - 1] if ids else c
+                    for i in np.flatnonzero(score[:, c] > self.ava.action_thr):
+                        box = ",".join(f"{v:.4f}" for v in norm[i])
+                        rows.append((key, f"{video},{ts},{box},{action},{score[i, c]:.4f}\n"))
+        parts = [r for part in gather_objects(rows, info) for r in part]
+        parts.sort(key=lambda r: r[0])  # keyframes in key order, rows as predicted
+        self.csv = "".join(r for _, r in dict.fromkeys(parts))
+        dataset = loader.dataset
+        detections = _parse_plain(self.csv, "detections", "detections") if self.csv else []
+        result = ava_frame_map(dataset.ann_file, detections, self.label_map(model_classes(model)),
+                               dataset.exclusions, self.ava.protocol, ids)  # fmt: skip
+        metrics = {"mAP": result["overall"]}
+        metrics.update({k: result[k] for k in self.METRICS[1:]})
+        metrics["num_samples"] = len(dataset)
+        metrics["num_detections"] = self.csv.count("\n")
+        return metrics
+
+    def results(self, dataset=None) -> dict[str, object]:
+        """``{"detections.csv": the AVA-format rows}`` of the last :meth:`evaluate`."""
+        if self.csv is None:
+            raise RuntimeError("results() before evaluate()")
+        return {"detections.csv": self.csv}
+
+
+def model_classes(model) -> int:
+    head = model.roi_head.bbox_head.fc_cls
+    return (head[-1] if isinstance(head, nn.Sequential) else head).out_features
+
+
 EVALUATORS = {
     "classification": ClassificationEvaluator,
+    "detection": DetectionEvaluator,
     "localization": LocalizationEvaluator,
     "localization_tem": TEMEvaluator,
     "localization_pem": LocalizationEvaluator,
 }
 METRICS = {task: LocalizationEvaluator.METRICS for task in EVALUATORS if task != "classification"}
+METRICS["detection"] = DetectionEvaluator.METRICS
 
 
 def build_evaluator(cfg, model, class_names: list[str] | None = None):
@@ -233,12 +307,15 @@ def build_evaluator(cfg, model, class_names: list[str] | None = None):
 
 def write_results(results: dict[str, object], out: str | os.PathLike) -> list[Path]:
     """Each of an evaluator's result files under ``out``, written atomically: arrays as
-    ``.npy``, the rest as JSON."""
-    from .checkpoint import atomic_save_array, atomic_write_json
+    ``.npy``, text as it is, the rest as JSON."""
+    from .checkpoint import atomic_save_array, atomic_write_json, write_atomically
 
     paths = []
     for name, payload in results.items():
-        if isinstance(payload, np.ndarray):
+        if isinstance(payload, str):  # a text file (AVA detections CSV)
+            Path(out).mkdir(parents=True, exist_ok=True)
+            write_atomically(Path(out) / name, lambda tmp, text=payload: Path(tmp).write_text(text))
+        elif isinstance(payload, np.ndarray):
             Path(out).mkdir(parents=True, exist_ok=True)
             atomic_save_array(Path(out) / name, payload)
         else:

@@ -315,3 +315,7 @@ def ava_acrn_slowfast_r50(num_classes: int = 81, dropout: float = 0.5, **kwargs)
     backbone = ResNet3dSlowFast(resample_rate=4, speed_ratio=4, fusion_kernel=7,
                                 spatial_strides=(1, 2, 2, 1))  # fmt: skip
     return _detector(backbone, backbone.out_channels, num_classes, dropout, acrn=True, **kwargs)
+
+
+for _builder in (ava_slowonly_r50, ava_slowfast_r50, ava_slowfast_r50_8x8, ava_acrn_slowfast_r50):
+    _builder.task = "detection"  # picks the evaluator and data.kind "ava"
