@@ -1,5 +1,5 @@
 """``actionkit-bench {ops,preprocess,decode,pipeline,model,train,amp,localization,skeleton,
-ava-eval}``: the benchmarks in the repository's ``benchmarks/`` folder (installed as
+detection,ava-eval}``: the benchmarks in the repository's ``benchmarks/`` folder (installed as
 ``actionkit.benchmarks``). Each prints a table and writes JSON with the environment
 (CPU/GPU, versions, threads); the arguments after the subcommand go to the benchmark
 (``actionkit-bench model --help``).
@@ -13,6 +13,7 @@ Examples:
     actionkit-bench amp --frames 8      # CPU bf16 training: fp32, raw oneDNN bf16, actionkit's
     actionkit-bench localization --mmaction-python ../peers/venv/bin/python   # BMN, T=100/400
     actionkit-bench skeleton --mmaction-python ../peers/venv/bin/python   # heatmaps, pipelines
+    actionkit-bench detection --mmaction-python ../peers/venv/bin/python  # AVA detectors
     actionkit-bench ava-eval --mmaction-python ../peers/venv/bin/python   # AVA frame-mAP
 """
 
@@ -35,6 +36,7 @@ COMMANDS = {
     "amp": ("amp", []),
     "localization": ("localization", []),
     "skeleton": ("skeleton", []),
+    "detection": ("detection", []),
     "ava-eval": ("ava_eval", []),
 }
 
