@@ -6,7 +6,8 @@ stage alone, next to MMAction2's FastRCNN.
                               [--size 256] [--repeats 5] [--out bench-results/detection.json]
 
 Each model at its AVA input (``--batch`` clips of ``--size`` x ``--size``: 4 frames for
-SlowOnly 4x16, 32 for SlowFast) with ``--rois`` actor boxes per clip. "fwd" is eval mode
+SlowOnly 4x16, 32 for SlowFast) with ``--rois`` actor boxes per clip, eager and in
+channels-last memory format. "fwd" is eval mode
 under ``no_grad``; "fwd+bwd" train mode with a binary cross-entropy over the boxes'
 classes (background column left out) and backward, the same computation on both
 sides (the proposal assignment is not timed). "roi" is the RoI feature extractor alone
@@ -20,6 +21,7 @@ steps run interleaved round-robin; "x mm" is MMAction2's median over ours.
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
 import tempfile
 from pathlib import Path
@@ -28,6 +30,7 @@ import torch
 import torch.nn.functional as F
 
 import actionkit.models as models
+from actionkit.models.recognizer import to_channels_last
 
 from ._harness import SideProcess, environment, time_interleaved, write_json
 
@@ -52,6 +55,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, default=2)
     p.add_argument("--rois", type=int, default=4, help="actor boxes per clip")
     p.add_argument("--size", type=int, default=256)
+    p.add_argument("--variants", default="eager,channels_last",
+                   help="actionkit's: eager, channels_last (models.to_channels_last)")  # fmt: skip
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--out", default="bench-results/detection.json")
@@ -130,7 +135,15 @@ def main(argv: list[str] | None = None) -> int:
                     diff = float((logits - torch.tensor(reply["logits"])).abs().max())
                 else:
                     model = models.create(name, num_classes=81)
-                fns = {(mode, "actionkit"): fn for mode, fn in steps(model, data).items()}
+                fns = {}
+                for variant in args.variants.split(","):
+                    if variant not in ("eager", "channels_last"):
+                        raise SystemExit(f"--variants: unknown variant {variant!r}")
+                    net = copy.deepcopy(model)
+                    if variant == "channels_last":
+                        to_channels_last(net)
+                    for mode, fn in steps(net, data).items():
+                        fns[(mode, variant)] = fn
                 if worker is not None:
                     for mode in ("fwd", "fwd+bwd"):
                         fns[(mode, "mmaction2")] = lambda m=mode: worker.ask(cmd="step", mode=m)[
@@ -141,17 +154,18 @@ def main(argv: list[str] | None = None) -> int:
                 record[name] = {f"{m} {side}": v for (m, side), v in ms.items()}
                 record[name]["max_abs_logit_diff"] = diff
                 for mode in ("fwd", "fwd+bwd", "roi"):
-                    ours, theirs = ms[(mode, "actionkit")], ms.get((mode, "mmaction2"))
-                    table.append((name, mode, ours, theirs))
+                    for variant in args.variants.split(","):
+                        ours, theirs = ms[(mode, variant)], ms.get((mode, "mmaction2"))
+                        table.append((name, f"{mode} {variant}", ours, theirs))
                 if diff is not None:
                     print(f"{name}: largest logit difference from MMAction2's {diff:.2e}")
     finally:
         if worker is not None:
             worker.close()
-    print(f"{'model':20s}{'mode':10s}{'actionkit ms':>14s}{'MMAction2 ms':>14s}{'x mm':>8s}")
+    print(f"{'model':20s}{'mode':24s}{'actionkit ms':>14s}{'MMAction2 ms':>14s}{'x mm':>8s}")
     for name, mode, ours, theirs in table:
         extra = f"{theirs:14.1f}{theirs / ours:8.2f}" if theirs is not None else ""
-        print(f"{name:20s}{mode:10s}{ours:14.1f}{extra}")
+        print(f"{name:20s}{mode:24s}{ours:14.1f}{extra}")
     write_json(args.out, {"environment": env, "detection": record})
     print(f"wrote {args.out}")
     return 0
