@@ -962,7 +962,7 @@ def _ava_geometry() -> list:
             gt = (norm[:3] * scale).astype(np.float32)
             prop = (norm[3:] * scale).astype(np.float32)
 
-            def fresh():
+            def fresh(h=h, w=w, gt=gt, prop=prop):
                 return {"imgs": [np.zeros((h, w, 3), np.uint8)] * 2, "img_shape": (h, w),
                         "original_shape": (h, w), "gt_bboxes": gt.copy(),
                         "proposals": prop.copy(), "modality": "RGB"}  # fmt: skip
@@ -1000,10 +1000,12 @@ def _tensors(obj):
 DETECTION = Path(mmaction.__file__).parent / ".mim" / "configs" / "detection"
 # name -> (config, input shape [B, 3, T, H, W])
 AVA_MODELS = {
-    "ava_slowonly_r50": ("slowonly/slowonly_kinetics400-pretrained-r50_8xb16-4x16x1-20e_ava21-rgb.py",
-                         (2, 3, 4, 64, 96)),
-    "ava_slowfast_r50": ("slowfast/slowfast_kinetics400-pretrained-r50_8xb16-4x16x1-20e_ava21-rgb.py",
-                         (1, 3, 32, 64, 64)),
+    "ava_slowonly_r50": (
+        "slowonly/slowonly_kinetics400-pretrained-r50_8xb16-4x16x1-20e_ava21-rgb.py",
+        (2, 3, 4, 64, 96)),
+    "ava_slowfast_r50": (
+        "slowfast/slowfast_kinetics400-pretrained-r50_8xb16-4x16x1-20e_ava21-rgb.py",
+        (1, 3, 32, 64, 64)),
     "ava_acrn_slowfast_r50": (
         "acrn/slowfast-acrn_kinetics400-pretrained-r50_8xb8-8x8x1-cosine-10e_ava21-rgb.py",
         (1, 3, 32, 64, 64)),
@@ -1053,9 +1055,11 @@ def ava_model_cases() -> dict:
             props = torch.cat([props, gt[1:2]])  # a proposal equal to a ground-truth box
         labels = (torch.rand(3, NUM_CLASSES, generator=gen) > 0.7).float()
         labels[:, 0] = 0
-        result = assigner.assign(InstanceData(priors=props), InstanceData(bboxes=gt, labels=labels))
+        result = assigner.assign(InstanceData(priors=props),
+                                 InstanceData(bboxes=gt, labels=labels))  # fmt: skip
         assignments.append({"gt": gt, "proposals": props, "labels": labels,
-                            "gt_inds": result.gt_inds, "assigned_labels": result.labels})  # fmt: skip
+                            "gt_inds": result.gt_inds,
+                            "assigned_labels": result.labels})  # fmt: skip
     return {"mmaction": mmaction.__version__, "models": models, "assignments": assignments}
 
 
