@@ -1042,8 +1042,12 @@ def ava_model_cases() -> dict:
         models[name] = {"config": config, "shapes": shapes, "input_shape": shape, "rois": rois,
                         "logits": logits}  # fmt: skip
         print(name, tuple(logits.shape), f"|logits| max {logits.abs().max():.3f}")
-    assigner = MaxIoUAssignerAVA(pos_iou_thr=0.9, neg_iou_thr=0.9, min_pos_iou=0.9,
-                                 iou_calculator=dict(type="mmdet.BboxOverlaps2D"))
+    assigner = MaxIoUAssignerAVA(
+        pos_iou_thr=0.9,
+        neg_iou_thr=0.9,
+        min_pos_iou=0.9,
+        iou_calculator=dict(type="mmdet.BboxOverlaps2D"),
+    )
     assignments = []
     for case in range(6):
         gt = torch.rand(3, 2, generator=gen) * 100
