@@ -239,7 +239,7 @@ class DetectionEvaluator:
 
     @torch.no_grad()
     def evaluate(self, model, loader, device, info: DistInfo = SINGLE, amp="none") -> dict:
-        from ..metrics.ava import _parse_plain, ava_frame_map
+        from ..metrics.ava import ava_frame_map, parse_ava_csv
 
         model.eval()
         rows = []
@@ -262,7 +262,7 @@ class DetectionEvaluator:
         parts.sort(key=lambda r: r[0])  # keyframes in key order, rows as predicted
         self.csv = "".join(r for _, r in dict.fromkeys(parts))
         dataset = loader.dataset
-        detections = _parse_plain(self.csv, "detections", "detections") if self.csv else []
+        detections = parse_ava_csv(self.csv, "detections.csv")
         result = ava_frame_map(dataset.ann_file, detections, self.label_map(model_classes(model)),
                                dataset.exclusions, self.ava.protocol, ids)  # fmt: skip
         metrics = {"mAP": result["overall"]}

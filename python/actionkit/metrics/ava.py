@@ -154,11 +154,16 @@ def read_ava_csv(path: str | os.PathLike, kind: str = "detections") -> AVABoxes:
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path}: no such AVA CSV")
     with open(path, newline="") as f:
-        text = f.read()
-    fast = _parse_plain(text, path, kind)
+        return parse_ava_csv(f.read(), path, kind)
+
+
+def parse_ava_csv(text: str, source: str = "<text>", kind: str = "detections") -> AVABoxes:
+    """The rows of an AVA box CSV held in ``text`` (see :func:`read_ava_csv`; ``source``
+    names it in errors)."""
+    fast = _parse_plain(text, source, kind)
     if fast is not None:
         return fast
-    return _boxes_from_rows(csv.reader(text.splitlines()), path, kind)
+    return _boxes_from_rows(csv.reader(text.splitlines()), source, kind)
 
 
 def _parse_plain(text: str, source: str, kind: str) -> AVABoxes | None:
@@ -504,6 +509,7 @@ __all__ = [
     "PROTOCOLS",
     "ava_frame_map",
     "ava_rows",
+    "parse_ava_csv",
     "read_ava_csv",
     "read_exclusions",
     "read_label_map",
