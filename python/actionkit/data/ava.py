@@ -243,22 +243,6 @@ class SampleAVAFrames:
         return np.clip(inds, 0, total_frames - 1).astype(np.int64) + start_index
 
 
-def _run_transforms(transforms, clip, rng):
-    """``transforms`` on ``clip``: ``(model input, the last Clip)`` (whose ``rois`` are the
-    boxes in the input's pixels)."""
-    from .transforms import Clip, Compose
-
-    steps = transforms.transforms if isinstance(transforms, Compose) else [transforms]
-    out, last = clip, clip
-    for t in steps:
-        out = t(out, rng)
-        if isinstance(out, Clip):
-            last = out
-    if isinstance(out, Clip):
-        raise TypeError("the transforms must end with FormatShape (they returned a Clip)")
-    return out, last
-
-
 class AVADataset(torch.utils.data.Dataset):
     """AVA keyframes as detection samples, from rawframe folders or straight from videos.
 
@@ -356,7 +340,7 @@ class AVADataset(torch.utils.data.Dataset):
         return VideoReader(path, backend=self.backend)
 
     def __getitem__(self, index: int | tuple[int, int]) -> dict:
-        from .transforms import Clip
+        from .transforms import Clip, run_transforms
 
         epoch, index = index if isinstance(index, tuple) else (self.epoch, index)
         rng = np.random.default_rng([self.seed, epoch, index])
@@ -387,7 +371,9 @@ class AVADataset(torch.utils.data.Dataset):
         rois = {"gt_bboxes": torch.from_numpy(gt).double(),
                 "proposals": torch.from_numpy(proposals).double()}  # fmt: skip
         clip = Clip(frames, 1, len(inds), rois=rois)
-        inputs, last = _run_transforms(self.transforms, clip, rng)
+        inputs, last = run_transforms(self.transforms, clip, rng)
+        if isinstance(inputs, Clip):
+            raise TypeError("the transforms must end with FormatShape (they returned a Clip)")
         return {
             "inputs": inputs[0] if inputs.dim() == 5 else inputs,
             "gt_bboxes": last.rois["gt_bboxes"].float(),

@@ -173,17 +173,25 @@ class Compose:
         return "Compose(" + ", ".join(repr(t) for t in self.transforms) + ")"
 
 
-def apply_transforms(transforms: Callable, clip: Clip, rng: np.random.Generator | None = None):
+def run_transforms(transforms: Callable, clip: Clip, rng: np.random.Generator | None = None):
     """Runs ``transforms`` (a :class:`Compose` or one transform) and returns ``(output,
-    label)``, the label as the last Clip carried it (``Flip`` may remap it)."""
+    the last Clip)``: the Clip before ``FormatShape`` made the output, with the label and
+    boxes (``rois``) as the transforms left them."""
     rng = _rng(rng)
     steps = transforms.transforms if isinstance(transforms, Compose) else [transforms]
-    out, label = clip, clip.label
+    out, last = clip, clip
     for t in steps:
         out = t(out, rng)
         if isinstance(out, Clip):
-            label = out.label
-    return out, label
+            last = out
+    return out, last
+
+
+def apply_transforms(transforms: Callable, clip: Clip, rng: np.random.Generator | None = None):
+    """Runs ``transforms`` (a :class:`Compose` or one transform) and returns ``(output,
+    label)``, the label as the last Clip carried it (``Flip`` may remap it)."""
+    out, last = run_transforms(transforms, clip, rng)
+    return out, last.label
 
 
 def _rng(rng: np.random.Generator | None) -> np.random.Generator:
