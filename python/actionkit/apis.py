@@ -17,6 +17,7 @@ architecture and builder arguments are the ones the checkpoint records, as in ev
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -228,3 +229,78 @@ def inference_skeleton(model: nn.Module, sample: dict, seed: int = 0) -> ActionR
     device = next(model.parameters()).device
     scores = model.predict(inputs[None].to(device))[0].float().cpu()
     return ActionResult(scores, int(scores.argmax()), model.labels)
+
+
+@dataclass
+class KeyframeDetections:
+    """The actions of the actors at one keyframe: ``boxes [N, 4]`` (normalised x1, y1,
+    x2, y2), ``box_scores [N]`` (the person detector's), ``scores [N, num_classes]``
+    (sigmoid; column 0 is the background column of AVA's models)."""
+
+    timestamp: int
+    boxes: np.ndarray
+    box_scores: np.ndarray
+    scores: np.ndarray
+
+
+def keyframe_timestamps(num_frames: int, fps: float, timestamp_start: int = 0) -> list[int]:
+    """The whole seconds after the first whose frame is in a video of ``num_frames``
+    frames, as timestamps counted from ``timestamp_start`` (AVA's cuts: 900)."""
+    return [
+        timestamp_start + s for s in range(1, math.ceil(num_frames / fps)) if s * fps < num_frames
+    ]
+
+
+@torch.no_grad()
+def inference_detector(
+    model: nn.Module,
+    video: str | os.PathLike,
+    boxes_of,
+    timestamps: list[int] | None = None,
+    timestamp_start: int | None = None,
+) -> list[KeyframeDetections]:
+    """Spatio-temporal action detection on a video file: at every keyframe (``timestamps``;
+    default: every second, :func:`keyframe_timestamps`), ``boxes_of(timestamp, frame)``
+    (``frame``: the keyframe, uint8 ``[H, W, 3]``) gives the actors' normalised boxes
+    ``[N, 4]`` and their scores ``[N]`` (a person detector, or a proposals file); the
+    model scores their actions on the clip around the keyframe through its test pipeline.
+    ``timestamp_start`` is the second the video starts at (default: the config's
+    ``data.ava.timestamp_start``); frames per second are the video's."""
+    from .config import AVAConfig
+    from .data.ava import keyframe_clip
+
+    split, ava = model.test_split, model.cfg.data.ava or AVAConfig()
+    if split is None or model.cfg.data.kind != "ava":
+        raise UsageError(f"{model.cfg.model.name}: not a detection model's config (data.kind: ava)")
+    sampler, transforms = inference_pipeline(model)
+    start = ava.timestamp_start if timestamp_start is None else timestamp_start
+    device = next(model.parameters()).device
+    num_classes = model.cfg.model.num_classes
+    out = []
+    with VideoReader(video) as reader:
+        fps = reader.fps
+        if not (fps > 0 and math.isfinite(fps)):
+            raise UsageError(f"{video}: the file gives no frame rate: keyframes need one")
+        for ts in (
+            keyframe_timestamps(len(reader), fps, start) if timestamps is None else timestamps
+        ):
+            index = int(round(fps * (ts - start)))
+            if not 0 <= index < len(reader):
+                raise UsageError(
+                    f"{video}: timestamp {ts} is frame {index}, outside its {len(reader)} frames "
+                    f"(it starts at second {start}, {fps:g} fps)"
+                )
+            frame = reader.get_frames([index])[0].cpu().numpy()
+            boxes, box_scores = boxes_of(ts, frame)
+            boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+            box_scores = np.asarray(box_scores, np.float64).reshape(-1)
+            scores = np.zeros((0, num_classes), np.float32)
+            if len(boxes):
+                inputs, rois, _ = keyframe_clip(
+                    reader, ts, sampler, transforms, {"boxes": boxes}, fps, start,
+                    where=f"{video}: timestamp {ts}",
+                )  # fmt: skip
+                (scores,) = model.predict(inputs[None].to(device), [rois["boxes"]])
+                scores = scores.float().cpu().numpy()
+            out.append(KeyframeDetections(ts, boxes, box_scores, scores))
+    return out

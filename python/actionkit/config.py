@@ -90,6 +90,23 @@ class SyntheticPoseConfig:
 
 
 @dataclass
+class SyntheticAVAConfig:
+    """Generate the synthetic detection set (``actionkit.data.synthetic_ava``: 1-4 figures a
+    video doing six actions, AVA-format annotations and proposals) under ``data.root`` if
+    it is absent; each split's ``ann_file`` defaults to ``<split>.csv`` (val: ``test.csv``),
+    ``proposal_file`` to ``proposals_<split>.pkl``, ``data_prefix`` to ``videos`` and
+    ``data.ava.label_map`` to ``label_map.pbtxt``."""
+
+    train_videos: int = 60
+    test_videos: int = 15
+    duration: int = 12  # seconds a video: keyframes 901 .. 900 + duration - 1
+    fps: float = 8.0
+    size: list[int] = field(default_factory=lambda: [144, 192])  # H, W
+    box_noise: float = 0.04  # proposals: noise per coordinate, times the box's size
+    seed: int = 0
+
+
+@dataclass
 class AVAConfig:
     """AVA-style detection data (``data.kind: ava``; ``actionkit.data.ava``): each split's
     ``ann_file`` is an annotation CSV, with its ``proposal_file`` (MMAction2's pickle)
@@ -108,6 +125,9 @@ class AVAConfig:
     custom_classes: list[int] | None = None  # action ids kept (num_classes = len + 1)
     action_thr: float = 0.002  # detections written and scored: score above it
     protocol: Literal["gt_frames", "all_frames"] = "gt_frames"  # frame-mAP protocol
+    # AVA's action groups by id (1-14 person movement, 15-63 object manipulation, 64-80
+    # person interaction) as metrics too; off for label maps of other data
+    category_groups: bool = True
 
 
 @dataclass
@@ -136,6 +156,7 @@ class DataConfig:
     synthetic: SyntheticConfig | None = None
     synthetic_features: SyntheticFeaturesConfig | None = None
     synthetic_pose: SyntheticPoseConfig | None = None
+    synthetic_ava: SyntheticAVAConfig | None = None
     ava: AVAConfig | None = None
     feature_ext: Literal[".csv", ".npy"] = ".csv"  # features: <data_prefix>/<video><ext>
     temporal_dim: int | None = None  # features: rescale each sequence to this length
@@ -244,6 +265,7 @@ def load_config(path: str | os.PathLike, overrides: list[str] = ()) -> Config:
     if cfg.work_dir is None:
         cfg.work_dir = str(Path("work_dirs") / path.stem)
     _apply_feats(cfg, str(path))
+    _apply_synthetic_ava(cfg, str(path))
     validate(cfg, str(path))
     return cfg
 
@@ -274,6 +296,31 @@ def _apply_feats(cfg: Config, path: str) -> None:
                 f"{path}: {where}: {spec.get('feats', ['j'])} make {made} input channels, "
                 f"model.args.in_channels is {channels}: set it to {made}"
             )
+
+
+def _apply_synthetic_ava(cfg: Config, path: str) -> None:
+    """With ``data.synthetic_ava``, fills in what the config leaves out: the files the
+    generator writes and the way its videos are read (see :class:`SyntheticAVAConfig`)."""
+    syn, data = cfg.data.synthetic_ava, cfg.data
+    if syn is None:
+        return
+    if data.kind != "ava":
+        raise ConfigError(f"{path}: data.synthetic_ava: needs data.kind: ava, not {data.kind}")
+    data.ava = data.ava or AVAConfig(source="video", fps=syn.fps, category_groups=False)
+    if data.ava.source != "video" or data.ava.fps != syn.fps or data.ava.timestamp_start != 900:
+        raise ConfigError(
+            f"{path}: data.ava: the synthetic videos are read with source: video, fps: "
+            f"{syn.fps:g} and timestamp_start: 900, not {data.ava.source}, "
+            f"{data.ava.fps:g} and {data.ava.timestamp_start}"
+        )
+    data.ava.label_map = data.ava.label_map or "label_map.pbtxt"
+    data.data_prefix = data.data_prefix or "videos"
+    for split in ("train", "val", "test"):
+        split_cfg = getattr(data, split)
+        if split_cfg is not None:
+            made = "train" if split == "train" else "test"
+            split_cfg.ann_file = split_cfg.ann_file or f"{made}.csv"
+            split_cfg.proposal_file = split_cfg.proposal_file or f"proposals_{made}.pkl"
 
 
 def _read_yaml(path: Path) -> dict:

@@ -13,6 +13,10 @@ heatmap peaks of the HRNet keypoints MMAction2's 2D skeleton models are trained 
 >>> from actionkit.pose_estimation import KeypointRCNN, estimate_video_poses
 >>> estimator = KeypointRCNN("keypointrcnn_resnet50_fpn_coco-fc266e95.pth")
 >>> sample = estimate_video_poses("clip.mp4", estimator)   # keypoint [M, T, 17, 2], ...
+
+Person boxes for the detection models (``actionkit-infer --task detection``): torchvision's
+Faster R-CNN (``fasterrcnn_resnet50_fpn``, COCO's 91 classes, person = 1), the same way
+(:class:`PersonDetector`).
 """
 
 from __future__ import annotations
@@ -27,13 +31,15 @@ from .errors import CheckpointError, DataError, UsageError
 NUM_KEYPOINTS = 17  # COCO
 
 
-class KeypointRCNN:
-    """torchvision's ``keypointrcnn_resnet50_fpn`` (2 classes, 17 keypoints) with the
-    weights in ``weights`` (torchvision's released file, or any checkpoint holding that
-    state dict; read as data unless ``trust``). ``min_size`` / ``max_size`` are its input
-    resize (torchvision's defaults 800 / 1333). Calling it on ``[T, H, W, 3]`` uint8
-    frames gives, per frame, ``(keypoints [P, 17, 2], scores [P, 17])`` of the people
-    with a box score ``>= det_score``."""
+class _TorchvisionDetector:
+    """torchvision's detection model ``NAME`` (built with ``OPTIONS``, no downloads) with
+    the state dict in ``weights`` (torchvision's released file, or a checkpoint holding
+    it; read as data unless ``trust``), which must fit it exactly; ``min_size`` /
+    ``max_size`` are its input resize (torchvision's defaults 800 / 1333), ``det_score``
+    the least box score kept."""
+
+    NAME: str
+    OPTIONS: dict
 
     def __init__(
         self,
@@ -49,46 +55,73 @@ class KeypointRCNN:
         if not 0.0 <= det_score <= 1.0:
             raise UsageError(f"det_score must be in [0, 1], got {det_score}")
         try:
-            from torchvision.models.detection import keypointrcnn_resnet50_fpn
+            import torchvision.models.detection as detection
         except ImportError as e:
             raise UsageError(
-                "Keypoint R-CNN needs torchvision: pip install 'actionkit[pose]' (a torchvision "
+                f"{self.NAME} needs torchvision: pip install 'actionkit[pose]' (a torchvision "
                 "built for your torch)"
             ) from e
         state, _ = read_state_dict(weights, trust=trust)
-        model = keypointrcnn_resnet50_fpn(
-            weights=None,
-            weights_backbone=None,
-            num_classes=2,
-            num_keypoints=NUM_KEYPOINTS,
-            min_size=min_size,
-            max_size=max_size,
-            box_score_thresh=det_score,
-        )
+        model = getattr(detection, self.NAME)(
+            weights=None, weights_backbone=None, min_size=min_size, max_size=max_size,
+            box_score_thresh=det_score, **self.OPTIONS,
+        )  # fmt: skip
         missing, unexpected = model.load_state_dict(state, strict=False)
         if missing or unexpected:
             raise CheckpointError(
-                f"{os.fspath(weights)}: not keypointrcnn_resnet50_fpn weights "
+                f"{os.fspath(weights)}: not {self.NAME} weights "
                 f"(missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]})"
             )
         self.model = model.eval().to(device)
         self.device = torch.device(device)
         self.det_score = det_score
 
+
+def _images(frames, device) -> list[torch.Tensor]:
+    frames = torch.as_tensor(frames)
+    if frames.dim() != 4 or frames.shape[-1] != 3 or frames.dtype != torch.uint8:
+        raise UsageError(
+            f"frames must be uint8 [T, H, W, 3], got {frames.dtype} {tuple(frames.shape)}"
+        )
+    return [f.permute(2, 0, 1).to(device, torch.float32) / 255 for f in frames]
+
+
+class KeypointRCNN(_TorchvisionDetector):
+    """torchvision's ``keypointrcnn_resnet50_fpn`` (2 classes, 17 keypoints; the arguments
+    are :class:`_TorchvisionDetector`'s). Calling it on ``[T, H, W, 3]`` uint8 frames
+    gives, per frame, ``(keypoints [P, 17, 2], scores [P, 17])`` of the people with a box
+    score ``>= det_score``."""
+
+    NAME, OPTIONS = "keypointrcnn_resnet50_fpn", {"num_classes": 2, "num_keypoints": NUM_KEYPOINTS}
+
     @torch.no_grad()
     def __call__(self, frames: np.ndarray | torch.Tensor) -> list[tuple[np.ndarray, np.ndarray]]:
-        frames = torch.as_tensor(frames)
-        if frames.dim() != 4 or frames.shape[-1] != 3 or frames.dtype != torch.uint8:
-            raise UsageError(
-                f"frames must be uint8 [T, H, W, 3], got {frames.dtype} {tuple(frames.shape)}"
-            )
-        images = [f.permute(2, 0, 1).to(self.device, torch.float32) / 255 for f in frames]
         people = []
-        for out in self.model(images):
+        for out in self.model(_images(frames, self.device)):
             keep = (out["labels"] == 1) & (out["scores"] >= self.det_score)
             kp = out["keypoints"][keep][..., :2].float().cpu().numpy()
             score = torch.sigmoid(out["keypoints_scores"][keep].float()).cpu().numpy()
             people.append((kp.astype(np.float32), score.astype(np.float32)))
+        return people
+
+
+class PersonDetector(_TorchvisionDetector):
+    """torchvision's ``fasterrcnn_resnet50_fpn`` (COCO, 91 classes; the arguments are
+    :class:`_TorchvisionDetector`'s). Calling it on ``[T, H, W, 3]`` uint8 frames gives,
+    per frame, ``(boxes [P, 4] in pixels x1, y1, x2, y2, scores [P])`` of the persons
+    (label 1) with a score ``>= det_score``, best first."""
+
+    NAME, OPTIONS = "fasterrcnn_resnet50_fpn", {"num_classes": 91}
+
+    @torch.no_grad()
+    def __call__(self, frames: np.ndarray | torch.Tensor) -> list[tuple[np.ndarray, np.ndarray]]:
+        people = []
+        for out in self.model(_images(frames, self.device)):
+            keep = (out["labels"] == 1) & (out["scores"] >= self.det_score)
+            scores = out["scores"][keep].float().cpu().numpy()
+            order = np.argsort(-scores, kind="stable")
+            boxes = out["boxes"][keep].float().cpu().numpy()[order]
+            people.append((boxes.astype(np.float32), scores[order].astype(np.float32)))
         return people
 
 

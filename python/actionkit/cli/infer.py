@@ -59,7 +59,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--checkpoint", dest="checkpoint_flag", metavar="CHECKPOINT", help="the model's weights"
     )
-    p.add_argument("--task", choices=["recognition", "localization"], default="recognition")
+    p.add_argument(
+        "--task", choices=["recognition", "localization", "detection"], default="recognition"
+    )
     group = p.add_argument_group("localization: the recognizer that makes the clip features")
     group.add_argument("--features-checkpoint")
     group.add_argument("--features-model", help="its registered name")
@@ -88,6 +90,20 @@ def parser() -> argparse.ArgumentParser:
     pose.add_argument("--pose-stride", type=int, default=1,
                       help="estimate every N-th frame only (default: every frame)")  # fmt: skip
     pose.add_argument("--save-poses", help="write the estimated keypoints as a pose pickle")
+    det = p.add_argument_group("detection: the actors' boxes at every keyframe (one of the two)")
+    det.add_argument("--proposals", help="person boxes: a proposal pickle or CSV (normalised)")
+    det.add_argument("--det-weights", help="fasterrcnn_resnet50_fpn weights file (torchvision)")
+    det.add_argument("--det-min-size", type=int, default=800,
+                     help="its input's short side (torchvision's default 800)")  # fmt: skip
+    det.add_argument("--video-id", help="the video's id in --proposals and the CSV (default: "
+                     "the file name without its extension)")  # fmt: skip
+    det.add_argument("--timestamp-start", type=int,
+                     help="the second the video starts at (default: the config's "
+                     "data.ava.timestamp_start; AVA's cuts: 900)")  # fmt: skip
+    det.add_argument("--action-thr", type=float, default=0.5,
+                     help="least score of an action printed and drawn")  # fmt: skip
+    det.add_argument("--csv", help="the AVA-format detections (default: VIDEO_detections.csv "
+                     "next to --out, or here)")  # fmt: skip
     add_trust_flag(p)
     return p
 
@@ -132,9 +148,10 @@ def top_k(scores: np.ndarray, names: list[str], k: int) -> list[list]:
     return [[names[i], round(float(scores[i]), 4)] for i in order]
 
 
-def draw(frames: np.ndarray, lines: list[str], people=None) -> np.ndarray:
-    """The lines of text (and ``people``'s skeletons, see :func:`draw_skeletons`) drawn on
-    the frames, upscaled to a 256-pixel short side at least so the text stays readable."""
+def draw(frames: np.ndarray, lines: list[str], decorate=None) -> np.ndarray:
+    """The lines of text drawn on the frames (and ``decorate(image, scale)``'s drawing on
+    the PIL image, ``scale`` times the frame's size: skeletons, boxes), upscaled to a
+    256-pixel short side at least so the text stays readable."""
     from PIL import Image, ImageDraw
 
     h, w = frames.shape[1:3]
@@ -143,8 +160,8 @@ def draw(frames: np.ndarray, lines: list[str], people=None) -> np.ndarray:
     out = []
     for frame in frames:
         image = Image.fromarray(frame).resize(size, Image.BILINEAR)
-        if people is not None:
-            draw_skeletons(image, people, size[0] / w)
+        if decorate is not None:
+            decorate(image, size[0] / w)
         pen = ImageDraw.Draw(image)
         for row, text in enumerate(lines):
             xy = (6, 6 + 14 * row)
@@ -157,16 +174,16 @@ def draw(frames: np.ndarray, lines: list[str], people=None) -> np.ndarray:
 GIF_MAX_FRAMES = 3000  # Pillow holds a GIF's frames in memory; videos stream
 
 
-def write_overlay(path: Path, reader, fps: float, text_of_frame, people_of_frame=None) -> None:
-    """Decodes the video in chunks, draws ``text_of_frame(i)`` (and the skeletons
-    ``people_of_frame(i)``) on frame i and writes ``path``: H.264 through PyAV chunk by
+def write_overlay(path: Path, reader, fps: float, text_of_frame, decorate_of_frame=None) -> None:
+    """Decodes the video in chunks, draws ``text_of_frame(i)`` (and ``decorate_of_frame(i)``,
+    see :func:`draw`) on frame i and writes ``path``: H.264 through PyAV chunk by
     chunk (memory independent of the length), or a GIF through Pillow (which keeps every
     frame: refused past ``GIF_MAX_FRAMES``)."""
     chunk = 64
 
     def drawn(i: int, frame: np.ndarray) -> np.ndarray:
-        people = None if people_of_frame is None else people_of_frame(i)
-        return draw(frame[None], text_of_frame(i), people)[0]
+        decorate = None if decorate_of_frame is None else decorate_of_frame(i)
+        return draw(frame[None], text_of_frame(i), decorate)[0]
 
     def drawn_chunks():
         for start in range(0, len(reader), chunk):
@@ -364,8 +381,122 @@ def classify_skeletons(args, model) -> int:
             reader,
             fps,
             lambda i: lines,
-            lambda i: (kp[:, i // step], score[:, i // step]),
+            lambda i: (
+                lambda image, scale: draw_skeletons(
+                    image, (kp[:, i // step], score[:, i // step]), scale
+                )
+            ),
         )
+        print(f"wrote {args.out}")
+    return 0
+
+
+def person_boxes(args, video_id: str, num_max: int):
+    """``boxes_of(timestamp, frame)`` for :func:`actionkit.apis.inference_detector`: from
+    ``--proposals`` (the boxes MMAction2's AVADataset keeps: score >= min(--det-score, the
+    best); none where the file has no row for the keyframe) or Faster R-CNN."""
+    from ..data.ava import keyframe_proposals, load_ava_proposals
+    from ..pose_estimation import PersonDetector
+
+    if bool(args.proposals) == bool(args.det_weights):
+        raise UsageError(
+            "--task detection: give the actors' boxes, either --proposals FILE (a proposal "
+            "pickle or CSV) or --det-weights FILE (torchvision's fasterrcnn_resnet50_fpn)"
+        )
+    if args.proposals:
+        table = load_ava_proposals(args.proposals, args.trust_checkpoint)
+        if not any(key.rsplit(",", 1)[0] == video_id for key in table):
+            raise UsageError(
+                f"--proposals: {args.proposals} has no boxes of video {video_id!r} (its keys "
+                "are 'video_id,timestamp'; --video-id names the video)"
+            )
+
+        def from_file(timestamp: int, frame: np.ndarray):
+            key = f"{video_id},{timestamp:04d}"
+            if key not in table:
+                return np.zeros((0, 4)), np.zeros(0)
+            boxes, scores = keyframe_proposals(table, key, args.det_score, num_max, args.proposals)
+            return boxes, np.ones(len(boxes)) if scores is None else scores
+
+        return from_file
+    detector = PersonDetector(args.det_weights, args.device, args.det_score, args.det_min_size,
+                              trust=args.trust_checkpoint)  # fmt: skip
+
+    def detected(timestamp: int, frame: np.ndarray):
+        ((boxes, scores),) = detector(frame[None])
+        h, w = frame.shape[:2]
+        return np.clip(boxes / np.array([w, h, w, h], np.float32), 0, 1), scores
+
+    return detected
+
+
+def draw_boxes(image, actors: list[tuple[np.ndarray, list[str]]], scale: float) -> None:
+    """Boxes (pixels of the frame) with their lines of text above them, on a PIL image
+    drawn at ``scale`` times the frame."""
+    from PIL import ImageDraw
+
+    pen = ImageDraw.Draw(image)
+    for box, lines in actors:
+        x1, y1, x2, y2 = (float(v) * scale for v in box)
+        pen.rectangle([x1, y1, x2, y2], outline=(0, 255, 0), width=2)
+        for row, text in enumerate(lines):
+            xy = (x1 + 2, y1 + 2 + 12 * row)
+            pen.text((xy[0] + 1, xy[1] + 1), text, fill=(0, 0, 0))
+            pen.text(xy, text, fill=(0, 255, 0))
+
+
+def detect(args, model) -> int:
+    """``--task detection``: the actions of every actor at every second (keyframe) of the
+    video, as AVA's CSV, printed, and drawn on the video with --out."""
+    from ..apis import inference_detector
+    from ..config import AVAConfig
+    from ..data.decode import VideoReader
+    from ..engine.checkpoint import write_atomically
+
+    if model.cfg.data.kind != "ava":
+        raise UsageError(f"--task detection: {args.checkpoint} holds a {model.cfg.data.kind} model")
+    if args.window is not None:
+        raise UsageError("--window: a detection model scores every second already")
+    if args.out and Path(args.out).suffix.lower() not in (".mp4", ".gif"):
+        raise UsageError(f"--out: {args.out} must end in .mp4 or .gif")
+    ava = model.cfg.data.ava or AVAConfig()
+    video_id = args.video_id or Path(args.video).stem
+    boxes_of = person_boxes(args, video_id, ava.num_max_proposals)
+    found = inference_detector(model, args.video, boxes_of, timestamp_start=args.timestamp_start)
+    names = model.labels or [f"action {i}" for i in range(model.cfg.model.num_classes)]
+    ids = ava.custom_classes or range(1, model.cfg.model.num_classes)
+    rows, drawn = [], {}
+    for kf in found:
+        actors = []
+        for n, (box, score) in enumerate(zip(kf.boxes, kf.scores, strict=True)):
+            coords = ",".join(f"{v:.4f}" for v in box)
+            for c, action in enumerate(ids, 1):
+                if score[c] > ava.action_thr:
+                    rows.append(f"{video_id},{kf.timestamp:04d},{coords},{action},{score[c]:.4f}\n")
+            best = [
+                c for c in np.argsort(-score[1:], kind="stable") + 1 if score[c] >= args.action_thr
+            ]
+            lines = [f"{names[c]} {score[c]:.2f}" for c in best[: args.top_k]]
+            print(f"{kf.timestamp:>6d}s  actor {n + 1} [{coords}]  " + (", ".join(lines) or "-"))
+            actors.append((box, lines))
+        drawn[kf.timestamp] = actors
+    folder = Path(args.out).parent if args.out else Path(".")
+    csv_path = Path(args.csv) if args.csv else folder / f"{Path(args.video).stem}_detections.csv"
+    csv_path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(csv_path, lambda tmp: tmp.write_text("".join(rows)))
+    print(f"wrote {csv_path} ({len(rows)} rows, {len(found)} keyframes)")
+    if args.out:
+        reader = VideoReader(args.video)
+        fps, (h, w) = reader.fps, reader.get_frames([0]).shape[1:3]
+        start = ava.timestamp_start if args.timestamp_start is None else args.timestamp_start
+        scale = np.array([w, h, w, h])
+
+        def decorate_of_frame(i: int):
+            actors = drawn.get(start + int(math.floor(i / fps + 0.5)), [])
+            return lambda image, s: draw_boxes(image, [(b * scale, t) for b, t in actors], s)
+
+        write_overlay(Path(args.out), reader, fps, lambda i: [], decorate_of_frame)
+        reader.close()
         print(f"wrote {args.out}")
     return 0
 
@@ -402,6 +533,8 @@ def main(argv: list[str] | None = None) -> int:
         model.labels = read_labels(args.labels, num_classes_of(model.state_dict()))
     if model.cfg.data.kind == "pose":
         return classify_skeletons(args, model)
+    if model.cfg.data.kind == "ava" or args.task == "detection":
+        return detect(args, model)
     if args.out and Path(args.out).suffix.lower() not in (".mp4", ".gif", ".mkv", ".webm"):
         raise UsageError(f"--out: {args.out} must end in .mp4, .mkv, .webm or .gif")
     reader = VideoReader(args.video)

@@ -153,7 +153,10 @@ def load_ava_annotations(
 
 def load_ava_proposals(path: str | os.PathLike, trust: bool = False) -> dict[str, np.ndarray]:
     """MMAction2's proposal pickle as ``{"video_id,timestamp": float [N, 4 or 5]}``, read as
-    data; a key or array of another form raises naming the file and key."""
+    data; a key or array of another form raises naming the file and key. A ``.csv`` is
+    read by :func:`read_box_csv`."""
+    if os.fspath(path).lower().endswith(".csv"):
+        return read_box_csv(path)
     data = load_pickle(path, trust, what="proposal")
     if not isinstance(data, dict):
         raise DataError(f"{path}: expected a dict of 'video_id,timestamp' -> [N, 5] boxes")
@@ -171,6 +174,43 @@ def load_ava_proposals(path: str | os.PathLike, trust: bool = False) -> dict[str
             raise DataError(f"{path}: {key}: NaN or inf in the proposals")
         out[key] = arr
     return out
+
+
+def read_box_csv(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Person boxes from a CSV as :func:`load_ava_proposals` gives them: rows
+    ``video_id, timestamp, x1, y1, x2, y2[, score]`` (a person detector's output), or
+    AVA's detection rows ``..., action_id, score`` (a box repeated per action is one
+    box, with its best score); boxes normalised to [0, 1]. A malformed row raises
+    naming the file and line."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: no such proposal file")
+    found: dict[str, dict[tuple, float]] = {}
+    with open(path, newline="") as f:
+        for n, row in enumerate(csv.reader(f), 1):
+            if not row or all(not c.strip() for c in row):
+                continue
+            if len(row) not in (6, 7, 8):
+                raise DataError(
+                    f"{path}:{n}: expected video_id, timestamp, x1, y1, x2, y2[, score] or AVA's "
+                    f"8 fields, got {len(row)}"
+                )
+            try:
+                ts = int(row[1])
+                box = tuple(float(v) for v in row[2:6])
+                score = float(row[-1]) if len(row) > 6 else 1.0
+            except ValueError:
+                raise DataError(f"{path}:{n}: not a number in {','.join(row)!r}") from None
+            if not all(0 <= v <= 1 for v in box) or box[2] < box[0] or box[3] < box[1]:
+                raise DataError(f"{path}:{n}: box {box} is not x1 <= x2, y1 <= y2 in [0, 1]")
+            boxes = found.setdefault(f"{row[0].strip()},{ts:04d}", {})
+            boxes[box] = max(score, boxes.get(box, -np.inf))
+    if not found:
+        raise DataError(f"{path}: no boxes")
+    return {
+        key: np.array([[*box, score] for box, score in boxes.items()], np.float32)
+        for key, boxes in found.items()
+    }
 
 
 def keyframe_proposals(
@@ -340,52 +380,79 @@ class AVADataset(torch.utils.data.Dataset):
         return VideoReader(path, backend=self.backend)
 
     def __getitem__(self, index: int | tuple[int, int]) -> dict:
-        from .transforms import Clip, run_transforms
-
         epoch, index = index if isinstance(index, tuple) else (self.epoch, index)
         rng = np.random.default_rng([self.seed, epoch, index])
         keyframe = self.keyframes[index]
-        with self.open(keyframe) as reader:
-            total = len(reader)
-            frame = self.fps * (keyframe.timestamp - self.timestamp_start)
-            if not 0 <= frame < total:
-                raise DataError(
-                    f"{self.ann_file}:{keyframe.lines[0]}: {keyframe.key}: the keyframe is frame "
-                    f"{frame:g} of {self.path_of(keyframe)}, which has {total} frames "
-                    f"(timestamp_start {self.timestamp_start}, fps {self.fps})"
-                )
-            inds = self.sampler(keyframe.timestamp, total, self.fps, self.timestamp_start,
-                                self.start_index, rng)  # fmt: skip
-            frames = reader.get_frames(inds - self.start_index)
-        h, w = frames.shape[1:3]
-        scale = np.array([w, h, w, h])
-        gt = (keyframe.boxes * scale).astype(np.float32)  # MMAction2's RawFrameDecode
+        boxes = {"gt_bboxes": keyframe.boxes}
         if self.proposals is None:
-            proposals, scores = gt, None
+            scores = None
+            boxes["proposals"] = keyframe.boxes
         else:
-            proposals, scores = keyframe_proposals(
+            boxes["proposals"], scores = keyframe_proposals(
                 self.proposals, keyframe.key, self.person_det_score_thr,
                 self.num_max_proposals, self.proposal_file,
             )  # fmt: skip
-            proposals = (proposals * scale).astype(np.float32)
-        rois = {"gt_bboxes": torch.from_numpy(gt).double(),
-                "proposals": torch.from_numpy(proposals).double()}  # fmt: skip
-        clip = Clip(frames, 1, len(inds), rois=rois)
-        inputs, last = run_transforms(self.transforms, clip, rng)
-        if isinstance(inputs, Clip):
-            raise TypeError("the transforms must end with FormatShape (they returned a Clip)")
+        with self.open(keyframe) as reader:
+            inputs, rois, shape = keyframe_clip(
+                reader, keyframe.timestamp, self.sampler, self.transforms, boxes, self.fps,
+                self.timestamp_start, self.start_index, rng,
+                f"{self.ann_file}:{keyframe.lines[0]}: {keyframe.key}: the keyframe",
+            )  # fmt: skip
         return {
-            "inputs": inputs[0] if inputs.dim() == 5 else inputs,
-            "gt_bboxes": last.rois["gt_bboxes"].float(),
+            "inputs": inputs,
+            "gt_bboxes": rois["gt_bboxes"],
             "gt_labels": torch.from_numpy(keyframe.labels),
-            "proposals": last.rois["proposals"].float(),
-            "scores": torch.ones(len(proposals))
+            "proposals": rois["proposals"],
+            "scores": torch.ones(len(rois["proposals"]))
             if scores is None
             else torch.from_numpy(scores).float(),
             "img_key": keyframe.key,
-            "img_shape": tuple(last.size),
+            "img_shape": shape,
             "index": index,
         }
+
+
+def keyframe_clip(
+    reader,
+    timestamp: int,
+    sampler: SampleAVAFrames,
+    transforms,
+    boxes: dict[str, np.ndarray],
+    fps: float = 30,
+    timestamp_start: int = 900,
+    start_index: int = 0,
+    rng: np.random.Generator | None = None,
+    where: str = "the keyframe",
+) -> tuple[torch.Tensor, dict[str, torch.Tensor], tuple[int, int]]:
+    """The model input of the keyframe at ``timestamp`` of an open video ``reader``: the
+    sampler's frames through ``transforms`` (ending with ``FormatShape("NCTHW")``) as
+    float ``[3, T, H, W]``, the boxes of each entry of ``boxes`` (normalised ``[N, 4]``)
+    in the input's pixels (float32, through the crops, resizes and flips), and the
+    input's ``(H, W)``."""
+    from .transforms import Clip, run_transforms
+
+    total = len(reader)
+    frame = fps * (timestamp - timestamp_start)
+    if not 0 <= frame < total:
+        raise DataError(
+            f"{where} is frame {frame:g} of {getattr(reader, 'path', 'the video')}, which has "
+            f"{total} frames (timestamp_start {timestamp_start}, fps {fps})"
+        )
+    inds = sampler(timestamp, total, fps, timestamp_start, start_index, rng)
+    frames = reader.get_frames(inds - start_index)
+    h, w = frames.shape[1:3]
+    scale = np.array([w, h, w, h])
+    # MMAction2's RawFrameDecode: boxes to pixels, then float32
+    rois = {k: torch.from_numpy((np.asarray(v) * scale).astype(np.float32)).double()
+            for k, v in boxes.items()}  # fmt: skip
+    inputs, last = run_transforms(transforms, Clip(frames, 1, len(inds), rois=rois), rng)
+    if isinstance(inputs, Clip):
+        raise TypeError("the transforms must end with FormatShape (they returned a Clip)")
+    return (
+        inputs[0] if inputs.dim() == 5 else inputs,
+        {k: v.float() for k, v in last.rois.items()},
+        tuple(last.size),
+    )
 
 
 def collate_detection(batch: list[dict]) -> dict:

@@ -51,6 +51,17 @@ def prepare_data(cfg: Config, info: DistInfo = SINGLE, log=print) -> None:
             cfg, info, log, wanted, ("synthetic.json", "synthetic_pose.pkl"),
             f"generating the synthetic skeleton set: {n} samples in {root}", make_pose,
         )  # fmt: skip
+    if data.synthetic_ava is not None:
+        from ..data import synthetic_ava
+
+        syn = dataclasses.asdict(data.synthetic_ava)
+        wanted = {"generator": synthetic_ava.GENERATOR_VERSION, "kind": "ava", **syn}
+        n = syn["train_videos"] + syn["test_videos"]
+        _generate_once(
+            cfg, info, log, wanted, ("synthetic.json", "train.csv"),
+            f"generating the synthetic detection set: {n} videos in {root}",
+            lambda: synthetic_ava.make_dataset(root, **{**syn, "size": tuple(syn["size"])}),
+        )  # fmt: skip
     if data.synthetic is not None:
         from ..data import synthetic
 
@@ -111,6 +122,8 @@ def class_names(cfg: Config) -> list[str] | None:
     ``data.root``; None if there is none. One name per line (names may hold spaces); a
     file whose count differs from ``model.num_classes`` is a ConfigError."""
     root = Path(cfg.data.root)
+    if cfg.data.kind == "ava" and not cfg.data.classes:
+        return _ava_class_names(cfg)
     if cfg.data.classes:
         path = Path(cfg.data.classes)
         path = path if path.is_absolute() else root / path
@@ -131,6 +144,19 @@ def class_names(cfg: Config) -> list[str] | None:
             f"{cfg.model.num_classes} ({cfg.source})"
         )
     return names
+
+
+def _ava_class_names(cfg: Config) -> list[str] | None:
+    """AVA-style data: the label map's names by column (column 0: background; with
+    ``custom_classes`` column k is the k-th of them); None without a label map file."""
+    from ..metrics.ava import read_label_map
+
+    ava = cfg.data.ava
+    if ava is None or not ava.label_map or not (Path(cfg.data.root) / ava.label_map).is_file():
+        return None
+    names = {c["id"]: c["name"] for c in read_label_map(Path(cfg.data.root) / ava.label_map)}
+    ids = ava.custom_classes or range(1, cfg.model.num_classes)
+    return ["background"] + [names.get(i, f"action {i}") for i in ids]
 
 
 def split_config(cfg: Config, split: str) -> SplitConfig | None:

@@ -266,7 +266,8 @@ class DetectionEvaluator:
         result = ava_frame_map(dataset.ann_file, detections, self.label_map(model_classes(model)),
                                dataset.exclusions, self.ava.protocol, ids)  # fmt: skip
         metrics = {"mAP": result["overall"]}
-        metrics.update({k: result[k] for k in self.METRICS[1:]})
+        if self.ava.category_groups:
+            metrics.update({k: result[k] for k in self.METRICS[1:]})
         metrics["num_samples"] = len(dataset)
         metrics["num_detections"] = self.csv.count("\n")
         return metrics

@@ -281,12 +281,18 @@ def _detector(backbone, in_channels, num_classes, dropout, acrn=False, **head_ar
 
 
 @register_model
-def ava_slowonly_r50(num_classes: int = 81, dropout: float = 0.5, **kwargs) -> AVADetector:
+def ava_slowonly_r50(
+    num_classes: int = 81, dropout: float = 0.5, backbone_args: dict | None = None, **kwargs
+) -> AVADetector:
     """SlowOnly-R50 on AVA (``slowonly_kinetics400-pretrained-r50_8xb16-4x16x1-20e_ava21``
     and its 8x8 sibling: the same network, 4 or 8 input frames): res5 at stride 1
-    (features at 1/16), 8x8 RoIAlign of the temporal mean, ``BBoxHeadAVA``."""
-    backbone = ResNet3d(50, conv1_kernel=(1, 7, 7), inflate=(0, 0, 1, 1), with_pool2=False,
-                        spatial_strides=(1, 2, 2, 1))  # fmt: skip
+    (features at 1/16), 8x8 RoIAlign of the temporal mean, ``BBoxHeadAVA``.
+    ``backbone_args`` change the :class:`ResNet3d` (the synthetic demo's is a small one:
+    ``base_channels``, ``stage_blocks``, ``inflate``, ``conv1_kernel``); the other keyword
+    arguments go to the RoI extractor and ``BBoxHeadAVA``."""
+    options = dict(conv1_kernel=(1, 7, 7), inflate=(0, 0, 1, 1), with_pool2=False,
+                   spatial_strides=(1, 2, 2, 1))  # fmt: skip
+    backbone = ResNet3d(50, **{**options, **(backbone_args or {})})
     return _detector(backbone, backbone.out_channels, num_classes, dropout, **kwargs)
 
 
