@@ -250,3 +250,42 @@ def test_zoo_config_and_kind_checks(tmp_path):
         load_config(path, ["train.best_metric=top1"])
     with pytest.raises(ConfigError, match="data.kind: 'ava' does not fit model 'tsn_r50'"):
         load_config(path, ["model.name=tsn_r50", "train.best_metric=top1"])
+
+
+@pytest.mark.parametrize(
+    "config, clip_len, head_in, extra",
+    [
+        ("ava_slowonly_r50_4x16_ava21", 4, 2048, {}),
+        ("ava_slowfast_r50_4x16_ava21", 32, 2304, {}),
+        ("ava_slowfast_r50_context_4x16_ava21", 32, 4608, {}),
+        ("ava_slowfast_r50_8x8_ava21", 32, 2304, {"lr": 0.1, "batch_size": 8}),
+        ("ava_slowfast_r50_8x8_cosine_ava22", 32, 2304, {"lr": 0.075, "epochs": 10}),
+        (
+            "ava_acrn_slowfast_r50_8x8_cosine_ava21",
+            32,
+            2304,
+            {"lr": 0.1, "batch_size": 8, "epochs": 10},
+        ),
+    ],
+)
+def test_detection_configs_build_their_models(config, clip_len, head_in, extra):
+    """Every config of configs/detection loads, samples as its MMAction2 config, and builds
+    its model with the head width that config has."""
+    from actionkit.config import load_config
+    from actionkit.engine.builder import build_model
+
+    cfg = load_config(
+        Path(__file__).resolve().parents[1] / "configs" / "detection" / f"{config}.yaml"
+    )
+    for split in (cfg.data.train, cfg.data.val, cfg.data.test):
+        assert split.sampler["clip_len"] == clip_len and split.sampler["type"] == "SampleAVAFrames"
+    assert cfg.data.test.sampler["test_mode"] and not cfg.data.train.sampler.get("test_mode")
+    version = "2.2" if "ava22" in config else "2.1"
+    assert cfg.data.val.ann_file == f"annotations/ava_val_v{version}.csv"
+    assert (cfg.optim.lr, cfg.data.batch_size, cfg.schedule.epochs) == (
+        extra.get("lr", 0.2), extra.get("batch_size", {"2.2": 6}.get(version, 16)),
+        extra.get("epochs", 20),
+    )  # fmt: skip
+    model = build_model(cfg, log=lambda _: None, initial_weights=False)
+    assert model.roi_head.bbox_head.fc_cls.in_features == head_in
+    assert model.roi_head.bbox_head.fc_cls.out_features == 81
