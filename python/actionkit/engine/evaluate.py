@@ -218,7 +218,8 @@ class DetectionEvaluator:
     AVA detection row (MMAction2's ``AVAMetric``: four decimals), and the rows scored by
     :func:`actionkit.metrics.ava_frame_map` against the split's annotation CSV
     (``data.ava.label_map``'s classes, else all; the split's exclusions; the
-    ``data.ava.protocol``)."""
+    ``data.ava.protocol``): ``mAP``, and AVA's three action groups with
+    ``data.ava.category_groups``."""
 
     METRICS = ("mAP", "person_movement", "object_manipulation", "person_interaction")
 

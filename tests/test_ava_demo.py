@@ -1,0 +1,29 @@
+"""The detection demo, shortened: the same config on fewer generated videos and epochs,
+asserting learning far above chance (random scores for every action of every kept
+proposal score frame-mAP 0.34-0.37 on the full demo's held-out videos, three seeds)."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from actionkit.cli import train
+
+DEMO = Path(__file__).resolve().parents[1] / "configs" / "demo" / "ava_synthetic.yaml"
+
+
+@pytest.mark.slow
+def test_the_detection_demo_learns(tmp_path):
+    """24 training and 8 held-out videos (of 60 and 15), 4 epochs (of 10), about 70 s.
+    Measured 2026-11-30: frame-mAP 0.696 (the full demo: 0.966)."""
+    shorter = [
+        f"data.root={tmp_path / 'data'}",
+        "data.synthetic_ava={train_videos: 24, test_videos: 8}",
+        "schedule.epochs=4",
+        "train.eval_interval=4",
+    ]
+    work = tmp_path / "w"
+    assert train.main([str(DEMO), "--work-dir", str(work), "--set", *shorter]) == 0
+    metrics = json.loads((work / "metrics.json").read_text())
+    assert metrics["num_samples"] == 8 * 11
+    assert metrics["mAP"] >= 0.55, metrics
