@@ -98,6 +98,37 @@ def test_roi_features_are_roi_align_of_the_temporal_mean():
     )
 
 
+def test_tubes_over_the_whole_clip_are_the_boxes_and_shorter_tubes_their_frames():
+    """Tube RoIs (batch, t1, x1, y1, t2, x2, y2), times in input frames: a tube over the
+    whole clip gives the box's features (temporal mean, or every frame), a tube over
+    input frames [16, 32) of 32 (feature frames 2 and 3 of 4) their mean; the detector
+    takes both kinds."""
+    torch.manual_seed(0)
+    feat = torch.randn(2, 8, 4, 12, 16, dtype=torch.float64)
+    boxes = torch.tensor([[0, 8.0, 8, 120, 90], [1, 30, 20, 200, 150]], dtype=torch.float64)
+    tubes = torch.cat([boxes[:, :1], torch.zeros(2, 1), boxes[:, 1:3],
+                       torch.full((2, 1), 32.0), boxes[:, 3:]], 1)  # fmt: skip
+    for pool in (True, False):
+        extractor = SingleRoIExtractor3D(output_size=4, with_temporal_pool=pool, with_global=True)
+        want = extractor(feat, boxes)[0]
+        got = extractor(feat, tubes, input_frames=32)[0]
+        torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+    short = tubes.clone()
+    short[:, 1] = 16  # input frames [16, 32): feature frames 2 and 3 (8 input frames each)
+    got = SingleRoIExtractor3D(output_size=4)(feat, short, input_frames=32)[0]
+    want = SingleRoIExtractor3D(output_size=4)(feat[:, :, 2:4], boxes)[0]
+    torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="tube RoIs .* need input_frames"):
+        SingleRoIExtractor3D()(feat, tubes)
+    model = models.create("ava_slowonly_r50", num_classes=5, backbone_args=dict(
+        base_channels=8, stage_blocks=(1, 1, 1, 1))).eval()  # fmt: skip
+    clip = torch.randn(2, 3, 4, 64, 64)
+    small = torch.tensor([[0, 0.0, 8, 8, 4, 40, 60], [1, 0, 0, 0, 4, 64, 64]])
+    torch.testing.assert_close(model(clip, small), model(clip, small[:, [0, 2, 3, 5, 6]]))
+    with pytest.raises(ValueError, match=r"or tubes \[K, 7\]"):
+        model(clip, small[:, :6])
+
+
 def test_loss_by_hand():
     head = models.create("ava_slowonly_r50", num_classes=4).roi_head.bbox_head
     logits = torch.tensor([[9.0, 1.0, -1.0, 0.5], [3.0, -2.0, 2.0, 0.0], [0.0, 4.0, 4.0, 4.0]])

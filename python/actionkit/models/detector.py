@@ -4,7 +4,9 @@
 MMAction2's module and parameter names, so its AVA checkpoints load.
 
 - ``model(inputs [B, 3, T, H, W], rois [K, 5])`` -> logits ``[K, num_classes]`` for the
-  boxes ``(batch index, x1, y1, x2, y2)`` in input pixels.
+  boxes ``(batch index, x1, y1, x2, y2)`` in input pixels; ``rois [K, 7]`` are tubes
+  ``(batch index, t1, x1, y1, t2, x2, y2)``, times in input frames (see
+  :class:`SingleRoIExtractor3D`).
 - ``model.loss(batch)`` (a :func:`actionkit.data.ava.collate_detection` batch): the
   ground-truth boxes join the proposals, each proposal overlapping a ground-truth box
   by IoU >= 0.9 (or being its best match, at >= 0.9) takes its labels (MMAction2's
@@ -33,7 +35,14 @@ class SingleRoIExtractor3D(nn.Module):
     tuple, SlowFast's pathways: resized to the longest T, nearest, and concatenated on
     channels): the temporal mean (or max) then RoIAlign (aligned, adaptive sampling)
     at ``1 / featmap_stride``; without the temporal pool every frame is aligned
-    (``t = T``); ``with_global`` appends the frame's features average-pooled to ``s x s``."""
+    (``t = T``); ``with_global`` appends the frame's features average-pooled to ``s x s``.
+
+    Beyond MMAction2, true tubes: ``rois [K, 7]`` = (batch index, t1, x1, y1, t2, x2, y2),
+    times in input frames (``input_frames`` of them; the features' frames span the same
+    time), are aligned trilinearly over their own temporal extent
+    (:func:`actionkit.ops.roi_align3d`'s tubes): averaged to one bin with the temporal
+    pool, else ``T`` bins over the tube. A tube over the whole clip gives the box's
+    features exactly."""
 
     def __init__(
         self,
@@ -53,11 +62,23 @@ class SingleRoIExtractor3D(nn.Module):
         self.with_temporal_pool, self.temporal_pool_mode = with_temporal_pool, temporal_pool_mode
         self.with_global = with_global
 
-    def forward(self, feat: Tensor | tuple[Tensor, ...], rois: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(
+        self, feat: Tensor | tuple[Tensor, ...], rois: Tensor, input_frames: int | None = None
+    ) -> tuple[Tensor, Tensor]:
         feats = feat if isinstance(feat, tuple | list) else (feat,)
         if len(feats) >= 2:
             t = max(x.shape[2] for x in feats)
             feats = [F.interpolate(x, (t, *feats[0].shape[3:])) for x in feats]
+        if rois.shape[1] == 7:
+            if input_frames is None:
+                raise ValueError("tube RoIs [K, 7] need input_frames (their time unit)")
+            x = torch.cat(list(feats), 1)
+            s, frames = self.output_size, x.shape[2]
+            out = roi_align3d(
+                x, rois.to(x.dtype), (1 if self.with_temporal_pool else frames, s, s),
+                self.spatial_scale, self.sampling_ratio, self.aligned, frames / input_frames,
+            )  # fmt: skip
+            return self._add_global(out, x, rois), x
         if self.with_temporal_pool:
             if self.temporal_pool_mode == "avg":
                 feats = [x.mean(2, keepdim=True) for x in feats]
@@ -67,10 +88,14 @@ class SingleRoIExtractor3D(nn.Module):
         s = self.output_size
         out = roi_align3d(x, rois.to(x.dtype), (x.shape[2], s, s), self.spatial_scale,
                           self.sampling_ratio, self.aligned)  # fmt: skip
-        if self.with_global:
-            glob = F.adaptive_avg_pool3d(x, (x.shape[2], s, s))[rois[:, 0].long()]
-            out = torch.cat([out, glob], 1)
-        return out, x
+        return self._add_global(out, x, rois), x
+
+    def _add_global(self, out: Tensor, x: Tensor, rois: Tensor) -> Tensor:
+        if not self.with_global:
+            return out
+        s = self.output_size
+        glob = F.adaptive_avg_pool3d(x, (out.shape[2], s, s))[rois[:, 0].long()]
+        return torch.cat([out, glob], 1)
 
 
 class BBoxHeadAVA(nn.Module):
@@ -166,8 +191,8 @@ class RoIHead(nn.Module):
         self.bbox_roi_extractor, self.bbox_head = extractor, head
         self.shared_head = shared
 
-    def forward(self, feat, rois: Tensor) -> Tensor:
-        roi_feats, global_feat = self.bbox_roi_extractor(feat, rois)
+    def forward(self, feat, rois: Tensor, input_frames: int | None = None) -> Tensor:
+        roi_feats, global_feat = self.bbox_roi_extractor(feat, rois, input_frames)
         if self.shared_head is not None:
             roi_feats = self.shared_head(roi_feats, global_feat, rois)
         return self.bbox_head(roi_feats)
@@ -242,11 +267,12 @@ class AVADetector(nn.Module):
     def forward(self, inputs: Tensor, rois: Tensor) -> Tensor:
         if inputs.dim() != 5 or inputs.shape[1] != 3:
             raise ValueError(f"inputs must be [B, 3, T, H, W], got {tuple(inputs.shape)}")
-        if rois.dim() != 2 or rois.shape[1] != 5:
+        if rois.dim() != 2 or rois.shape[1] not in (5, 7):
             raise ValueError(
-                f"rois must be [K, 5] (batch index, x1, y1, x2, y2), got {tuple(rois.shape)}"
+                "rois must be [K, 5] (batch index, x1, y1, x2, y2) or tubes [K, 7] (batch "
+                f"index, t1, x1, y1, t2, x2, y2), got {tuple(rois.shape)}"
             )
-        return self.roi_head(self.backbone(inputs), rois)
+        return self.roi_head(self.backbone(inputs), rois, inputs.shape[2])
 
     def loss(self, batch: dict, generator: torch.Generator | None = None) -> dict[str, Tensor]:
         boxes, labels = [], []
