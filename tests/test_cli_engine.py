@@ -195,6 +195,7 @@ def test_bench_model_and_train(trained, tmp_path, capsys):
     assert e.value.code == 2 and "--models: unknown nope" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # over 10 s: CI runs it in one venv only
 def test_bench_ops_runs_every_op_under_the_requested_allocator_settings(tmp_path):
     """`actionkit-bench ops --retain-memory --no-huge-pages` restarts itself with the
     settings that are read at start-up; the JSON records them and has a row per op."""
@@ -238,6 +239,7 @@ def _infer_peak_rss(tmp_path, checkpoint, num_frames: int) -> int:
     return int(done.stdout.split("maxrss_kb")[-1]) * 1024
 
 
+@pytest.mark.slow  # over 10 s: CI runs it in one venv only
 def test_infer_overlay_memory_does_not_grow_with_the_video(tmp_path):
     # 256x256 drawn frames are 196 KB each: holding 1350 more of them (as the overlay did,
     # plus a stacked copy) would add about 530 MB; streamed, the peak stays put.

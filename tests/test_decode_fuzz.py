@@ -19,6 +19,7 @@ pytest.importorskip("av")
 ITERATIONS = 1000
 
 
+@pytest.mark.slow  # over 10 s: CI runs it in one venv only
 def test_corrupt_videos_raise_or_decode_without_crash_hang_or_leak(tmp_path):
     sources = []
     for i, (codec, suffix) in enumerate([("h264", ".mp4"), ("vp9", ".webm"), ("mjpeg", ".avi")]):

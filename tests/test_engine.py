@@ -171,6 +171,7 @@ def metrics(work_dir: Path) -> dict:
     return m
 
 
+@pytest.mark.slow  # over 10 s: CI runs it in one venv only
 def test_resume_after_sigkill_is_bit_identical(tmp_path, data_root):
     # tsn_r18 at 1/16 width: batch norm and dropout (RNG state) both matter here
     config = small_config(tmp_path, data_root)
@@ -211,6 +212,7 @@ def _equal(a, b) -> bool:
     return a == b
 
 
+@pytest.mark.slow  # over 10 s: CI runs it in one venv only
 def test_ddp_two_cpu_processes_equal_one_process(tmp_path, data_root):
     config = small_config(tmp_path, data_root)
     one, two = tmp_path / "one", tmp_path / "two"

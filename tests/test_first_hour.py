@@ -81,6 +81,7 @@ def test_class_names_must_match_the_number_of_classes(run, tmp_path):
     assert class_names(cfg) == ["jumping jacks", "high jump", "long jump"]
 
 
+@pytest.mark.slow  # over 10 s: CI runs it in one venv only
 def test_every_tool_builds_the_model_the_checkpoint_records(run, tmp_path, capsys):
     config, checkpoint, data = run
     video = next((data / "videos" / "disc").iterdir())
@@ -118,6 +119,7 @@ def test_init_recognizer_reads_the_checkpoint_once(run, monkeypatch):
     assert calls == [str(checkpoint)] * 2
 
 
+@pytest.mark.slow  # over 10 s: CI runs it in one venv only
 def test_onnx_takes_any_batch_and_size(tmp_path):
     ort = pytest.importorskip("onnxruntime")
     pytest.importorskip("onnxscript")

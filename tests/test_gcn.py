@@ -97,10 +97,14 @@ def test_onnx_export_runs_in_onnxruntime(name, tmp_path):
 
     model = models.create(name, num_classes=5, base_channels=16).eval()
     shape = (1, 1, 2, 16, 17, 3)
-    axes = export_onnx(model, torch.randn(shape), tmp_path / "m.onnx")
-    assert axes == {0: "batch", 3: "time"}
+    # dynamic batch and time for ST-GCN and CTR-GCN (the other graph layouts share their
+    # shape logic: exported statically, 3-4x faster)
+    dynamic = name in ("stgcn", "ctrgcn")
+    axes = export_onnx(model, torch.randn(shape), tmp_path / "m.onnx", dynamic=dynamic)
+    assert axes == ({0: "batch", 3: "time"} if dynamic else {})
     session = ort.InferenceSession(str(tmp_path / "m.onnx"))
-    for size in (shape, (3, 1, 2, 16, 17, 3), (2, 1, 2, 24, 17, 3)):
+    sizes = (shape, (3, 1, 2, 16, 17, 3), (2, 1, 2, 24, 17, 3)) if dynamic else (shape,)
+    for size in sizes:
         x = torch.randn(size)
         out = session.run(None, {"inputs": x.numpy()})[0]
         with torch.no_grad():

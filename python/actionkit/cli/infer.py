@@ -452,6 +452,7 @@ def detect(args, model) -> int:
     from ..config import AVAConfig
     from ..data.decode import VideoReader
     from ..engine.checkpoint import write_atomically
+    from ..metrics.ava import detection_rows
 
     if model.cfg.data.kind != "ava":
         raise UsageError(f"--task detection: {args.checkpoint} holds a {model.cfg.data.kind} model")
@@ -464,15 +465,13 @@ def detect(args, model) -> int:
     boxes_of = person_boxes(args, video_id, ava.num_max_proposals)
     found = inference_detector(model, args.video, boxes_of, timestamp_start=args.timestamp_start)
     names = model.labels or [f"action {i}" for i in range(model.cfg.model.num_classes)]
-    ids = ava.custom_classes or range(1, model.cfg.model.num_classes)
     rows, drawn = [], {}
     for kf in found:
         actors = []
+        rows += detection_rows(video_id, f"{kf.timestamp:04d}", kf.boxes, kf.scores,
+                               ava.action_thr, ava.custom_classes)  # fmt: skip
         for n, (box, score) in enumerate(zip(kf.boxes, kf.scores, strict=True)):
             coords = ",".join(f"{v:.4f}" for v in box)
-            for c, action in enumerate(ids, 1):
-                if score[c] > ava.action_thr:
-                    rows.append(f"{video_id},{kf.timestamp:04d},{coords},{action},{score[c]:.4f}\n")
             best = [
                 c for c in np.argsort(-score[1:], kind="stable") + 1 if score[c] >= args.action_thr
             ]

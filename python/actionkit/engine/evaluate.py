@@ -240,7 +240,7 @@ class DetectionEvaluator:
 
     @torch.no_grad()
     def evaluate(self, model, loader, device, info: DistInfo = SINGLE, amp="none") -> dict:
-        from ..metrics.ava import ava_frame_map, parse_ava_csv
+        from ..metrics.ava import ava_frame_map, detection_rows, parse_ava_csv
 
         model.eval()
         rows = []
@@ -253,12 +253,9 @@ class DetectionEvaluator:
             for key, boxes, (h, w), score in per_clip:
                 norm = (boxes / torch.tensor([w, h, w, h], dtype=boxes.dtype)).tolist()
                 video, ts = key.rsplit(",", 1)
-                score = score.float().cpu().numpy()
-                for c in range(1, score.shape[1]):
-                    action = ids[c - 1] if ids else c
-                    for i in np.flatnonzero(score[:, c] > self.ava.action_thr):
-                        box = ",".join(f"{v:.4f}" for v in norm[i])
-                        rows.append((key, f"{video},{ts},{box},{action},{score[i, c]:.4f}\n"))
+                found = detection_rows(video, ts, norm, score.float().cpu().numpy(),
+                                       self.ava.action_thr, ids)  # fmt: skip
+                rows += [(key, row) for row in found]
         parts = [r for part in gather_objects(rows, info) for r in part]
         parts.sort(key=lambda r: r[0])  # keyframes in key order, rows as predicted
         self.csv = "".join(r for _, r in dict.fromkeys(parts))

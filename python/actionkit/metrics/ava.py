@@ -224,6 +224,28 @@ def _parse_plain(text: str, source: str, kind: str) -> AVABoxes | None:
 _FIELD = re.compile(r"^\s*(name|display_name|id|label_id|label_type)\s*:\s*(.*?)\s*$")
 
 
+def detection_rows(
+    video: str,
+    timestamp: str,
+    boxes,
+    scores: np.ndarray,
+    threshold: float,
+    action_ids: Sequence[int] | None = None,
+) -> list[str]:
+    """AVA detection CSV rows (``video,timestamp,x1,y1,x2,y2,action,score``, four decimals
+    as MMAction2's ``AVAMetric`` writes them) of one keyframe: normalised ``boxes [N, 4]``,
+    and for every class column ``c >= 1`` of ``scores [N, C]`` (0 is the background) each
+    box scoring above ``threshold``, class by class; the action id is
+    ``action_ids[c - 1]`` (``custom_classes``), else ``c``."""
+    rows = []
+    for c in range(1, scores.shape[1]):
+        action = action_ids[c - 1] if action_ids else c
+        for i in np.flatnonzero(scores[:, c] > threshold):
+            box = ",".join(f"{float(v):.4f}" for v in boxes[i])
+            rows.append(f"{video},{timestamp},{box},{action},{scores[i, c]:.4f}\n")
+    return rows
+
+
 def read_label_map(path: str | os.PathLike) -> list[dict]:
     """AVA's label map (``.pbtxt``): ``[{"id": int, "name": str}, ...]`` in file order
     (``id`` or ``label_id``; ``name`` with its quotes removed). An id without a name, a
