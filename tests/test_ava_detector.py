@@ -98,6 +98,21 @@ def test_roi_features_are_roi_align_of_the_temporal_mean():
     )
 
 
+@pytest.mark.parametrize("mode", ["avg", "max"])
+def test_channels_last_features_give_the_same_actor_features(mode):
+    # (the temporal pool of a channels-last tensor takes its own, faster path)
+    torch.manual_seed(0)
+    feat = torch.randn(2, 16, 4, 12, 16)
+    rois = torch.tensor([[0, 8.0, 8, 120, 90], [1, 30, 20, 200, 150]])
+    extractor = SingleRoIExtractor3D(output_size=4, temporal_pool_mode=mode, with_global=True)
+    want, pooled = extractor(feat, rois)
+    last = feat.contiguous(memory_format=torch.channels_last_3d)
+    got, got_pooled = extractor(last, rois)
+    assert torch.equal(got, want) and torch.equal(got_pooled, pooled)
+    reduce = feat.mean if mode == "avg" else feat.amax
+    assert torch.equal(pooled, reduce(2, keepdim=True))
+
+
 def test_tubes_over_the_whole_clip_are_the_boxes_and_shorter_tubes_their_frames():
     """Tube RoIs (batch, t1, x1, y1, t2, x2, y2), times in input frames: a tube over the
     whole clip gives the box's features (temporal mean, or every frame), a tube over

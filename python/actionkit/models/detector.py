@@ -30,6 +30,21 @@ from .backbones.resnet3d import ResNet3d, ResNet3dSlowFast
 from .registry import register_model
 
 
+def _temporal_pool(x: Tensor, mode: str) -> Tensor:
+    """``[N, C, T, H, W]`` -> ``[N, C, 1, H, W]`` (mean or max over time). A channels-last
+    tensor is reduced as the ``[N, T, H, W, C]`` it is in memory: PyTorch's reduction
+    over dim 2 of that layout takes 15.7 ms on AVA's [2, 2048, 4, 16, 16], this 1 ms."""
+    if (
+        x.dim() == 5
+        and not x.is_contiguous()
+        and x.is_contiguous(memory_format=torch.channels_last_3d)
+    ):
+        y = x.permute(0, 2, 3, 4, 1)  # a contiguous [N, T, H, W, C]
+        y = y.mean(1) if mode == "avg" else y.amax(1)
+        return y.permute(0, 3, 1, 2).unsqueeze(2)
+    return x.mean(2, keepdim=True) if mode == "avg" else x.amax(2, keepdim=True)
+
+
 class SingleRoIExtractor3D(nn.Module):
     """Actor features ``[K, C, t, s, s]`` from clip features ``[N, C, T, H, W]`` (or a
     tuple, SlowFast's pathways: resized to the longest T, nearest, and concatenated on
@@ -80,10 +95,7 @@ class SingleRoIExtractor3D(nn.Module):
             )  # fmt: skip
             return self._add_global(out, x, rois), x
         if self.with_temporal_pool:
-            if self.temporal_pool_mode == "avg":
-                feats = [x.mean(2, keepdim=True) for x in feats]
-            else:
-                feats = [x.amax(2, keepdim=True) for x in feats]
+            feats = [_temporal_pool(x, self.temporal_pool_mode) for x in feats]
         x = torch.cat(list(feats), 1)
         s = self.output_size
         out = roi_align3d(x, rois.to(x.dtype), (x.shape[2], s, s), self.spatial_scale,
