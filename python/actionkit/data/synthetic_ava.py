@@ -274,7 +274,7 @@ def make_dataset(
     h, w = size
     if h < 64 or w < 64 or h % 2 or w % 2:
         raise ValueError(f"size must be even and at least 64x64, got {size}")
-    if fps * 1 != int(fps) or fps < 2:
+    if fps != int(fps) or fps < 2:
         raise ValueError(f"fps must be a whole number >= 2, got {fps}")
     root = Path(root)
     (root / "videos").mkdir(parents=True, exist_ok=True)
