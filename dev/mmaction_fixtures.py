@@ -29,6 +29,10 @@ CONFIGS = Path(mmaction.__file__).parent / ".mim" / "configs" / "recognition"
 # name -> (config, input shape, overrides)
 TSN_R50 = "tsn/tsn_imagenet-pretrained-r50_8xb32-1x1x8-100e_kinetics400-rgb.py"
 TSM_R50 = "tsm/tsm_imagenet-pretrained-r50_8xb16-1x1x8-50e_kinetics400-rgb.py"
+TIMESFORMER = "timesformer/timesformer_%s_8xb8-8x32x1-15e_kinetics400-rgb.py"
+VIDEOMAE = "videomae/vit-%s-p16_videomae-k400-pre_16x4x1_kinetics-400.py"
+VIDEOMAEV2 = "videomaev2/vit-%s-p16_videomaev2-vit-g-dist-k710-pre_16x4x1_kinetics-400.py"
+SMALL_CLIP = {"img_size": 64, "num_frames": 4}
 # name -> (config, input shape, backbone overrides, head overrides)
 MODELS_TO_FIX = {
     # PoseC3D: one architecture for keypoint and limb heatmaps (17 channels each)
@@ -94,6 +98,16 @@ MODELS_TO_FIX = {
         {},
         {},
     ),
+    # Transformers at their full width and depth on small clips: 64 x 64 frames are 4 x 4
+    # patches (the position tables sized for them), 4 frames.
+    "timesformer_divst": (TIMESFORMER % "divST", (1, 2, 3, 4, 64, 64), SMALL_CLIP, {}),
+    "timesformer_jointst": (TIMESFORMER % "jointST", (2, 1, 3, 4, 64, 64), SMALL_CLIP, {}),
+    "timesformer_spaceonly": (TIMESFORMER % "spaceOnly", (1, 2, 3, 4, 64, 64), SMALL_CLIP, {}),
+    "vit_b16_videomae": (VIDEOMAE % "base", (1, 2, 3, 4, 64, 64), SMALL_CLIP, {}),
+    # a 96 x 96 clip on tables for 64 x 64: the position embedding resampled bicubically
+    "vit_b16_videomae_96": (VIDEOMAE % "base", (1, 1, 3, 4, 96, 96), SMALL_CLIP, {}),
+    "vit_l16_videomae": (VIDEOMAE % "large", (1, 1, 3, 4, 64, 64), SMALL_CLIP, {}),
+    "vit_s16_videomaev2": (VIDEOMAEV2 % "small", (1, 2, 3, 4, 64, 64), SMALL_CLIP, {}),
 }
 NUM_CLASSES = 7
 
@@ -1321,6 +1335,21 @@ def fusion_cases() -> dict:
     }
 
 
+def transformer_cases() -> dict:
+    """What the parity fixtures cannot pin because the checkpoint overwrites it: VideoMAE's
+    fixed sinusoid position table (as a probe) at the sizes its configs build."""
+    from mmaction.models.backbones.vit_mae import get_sinusoid_encoding
+
+    sizes = [(1568, 768), (1568, 1024), (1568, 384), (32, 768), (7, 6)]
+    return {
+        "sinusoid": [
+            {"positions": n, "dims": d, "probe": probe("pos_embed", get_sinusoid_encoding(n, d))}
+            for n, d in sizes
+        ],
+        "sinusoid_small": get_sinusoid_encoding(7, 6),
+    }
+
+
 def main() -> None:
     register_all_modules()
     out_dir = ROOT / "tests" / "fixtures" / "mmaction"
@@ -1371,6 +1400,7 @@ def main() -> None:
         "localization_data": localization_data_cases,
         "localization_metrics": localization_metric_cases,
         "pretrained": pretrained_cases,
+        "transformers": transformer_cases,
     }
     for name, make in cases.items():
         if not only or name in only:

@@ -145,11 +145,12 @@ def test_configs_and_the_zoo_agree_on_the_input(path):
 def test_configs_say_which_initial_weights_they_expect(path):
     # A recipe that starts from pretrained weights (MMAction2's "imagenet-pretrained",
     # "in1k-pre", "sports1m-pretrained", IG-65M fine-tuning) names the file and how to
-    # pass it; the from-scratch ones say so.
+    # pass it; one that fine-tunes a whole pre-trained network (the transformers) says
+    # how to pass that; the from-scratch ones say so.
     header = "".join(line for line in path.read_text().splitlines() if line.startswith("#"))
     assert "# Initial weights: " in header
     words = ("pretrained_", "pretrained-", "in1k-pre", "IG-65M")
     if any(word in header for word in words):
         assert "--set model.pretrained=PATH" in header and ".pth" in header
-    else:
+    elif "--set model.checkpoint=PATH" not in header:
         assert "from scratch" in header

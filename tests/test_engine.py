@@ -79,6 +79,35 @@ def test_param_groups_no_decay_on_norms_and_biases_and_lr_mult():
         param_groups(model, OptimConfig(lr_mult={"head": 2.0}))
 
 
+def test_param_groups_named_no_decay_and_layer_decay():
+    from actionkit import models
+
+    model = models.create("timesformer_divst", num_classes=3, num_transformer_layers=2)
+    cfg = OptimConfig(
+        lr=1.0,
+        weight_decay=0.05,
+        layer_decay=0.5,
+        no_decay=["backbone.cls_token", "backbone.pos_embed", "*.time_embed"],
+    )
+    by_param = {
+        id(p): (g["lr"], g["weight_decay"]) for g in param_groups(model, cfg) for p in g["params"]
+    }
+    found = {n: by_param[id(p)] for n, p in model.named_parameters()}
+    # layers: 0 embeddings, 1-2 the blocks, 3 the final norm and the head: 0.5 ** (3 - i)
+    assert found["backbone.cls_token"] == (0.125, 0.0)
+    assert found["backbone.time_embed"] == (0.125, 0.0)
+    assert found["backbone.patch_embed.projection.weight"] == (0.125, 0.05)
+    assert found["backbone.patch_embed.projection.bias"] == (0.125, 0.0)
+    layer = "backbone.transformer_layers.layers.{}.attentions.0.attn.in_proj_weight"
+    assert found[layer.format(0)] == (0.25, 0.05) and found[layer.format(1)] == (0.5, 0.05)
+    assert found["backbone.norm.weight"] == (1.0, 0.0)
+    assert found["cls_head.fc_cls.weight"] == (1.0, 0.05)
+    with pytest.raises(ValueError, match=r"optim.no_decay: no parameter matches \*.gamma"):
+        param_groups(model, OptimConfig(no_decay=["*.gamma"]))
+    with pytest.raises(ValueError, match="optim.layer_decay: Sequential does not number"):
+        param_groups(nn.Sequential(nn.Linear(2, 2)), OptimConfig(layer_decay=0.75))
+
+
 def test_epoch_sampler_shards_and_resumes():
     one = EpochSampler(10, seed=3)
     one.set_epoch(2)

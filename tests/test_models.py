@@ -14,6 +14,8 @@ from actionkit.models import average_clips
 from .parity_weights import make_input, make_state
 
 FIXTURES = Path(__file__).parent / "fixtures" / "mmaction"
+# the transformers' fixtures: position tables for 64 x 64 frames (4 x 4 patches), 4 frames
+SMALL_CLIP = {"img_size": 64, "num_frames": 4}
 # fixture -> (registered name, builder kwargs)
 PARITY = {
     "tsn_r18": ("tsn_r18", {}),
@@ -34,7 +36,16 @@ PARITY = {
     "x3d_s": ("x3d_s", {}),
     "x3d_m": ("x3d_m", {}),
     "posec3d_r50": ("posec3d_r50", {}),
+    "timesformer_divst": ("timesformer_divst", SMALL_CLIP),
+    "timesformer_jointst": ("timesformer_jointst", SMALL_CLIP),
+    "timesformer_spaceonly": ("timesformer_spaceonly", SMALL_CLIP),
+    "vit_b16_videomae": ("vit_b16_videomae", SMALL_CLIP),
+    "vit_b16_videomae_96": ("vit_b16_videomae", SMALL_CLIP),
+    "vit_s16_videomaev2": ("vit_s16_videomaev2", SMALL_CLIP),
+    "vit_l16_videomae": ("vit_l16_videomae", SMALL_CLIP),
 }
+# MMAction2 builds these from one config with another: one fixture serves both.
+SAME_NETWORK = {"x3d_m": "x3d_s"}
 
 
 def mmaction_checkpoint(fixture: dict, path: Path) -> Path:
@@ -45,12 +56,13 @@ def mmaction_checkpoint(fixture: dict, path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("fixture_name", list(PARITY))
+@pytest.mark.parametrize(
+    "fixture_name",
+    [pytest.param(n, marks=pytest.mark.slow) if n == "vit_l16_videomae" else n for n in PARITY],
+)
 def test_logits_equal_mmaction2(fixture_name, tmp_path):
-    # X3D-M is the X3D-S network (MMAction2 builds both from one config).
-    fixture = torch.load(
-        FIXTURES / f"{fixture_name.replace('x3d_m', 'x3d_s')}.pt", weights_only=True
-    )
+    fixture_file = SAME_NETWORK.get(fixture_name, fixture_name)
+    fixture = torch.load(FIXTURES / f"{fixture_file}.pt", weights_only=True)
     name, kwargs = PARITY[fixture_name]
     ckpt = mmaction_checkpoint(fixture, tmp_path / "mm.pth")
     model = models.create(name, num_classes=fixture["num_classes"], checkpoint=ckpt, **kwargs)
@@ -140,6 +152,22 @@ SMOKE_INPUTS = {  # name -> (input shape, output rows)
     "c2d_r50": ((1, 2, 3, 4, 32, 32), 2),
     "x3d_s": ((2, 1, 3, 4, 32, 32), 2),
     "x3d_m": ((2, 1, 3, 4, 32, 32), 2),
+    "timesformer_divst": ((1, 2, 3, 4, 32, 32), 2),
+    "timesformer_jointst": ((1, 2, 3, 4, 32, 32), 2),
+    "timesformer_spaceonly": ((1, 2, 3, 4, 32, 32), 2),
+    "vit_b16_videomae": ((1, 1, 3, 16, 32, 32), 1),
+    "vit_l16_videomae": ((1, 1, 3, 16, 32, 32), 1),
+    "vit_s16_videomaev2": ((1, 1, 3, 16, 32, 32), 1),
+    "vit_b16_videomaev2": ((1, 1, 3, 16, 32, 32), 1),
+}
+
+
+# The transformers' smoke, autocast and export tests run 2 of their blocks (identical
+# blocks repeated: the same code and graph, a sixth to a twelfth of the time); the parity
+# test above runs them at full depth.
+SHALLOW = {
+    **{n: {"num_transformer_layers": 2} for n in SMOKE_INPUTS if n.startswith("timesformer")},
+    **{n: {"depth": 2} for n in SMOKE_INPUTS if n.startswith("vit_")},
 }
 
 
@@ -147,10 +175,18 @@ SMOKE_INPUTS = {  # name -> (input shape, output rows)
 # frames reach a temporal size of 1, which torch.export specialises).
 EXPORT_INPUTS = {"i3d_r50": (1, 3, 32, 32, 32)}
 # Exported with dynamic axes in the zoo-wide test: one model of each kind of shape logic
-# (2D with segments, with the temporal shift, 3D, two pathways); the others statically,
+# (2D with segments, with the temporal shift, 3D, two pathways, resampled position
+# embeddings, a fixed clip length); the others statically,
 # as a dynamic export costs 3-4x a static one (torch.export's symbolic shapes: tsm_r50
 # 46 s vs 13 s). Dynamic shapes go through the same export code for every model.
-DYNAMIC_EXPORT = {"tsn_r18", "tsm_r18", "i3d_r50", "slowfast_r50"}
+DYNAMIC_EXPORT = {
+    "tsn_r18",
+    "tsm_r18",
+    "i3d_r50",
+    "slowfast_r50",
+    "timesformer_divst",
+    "vit_s16_videomaev2",
+}
 
 
 def test_every_registered_model_has_a_smoke_test():
@@ -166,7 +202,7 @@ def test_smoke_forward_backward_compile(name):
     # Every model compiles Recognizer*.forward anew: start from an empty dynamo cache so
     # the models do not share its recompilation limit.
     torch._dynamo.reset()
-    model = models.create(name, num_classes=4)
+    model = models.create(name, num_classes=4, **SHALLOW.get(name, {}))
     shape, rows = SMOKE_INPUTS[name]
     x = torch.randn(shape)
     out = model(x)
@@ -186,7 +222,7 @@ def test_channels_last_and_bf16_autocast(name):
     # rounding only); under bfloat16 autocast within bfloat16's precision (8 bits of
     # mantissa, errors growing over the depth: 5% of the logits' norm).
     torch.manual_seed(0)
-    model = models.create(name, num_classes=5).eval()
+    model = models.create(name, num_classes=5, **SHALLOW.get(name, {})).eval()
     x = torch.randn(SMOKE_INPUTS[name][0])
     with torch.no_grad():
         ref = model(x)
@@ -252,7 +288,7 @@ def test_onnx_export_runs_in_onnxruntime(name, tmp_path):
     ort = pytest.importorskip("onnxruntime")
     from actionkit.models.export import FIXED_INPUT, export_onnx, export_program
 
-    model = models.create(name, num_classes=5).eval()
+    model = models.create(name, num_classes=5, **SHALLOW.get(name, {})).eval()
     shape = (1, *EXPORT_INPUTS.get(name, SMOKE_INPUTS[name][0][1:]))
     dynamic = name in DYNAMIC_EXPORT
     axes = export_onnx(model, torch.randn(shape), tmp_path / "m.onnx", dynamic=dynamic)
@@ -262,8 +298,12 @@ def test_onnx_export_runs_in_onnxruntime(name, tmp_path):
     other = (*shape[:-3], 2 * shape[-3], shape[-2] + 16, shape[-1] + 16)
     if len(shape) == 5:  # [B, segments, 3, H, W]
         other = (*shape[:-2], shape[-2] + 16, shape[-1] + 32)
+    fixed_frames = getattr(model.backbone, "fixed_frames", None)
+    if fixed_frames:  # a clip length the model fixes stays as it is
+        other = (*other[:-3], shape[-3], *other[-2:])
     if dynamic:  # batch, (T,) H, W
-        assert len(axes) == (1 if name in FIXED_INPUT else len(shape) - 2)
+        free = 1 if name in FIXED_INPUT else len(shape) - 2 - bool(fixed_frames)
+        assert len(axes) == free
     if dynamic and name not in FIXED_INPUT:
         tries.append(other)
     for size in tries:

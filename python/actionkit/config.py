@@ -190,6 +190,11 @@ class OptimConfig:
     weight_decay: float = 1e-4
     decay_norm_and_bias: bool = False  # weight decay on norm weights and biases too
     lr_mult: dict[str, float] = field(default_factory=dict)  # module prefix -> lr factor
+    # parameter names (shell patterns: backbone.pos_embed, *.q_bias) without weight decay
+    no_decay: list[str] = field(default_factory=list)
+    # layer-wise lr decay (BEiT / VideoMAE fine-tuning): the lr of layer i of a model with
+    # L numbered layers is multiplied by layer_decay ** (L + 1 - i); the head's by 1
+    layer_decay: float | None = None
     clip_grad: float | None = None  # max total L2 norm of the gradients
     accumulate: int = 1  # optimizer step every N iterations
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import math
 
 import torch
@@ -13,28 +14,52 @@ from ..errors import ConfigError
 _NORMS = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm)
 
 
+def _layer_decay(model: nn.Module, decay: float | None):
+    """name -> the layer-wise lr factor (1 for all without ``decay``). The model numbers
+    its layers: ``model.layer_index(name)`` in ``0 .. model.num_layers + 1`` (0: the
+    embeddings; the head: ``num_layers + 1``)."""
+    if decay is None:
+        return lambda name: 1.0
+    if not 0 < decay <= 1:
+        raise ConfigError(f"optim.layer_decay must be in (0, 1], got {decay}")
+    if not hasattr(model, "layer_index"):
+        raise ConfigError(
+            f"optim.layer_decay: {type(model).__name__} does not number its layers "
+            "(the ViT-style transformers do)"
+        )
+    top = model.num_layers + 1
+    return lambda name: decay ** (top - model.layer_index(name))
+
+
 def param_groups(model: nn.Module, cfg: OptimConfig) -> list[dict]:
     """One group per (lr multiplier, decay or not). Norm weights and all biases get no
-    weight decay unless ``decay_norm_and_bias``; ``lr_mult`` maps a module-name prefix
-    (``cls_head``, ``backbone.layer1``) to a factor on the lr (the longest prefix wins)."""
+    weight decay unless ``decay_norm_and_bias``, nor do the parameters ``no_decay``
+    names (shell patterns); ``lr_mult`` maps a module-name prefix (``cls_head``,
+    ``backbone.layer1``) to a factor on the lr (the longest prefix wins), and
+    ``layer_decay`` multiplies it by the layer-wise factor of :func:`_layer_decay`."""
     no_decay: set[int] = set()
     if not cfg.decay_norm_and_bias:
         for module in model.modules():
             for name, p in module.named_parameters(recurse=False):
                 if isinstance(module, _NORMS) or name == "bias":
                     no_decay.add(id(p))
-    unused = set(cfg.lr_mult)
+    unused, unmatched = set(cfg.lr_mult), set(cfg.no_decay)
+    layer_factor = _layer_decay(model, cfg.layer_decay)
     groups: dict[tuple[float, bool], list] = {}
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue
         prefixes = [k for k in cfg.lr_mult if name == k or name.startswith(k + ".")]
-        mult = cfg.lr_mult[max(prefixes, key=len)] if prefixes else 1.0
+        mult = (cfg.lr_mult[max(prefixes, key=len)] if prefixes else 1.0) * layer_factor(name)
         unused -= set(prefixes)
-        decay = id(p) not in no_decay
+        named = {pattern for pattern in cfg.no_decay if fnmatch.fnmatchcase(name, pattern)}
+        unmatched -= named
+        decay = id(p) not in no_decay and not named
         groups.setdefault((mult, decay), []).append(p)
     if unused:
         raise ConfigError(f"optim.lr_mult: no parameters under {', '.join(sorted(unused))}")
+    if unmatched:
+        raise ConfigError(f"optim.no_decay: no parameter matches {', '.join(sorted(unmatched))}")
     return [
         {
             "params": params,

@@ -40,6 +40,15 @@ class _Recognizer(nn.Module):
         super().__init__()
         self.backbone, self.cls_head, self.average_clips = backbone, head, average_clips
         self.loss_fn = ClassificationLoss()  # the config's settings: engine.builder
+        if hasattr(backbone, "layer_index"):  # numbered layers: optim.layer_decay applies
+            self.num_layers = backbone.num_layers
+            self.layer_index = self._layer_index
+
+    def _layer_index(self, name: str) -> int:
+        """The layer of parameter ``name``: the backbone's numbering, the head on top."""
+        if name.startswith("backbone."):
+            return self.backbone.layer_index(name[len("backbone.") :])
+        return self.num_layers + 1
 
     def loss(self, batch: dict) -> dict[str, Tensor]:
         """The classification loss of ``batch`` (``inputs``, ``label``)."""

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from .backbones import C2D, C3D, X3D, ResNet, ResNet2Plus1d, ResNet3d, ResNet3dSlowFast, ResNetTSM
+from .backbones import (
+    C2D,
+    C3D,
+    X3D,
+    ResNet,
+    ResNet2Plus1d,
+    ResNet3d,
+    ResNet3dSlowFast,
+    ResNetTSM,
+    TimeSformer,
+    VisionTransformer,
+)
 from .heads import I3DHead, SlowFastHead, TSMHead, TSNHead, X3DHead
 from .recognizer import Recognizer2D, Recognizer3D
 from .registry import register_model
@@ -26,6 +37,13 @@ TEST_INPUTS = {
     "r2plus1d_r34": (1, 3, 8, 224, 224),
     "ircsn_r152": (1, 3, 32, 224, 224),
     "ipcsn_r152": (1, 3, 32, 224, 224),
+    "timesformer_divst": (1, 3, 8, 224, 224),
+    "timesformer_jointst": (1, 3, 8, 224, 224),
+    "timesformer_spaceonly": (1, 3, 8, 224, 224),
+    "vit_b16_videomae": (1, 3, 16, 224, 224),
+    "vit_l16_videomae": (1, 3, 16, 224, 224),
+    "vit_s16_videomaev2": (1, 3, 16, 224, 224),
+    "vit_b16_videomaev2": (1, 3, 16, 224, 224),
 }
 
 
@@ -190,3 +208,64 @@ def x3d_s(num_classes: int = 400, dropout: float = 0.5, **kwargs) -> Recognizer3
 def x3d_m(num_classes: int = 400, dropout: float = 0.5, **kwargs) -> Recognizer3D:
     """X3D-M: the X3D-S network on 16 frames, stride 5, 224 x 224 (``x3d_m_16x5x1_facebook``)."""
     return _x3d(num_classes, dropout, **kwargs)
+
+
+def _timesformer(attention_type: str, num_classes: int, dropout: float, **kwargs) -> Recognizer3D:
+    backbone = TimeSformer(attention_type=attention_type, **kwargs)
+    head = I3DHead(num_classes, backbone.out_channels, dropout, init_std=0.02)
+    return Recognizer3D(backbone, head)
+
+
+@register_model
+def timesformer_divst(num_classes: int = 400, dropout: float = 0.0, **kwargs) -> Recognizer3D:
+    """TimeSformer, ViT-B/16, divided space-time attention, 8 x 224 x 224
+    (``timesformer_divST_8xb8-8x32x1-15e``)."""
+    return _timesformer("divided_space_time", num_classes, dropout, **kwargs)
+
+
+@register_model
+def timesformer_jointst(num_classes: int = 400, dropout: float = 0.0, **kwargs) -> Recognizer3D:
+    """TimeSformer, ViT-B/16, joint space-time attention over all 1569 tokens
+    (``timesformer_jointST_8xb8-8x32x1-15e``)."""
+    return _timesformer("joint_space_time", num_classes, dropout, **kwargs)
+
+
+@register_model
+def timesformer_spaceonly(num_classes: int = 400, dropout: float = 0.0, **kwargs) -> Recognizer3D:
+    """TimeSformer, ViT-B/16, attention within each frame only, the frames' class tokens
+    averaged (``timesformer_spaceOnly_8xb8-8x32x1-15e``)."""
+    return _timesformer("space_only", num_classes, dropout, **kwargs)
+
+
+def _videomae(width: int, blocks: int, heads: int, num_classes: int, dropout: float, **kwargs):
+    options = dict(embed_dims=width, depth=blocks, num_heads=heads)
+    backbone = VisionTransformer(**{**options, **kwargs})
+    head = I3DHead(num_classes, backbone.out_channels, dropout, init_std=0.02)
+    return Recognizer3D(backbone, head)
+
+
+@register_model
+def vit_b16_videomae(num_classes: int = 400, dropout: float = 0.0, **kwargs) -> Recognizer3D:
+    """ViT-B/16 with 2-frame tubelets on 16 x 224 x 224 clips, mean-pooled (VideoMAE's
+    fine-tuned model, ``vit-base-p16_videomae-k400-pre_16x4x1``)."""
+    return _videomae(768, 12, 12, num_classes, dropout, **kwargs)
+
+
+@register_model
+def vit_l16_videomae(num_classes: int = 400, dropout: float = 0.0, **kwargs) -> Recognizer3D:
+    """ViT-L/16 (1024 wide, 24 blocks) of VideoMAE (``vit-large-p16_videomae-k400-pre_16x4x1``)."""
+    return _videomae(1024, 24, 16, num_classes, dropout, **kwargs)
+
+
+@register_model
+def vit_s16_videomaev2(num_classes: int = 400, dropout: float = 0.0, **kwargs) -> Recognizer3D:
+    """ViT-S/16 (384 wide, 6 heads) distilled from VideoMAE V2's ViT-g
+    (``vit-small-p16_videomaev2-vit-g-dist-k710-pre_16x4x1``)."""
+    return _videomae(384, 12, 6, num_classes, dropout, **kwargs)
+
+
+@register_model
+def vit_b16_videomaev2(num_classes: int = 400, dropout: float = 0.0, **kwargs) -> Recognizer3D:
+    """ViT-B/16 distilled from VideoMAE V2's ViT-g (the VideoMAE ViT-B architecture;
+    ``vit-base-p16_videomaev2-vit-g-dist-k710-pre_16x4x1``)."""
+    return _videomae(768, 12, 12, num_classes, dropout, **kwargs)

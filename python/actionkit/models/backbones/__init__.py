@@ -6,6 +6,8 @@ from .r2plus1d import ResNet2Plus1d
 from .resnet import ResNet
 from .resnet3d import ResNet3d, ResNet3dSlowFast
 from .resnet_tsm import ResNetTSM, TemporalShift
+from .timesformer import TimeSformer
+from .vit_mae import VisionTransformer
 from .x3d import X3D
 
 __all__ = [
@@ -17,5 +19,7 @@ __all__ = [
     "ResNet3dSlowFast",
     "ResNetTSM",
     "TemporalShift",
+    "TimeSformer",
+    "VisionTransformer",
     "X3D",
 ]
