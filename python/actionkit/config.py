@@ -131,6 +131,18 @@ class AVAConfig:
 
 
 @dataclass
+class MixConfig:
+    """Mixup / CutMix of the training batches (``actionkit.data.mix``; MMAction2's
+    ``blending``): the Beta parameters (0 turns one off), CutMix's share when both are on,
+    the share of batches blended at all."""
+
+    mixup_alpha: float = 0.8
+    cutmix_alpha: float = 1.0
+    cutmix_prob: float = 0.5
+    prob: float = 1.0
+
+
+@dataclass
 class SplitConfig:
     ann_file: str | None = None  # a list file; relative paths are under data.root
     data_prefix: str | None = None  # default: data.data_prefix
@@ -176,6 +188,7 @@ class DataConfig:
     # pose: the skeleton stream(s) every split's GenSkeFeat makes (j, b, jm, bm): one
     # config trains each stream (--set data.feats=[b]); 3 input channels per stream
     feats: list[str] | None = None
+    mix: MixConfig | None = None  # Mixup / CutMix of the training batches (recognition)
 
 
 @dataclass
@@ -512,6 +525,20 @@ def validate(cfg: Config, path: str) -> None:
         raise ConfigError(
             f"{path}: train.label_smoothing: {cfg.train.label_smoothing} is not in [0, 1)"
         )
+    mix = cfg.data.mix
+    if mix is not None:
+        if cfg.data.kind not in ("video", "rawframes") or cfg.data.multi_class:
+            raise ConfigError(
+                f"{path}: data.mix: Mixup / CutMix blend single-label clips (data.kind video "
+                f"or rawframes), not {'multi-label ' if cfg.data.multi_class else ''}"
+                f"{cfg.data.kind} data"
+            )
+        try:
+            from .data.mix import MixupCutmix
+
+            MixupCutmix(cfg.model.num_classes, **dataclasses.asdict(mix))
+        except ValueError as e:
+            raise ConfigError(f"{path}: data.mix: {e}") from None
     weights = cfg.train.class_weights
     if weights is not None and (len(weights) != cfg.model.num_classes or min(weights) < 0):
         raise ConfigError(

@@ -3,6 +3,7 @@ synthetic set generated if asked and absent), datasets, loaders and the model.""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -298,6 +299,11 @@ def build_loader(
         from ..data.ava import collate_detection
 
         extra["collate_fn"] = collate_detection
+    if train and cfg.data.mix is not None:
+        from ..data.mix import MixupCutmix
+
+        options = dataclasses.asdict(cfg.data.mix)
+        extra["collate_fn"] = MixupCutmix(cfg.model.num_classes, seed=cfg.train.seed, **options)
     loader = make_loader(
         dataset,
         batch_size=cfg.data.batch_size if train else cfg.data.test_batch_size,
