@@ -54,6 +54,21 @@ ZOO = {
     "r2plus1d_r34": ("r2plus1d/r2plus1d_r34_8xb8-8x8x1-180e_kinetics400-rgb.py", {}, {}),
     "ircsn_r152": ("csn/ircsn_r152_32x2x1-180e_kinetics400-rgb.py", {}, {}),
     "ipcsn_r152": ("csn/ipcsn_r152_32x2x1-180e_kinetics400-rgb.py", {}, {}),
+    # transformers
+    **{
+        f"timesformer_{name.lower()}": (
+            f"timesformer/timesformer_{name}_8xb8-8x32x1-15e_kinetics400-rgb.py",
+            {},
+            {},
+        )
+        for name in ("divST", "jointST", "spaceOnly")
+    },
+    "vit_b16_videomae": ("videomae/vit-base-p16_videomae-k400-pre_16x4x1_kinetics-400.py", {}, {}),
+    "vit_s16_videomaev2": (
+        "videomaev2/vit-small-p16_videomaev2-vit-g-dist-k710-pre_16x4x1_kinetics-400.py",
+        {},
+        {},
+    ),
     # skeletons: the NTU60-xsub 2D joint configs
     "stgcn": ("../skeleton/stgcn/stgcn_8xb16-joint-u100-80e_ntu60-xsub-keypoint-2d.py", {}, {}),
     "stgcnpp": (

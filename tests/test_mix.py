@@ -131,3 +131,29 @@ def test_the_training_loader_blends(tmp_path):
     assert (batch["label"] > 0).sum() > 4
     test_loader, _ = build_loader(cfg, "test")
     assert next(iter(test_loader))["label"].dim() == 1  # evaluation is never blended
+
+
+def test_repeated_augmentation_gives_each_video_several_draws(tmp_path):
+    from actionkit.engine.builder import build_loader
+
+    root = make_small_dataset(tmp_path / "data")
+    cfg = load_config(small_config(tmp_path, root), ["data.repeat_aug=3", "data.num_workers=0"])
+    loader, sampler = build_loader(cfg, "train")
+    sampler.set_epoch(0)
+    batch = next(iter(loader))
+    assert batch["inputs"].shape[0] == 12 and batch["label"].shape == (12,)  # 4 videos x 3
+    index = batch["index"].view(4, 3)
+    assert (index == index[:, :1]).all() and len(set(index[:, 0].tolist())) == 4
+    assert (batch["label"].view(4, 3) == batch["label"].view(4, 3)[:, :1]).all()
+    draws = batch["inputs"].view(4, 3, *batch["inputs"].shape[1:])
+    assert not torch.equal(draws[:, 0], draws[:, 1])  # RandomResizedCrop drew anew
+    # the same again (workers, resumes), and evaluation is one clip per video
+    sampler.set_epoch(0)
+    assert torch.equal(next(iter(loader))["inputs"], batch["inputs"])
+    assert next(iter(build_loader(cfg, "test")[0]))["inputs"].shape[0] == 3
+    mixed = load_config(small_config(tmp_path, root), ["data.repeat_aug=2", "data.mix={}"])
+    loader, sampler = build_loader(mixed, "train")
+    sampler.set_epoch(0)
+    assert next(iter(loader))["label"].shape == (8, 3)
+    with pytest.raises(ConfigError, match="data.repeat_aug: 0"):
+        load_config(small_config(tmp_path, root), ["data.repeat_aug=0"])

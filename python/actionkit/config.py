@@ -189,6 +189,9 @@ class DataConfig:
     # config trains each stream (--set data.feats=[b]); 3 input channels per stream
     feats: list[str] | None = None
     mix: MixConfig | None = None  # Mixup / CutMix of the training batches (recognition)
+    # repeated augmentation (VideoMAE's num_sample): each training video gives this many
+    # differently augmented clips per batch (batch_size videos, batch_size x N clips)
+    repeat_aug: int = 1
 
 
 @dataclass
@@ -525,6 +528,19 @@ def validate(cfg: Config, path: str) -> None:
         raise ConfigError(
             f"{path}: train.label_smoothing: {cfg.train.label_smoothing} is not in [0, 1)"
         )
+    if (
+        cfg.data.repeat_aug < 1
+        or cfg.data.repeat_aug > 1
+        and cfg.data.kind
+        not in (
+            "video",
+            "rawframes",
+        )
+    ):
+        raise ConfigError(
+            f"{path}: data.repeat_aug: {cfg.data.repeat_aug} (a count >= 1; above 1 for video "
+            f"or rawframes clips, not {cfg.data.kind})"
+        )
     mix = cfg.data.mix
     if mix is not None:
         if cfg.data.kind not in ("video", "rawframes") or cfg.data.multi_class:
@@ -608,8 +624,11 @@ TRANSFORMS = (
     "TenCrop",
     "Flip",
     "ColorJitter",
+    "RandAugment",
+    "RandomErasing",
     "FormatShape",
 )
+AUGMENTS = ("RandAugment", "RandomErasing")  # (in data.augment)
 
 
 def build_sampler(spec: dict, path: str = "sampler"):
@@ -619,9 +638,10 @@ def build_sampler(spec: dict, path: str = "sampler"):
 
 
 def build_transform(spec: dict, path: str = "transform"):
-    from .data import transforms
+    from .data import augment, transforms
 
-    return _build("transform", transforms, TRANSFORMS, spec, path)
+    module = augment if isinstance(spec, dict) and spec.get("type") in AUGMENTS else transforms
+    return _build("transform", module, TRANSFORMS, spec, path)
 
 
 POSE_TRANSFORMS = (

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, default_collate
 
 from ..errors import DataError, UsageError
 from .decode import DecodeError, VideoReader
@@ -106,8 +106,12 @@ class _ClipDataset(Dataset):
         decode_timeout: float | None = 60.0,
         start_index: int = 0,
         seed: int = 0,
+        repeats: int = 1,
         **reader_options,
     ):
+        if repeats < 1:
+            raise UsageError(f"repeats must be >= 1, got {repeats}")
+        self.repeats = repeats
         self.ann_file = os.fspath(ann_file)
         self.entries = parse_list(ann_file, self.kind, data_prefix)
         self.sampler = sampler
@@ -186,6 +190,11 @@ class _ClipDataset(Dataset):
         for tries in range(self.max_retries + 1):
             try:
                 inputs, label = self.load(attempt, rng)
+                if self.repeats > 1:  # repeated augmentation: more draws from the same rng
+                    more = [self.load(attempt, rng) for _ in range(self.repeats - 1)]
+                    inputs = torch.stack([inputs, *(m[0] for m in more)])
+                    label = torch.stack([label, *(m[1] for m in more)])
+                    return {"inputs": inputs, "label": label, "index": attempt, "repeats": True}
                 return {"inputs": inputs, "label": label, "index": attempt}
             except DecodeError as e:
                 if not self.skip_invalid:
@@ -256,6 +265,19 @@ class _FirstFrames:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def collate_clips(samples: list[dict]) -> dict:
+    """``default_collate``, with the draws of repeated augmentation (samples marked
+    ``repeats``: inputs ``[n, ...]``) laid out as ``n`` consecutive samples each."""
+    batch = default_collate(samples)
+    if batch.pop("repeats", None) is None:
+        return batch
+    n = batch["inputs"].shape[1]
+    batch["index"] = batch["index"][:, None].expand(-1, n)
+    for key in ("inputs", "label", "index"):
+        batch[key] = batch[key].flatten(0, 1)
+    return batch
 
 
 def make_loader(

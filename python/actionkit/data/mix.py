@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.utils.data import default_collate
+
+from .datasets import collate_clips
 
 
 @dataclass
@@ -49,8 +50,8 @@ class MixupCutmix:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
 
     def __call__(self, samples: list[dict]) -> dict:
-        batch = default_collate(samples)
-        rng = np.random.default_rng([self.seed, *(int(s["index"]) for s in samples)])
+        batch = collate_clips(samples)  # (repeated augmentation's draws laid out)
+        rng = np.random.default_rng([self.seed, *(int(i) for i in batch["index"])])
         return self.blend(batch, rng)
 
     def blend(self, batch: dict, rng: np.random.Generator) -> dict:

@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader
 
 from ..config import Config, ConfigError, SplitConfig, build_sampler, build_transform
 from ..data import transforms as T
-from ..data.datasets import RawframeDataset, VideoDataset, make_loader
+from ..data.datasets import RawframeDataset, VideoDataset, collate_clips, make_loader
 from ..losses import ClassificationLoss
 from .dist import SINGLE, DistInfo, barrier
 from .sampler import EpochSampler
@@ -121,7 +121,12 @@ def class_names(cfg: Config) -> list[str] | None:
     """The class names in label order: ``data.classes`` (a file), else ``classes.txt``
     beside the train list (where ``actionkit-data build-list`` writes it), else in
     ``data.root``; None if there is none. One name per line (names may hold spaces); a
-    file whose count differs from ``model.num_classes`` is a ConfigError."""
+    file whose count differs from ``model.num_classes`` is a ConfigError. Self-supervised
+    pre-training has no classes (None)."""
+    from ..models.registry import task_of
+
+    if task_of(cfg.model.name) == "pretraining":
+        return None
     root = Path(cfg.data.root)
     if cfg.data.kind == "ava" and not cfg.data.classes:
         return _ava_class_names(cfg)
@@ -190,7 +195,9 @@ def build_pipeline(split_cfg: SplitConfig, where: str) -> T.Compose:
     )
 
 
-def build_dataset(cfg: Config, split: str):
+def build_dataset(cfg: Config, split: str, repeats: int = 1):
+    """The dataset of ``split``; ``repeats`` (video / rawframe clips) makes each sample
+    that many augmented draws of one video (repeated augmentation)."""
     split_cfg = split_config(cfg, split)
     where = f"{cfg.source}: data.{split}"
     path = ann_file(cfg, split)
@@ -242,6 +249,7 @@ def build_dataset(cfg: Config, split: str):
         multi_class=cfg.data.multi_class,
         num_classes=cfg.model.num_classes,
         seed=cfg.train.seed,
+        repeats=repeats,
         **options,
     )
 
@@ -289,8 +297,9 @@ def build_loader(
     """The loader of ``split`` and its sampler: shuffled and sharded for training;
     sharded in order (padded; gathered results are de-duplicated by index) otherwise, and
     for the train split too with ``evaluate`` (``actionkit-test --split train``)."""
-    dataset = dataset if dataset is not None else build_dataset(cfg, split)
     train = split == "train" and not evaluate
+    repeats = cfg.data.repeat_aug if train else 1
+    dataset = dataset if dataset is not None else build_dataset(cfg, split, repeats)
     sampler = EpochSampler(
         len(dataset), shuffle=train, seed=cfg.train.seed, rank=info.rank, world_size=info.world_size
     )
@@ -299,6 +308,8 @@ def build_loader(
         from ..data.ava import collate_detection
 
         extra["collate_fn"] = collate_detection
+    if repeats > 1:
+        extra["collate_fn"] = collate_clips
     if train and cfg.data.mix is not None:
         from ..data.mix import MixupCutmix
 

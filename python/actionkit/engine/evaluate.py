@@ -282,15 +282,53 @@ def model_classes(model) -> int:
     return (head[-1] if isinstance(head, nn.Sequential) else head).out_features
 
 
+class ReconstructionEvaluator:
+    """Self-supervised pre-training (VideoMAE): the model's reconstruction loss averaged
+    over the split, each batch with the same masks in every evaluation (a generator
+    seeded by the batch's first sample index), so epochs compare. Lower is better."""
+
+    METRICS = ("recon_loss",)
+
+    def __init__(self, cfg=None, class_names=None):
+        self.last: float | None = None
+
+    @torch.no_grad()
+    def evaluate(self, model, loader, device, info: DistInfo = SINGLE, amp="none") -> dict:
+        model.eval()
+        local = []
+        for batch in loader:
+            generator = torch.Generator().manual_seed(int(batch["index"][0]))
+            with autocast(device, amp):
+                inputs = batch["inputs"].to(device, non_blocking=True)
+                loss = model.reconstruction_loss(inputs, generator)
+            local.append((batch["index"].tolist(), float(loss), len(batch["index"])))
+        seen, total, count = set(), 0.0, 0
+        for part in gather_objects(local, info):  # padding duplicates counted once
+            for index, loss, n in part:
+                if index[0] not in seen:
+                    seen.add(index[0])
+                    total, count = total + loss * n, count + n
+        self.last = total / max(count, 1)
+        return {"recon_loss": round(self.last, 6)}
+
+    def results(self, dataset=None) -> dict[str, object]:
+        return {}
+
+
+# metrics where a lower value is better (the Trainer's best checkpoint)
+LOWER_IS_BETTER = {"recon_loss"}
+
 EVALUATORS = {
     "classification": ClassificationEvaluator,
     "detection": DetectionEvaluator,
     "localization": LocalizationEvaluator,
     "localization_tem": TEMEvaluator,
     "localization_pem": LocalizationEvaluator,
+    "pretraining": ReconstructionEvaluator,
 }
 METRICS = {task: LocalizationEvaluator.METRICS for task in EVALUATORS if task != "classification"}
 METRICS["detection"] = DetectionEvaluator.METRICS
+METRICS["pretraining"] = ReconstructionEvaluator.METRICS
 
 
 def build_evaluator(cfg, model, class_names: list[str] | None = None):

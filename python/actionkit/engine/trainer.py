@@ -27,7 +27,7 @@ from .checkpoint import (
     set_rng_state,
 )
 from .dist import barrier, destroy, gather_objects, init_distributed
-from .evaluate import build_evaluator
+from .evaluate import LOWER_IS_BETTER, build_evaluator
 from .monitor import Monitor, Timer
 from .optim import LRSchedule, build_optimizer
 
@@ -349,7 +349,8 @@ class Trainer:
                 f"{self.cfg.source}: train.best_metric: {key!r} is not among the metrics "
                 f"{list(metrics)}"
             )
-        if self.best is None or metrics[key] > self.best["value"]:
+        value, best = metrics[key], None if self.best is None else self.best["value"]
+        if best is None or (value < best if key in LOWER_IS_BETTER else value > best):
             self.best = {"metric": key, "value": metrics[key], "epoch": self.epoch}
             return True
         return False
