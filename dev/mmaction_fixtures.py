@@ -33,6 +33,8 @@ TIMESFORMER = "timesformer/timesformer_%s_8xb8-8x32x1-15e_kinetics400-rgb.py"
 VIDEOMAE = "videomae/vit-%s-p16_videomae-k400-pre_16x4x1_kinetics-400.py"
 VIDEOMAEV2 = "videomaev2/vit-%s-p16_videomaev2-vit-g-dist-k710-pre_16x4x1_kinetics-400.py"
 SMALL_CLIP = {"img_size": 64, "num_frames": 4}
+SWIN = "swin/swin-%s-p244-w877_in1k-pre_8xb8-amp-32x2x1-30e_kinetics400-rgb.py"
+SWIN_B = SWIN % "base"
 # name -> (config, input shape, backbone overrides, head overrides)
 MODELS_TO_FIX = {
     # PoseC3D: one architecture for keypoint and limb heatmaps (17 channels each)
@@ -108,6 +110,12 @@ MODELS_TO_FIX = {
     "vit_b16_videomae_96": (VIDEOMAE % "base", (1, 1, 3, 4, 96, 96), SMALL_CLIP, {}),
     "vit_l16_videomae": (VIDEOMAE % "large", (1, 1, 3, 4, 64, 64), SMALL_CLIP, {}),
     "vit_s16_videomaev2": (VIDEOMAEV2 % "small", (1, 2, 3, 4, 64, 64), SMALL_CLIP, {}),
+    # 16 frames of 64 x 64: 8 x 16 x 16 tokens, full 8 x 7 x 7 windows (shifted ones and
+    # zero-padded partial ones); then 4 frames of 48 x 80: windows clipped in time
+    "swin3d_t": (SWIN % "tiny", (1, 2, 3, 16, 64, 64), {}, {}),
+    "swin3d_t_small_clip": (SWIN % "tiny", (1, 1, 3, 4, 48, 80), {}, {}),
+    "swin3d_s": (SWIN % "small", (1, 1, 3, 16, 64, 64), {}, {}),
+    "swin3d_b": (SWIN_B, (1, 1, 3, 16, 64, 64), {}, {}),
 }
 NUM_CLASSES = 7
 
@@ -312,6 +320,48 @@ def pretrained_cases() -> dict:
             probes = {k: probe(k, v) for k, v in first.items() if k in from_file}
             cases["models"][name] = {"config": config, "from_file": from_file, "probes": probes}
             print(name, f"{len(from_file)} of {len(first)} tensors from the file")
+    return cases
+
+
+def swin_pretrained_cases() -> dict:
+    """MMAction2's ``SwinTransformer3D.inflate_weights`` on a seeded image Swin-T in the
+    Swin release layout (``{"model": state}``; one table from a 12x12 window, to be
+    resized): per backbone key whether the file determined it and a probe of its value."""
+    import tempfile
+
+    from mmaction.models.backbones import SwinTransformer3D
+
+    shapes = []
+    for key, value in SwinTransformer3D(arch="tiny").state_dict().items():
+        if key.endswith("relative_position_index"):
+            continue
+        shape = tuple(value.shape)
+        if key == "patch_embed.proj.weight":
+            shape = shape[:2] + shape[3:]
+        elif key.endswith("relative_position_bias_table"):
+            side = 23 if key.startswith("layers.0.blocks.0.") else 13
+            shape = (side * side, shape[1])
+        shapes.append((key.replace("norm3.", "norm."), shape))
+    seed = 8
+    cases = {"mmaction": mmaction.__version__, "shapes": shapes, "seed": seed}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "swin_tiny_patch4_window7_224.pth")
+        torch.save({"model": make_state(shapes, seed)}, path)
+        states = []
+        for build_seed in (1, 2):
+            torch.manual_seed(build_seed)
+            backbone = SwinTransformer3D(arch="tiny", pretrained=path, pretrained2d=True)
+            backbone.init_weights()
+            states.append(backbone.state_dict())
+    first, second = states
+    from_file = [
+        k
+        for k, v in first.items()
+        if not k.endswith("relative_position_index") and torch.equal(v, second[k])
+    ]
+    cases["from_file"] = from_file
+    cases["probes"] = {k: probe(k, first[k]) for k in from_file}
+    print("swin_pretrained", f"{len(from_file)} of {len(first)} tensors from the file")
     return cases
 
 
@@ -1359,9 +1409,15 @@ def main() -> None:
         if only and name not in only:
             continue
         model = build(config, backbone, head).eval()
-        shapes = [(k, tuple(v.shape)) for k, v in model.state_dict().items()]
+        # (Swin's relative position indices are derived, not weights: the model keeps its own)
+        shapes = [
+            (k, tuple(v.shape))
+            for k, v in model.state_dict().items()
+            if not k.endswith("relative_position_index")
+        ]
         state = make_state(shapes)
-        model.load_state_dict(state)
+        missing = model.load_state_dict(state, strict=False).missing_keys
+        assert all(k.endswith("relative_position_index") for k in missing), missing
         x = make_input(shape)
         with torch.no_grad():
             logits = model(x, mode="tensor", stage="head")
@@ -1401,6 +1457,7 @@ def main() -> None:
         "localization_metrics": localization_metric_cases,
         "pretrained": pretrained_cases,
         "transformers": transformer_cases,
+        "swin_pretrained": swin_pretrained_cases,
     }
     for name, make in cases.items():
         if not only or name in only:

@@ -43,7 +43,12 @@ PARITY = {
     "vit_b16_videomae_96": ("vit_b16_videomae", SMALL_CLIP),
     "vit_s16_videomaev2": ("vit_s16_videomaev2", SMALL_CLIP),
     "vit_l16_videomae": ("vit_l16_videomae", SMALL_CLIP),
+    "swin3d_t": ("swin3d_t", {}),
+    "swin3d_t_small_clip": ("swin3d_t", {}),
+    "swin3d_s": ("swin3d_s", {}),
+    "swin3d_b": ("swin3d_b", {}),
 }
+SLOW_PARITY = {"vit_l16_videomae", "swin3d_b"}  # over 10 s each
 # MMAction2 builds these from one config with another: one fixture serves both.
 SAME_NETWORK = {"x3d_m": "x3d_s"}
 
@@ -58,7 +63,7 @@ def mmaction_checkpoint(fixture: dict, path: Path) -> Path:
 
 @pytest.mark.parametrize(
     "fixture_name",
-    [pytest.param(n, marks=pytest.mark.slow) if n == "vit_l16_videomae" else n for n in PARITY],
+    [pytest.param(n, marks=pytest.mark.slow) if n in SLOW_PARITY else n for n in PARITY],
 )
 def test_logits_equal_mmaction2(fixture_name, tmp_path):
     fixture_file = SAME_NETWORK.get(fixture_name, fixture_name)
@@ -159,6 +164,7 @@ SMOKE_INPUTS = {  # name -> (input shape, output rows)
     "vit_l16_videomae": ((1, 1, 3, 16, 32, 32), 1),
     "vit_s16_videomaev2": ((1, 1, 3, 16, 32, 32), 1),
     "vit_b16_videomaev2": ((1, 1, 3, 16, 32, 32), 1),
+    "swin3d_t": ((1, 2, 3, 4, 32, 32), 2),
 }
 
 
@@ -186,6 +192,7 @@ DYNAMIC_EXPORT = {
     "slowfast_r50",
     "timesformer_divst",
     "vit_s16_videomaev2",
+    "swin3d_t",
 }
 
 
@@ -194,7 +201,9 @@ def test_every_registered_model_has_a_smoke_test():
 
     # (the engine tests register a tiny model of their own; the zoo is TEST_INPUTS)
     assert set(TEST_INPUTS) <= set(models.list_models())
-    assert set(TEST_INPUTS) <= set(SMOKE_INPUTS) | {"tsn_r50", "tsn_r101"}
+    # (the larger Swins are Swin-T's code with more blocks: their parity tests run them)
+    larger = {"tsn_r50", "tsn_r101", "swin3d_s", "swin3d_b", "swin3d_l"}
+    assert set(TEST_INPUTS) <= set(SMOKE_INPUTS) | larger
 
 
 @pytest.mark.parametrize("name", list(SMOKE_INPUTS))
@@ -301,10 +310,11 @@ def test_onnx_export_runs_in_onnxruntime(name, tmp_path):
     fixed_frames = getattr(model.backbone, "fixed_frames", None)
     if fixed_frames:  # a clip length the model fixes stays as it is
         other = (*other[:-3], shape[-3], *other[-2:])
+    fixed_size = getattr(model.backbone, "fixed_size", False)
     if dynamic:  # batch, (T,) H, W
-        free = 1 if name in FIXED_INPUT else len(shape) - 2 - bool(fixed_frames)
+        free = 1 if name in FIXED_INPUT or fixed_size else len(shape) - 2 - bool(fixed_frames)
         assert len(axes) == free
-    if dynamic and name not in FIXED_INPUT:
+    if dynamic and name not in FIXED_INPUT and not fixed_size:
         tries.append(other)
     for size in tries:
         x = torch.randn(size)

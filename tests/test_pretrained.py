@@ -203,3 +203,22 @@ def test_config_pretrained(tmp_path, resnet50_file):
     )
     with pytest.raises(ConfigError, match="model.checkpoint and model.pretrained"):
         load_config(tmp_path / "both.yaml")
+
+
+def test_image_swin_inflates_into_video_swin_as_mmaction2_does(tmp_path):
+    # MMAction2's SwinTransformer3D.inflate_weights on the same seeded image Swin-T (the
+    # Swin release layout, {"model": state}; one table from a 12x12 window, resized):
+    # every tensor the file determines equals MMAction2's
+    fixture = torch.load(FIXTURES / "swin_pretrained.pt", weights_only=True)
+    path = tmp_path / "swin_tiny_patch4_window7_224.pth"
+    state = make_state(fixture["shapes"], fixture["seed"])
+    state["layers.0.blocks.1.attn_mask"] = torch.zeros(64, 49, 49)  # as the releases hold
+    torch.save({"model": state}, path)
+    model = models.create("swin3d_t", num_classes=4, pretrained=str(path))
+    report = model.pretrained_report
+    own = model.backbone.state_dict()
+    assert set(fixture["from_file"]) == set(report.loaded) | set(report.inflated)
+    for key in fixture["from_file"]:
+        assert probe(key, own[key]) == pytest.approx(fixture["probes"][key], rel=1e-6), key
+    assert report.inflated == ["patch_embed.proj.weight"] and not report.mismatched
+    assert "layers.0.blocks.1.attn_mask" in report.unused

@@ -83,6 +83,10 @@ def read_checkpoint(path: str | os.PathLike, trust: bool = False) -> Checkpoint:
         found = Checkpoint(path, state, "mmaction")
     elif all(isinstance(v, torch.Tensor) for v in payload.values()):
         found = Checkpoint(path, payload, "state_dict")
+    elif isinstance(payload.get("model"), dict) and all(
+        isinstance(v, torch.Tensor) for v in payload["model"].values()
+    ):  # a bare state dict under "model" (the Swin / DeiT releases' layout)
+        found = Checkpoint(path, payload["model"], "state_dict")
     else:
         raise CheckpointError(f"{path}: no state dict inside (keys: {sorted(payload)[:5]})")
     odd = [k for k, v in found.state.items() if not isinstance(v, torch.Tensor)]

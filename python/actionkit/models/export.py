@@ -3,10 +3,11 @@ while exporting (the temporal shift as slices and a concatenation), so the graph
 standard ops only and run in onnxruntime, TensorRT and friends.
 
 ONNX files take any batch size, and any clip length and frame size where the model
-allows (every zoo model but C3D, :data:`FIXED_INPUT`, and the VideoMAE ViTs, whose
-position table fixes the clip length: a backbone's ``fixed_frames``); the number of views per sample
-(TSN/TSM segments x crops, 3D clips x crops) stays the exported one: TSM's shift needs
-its segments together."""
+allows (every zoo model but C3D, :data:`FIXED_INPUT`; the VideoMAE ViTs, whose
+position table fixes the clip length: a backbone's ``fixed_frames``; Video Swin, whose
+shifted-window masks are computed for one clip size: a backbone's ``fixed_size``); the
+number of views per sample (TSN/TSM segments x crops, 3D clips x crops) stays the
+exported one: TSM's shift needs its segments together."""
 
 from __future__ import annotations
 
@@ -27,10 +28,11 @@ def dynamic_axes(model: nn.Module, example: torch.Tensor) -> dict[int, str]:
     axes = {0: "batch"}
     if getattr(model, "skeleton", False):
         return axes | {3: "time"}
-    if getattr(model, "name", None) not in FIXED_INPUT:
+    backbone = getattr(model, "backbone", None)
+    if getattr(model, "name", None) not in FIXED_INPUT and not getattr(backbone, "fixed_size", 0):
         names = ("time", "height", "width") if example.dim() == 6 else ("height", "width")
         axes |= {example.dim() - len(names) + i: n for i, n in enumerate(names)}
-        if getattr(getattr(model, "backbone", None), "fixed_frames", None):
+        if getattr(backbone, "fixed_frames", None):
             axes.pop(example.dim() - 3)
     return axes
 

@@ -121,6 +121,43 @@ def _backbone_state(path: str, trust: bool):
     return found, names, aside
 
 
+def _swin_2d(backbone: nn.Module, source: dict, names: dict, aside: list) -> None:
+    """An image Swin's weights made fit for Video Swin, as MMAction2's
+    ``SwinTransformer3D.inflate_weights`` makes them: its final ``norm`` is ``norm3``;
+    each relative position bias table (resized bicubically when the image window differs
+    from the video window's height and width) is repeated over the ``2 wd - 1`` temporal
+    offsets; the derived ``relative_position_index`` / ``attn_mask`` buffers are set
+    aside. (The patch embedding's kernel is inflated like any 2D kernel.)"""
+    from .backbones.swin import SwinTransformer3D
+
+    if not isinstance(backbone, SwinTransformer3D):
+        return
+    if "norm.weight" in source and "norm3.weight" not in source:
+        for part in ("weight", "bias"):
+            source[f"norm3.{part}"], names[f"norm3.{part}"] = (
+                source.pop(f"norm.{part}"),
+                f"norm.{part}",
+            )
+    own = backbone.state_dict()
+    for key in list(source):
+        if key.endswith(("relative_position_index", "attn_mask")):
+            aside.append(names.pop(key))
+            del source[key]
+        elif key.endswith("relative_position_bias_table") and key in own:
+            table, target = source[key], own[key]
+            if table.shape == target.shape or table.shape[1] != target.shape[1]:
+                continue  # (a 3D table, or another head count: reported as mismatched)
+            wd, wh, ww = backbone.layers[0].window
+            side = int(round(table.shape[0] ** 0.5))
+            if table.shape[0] != (2 * wh - 1) * (2 * ww - 1) and side * side == table.shape[0]:
+                grid = table.T.reshape(1, -1, side, side)
+                grid = torch.nn.functional.interpolate(
+                    grid, size=(2 * wh - 1, 2 * ww - 1), mode="bicubic"
+                )
+                table = grid.reshape(table.shape[1], -1).T
+            source[key] = table.repeat(2 * wd - 1, 1)
+
+
 def _pathways(backbone: nn.Module) -> list[str]:
     """Prefixes (``"slow_path."``) of SlowFast pathways in ``backbone``."""
     from .backbones.resnet3d import ResNet3dPathway
@@ -154,6 +191,7 @@ def load_pretrained(
     path = os.fspath(path)
     backbone = getattr(model, "backbone", model)
     source, source_names, aside = _backbone_state(path, trust)
+    _swin_2d(backbone, source, source_names, aside)
     report = PretrainedReport(path)
     pathways = _pathways(backbone)
     used: set[str] = set()

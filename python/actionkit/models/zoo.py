@@ -11,6 +11,7 @@ from .backbones import (
     ResNet3d,
     ResNet3dSlowFast,
     ResNetTSM,
+    SwinTransformer3D,
     TimeSformer,
     VisionTransformer,
 )
@@ -44,6 +45,10 @@ TEST_INPUTS = {
     "vit_l16_videomae": (1, 3, 16, 224, 224),
     "vit_s16_videomaev2": (1, 3, 16, 224, 224),
     "vit_b16_videomaev2": (1, 3, 16, 224, 224),
+    "swin3d_t": (1, 3, 32, 224, 224),
+    "swin3d_s": (1, 3, 32, 224, 224),
+    "swin3d_b": (1, 3, 32, 224, 224),
+    "swin3d_l": (1, 3, 32, 224, 224),
 }
 
 
@@ -269,3 +274,35 @@ def vit_b16_videomaev2(num_classes: int = 400, dropout: float = 0.0, **kwargs) -
     """ViT-B/16 distilled from VideoMAE V2's ViT-g (the VideoMAE ViT-B architecture;
     ``vit-base-p16_videomaev2-vit-g-dist-k710-pre_16x4x1``)."""
     return _videomae(768, 12, 12, num_classes, dropout, **kwargs)
+
+
+def _swin(arch: str, drop_path_rate: float, num_classes: int, dropout: float, **kwargs):
+    backbone = SwinTransformer3D(arch, drop_path_rate=drop_path_rate, **kwargs)
+    model = Recognizer3D(backbone, I3DHead(num_classes, backbone.out_channels, dropout))
+    model.checkpoint_ignore = tuple(f"backbone.{k}" for k in backbone.derived_buffers)
+    return model
+
+
+@register_model
+def swin3d_t(num_classes: int = 400, dropout: float = 0.5, drop_path_rate: float = 0.1, **kwargs):
+    """Video Swin-T: 96 wide, (2, 2, 6, 2) blocks, 2x4x4 patches, 8x7x7 windows, 32 x 224
+    x 224 clips (``swin-tiny-p244-w877_in1k-pre_8xb8-amp-32x2x1-30e``)."""
+    return _swin("tiny", drop_path_rate, num_classes, dropout, **kwargs)
+
+
+@register_model
+def swin3d_s(num_classes: int = 400, dropout: float = 0.5, drop_path_rate: float = 0.2, **kwargs):
+    """Video Swin-S: Swin-T with (2, 2, 18, 2) blocks (``swin-small-p244-w877_...``)."""
+    return _swin("small", drop_path_rate, num_classes, dropout, **kwargs)
+
+
+@register_model
+def swin3d_b(num_classes: int = 400, dropout: float = 0.5, drop_path_rate: float = 0.3, **kwargs):
+    """Video Swin-B: 128 wide, (2, 2, 18, 2) blocks (``swin-base-p244-w877_...``)."""
+    return _swin("base", drop_path_rate, num_classes, dropout, **kwargs)
+
+
+@register_model
+def swin3d_l(num_classes: int = 400, dropout: float = 0.5, drop_path_rate: float = 0.4, **kwargs):
+    """Video Swin-L: 192 wide, (2, 2, 18, 2) blocks (``swin-large-p244-w877_in22k-pre_...``)."""
+    return _swin("large", drop_path_rate, num_classes, dropout, **kwargs)

@@ -6,6 +6,7 @@ from .r2plus1d import ResNet2Plus1d
 from .resnet import ResNet
 from .resnet3d import ResNet3d, ResNet3dSlowFast
 from .resnet_tsm import ResNetTSM, TemporalShift
+from .swin import SwinTransformer3D
 from .timesformer import TimeSformer
 from .vit_mae import VisionTransformer
 from .x3d import X3D
@@ -18,6 +19,7 @@ __all__ = [
     "ResNet3d",
     "ResNet3dSlowFast",
     "ResNetTSM",
+    "SwinTransformer3D",
     "TemporalShift",
     "TimeSformer",
     "VisionTransformer",
