@@ -64,6 +64,14 @@ ZOO = {
         for name in ("divST", "jointST", "spaceOnly")
     },
     "vit_b16_videomae": ("videomae/vit-base-p16_videomae-k400-pre_16x4x1_kinetics-400.py", {}, {}),
+    **{
+        f"swin3d_{arch[0]}": (
+            f"swin/swin-{arch}-p244-w877_{pre}-pre_8xb8-amp-32x2x1-30e_kinetics400-rgb.py",
+            {},
+            {},
+        )
+        for arch, pre in (("tiny", "in1k"), ("small", "in1k"), ("base", "in1k"), ("large", "in22k"))
+    },
     "vit_s16_videomaev2": (
         "videomaev2/vit-small-p16_videomaev2-vit-g-dist-k710-pre_16x4x1_kinetics-400.py",
         {},
@@ -109,7 +117,7 @@ def build(name: str):
     cfg = Config.fromfile(config_path(config)).model
     if cfg.backbone.type not in ("STGCN", "AAGCN", "CTRGCN"):  # the GCNs take no such argument
         cfg.backbone.pretrained = None
-    if cfg.backbone.type in ("ResNetTSM", "ResNet3d", "ResNet3dSlowOnly"):
+    if cfg.backbone.type in ("ResNetTSM", "ResNet3d", "ResNet3dSlowOnly", "SwinTransformer3D"):
         cfg.backbone.pretrained2d = False
     if (cfg.backbone.get("norm_cfg") or {}).get("type") == "SyncBN":
         cfg.backbone.norm_cfg.type = "BN3d"  # one process: the same arithmetic
