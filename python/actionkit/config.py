@@ -528,22 +528,15 @@ def validate(cfg: Config, path: str) -> None:
         raise ConfigError(
             f"{path}: train.label_smoothing: {cfg.train.label_smoothing} is not in [0, 1)"
         )
-    if (
-        cfg.data.repeat_aug < 1
-        or cfg.data.repeat_aug > 1
-        and cfg.data.kind
-        not in (
-            "video",
-            "rawframes",
-        )
-    ):
+    clips = cfg.data.kind in ("video", "rawframes")
+    if cfg.data.repeat_aug < 1 or (cfg.data.repeat_aug > 1 and not clips):
         raise ConfigError(
             f"{path}: data.repeat_aug: {cfg.data.repeat_aug} (a count >= 1; above 1 for video "
             f"or rawframes clips, not {cfg.data.kind})"
         )
     mix = cfg.data.mix
     if mix is not None:
-        if cfg.data.kind not in ("video", "rawframes") or cfg.data.multi_class:
+        if not clips or cfg.data.multi_class:
             raise ConfigError(
                 f"{path}: data.mix: Mixup / CutMix blend single-label clips (data.kind video "
                 f"or rawframes), not {'multi-label ' if cfg.data.multi_class else ''}"

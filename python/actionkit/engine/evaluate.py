@@ -303,7 +303,7 @@ class ReconstructionEvaluator:
                 loss = model.reconstruction_loss(inputs, generator)
             local.append((batch["index"].tolist(), float(loss), len(batch["index"])))
         seen, total, count = set(), 0.0, 0
-        for part in gather_objects(local, info):  # padding duplicates counted once
+        for part in gather_objects(local, info):  # a padded batch repeating one, once
             for index, loss, n in part:
                 if index[0] not in seen:
                     seen.add(index[0])
