@@ -2,8 +2,8 @@
 a clip changes alike:
 
 - :class:`RandAugment`: RandAugment (Cubuk et al. 2020) as timm's
-  ``rand-m{M}-n{N}-mstd{S}-inc1`` defines it, the policy VideoMAE fine-tunes with and the
-  one MMAction2's transformer configs take from pytorchvideo: ``num_ops`` operations
+  ``rand-m{M}-n{N}-mstd{S}-inc1`` defines it, the policy VideoMAE fine-tunes with
+  (MMAction2's MViT configs use pytorchvideo's close relative): ``num_ops`` operations
   drawn with replacement from fifteen, each applied with probability ``prob`` at a
   magnitude drawn around ``magnitude`` (of 10) with std ``magnitude_std``; the
   "increasing" variants, where a higher magnitude always means a stronger change.
