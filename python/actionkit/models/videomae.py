@@ -32,8 +32,10 @@ def tube_mask(batch: int, grid: tuple[int, int, int], ratio: float, generator=No
     hidden = int(round(ratio * h * w))
     if not 0 < hidden < h * w:
         raise ValueError(f"mask_ratio {ratio} hides {hidden} of {h * w} patch positions")
-    noise = torch.rand(batch, h * w, generator=generator).to(device) if generator else None
-    noise = torch.rand(batch, h * w, device=device) if noise is None else noise
+    if generator is not None:  # (a CPU generator: drawn there, then moved)
+        noise = torch.rand(batch, h * w, generator=generator).to(device)
+    else:
+        noise = torch.rand(batch, h * w, device=device)
     order = noise.argsort(1)
     spatial = torch.zeros(batch, h * w, dtype=torch.bool, device=device)
     spatial.scatter_(1, order[:, :hidden], True)
@@ -99,6 +101,11 @@ class VideoMAEPretrainer(nn.Module):
         init_linear_trunc_normal(self)
         nn.init.trunc_normal_(self.mask_token, std=0.02)
         self.decoder_dims = decoder_dims
+        # the decoder's positions for the encoder's own grid, made once (not a weight)
+        count = encoder.grid[0] * encoder.grid[1] * encoder.grid[2]
+        self.register_buffer(
+            "decoder_pos", sinusoid_encoding(count, decoder_dims), persistent=False
+        )
 
     def forward(self, clips: Tensor, mask: Tensor) -> Tensor:
         """``clips: [N, 3, T, H, W]``, ``mask: [N, tubelets]`` (True: hidden, the same
@@ -108,7 +115,10 @@ class VideoMAEPretrainer(nn.Module):
         n, count, dims = tokens.shape
         visible = tokens[~mask].reshape(n, -1, dims)
         x = self.encoder_to_decoder(self.backbone.forward_tokens(visible))
-        pos = sinusoid_encoding(count, self.decoder_dims).to(x).expand(n, -1, -1)
+        pos = self.decoder_pos
+        if pos.shape[1] != count:  # another frame size
+            pos = sinusoid_encoding(count, self.decoder_dims)
+        pos = pos.to(x).expand(n, -1, -1)
         hidden_pos = pos[mask].reshape(n, -1, self.decoder_dims)
         x = torch.cat(
             (x + pos[~mask].reshape(n, -1, self.decoder_dims), self.mask_token + hidden_pos), 1

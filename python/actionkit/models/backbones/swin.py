@@ -68,7 +68,7 @@ def shift_mask(size, window, shift, device) -> Tensor:
 
 
 class WindowAttention3D(nn.Module):
-    def __init__(self, dims: int, window, heads: int, qkv_bias: bool = True, attn_drop=0.0):
+    def __init__(self, dims: int, window, heads: int, qkv_bias=True, attn_drop=0.0, proj_drop=0.0):
         super().__init__()
         self.heads, self.window, self.attn_drop = heads, tuple(window), attn_drop
         wd, wh, ww = self.window
@@ -85,6 +85,7 @@ class WindowAttention3D(nn.Module):
         self.register_buffer("relative_position_index", index, persistent=False)
         self.qkv = nn.Linear(dims, 3 * dims, bias=qkv_bias)
         self.proj = nn.Linear(dims, dims)
+        self.proj_drop = nn.Dropout(proj_drop)
         nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
 
     def forward(self, x: Tensor, mask: Tensor | None) -> Tensor:
@@ -105,7 +106,7 @@ class WindowAttention3D(nn.Module):
         drop = self.attn_drop if self.training else 0.0
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype), dropout_p=drop)
         out = out.view(b, nw, self.heads, n, -1).transpose(2, 3)
-        return self.proj(out.reshape(b, nw, n, c))
+        return self.proj_drop(self.proj(out.reshape(b, nw, n, c)))
 
 
 class Mlp(nn.Module):
@@ -123,7 +124,7 @@ class SwinTransformerBlock3D(nn.Module):
         super().__init__()
         self.window, self.shift = tuple(window), tuple(shift)
         self.norm1 = nn.LayerNorm(dims)
-        self.attn = WindowAttention3D(dims, window, heads)
+        self.attn = WindowAttention3D(dims, window, heads, proj_drop=drop)
         self.norm2 = nn.LayerNorm(dims)
         self.mlp = Mlp(dims, int(dims * mlp_ratio), drop)
         self.drop_path = DropPath(drop_path)
