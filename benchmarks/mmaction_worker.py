@@ -77,6 +77,9 @@ ZOO = {
         {},
         {},
     ),
+    "mvitv2_s": ("mvit/mvit-small-p244_32xb16-16x4x1-200e_kinetics400-rgb.py", {}, {}),
+    "mvitv2_b": ("mvit/mvit-base-p244_32x3x1_kinetics400-rgb.py", {}, {}),
+    "mvitv2_l": ("mvit/mvit-large-p244_40x3x1_kinetics400-rgb.py", {}, {}),
     # skeletons: the NTU60-xsub 2D joint configs
     "stgcn": ("../skeleton/stgcn/stgcn_8xb16-joint-u100-80e_ntu60-xsub-keypoint-2d.py", {}, {}),
     "stgcnpp": (

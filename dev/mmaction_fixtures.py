@@ -35,6 +35,9 @@ VIDEOMAEV2 = "videomaev2/vit-%s-p16_videomaev2-vit-g-dist-k710-pre_16x4x1_kineti
 SMALL_CLIP = {"img_size": 64, "num_frames": 4}
 SWIN = "swin/swin-%s-p244-w877_in1k-pre_8xb8-amp-32x2x1-30e_kinetics400-rgb.py"
 SWIN_B = SWIN % "base"
+MVIT = "mvit/mvit-%s.py"
+MVIT_S = MVIT % "small-p244_32xb16-16x4x1-200e_kinetics400-rgb"
+MVIT_CLIP = {"spatial_size": 64, "temporal_size": 4}
 # name -> (config, input shape, backbone overrides, head overrides)
 MODELS_TO_FIX = {
     # PoseC3D: one architecture for keypoint and limb heatmaps (17 channels each)
@@ -116,6 +119,13 @@ MODELS_TO_FIX = {
     "swin3d_t_small_clip": (SWIN % "tiny", (1, 1, 3, 4, 48, 80), {}, {}),
     "swin3d_s": (SWIN % "small", (1, 1, 3, 16, 64, 64), {}, {}),
     "swin3d_b": (SWIN_B, (1, 1, 3, 16, 64, 64), {}, {}),
+    # relative tables for 4 x 64 x 64 clips (a 2 x 16 x 16 grid: k and v pooled to 2 x 2
+    # at every scale); then 8 x 96 x 96 on the same tables: the tables resampled, odd
+    # grids (24 -> 12 -> 6 -> 3; k and v 3 x 3) and q / k of different lengths
+    "mvitv2_s": (MVIT_S, (1, 2, 3, 4, 64, 64), MVIT_CLIP, {}),
+    "mvitv2_s_96": (MVIT_S, (1, 1, 3, 8, 96, 96), MVIT_CLIP, {}),
+    "mvitv2_b": (MVIT % "base-p244_32x3x1_kinetics400-rgb", (1, 1, 3, 4, 64, 64), MVIT_CLIP, {}),
+    "mvitv2_l": (MVIT % "large-p244_40x3x1_kinetics400-rgb", (1, 1, 3, 4, 64, 64), MVIT_CLIP, {}),
 }
 NUM_CLASSES = 7
 

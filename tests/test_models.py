@@ -16,6 +16,7 @@ from .parity_weights import make_input, make_state
 FIXTURES = Path(__file__).parent / "fixtures" / "mmaction"
 # the transformers' fixtures: position tables for 64 x 64 frames (4 x 4 patches), 4 frames
 SMALL_CLIP = {"img_size": 64, "num_frames": 4}
+MVIT_CLIP = {"spatial_size": 64, "temporal_size": 4}  # MViT's relative tables for them
 # fixture -> (registered name, builder kwargs)
 PARITY = {
     "tsn_r18": ("tsn_r18", {}),
@@ -47,8 +48,12 @@ PARITY = {
     "swin3d_t_small_clip": ("swin3d_t", {}),
     "swin3d_s": ("swin3d_s", {}),
     "swin3d_b": ("swin3d_b", {}),
+    "mvitv2_s": ("mvitv2_s", MVIT_CLIP),
+    "mvitv2_s_96": ("mvitv2_s", MVIT_CLIP),
+    "mvitv2_b": ("mvitv2_b", MVIT_CLIP),
+    "mvitv2_l": ("mvitv2_l", MVIT_CLIP),
 }
-SLOW_PARITY = {"vit_l16_videomae", "swin3d_b"}  # over 10 s each
+SLOW_PARITY = {"vit_l16_videomae", "swin3d_b", "mvitv2_l"}  # over 10 s each
 # MMAction2 builds these from one config with another: one fixture serves both.
 SAME_NETWORK = {"x3d_m": "x3d_s"}
 
@@ -165,15 +170,20 @@ SMOKE_INPUTS = {  # name -> (input shape, output rows)
     "vit_s16_videomaev2": ((1, 1, 3, 16, 32, 32), 1),
     "vit_b16_videomaev2": ((1, 1, 3, 16, 32, 32), 1),
     "swin3d_t": ((1, 2, 3, 4, 32, 32), 2),
+    "mvitv2_s": ((1, 2, 3, 4, 32, 32), 2),
 }
 
 
 # The transformers' smoke, autocast and export tests run 2 of their blocks (identical
-# blocks repeated: the same code and graph, a sixth to a twelfth of the time); the parity
-# test above runs them at full depth.
+# blocks repeated: the same code and graph, a sixth to a twelfth of the time; MViT one
+# block per scale); the parity test above runs them at full depth.
 SHALLOW = {
     **{n: {"num_transformer_layers": 2} for n in SMOKE_INPUTS if n.startswith("timesformer")},
     **{n: {"depth": 2} for n in SMOKE_INPUTS if n.startswith("vit_")},
+    # MViT: one block per scale (a downscaling block each but the first)
+    "mvitv2_s": {
+        "arch": dict(embed_dims=96, num_layers=4, num_heads=1, downscale_indices=[1, 2, 3])
+    },
 }
 
 
@@ -201,8 +211,9 @@ def test_every_registered_model_has_a_smoke_test():
 
     # (the engine tests register a tiny model of their own; the zoo is TEST_INPUTS)
     assert set(TEST_INPUTS) <= set(models.list_models())
-    # (the larger Swins are Swin-T's code with more blocks: their parity tests run them)
-    larger = {"tsn_r50", "tsn_r101", "swin3d_s", "swin3d_b", "swin3d_l"}
+    # (the larger Swins and MViTs are the small ones' code with more blocks: their parity
+    # tests run them)
+    larger = {"tsn_r50", "tsn_r101", "swin3d_s", "swin3d_b", "swin3d_l", "mvitv2_b", "mvitv2_l"}
     assert set(TEST_INPUTS) <= set(SMOKE_INPUTS) | larger
 
 

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from actionkit import models
+from actionkit.models.backbones.mvit import relative_table
 from actionkit.models.backbones.timesformer import TimeSformer
 from actionkit.models.backbones.transformer import (
     DropPath,
@@ -107,6 +108,10 @@ def test_timesformer_temporal_branch_starts_as_the_identity():
     [
         ("timesformer_divst", {"num_transformer_layers": 2}),
         ("vit_s16_videomaev2", {"depth": 2}),
+        (
+            "mvitv2_s",
+            {"arch": dict(embed_dims=32, num_layers=2, num_heads=1, downscale_indices=[1])},
+        ),
     ],
 )
 def test_gradient_checkpointing_gives_the_same_gradients(name, kwargs):
@@ -114,13 +119,29 @@ def test_gradient_checkpointing_gives_the_same_gradients(name, kwargs):
     plain = models.create(name, num_classes=3, **kwargs)
     cp = models.create(name, num_classes=3, with_cp=True, **kwargs)
     cp.load_state_dict(plain.state_dict())
-    frames = 4 if name.startswith("timesformer") else 16
+    frames = 16 if name.startswith("vit") else 4
     x = torch.randn(1, 2, 3, frames, 32, 32)
     for model in (plain, cp):
         model.eval()  # no dropout / drop path: the two runs draw nothing
         model(x).logsumexp(1).sum().backward()
     for (n, a), b in zip(plain.named_parameters(), cp.parameters(), strict=True):
         torch.testing.assert_close(a.grad, b.grad, rtol=1e-5, atol=1e-7, msg=n)
+
+
+def test_mvit_relative_tables_read_by_offset():
+    # entry (i, j) is the table's row for the offset i - j (+ k - 1, so rows start at 0);
+    # the shorter axis's coordinates stretch to the longer's: 2 i - j + 3 for q = 2, k = 4,
+    # i - 2 j + 2 for q = 4, k = 2
+    table = torch.arange(7.0)[:, None]
+    q3 = relative_table(table[:5], 3, 3)[..., 0]
+    assert q3.tolist() == [[2, 1, 0], [3, 2, 1], [4, 3, 2]]
+    assert relative_table(table, 2, 4)[..., 0].tolist() == [[3, 2, 1, 0], [5, 4, 3, 2]]
+    assert relative_table(table, 4, 2)[..., 0].tolist() == [[2, 0], [3, 1], [4, 2], [5, 3]]
+    # a table of another length is resampled linearly first (align_corners=False)
+    short = torch.tensor([[0.0], [4.0], [8.0]])  # 3 rows for q = k = 4, which needs 7
+    ref = F.interpolate(short.t()[None], size=7, mode="linear")[0].t()
+    assert torch.equal(relative_table(short, 4, 4), relative_table(ref, 4, 4))
+    assert relative_table(short, 4, 4)[0, 0, 0] == ref[3, 0] == 4.0
 
 
 def test_videomae_encoder_on_a_subset_of_tokens():

@@ -6,6 +6,7 @@ from .backbones import (
     C2D,
     C3D,
     X3D,
+    MViT,
     ResNet,
     ResNet2Plus1d,
     ResNet3d,
@@ -49,6 +50,9 @@ TEST_INPUTS = {
     "swin3d_s": (1, 3, 32, 224, 224),
     "swin3d_b": (1, 3, 32, 224, 224),
     "swin3d_l": (1, 3, 32, 224, 224),
+    "mvitv2_s": (1, 3, 16, 224, 224),
+    "mvitv2_b": (1, 3, 32, 224, 224),
+    "mvitv2_l": (1, 3, 40, 312, 312),
 }
 
 
@@ -306,3 +310,28 @@ def swin3d_b(num_classes: int = 400, dropout: float = 0.5, drop_path_rate: float
 def swin3d_l(num_classes: int = 400, dropout: float = 0.5, drop_path_rate: float = 0.4, **kwargs):
     """Video Swin-L: 192 wide, (2, 2, 18, 2) blocks (``swin-large-p244-w877_in22k-pre_...``)."""
     return _swin("large", drop_path_rate, num_classes, dropout, **kwargs)
+
+
+def _mvit(size_name: str, frames: int, size: int, rate: float, num_classes: int, dropout, **kw):
+    options = dict(arch=size_name, temporal_size=frames, spatial_size=size, drop_path_rate=rate)
+    backbone = MViT(**{**options, **kw})
+    return Recognizer3D(backbone, I3DHead(num_classes, backbone.out_channels, dropout, 0.02))
+
+
+@register_model
+def mvitv2_s(num_classes: int = 400, dropout: float = 0.5, **kwargs) -> Recognizer3D:
+    """MViTv2-S: 16 blocks, 96 wide, 16 x 224 x 224 clips, classified from the class token
+    (``mvit-small-p244_32xb16-16x4x1-200e``)."""
+    return _mvit("small", 16, 224, 0.2, num_classes, dropout, **kwargs)
+
+
+@register_model
+def mvitv2_b(num_classes: int = 400, dropout: float = 0.5, **kwargs) -> Recognizer3D:
+    """MViTv2-B: 24 blocks, 96 wide, 32 x 224 x 224 clips (``mvit-base-p244_32x3x1``)."""
+    return _mvit("base", 32, 224, 0.3, num_classes, dropout, **kwargs)
+
+
+@register_model
+def mvitv2_l(num_classes: int = 400, dropout: float = 0.5, **kwargs) -> Recognizer3D:
+    """MViTv2-L: 48 blocks, 144 wide, 40 x 312 x 312 clips (``mvit-large-p244_40x3x1``)."""
+    return _mvit("large", 40, 312, 0.75, num_classes, dropout, **kwargs)

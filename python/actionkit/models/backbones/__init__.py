@@ -2,6 +2,7 @@
 
 from .c2d import C2D
 from .c3d import C3D
+from .mvit import MViT
 from .r2plus1d import ResNet2Plus1d
 from .resnet import ResNet
 from .resnet3d import ResNet3d, ResNet3dSlowFast
@@ -14,6 +15,7 @@ from .x3d import X3D
 __all__ = [
     "C2D",
     "C3D",
+    "MViT",
     "ResNet",
     "ResNet2Plus1d",
     "ResNet3d",

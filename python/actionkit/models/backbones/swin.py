@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.checkpoint import checkpoint
 
-from .transformer import DropPath, drop_path_rates, init_linear_trunc_normal
+from .transformer import DropPath, Mlp, drop_path_rates, init_linear_trunc_normal
 
 ARCHS = {  # embed_dims, blocks per stage, heads per stage
     "tiny": (96, (2, 2, 6, 2), (3, 6, 12, 24)),
@@ -107,16 +107,6 @@ class WindowAttention3D(nn.Module):
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype), dropout_p=drop)
         out = out.view(b, nw, self.heads, n, -1).transpose(2, 3)
         return self.proj_drop(self.proj(out.reshape(b, nw, n, c)))
-
-
-class Mlp(nn.Module):
-    def __init__(self, dims: int, hidden: int, drop: float = 0.0):
-        super().__init__()
-        self.fc1, self.act, self.fc2 = nn.Linear(dims, hidden), nn.GELU(), nn.Linear(hidden, dims)
-        self.drop = nn.Dropout(drop)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))
 
 
 class SwinTransformerBlock3D(nn.Module):

@@ -77,6 +77,18 @@ class FFN(nn.Module):
         return self.layers(x)
 
 
+class Mlp(nn.Module):
+    """Linear, GELU, dropout, linear, dropout with ``fc1`` / ``fc2`` names (Swin, MViT)."""
+
+    def __init__(self, dims: int, hidden: int, drop: float = 0.0):
+        super().__init__()
+        self.fc1, self.act, self.fc2 = nn.Linear(dims, hidden), nn.GELU(), nn.Linear(hidden, dims)
+        self.drop = nn.Dropout(drop)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))
+
+
 def drop_path_rates(rate: float, depth: int) -> list[float]:
     """The stochastic-depth rule: rates rising linearly from 0 to ``rate`` over the blocks."""
     return [float(r) for r in torch.linspace(0, rate, depth)] if depth > 1 else [0.0] * depth

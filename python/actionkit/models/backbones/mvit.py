@@ -1,0 +1,302 @@
+"""MViTv2 (Li et al., CVPR 2022) with MMAction2 1.2.0's ``MViT`` parameter names: a
+3x7x7 / 2x4x4 convolutional patch embedding and a class token, then blocks of pooling
+attention in four scales. Every block pools q, k and v with depthwise 3x3x3 convolutions
+(q at stride 1x2x2 where a scale starts, k and v at the adaptive stride: 1x8x8 at the
+first scale, halved at each next one) followed by LayerNorm; the attention adds
+decomposed relative positions (a learned table per axis, read with the query: ``q .
+R_t + q . R_h + q . R_w``) and the pooled query back (residual pooling). Where a scale
+starts the width and the heads double, the skip path is projected and max-pooled.
+
+The attention runs through ``F.scaled_dot_product_attention`` with the relative
+positions as an additive bias (zero on the class token's row and column). The relative
+tables are sized for the clip the model is built for; another size reads them as
+MMAction2 does (linear resampling, coordinates scaled to the longer of q and k)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch import Tensor
+from torch.utils.checkpoint import checkpoint
+
+from .transformer import DropPath, Mlp, drop_path_rates, vit_layer_index
+
+ARCHS = {  # embed_dims, blocks, heads of the first scale, blocks where a scale starts
+    "tiny": (96, 10, 1, (1, 3, 8)),
+    "small": (96, 16, 1, (1, 3, 14)),
+    "base": (96, 24, 1, (2, 5, 21)),
+    "large": (144, 48, 2, (2, 8, 44)),
+}
+
+
+def pool_tokens(
+    x: Tensor, pool: nn.Module, size: tuple[int, int, int], norm: nn.Module | None = None
+) -> tuple[Tensor, tuple[int, int, int]]:
+    """``x: [B, heads, 1 + t*h*w, C]`` (class token first): the grid tokens pooled as
+    a ``[B * heads, C, t, h, w]`` volume, the class token passed through, then ``norm``
+    on all of them. Returns the tokens and the pooled grid's size."""
+    b, heads, _, c = x.shape
+    cls, grid = x[:, :, :1], x[:, :, 1:]
+    grid = pool(grid.reshape(b * heads, *size, c).permute(0, 4, 1, 2, 3))
+    out_size = tuple(grid.shape[2:])
+    grid = grid.reshape(b, heads, c, -1).transpose(2, 3)
+    x = torch.cat((cls, grid), 2)
+    return (norm(x) if norm is not None else x), out_size
+
+
+def relative_table(table: Tensor, q: int, k: int) -> Tensor:
+    """``[q, k, C]``: the table's entry for each query / key offset along one axis.
+
+    The table is resampled linearly to ``2 max(q, k) - 1`` entries when it has another
+    length; where q and k differ, the shorter axis's coordinates are stretched to the
+    longer one's (MMAction2's ``resize_decomposed_rel_pos``, its float32 arithmetic)."""
+    length = 2 * max(q, k) - 1
+    if table.shape[0] != length:
+        table = F.interpolate(table.t()[None], size=length, mode="linear")[0].t()
+    q_ratio, k_ratio = max(k / q, 1.0), max(q / k, 1.0)
+    q_coords = torch.arange(q, device=table.device)[:, None] * q_ratio
+    k_coords = torch.arange(k, device=table.device)[None, :] * k_ratio
+    return table[((q_coords - k_coords) + (k - 1) * k_ratio).long()]
+
+
+class MultiScaleAttention(nn.Module):
+    def __init__(
+        self,
+        in_dims: int,
+        out_dims: int,
+        heads: int,
+        qkv_bias: bool,
+        kernel,
+        stride_q,
+        stride_kv,
+        input_size: tuple[int, int, int],
+        residual_pooling: bool = True,
+    ):
+        super().__init__()
+        self.heads, self.out_dims, self.residual_pooling = heads, out_dims, residual_pooling
+        head_dims = out_dims // heads
+        self.qkv = nn.Linear(in_dims, 3 * out_dims, bias=qkv_bias)
+        self.proj = nn.Linear(out_dims, out_dims)
+        padding = [n // 2 for n in kernel]
+
+        def pooling(stride):
+            conv = nn.Conv3d(
+                head_dims, head_dims, kernel, stride, padding, groups=head_dims, bias=False
+            )
+            return conv, nn.LayerNorm(head_dims, eps=1e-6)
+
+        self.pool_q, self.norm_q = pooling(stride_q)
+        self.pool_k, self.norm_k = pooling(stride_kv)
+        self.pool_v, self.norm_v = pooling(stride_kv)
+        # tables sized as MMAction2 sizes them (from the nominal, square input)
+        side = input_size[1]
+        spatial = 2 * max(side // stride_q[1], side // stride_kv[1]) - 1
+        self.rel_pos_h = nn.Parameter(torch.zeros(spatial, head_dims))
+        self.rel_pos_w = nn.Parameter(torch.zeros(spatial, head_dims))
+        self.rel_pos_t = nn.Parameter(torch.zeros(2 * input_size[0] - 1, head_dims))
+        for table in (self.rel_pos_h, self.rel_pos_w, self.rel_pos_t):
+            nn.init.trunc_normal_(table, std=0.02)
+
+    def position_bias(self, q: Tensor, q_size, k_size) -> Tensor:
+        """``[B, heads, 1 + Lq, 1 + Lk]``: ``q_i . (R_t + R_h + R_w)[offset(i, j)]`` between
+        grid tokens, zero on the class token's row and column."""
+        b, heads, _, c = q.shape
+        grid = q[:, :, 1:].reshape(b, heads, *q_size, c)
+        rel = [
+            relative_table(table, nq, nk)
+            for table, nq, nk in zip(
+                (self.rel_pos_t, self.rel_pos_h, self.rel_pos_w), q_size, k_size, strict=True
+            )
+        ]
+        t = torch.einsum("bnthwc,tkc->bnthwk", grid, rel[0])
+        h = torch.einsum("bnthwc,hkc->bnthwk", grid, rel[1])
+        w = torch.einsum("bnthwc,wkc->bnthwk", grid, rel[2])
+        bias = t[..., :, None, None] + h[..., None, :, None] + w[..., None, None, :]
+        lq, lk = q_size[0] * q_size[1] * q_size[2], k_size[0] * k_size[1] * k_size[2]
+        return F.pad(bias.reshape(b, heads, lq, lk), (1, 0, 1, 0))
+
+    def forward(self, x: Tensor, size: tuple[int, int, int]) -> tuple[Tensor, tuple]:
+        b, n, _ = x.shape
+        q, k, v = self.qkv(x).reshape(b, n, 3, self.heads, -1).permute(2, 0, 3, 1, 4)
+        q, q_size = pool_tokens(q, self.pool_q, size, self.norm_q)
+        k, k_size = pool_tokens(k, self.pool_k, size, self.norm_k)
+        v, _ = pool_tokens(v, self.pool_v, size, self.norm_v)
+        bias = self.position_bias(q, q_size, k_size)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype))
+        if self.residual_pooling:  # the pooled query added back, class token excepted
+            out = torch.cat((out[:, :, :1], out[:, :, 1:] + q[:, :, 1:]), 2)
+        return self.proj(out.transpose(1, 2).reshape(b, -1, self.out_dims)), q_size
+
+
+class MultiScaleBlock(nn.Module):
+    def __init__(
+        self,
+        in_dims: int,
+        out_dims: int,
+        heads: int,
+        mlp_ratio: float,
+        qkv_bias: bool,
+        drop_path: float,
+        kernel,
+        stride_q,
+        stride_kv,
+        input_size: tuple[int, int, int],
+        residual_pooling: bool = True,
+    ):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(in_dims, eps=1e-6)
+        self.attn = MultiScaleAttention(
+            in_dims,
+            out_dims,
+            heads,
+            qkv_bias,
+            kernel,
+            stride_q,
+            stride_kv,
+            input_size,
+            residual_pooling,
+        )
+        self.drop_path = DropPath(drop_path)
+        self.norm2 = nn.LayerNorm(out_dims, eps=1e-6)
+        self.mlp = Mlp(out_dims, int(out_dims * mlp_ratio))
+        self.proj = nn.Linear(in_dims, out_dims) if in_dims != out_dims else None
+        if any(s > 1 for s in stride_q):
+            skip_kernel = [s + 1 if s > 1 else s for s in stride_q]
+            self.pool_skip = nn.MaxPool3d(skip_kernel, stride_q, [n // 2 for n in skip_kernel])
+            self.out_size = tuple(n // s for n, s in zip(input_size, stride_q, strict=True))
+        else:
+            self.pool_skip, self.out_size = None, tuple(input_size)
+
+    def forward(self, x: Tensor, size: tuple[int, int, int]) -> tuple[Tensor, tuple]:
+        normed = self.norm1(x)
+        branch, out_size = self.attn(normed, size)
+        skip = self.proj(normed) if self.proj is not None else x
+        if self.pool_skip is not None:
+            skip = pool_tokens(skip[:, None], self.pool_skip, size)[0][:, 0]
+        x = skip + self.drop_path(branch)
+        return x + self.drop_path(self.mlp(self.norm2(x))), out_size
+
+
+class MViT(nn.Module):
+    """``x: [N, 3, T, H, W]`` -> the normalised class token ``[N, 8C]`` (C = 96 for
+    tiny / small / base, 144 for large), or with ``return_feat_map`` the last scale's
+    grid tokens ``[N, 8C, T/2, H/32, W/32]``.
+
+    ``spatial_size`` (square) and ``temporal_size`` size the relative position tables,
+    as MMAction2's arguments of those names do."""
+
+    def __init__(
+        self,
+        arch: str | dict = "base",
+        spatial_size: int = 224,
+        temporal_size: int = 16,
+        in_channels: int = 3,
+        drop_path_rate: float = 0.0,
+        pool_kernel=(3, 3, 3),
+        adaptive_kv_stride=(1, 8, 8),
+        residual_pooling: bool = True,
+        mlp_ratio: float = 4.0,
+        qkv_bias: bool = True,
+        patch_kernel=(3, 7, 7),
+        patch_stride=(2, 4, 4),
+        patch_padding=(1, 3, 3),
+        return_feat_map: bool = False,
+        with_cp: bool = False,
+    ):
+        super().__init__()
+        width, depth, heads, downscale = self._arch(arch)
+        self.return_feat_map, self.with_cp = return_feat_map, with_cp
+        self.patch_embed = nn.Module()
+        self.patch_embed.projection = nn.Conv3d(
+            in_channels, width, patch_kernel, patch_stride, patch_padding
+        )
+        size = tuple(
+            (n + 2 * p - k) // s + 1
+            for n, k, s, p in zip(
+                (temporal_size, spatial_size, spatial_size),
+                patch_kernel,
+                patch_stride,
+                patch_padding,
+                strict=True,
+            )
+        )
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, width))
+        rates = drop_path_rates(drop_path_rate, depth)
+        stride_kv, blocks = tuple(adaptive_kv_stride), []
+        for i in range(depth):
+            in_dims, stride_q = width, (1, 1, 1)
+            if i in downscale:  # a new scale: half the grid, twice the width and heads
+                heads, width, stride_q = heads * 2, width * 2, (1, 2, 2)
+                stride_kv = tuple(max(s // 2, 1) for s in stride_kv)
+            block = MultiScaleBlock(
+                in_dims,
+                width,
+                heads,
+                mlp_ratio,
+                qkv_bias,
+                rates[i],
+                pool_kernel,
+                stride_q,
+                stride_kv,
+                size,
+                residual_pooling,
+            )
+            blocks.append(block)
+            size = block.out_size
+        self.blocks = nn.ModuleList(blocks)
+        self.out_channels = width
+        self.norm3 = nn.LayerNorm(width, eps=1e-6)  # MMAction2's name: the norm of scale 3
+        # exports fix T, H, W: the relative tables are read for the clip's grid in Python
+        self.fixed_size = True
+        self._init_weights()
+
+    @staticmethod
+    def _arch(arch) -> tuple:
+        """A named architecture, or MMAction2's custom form: a dict of ``embed_dims``,
+        ``num_layers``, ``num_heads`` and ``downscale_indices``."""
+        if isinstance(arch, dict):
+            keys = ("embed_dims", "num_layers", "num_heads", "downscale_indices")
+            if set(arch) != set(keys):
+                raise ValueError(f"a custom MViT arch needs exactly the keys {keys}, got {arch}")
+            return tuple(arch[k] for k in keys)
+        if arch not in ARCHS:
+            raise ValueError(f"arch must be one of {sorted(ARCHS)} or a dict, got {arch!r}")
+        return ARCHS[arch]
+
+    def _init_weights(self) -> None:
+        """MMAction2's: truncated-normal (0.02) linear and conv weights, linear biases and
+        LayerNorm biases 0.02, LayerNorm weights 1 (the tables are set in the attention)."""
+        for m in self.modules():
+            if isinstance(m, (nn.Linear, nn.Conv3d)):
+                nn.init.trunc_normal_(m.weight, std=0.02)
+                if isinstance(m, nn.Linear) and m.bias is not None:
+                    nn.init.constant_(m.bias, 0.02)
+            elif isinstance(m, nn.LayerNorm):
+                nn.init.ones_(m.weight)
+                nn.init.constant_(m.bias, 0.02)
+
+    @property
+    def num_layers(self) -> int:
+        return len(self.blocks)
+
+    def layer_index(self, name: str) -> int:
+        """The layer-wise lr decay's numbering (:func:`vit_layer_index`)."""
+        return vit_layer_index(name, "blocks", self.num_layers)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.dim() != 5:
+            raise ValueError(f"MViT takes [N, C, T, H, W] clips, got {tuple(x.shape)}")
+        x = self.patch_embed.projection(x)
+        size = tuple(x.shape[2:])
+        x = x.flatten(2).transpose(1, 2)
+        x = torch.cat((self.cls_token.expand(x.shape[0], -1, -1), x), 1)
+        for block in self.blocks:
+            if self.with_cp and x.requires_grad:
+                x, size = checkpoint(block, x, size, use_reentrant=False)
+            else:
+                x, size = block(x, size)
+        x = self.norm3(x)
+        if self.return_feat_map:
+            return x[:, 1:].transpose(1, 2).reshape(x.shape[0], -1, *size)
+        return x[:, 0]
