@@ -80,6 +80,14 @@ ZOO = {
     "mvitv2_s": ("mvit/mvit-small-p244_32xb16-16x4x1-200e_kinetics400-rgb.py", {}, {}),
     "mvitv2_b": ("mvit/mvit-base-p244_32x3x1_kinetics400-rgb.py", {}, {}),
     "mvitv2_l": ("mvit/mvit-large-p244_40x3x1_kinetics400-rgb.py", {}, {}),
+    **{
+        f"uniformer_{arch[0]}": (
+            f"uniformer/uniformer-{arch}_imagenet1k-pre_16x4x1_kinetics400-rgb.py",
+            {},
+            {},
+        )
+        for arch in ("small", "base")
+    },
     # skeletons: the NTU60-xsub 2D joint configs
     "stgcn": ("../skeleton/stgcn/stgcn_8xb16-joint-u100-80e_ntu60-xsub-keypoint-2d.py", {}, {}),
     "stgcnpp": (

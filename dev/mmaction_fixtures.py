@@ -38,6 +38,7 @@ SWIN_B = SWIN % "base"
 MVIT = "mvit/mvit-%s.py"
 MVIT_S = MVIT % "small-p244_32xb16-16x4x1-200e_kinetics400-rgb"
 MVIT_CLIP = {"spatial_size": 64, "temporal_size": 4}
+UNIFORMER = "uniformer/uniformer-%s_imagenet1k-pre_16x4x1_kinetics400-rgb.py"
 # name -> (config, input shape, backbone overrides, head overrides)
 MODELS_TO_FIX = {
     # PoseC3D: one architecture for keypoint and limb heatmaps (17 channels each)
@@ -126,6 +127,9 @@ MODELS_TO_FIX = {
     "mvitv2_s_96": (MVIT_S, (1, 1, 3, 8, 96, 96), MVIT_CLIP, {}),
     "mvitv2_b": (MVIT % "base-p244_32x3x1_kinetics400-rgb", (1, 1, 3, 4, 64, 64), MVIT_CLIP, {}),
     "mvitv2_l": (MVIT % "large-p244_40x3x1_kinetics400-rgb", (1, 1, 3, 4, 64, 64), MVIT_CLIP, {}),
+    # 8 x 96 x 96: stages of 4 x 24 x 24 ... 4 x 3 x 3 (attention over 144 and 36 tokens)
+    "uniformer_s": (UNIFORMER % "small", (1, 2, 3, 8, 96, 96), {}, {}),
+    "uniformer_b": (UNIFORMER % "base", (1, 1, 3, 8, 96, 96), {}, {}),
 }
 NUM_CLASSES = 7
 
@@ -330,6 +334,47 @@ def pretrained_cases() -> dict:
             probes = {k: probe(k, v) for k, v in first.items() if k in from_file}
             cases["models"][name] = {"config": config, "from_file": from_file, "probes": probes}
             print(name, f"{len(from_file)} of {len(first)} tensors from the file")
+    return cases
+
+
+def uniformer_pretrained_cases() -> dict:
+    """MMAction2's ``UniFormer._load_pretrained`` (its ImageNet-1k inflation, the 2D kernel
+    on the middle time step) of a seeded image UniFormer-S (the 2D network's names; its
+    ``head``): per backbone key whether the file determined it and a probe of its value."""
+    import tempfile
+
+    from mmaction.models.backbones import UniFormer
+    from mmaction.models.backbones import uniformer as module
+
+    small = dict(depth=[3, 4, 8, 3], embed_dim=[64, 128, 320, 512], head_dim=64)
+    shapes = []
+    for key, value in UniFormer(**small, pretrained2d=False).state_dict().items():
+        shape = tuple(value.shape)
+        if len(shape) == 5:  # the image network's Conv2d kernels
+            shape = shape[:2] + shape[3:]
+        shapes.append((key, shape))
+    shapes += [("head.weight", (1000, 512)), ("head.bias", (1000,))]
+    seed = 9
+    cases = {"mmaction": mmaction.__version__, "shapes": shapes, "seed": seed}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "uniformer_small_in1k.pth")
+        torch.save(make_state(shapes, seed), path)
+        module._MODELS["uniformer_small_in1k"] = path  # a URL there: no downloads here
+        states = []
+        for build_seed in (1, 2):
+            torch.manual_seed(build_seed)
+            backbone = UniFormer(**small, pretrained="uniformer_small_in1k", pretrained2d=True)
+            backbone.init_weights()
+            states.append(backbone.state_dict())
+    first, second = states
+    from_file = [
+        k
+        for k, v in first.items()
+        if not k.endswith("num_batches_tracked") and torch.equal(v, second[k])
+    ]
+    cases["from_file"] = from_file
+    cases["probes"] = {k: probe(k, first[k]) for k in from_file}
+    print("uniformer_pretrained", f"{len(from_file)} of {len(first)} tensors from the file")
     return cases
 
 
@@ -1468,6 +1513,7 @@ def main() -> None:
         "pretrained": pretrained_cases,
         "transformers": transformer_cases,
         "swin_pretrained": swin_pretrained_cases,
+        "uniformer_pretrained": uniformer_pretrained_cases,
     }
     for name, make in cases.items():
         if not only or name in only:

@@ -52,6 +52,8 @@ PARITY = {
     "mvitv2_s_96": ("mvitv2_s", MVIT_CLIP),
     "mvitv2_b": ("mvitv2_b", MVIT_CLIP),
     "mvitv2_l": ("mvitv2_l", MVIT_CLIP),
+    "uniformer_s": ("uniformer_s", {}),
+    "uniformer_b": ("uniformer_b", {}),
 }
 SLOW_PARITY = {"vit_l16_videomae", "swin3d_b", "mvitv2_l"}  # over 10 s each
 # MMAction2 builds these from one config with another: one fixture serves both.
@@ -171,6 +173,7 @@ SMOKE_INPUTS = {  # name -> (input shape, output rows)
     "vit_b16_videomaev2": ((1, 1, 3, 16, 32, 32), 1),
     "swin3d_t": ((1, 2, 3, 4, 32, 32), 2),
     "mvitv2_s": ((1, 2, 3, 4, 32, 32), 2),
+    "uniformer_s": ((1, 2, 3, 4, 32, 32), 2),
 }
 
 
@@ -214,6 +217,7 @@ def test_every_registered_model_has_a_smoke_test():
     # (the larger Swins and MViTs are the small ones' code with more blocks: their parity
     # tests run them)
     larger = {"tsn_r50", "tsn_r101", "swin3d_s", "swin3d_b", "swin3d_l", "mvitv2_b", "mvitv2_l"}
+    larger |= {"uniformer_b"}
     assert set(TEST_INPUTS) <= set(SMOKE_INPUTS) | larger
 
 

@@ -222,3 +222,22 @@ def test_image_swin_inflates_into_video_swin_as_mmaction2_does(tmp_path):
         assert probe(key, own[key]) == pytest.approx(fixture["probes"][key], rel=1e-6), key
     assert report.inflated == ["patch_embed.proj.weight"] and not report.mismatched
     assert "layers.0.blocks.1.attn_mask" in report.unused
+
+
+def test_image_uniformer_inflates_to_the_middle_frame_as_mmaction2_does(tmp_path):
+    # MMAction2's UniFormer._load_pretrained on the same seeded image UniFormer-S: every
+    # 2D kernel (the 3x4x4 patch kernel, the 3x3x3 / 5x5x5 depthwise ones, the 1x1x1
+    # ones) on the middle time step, zeros elsewhere; all tensors from the file
+    fixture = torch.load(FIXTURES / "uniformer_pretrained.pt", weights_only=True)
+    path = tmp_path / "uniformer_small_in1k.pth"
+    torch.save(make_state(fixture["shapes"], fixture["seed"]), path)
+    model = models.create("uniformer_s", num_classes=4, pretrained=str(path))
+    report = model.pretrained_report
+    own = model.backbone.state_dict()
+    assert set(fixture["from_file"]) == set(report.loaded) | set(report.inflated)
+    for key in fixture["from_file"]:
+        assert probe(key, own[key]) == pytest.approx(fixture["probes"][key], rel=1e-6), key
+    assert "patch_embed1.proj.weight" in report.inflated and not report.mismatched
+    assert report.unused == ["head.weight", "head.bias"] and not report.initialised
+    kernel = own["blocks1.0.attn.weight"]  # [64, 1, 5, 5, 5]
+    assert kernel[:, :, 2].abs().sum() > 0 and kernel[:, :, [0, 1, 3, 4]].abs().sum() == 0

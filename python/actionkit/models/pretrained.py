@@ -14,7 +14,9 @@ data and copies into the model's backbone whatever fits, from any of:
 2D weights go into 3D models as MMAction2 1.2.0's ``inflate_weights`` puts them: a 2D
 kernel ``[O, I, kh, kw]`` becomes ``[O, I, kt, kh, kw]`` repeated over ``kt`` and divided
 by ``kt`` (so a clip that does not change in time gives the 2D network's features away
-from the clip's temporal borders); BatchNorm parameters and statistics are copied. In
+from the clip's temporal borders); BatchNorm parameters and statistics are copied.
+UniFormer (``inflate_centre`` on its backbone) puts the 2D kernel on the middle time step
+and zeros elsewhere, as MMAction2's ``UniFormer._load_pretrained`` does. In
 the pathways of SlowFast, a convolution whose input is widened by the lateral
 connections gets the 2D kernel on its first input channels and zeros on the lateral
 ones; the lateral convolutions themselves keep their initialisation; the fast pathway
@@ -165,8 +167,11 @@ def _pathways(backbone: nn.Module) -> list[str]:
     return [f"{n}." for n, m in backbone.named_modules() if isinstance(m, ResNet3dPathway)]
 
 
-def _fit(own: torch.Tensor, src: torch.Tensor, pathway: bool) -> tuple[str, torch.Tensor | None]:
-    """How ``src`` goes into ``own``: ("loaded" | "inflated" | "mismatched", value)."""
+def _fit(
+    own: torch.Tensor, src: torch.Tensor, pathway: bool, centre: bool = False
+) -> tuple[str, torch.Tensor | None]:
+    """How ``src`` goes into ``own``: ("loaded" | "inflated" | "mismatched", value).
+    ``centre``: a 2D kernel goes to the middle time step, zeros elsewhere (UniFormer)."""
     if src.shape == own.shape:
         return "loaded", src
     if own.dim() == 5 and src.dim() == 4 and src.shape[2:] == own.shape[3:]:
@@ -176,6 +181,10 @@ def _fit(own: torch.Tensor, src: torch.Tensor, pathway: bool) -> tuple[str, torc
             src = torch.cat((src, pad), 1)
         if out_ok and src.shape[1] == own.shape[1]:
             kt = own.shape[2]
+            if centre:
+                value = torch.zeros_like(own)
+                value[:, :, kt // 2] = src
+                return "inflated", value
             return "inflated", src.unsqueeze(2).expand_as(own) / kt
     return "mismatched", None
 
@@ -194,6 +203,7 @@ def load_pretrained(
     _swin_2d(backbone, source, source_names, aside)
     report = PretrainedReport(path)
     pathways = _pathways(backbone)
+    centre = getattr(backbone, "inflate_centre", False)
     used: set[str] = set()
     own_state = backbone.state_dict()
     for key, own in own_state.items():
@@ -210,7 +220,7 @@ def load_pretrained(
             continue
         src = source[match]
         used.add(match)
-        how, value = _fit(own, src, prefix is not None)
+        how, value = _fit(own, src, prefix is not None, centre)
         if how == "mismatched":
             report.mismatched.append((key, source_names[match], tuple(src.shape), tuple(own.shape)))
             continue

@@ -14,6 +14,7 @@ from .backbones import (
     ResNetTSM,
     SwinTransformer3D,
     TimeSformer,
+    UniFormer,
     VisionTransformer,
 )
 from .heads import I3DHead, SlowFastHead, TSMHead, TSNHead, X3DHead
@@ -53,6 +54,8 @@ TEST_INPUTS = {
     "mvitv2_s": (1, 3, 16, 224, 224),
     "mvitv2_b": (1, 3, 32, 224, 224),
     "mvitv2_l": (1, 3, 40, 312, 312),
+    "uniformer_s": (1, 3, 16, 224, 224),
+    "uniformer_b": (1, 3, 16, 224, 224),
 }
 
 
@@ -335,3 +338,22 @@ def mvitv2_b(num_classes: int = 400, dropout: float = 0.5, **kwargs) -> Recogniz
 def mvitv2_l(num_classes: int = 400, dropout: float = 0.5, **kwargs) -> Recognizer3D:
     """MViTv2-L: 48 blocks, 144 wide, 40 x 312 x 312 clips (``mvit-large-p244_40x3x1``)."""
     return _mvit("large", 40, 312, 0.75, num_classes, dropout, **kwargs)
+
+
+def _uniformer(arch: str, drop_path_rate: float, num_classes: int, dropout: float, **kwargs):
+    backbone = UniFormer(arch, drop_path_rate=drop_path_rate, **kwargs)
+    return Recognizer3D(backbone, I3DHead(num_classes, backbone.out_channels, dropout, 0.02))
+
+
+@register_model
+def uniformer_s(num_classes: int = 400, dropout: float = 0.0, drop_path_rate: float = 0.1, **kw):
+    """UniFormer-S: (3, 4, 8, 3) blocks, 64 / 128 / 320 / 512 wide, 16 x 224 x 224 clips
+    (``uniformer-small_imagenet1k-pre_16x4x1``)."""
+    return _uniformer("small", drop_path_rate, num_classes, dropout, **kw)
+
+
+@register_model
+def uniformer_b(num_classes: int = 400, dropout: float = 0.0, drop_path_rate: float = 0.3, **kw):
+    """UniFormer-B: (5, 8, 20, 7) blocks (``uniformer-base_imagenet1k-pre_16x4x1``; its
+    32-frame model is the same network on 32 x 4 x 1 clips)."""
+    return _uniformer("base", drop_path_rate, num_classes, dropout, **kw)

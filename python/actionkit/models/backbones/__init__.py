@@ -9,6 +9,7 @@ from .resnet3d import ResNet3d, ResNet3dSlowFast
 from .resnet_tsm import ResNetTSM, TemporalShift
 from .swin import SwinTransformer3D
 from .timesformer import TimeSformer
+from .uniformer import UniFormer
 from .vit_mae import VisionTransformer
 from .x3d import X3D
 
@@ -24,6 +25,7 @@ __all__ = [
     "SwinTransformer3D",
     "TemporalShift",
     "TimeSformer",
+    "UniFormer",
     "VisionTransformer",
     "X3D",
 ]
