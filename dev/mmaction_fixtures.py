@@ -39,6 +39,7 @@ MVIT = "mvit/mvit-%s.py"
 MVIT_S = MVIT % "small-p244_32xb16-16x4x1-200e_kinetics400-rgb"
 MVIT_CLIP = {"spatial_size": 64, "temporal_size": 4}
 UNIFORMER = "uniformer/uniformer-%s_imagenet1k-pre_16x4x1_kinetics400-rgb.py"
+UNIFORMERV2 = "uniformerv2/uniformerv2-%s_clip-kinetics710-pre_%s_kinetics400-rgb.py"
 # name -> (config, input shape, backbone overrides, head overrides)
 MODELS_TO_FIX = {
     # PoseC3D: one architecture for keypoint and limb heatmaps (17 channels each)
@@ -130,6 +131,27 @@ MODELS_TO_FIX = {
     # 8 x 96 x 96: stages of 4 x 24 x 24 ... 4 x 3 x 3 (attention over 144 and 36 tokens)
     "uniformer_s": (UNIFORMER % "small", (1, 2, 3, 8, 96, 96), {}, {}),
     "uniformer_b": (UNIFORMER % "base", (1, 1, 3, 8, 96, 96), {}, {}),
+    # position tables for 2 x 2 patches (32 x 32 frames at p16, 28 x 28 at p14), 4 frames
+    # (MMAction2 fixes the clip length to t_size); then B/16 with the local UniBlocks,
+    # which no MMAction2 config turns on
+    "uniformerv2_b16": (
+        UNIFORMERV2 % ("base-p16-res224", "8xb32-u8"),
+        (1, 2, 3, 4, 32, 32),
+        {"input_resolution": 32, "t_size": 4},
+        {"channel_map": None},
+    ),
+    "uniformerv2_b16_lmhra": (
+        UNIFORMERV2 % ("base-p16-res224", "8xb32-u8"),
+        (1, 1, 3, 4, 32, 32),
+        {"input_resolution": 32, "t_size": 4, "no_lmhra": False},
+        {"channel_map": None},
+    ),
+    "uniformerv2_l14": (
+        UNIFORMERV2 % ("large-p14-res224", "u8"),
+        (1, 1, 3, 4, 28, 28),
+        {"input_resolution": 28, "t_size": 4},
+        {},
+    ),
 }
 NUM_CLASSES = 7
 
@@ -375,6 +397,49 @@ def uniformer_pretrained_cases() -> dict:
     cases["from_file"] = from_file
     cases["probes"] = {k: probe(k, first[k]) for k in from_file}
     print("uniformer_pretrained", f"{len(from_file)} of {len(first)} tensors from the file")
+    return cases
+
+
+def uniformerv2_pretrained_cases() -> dict:
+    """MMAction2's ``UniFormerV2._load_pretrained`` of a seeded CLIP ViT-B/16 image tower
+    (OpenAI's names: ``conv1`` a Conv2d, ``ln_post`` and ``proj`` unused) into the K400
+    config's backbone: per backbone key whether the file determined it and a probe."""
+    import tempfile
+
+    from mmaction.models.backbones import UniFormerV2
+    from mmaction.models.backbones import uniformerv2 as module
+
+    options = dict(no_lmhra=True, double_lmhra=True, clip_pretrained=True, pretrained="ViT-B/16")
+    shapes = []
+    for key, value in UniFormerV2(**{**options, "clip_pretrained": False}).state_dict().items():
+        if key.startswith("transformer.resblocks.") or key in (
+            "class_embedding",
+            "positional_embedding",
+            "ln_pre.weight",
+            "ln_pre.bias",
+        ):
+            shapes.append((key, tuple(value.shape)))
+        elif key == "conv1.weight":
+            shapes.append((key, (768, 3, 16, 16)))
+    shapes += [("ln_post.weight", (768,)), ("ln_post.bias", (768,)), ("proj", (768, 512))]
+    seed = 10
+    cases = {"mmaction": mmaction.__version__, "shapes": shapes, "seed": seed}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "vit-base-p16-res224_clip-rgb.pth")
+        torch.save(make_state(shapes, seed), path)
+        module._MODELS["ViT-B/16"] = path  # a URL there: no downloads here
+        states = []
+        for build_seed in (1, 2):
+            torch.manual_seed(build_seed)
+            backbone = UniFormerV2(**options)
+            backbone.init_weights()
+            states.append(backbone.state_dict())
+    first, second = states
+    in_file = {k for k, _ in shapes}  # (the global blocks' constant inits are equal too)
+    from_file = [k for k, v in first.items() if k in in_file and torch.equal(v, second[k])]
+    cases["from_file"] = from_file
+    cases["probes"] = {k: probe(k, first[k]) for k in from_file}
+    print("uniformerv2_pretrained", f"{len(from_file)} of {len(first)} tensors from the file")
     return cases
 
 
@@ -1514,6 +1579,7 @@ def main() -> None:
         "transformers": transformer_cases,
         "swin_pretrained": swin_pretrained_cases,
         "uniformer_pretrained": uniformer_pretrained_cases,
+        "uniformerv2_pretrained": uniformerv2_pretrained_cases,
     }
     for name, make in cases.items():
         if not only or name in only:

@@ -76,6 +76,11 @@ def test_defaults_types_and_work_dir(tmp_path):
             "data: {multi_class: true}\n",
             r"train.best_metric: 'top1' is not a metric of this multi-label data \(known: mAP",
         ),
+        (
+            "model: {head_classes: [1, 2]}\n",
+            r"model.head_classes selects rows of model.checkpoint's classifier; set model.ch",
+        ),
+        ("model: {checkpoint: a.pth, head_classes: 3}\n", r"model.head_classes: int 3 is none"),
         ("- a\n- b\n", r"run.yaml: a config is a mapping of sections, not a list"),
         ("optim: {lr: [0.1}\n", r"run.yaml: not valid YAML"),
     ],

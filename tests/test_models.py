@@ -54,8 +54,17 @@ PARITY = {
     "mvitv2_l": ("mvitv2_l", MVIT_CLIP),
     "uniformer_s": ("uniformer_s", {}),
     "uniformer_b": ("uniformer_b", {}),
+    "uniformerv2_b16": ("uniformerv2_b16", {"input_resolution": 32}),
+    "uniformerv2_b16_lmhra": ("uniformerv2_b16", {"input_resolution": 32, "no_lmhra": False}),
+    "uniformerv2_l14": ("uniformerv2_l14", {"input_resolution": 28}),
 }
-SLOW_PARITY = {"vit_l16_videomae", "swin3d_b", "mvitv2_l"}  # over 10 s each
+SLOW_PARITY = {
+    "vit_l16_videomae",
+    "swin3d_b",
+    "mvitv2_l",
+    "uniformerv2_l14",
+    "uniformerv2_b16_lmhra",
+}  # over 10 s each
 # MMAction2 builds these from one config with another: one fixture serves both.
 SAME_NETWORK = {"x3d_m": "x3d_s"}
 
@@ -98,6 +107,35 @@ def test_finetuning_reinitialises_only_the_classifier(tmp_path, caplog):
         own["backbone.layer4.1.conv2.conv.weight"], loaded["backbone.layer4.1.conv2.conv.weight"]
     )
     assert own["cls_head.fc_cls.weight"].shape == (5, 512)
+
+
+def test_head_classes_keep_rows_of_the_checkpoints_classifier(tmp_path):
+    # fine-tuning to a subset of the checkpoint's classes (Kinetics-710 -> 400, as
+    # MMAction2's UniFormerV2 channel maps): those logits, in the order given
+    fixture = torch.load(FIXTURES / "tsn_r18.pt", weights_only=True)
+    ckpt = mmaction_checkpoint(fixture, tmp_path / "mm.pth")
+    x = make_input(fixture["input_shape"])
+    (tmp_path / "map.json").write_text("[5, 0, 2]")
+    for classes in ([5, 0, 2], str(tmp_path / "map.json")):
+        model = models.create("tsn_r18", num_classes=3, checkpoint=ckpt, head_classes=classes)
+        with torch.no_grad():
+            logits = model.eval()(x)
+        assert (logits - fixture["logits"][:, [5, 0, 2]]).abs().max() <= 1e-4
+    from actionkit.errors import CheckpointError, UsageError
+
+    with pytest.raises(CheckpointError, match="head_classes: index 7 is outside its 7 classes"):
+        models.create("tsn_r18", num_classes=2, checkpoint=ckpt, head_classes=[1, 7])
+    with pytest.raises(CheckpointError, match="head_classes names 2 classes, the model has 3"):
+        models.create("tsn_r18", num_classes=3, checkpoint=ckpt, head_classes=[1, 2])
+    with pytest.raises(CheckpointError, match="an index appears twice"):
+        models.create("tsn_r18", num_classes=2, checkpoint=ckpt, head_classes=[1, 1])
+    (tmp_path / "bad.json").write_text('{"a": 1}')
+    with pytest.raises(UsageError, match="bad.json must hold a list of class indices"):
+        models.create(
+            "tsn_r18", num_classes=1, checkpoint=ckpt, head_classes=str(tmp_path / "bad.json")
+        )
+    with pytest.raises(UsageError, match="give checkpoint"):
+        models.create("tsn_r18", num_classes=2, head_classes=[0, 1])
 
 
 def test_a_checkpoint_of_another_architecture_is_an_error(tmp_path):
@@ -174,6 +212,7 @@ SMOKE_INPUTS = {  # name -> (input shape, output rows)
     "swin3d_t": ((1, 2, 3, 4, 32, 32), 2),
     "mvitv2_s": ((1, 2, 3, 4, 32, 32), 2),
     "uniformer_s": ((1, 2, 3, 4, 32, 32), 2),
+    "uniformerv2_b16": ((1, 2, 3, 4, 32, 32), 2),
 }
 
 
@@ -186,6 +225,14 @@ SHALLOW = {
     # MViT: one block per scale (a downscaling block each but the first)
     "mvitv2_s": {
         "arch": dict(embed_dims=96, num_layers=4, num_heads=1, downscale_indices=[1, 2, 3])
+    },
+    # UniFormerV2: 3 CLIP blocks with the local UniBlocks, 2 global ones, 32 x 32 frames
+    "uniformerv2_b16": {
+        "input_resolution": 32,
+        "return_list": [1, 2],
+        "mlp_dropout": [0.5, 0.5],
+        "no_lmhra": False,
+        "layers": 3,
     },
 }
 
@@ -217,7 +264,7 @@ def test_every_registered_model_has_a_smoke_test():
     # (the larger Swins and MViTs are the small ones' code with more blocks: their parity
     # tests run them)
     larger = {"tsn_r50", "tsn_r101", "swin3d_s", "swin3d_b", "swin3d_l", "mvitv2_b", "mvitv2_l"}
-    larger |= {"uniformer_b"}
+    larger |= {"uniformer_b", "uniformerv2_l14", "uniformerv2_l14_336"}
     assert set(TEST_INPUTS) <= set(SMOKE_INPUTS) | larger
 
 

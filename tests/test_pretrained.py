@@ -241,3 +241,34 @@ def test_image_uniformer_inflates_to_the_middle_frame_as_mmaction2_does(tmp_path
     assert report.unused == ["head.weight", "head.bias"] and not report.initialised
     kernel = own["blocks1.0.attn.weight"]  # [64, 1, 5, 5, 5]
     assert kernel[:, :, 2].abs().sum() > 0 and kernel[:, :, [0, 1, 3, 4]].abs().sum() == 0
+
+
+@pytest.mark.parametrize("layout", ["image tower", "whole CLIP"])
+def test_clip_image_tower_loads_into_uniformerv2_as_mmaction2_loads_it(tmp_path, layout):
+    # MMAction2's UniFormerV2._load_pretrained of the same seeded CLIP ViT-B/16 image tower:
+    # the patch kernel to the middle (only) time step, the CLIP blocks as they are; the
+    # global UniBlocks keep their initialisation. A whole CLIP state dict (open_clip's
+    # layout) gives its "visual." tower; the text tower's same-named blocks are left aside.
+    fixture = torch.load(FIXTURES / "uniformerv2_pretrained.pt", weights_only=True)
+    state = make_state(fixture["shapes"], fixture["seed"])
+    if layout == "whole CLIP":
+        state = {f"visual.{k}": v for k, v in state.items()}
+        state["transformer.resblocks.0.ln_1.weight"] = torch.ones(512)  # the text tower's
+        state["token_embedding.weight"] = torch.zeros(49408, 8)
+    path = tmp_path / "clip.pth"
+    torch.save(state, path)
+    model = models.create("uniformerv2_b16", num_classes=4, pretrained=str(path))
+    report = model.pretrained_report
+    own = model.backbone.state_dict()
+    assert set(fixture["from_file"]) == set(report.loaded) | set(report.inflated)
+    for key in fixture["from_file"]:
+        assert probe(key, own[key]) == pytest.approx(fixture["probes"][key], rel=1e-6), key
+    assert report.inflated == ["conv1.weight"] and not report.mismatched
+    assert {"ln_post.weight", "proj"} <= set(report.unused)
+    if layout == "whole CLIP":
+        assert {"token_embedding.weight", "transformer.resblocks.0.ln_1.weight"} <= set(
+            report.unused
+        )
+    global_blocks = ("transformer.dpe.", "transformer.dec.", "transformer.temporal_cls_token")
+    global_blocks += ("transformer.norm.", "transformer.balance")
+    assert report.initialised and all(k.startswith(global_blocks) for k in report.initialised)

@@ -41,6 +41,10 @@ class ModelConfig:
     # initial backbone weights: torchvision/timm/OpenMMLab 2D (inflated for 3D models)
     # or another recognizer's backbone (actionkit.models.pretrained)
     pretrained: str | None = None
+    # the checkpoint's classifier rows to keep (a list or a JSON file of one; Kinetics-710
+    # -> 400 as MMAction2's UniFormerV2 channel_map); None: a classifier of another size is
+    # initialised afresh
+    head_classes: list[int] | str | None = None
     args: dict[str, Any] = field(default_factory=dict)  # extra builder arguments
     average_clips: Literal["prob", "score", "none"] = "prob"  # test-time averaging
 
@@ -513,6 +517,11 @@ def validate(cfg: Config, path: str) -> None:
         raise ConfigError(
             f"{path}: model.checkpoint and model.pretrained are both set: the checkpoint "
             "(the whole model) would overwrite the pretrained backbone; keep one"
+        )
+    if cfg.model.head_classes is not None and not cfg.model.checkpoint:
+        raise ConfigError(
+            f"{path}: model.head_classes selects rows of model.checkpoint's classifier; "
+            "set model.checkpoint"
         )
     if cfg.train.ema is not None and not 0 < cfg.train.ema < 1:
         raise ConfigError(f"{path}: train.ema: the decay must be in (0, 1), got {cfg.train.ema}")

@@ -352,7 +352,9 @@ def build_model(
     if initial_weights and cfg.model.checkpoint:
         from ..models.checkpoint import load_checkpoint
 
-        load_checkpoint(model, cfg.model.checkpoint, trust=trust_checkpoint)
+        load_checkpoint(
+            model, cfg.model.checkpoint, trust_checkpoint, head_classes=cfg.model.head_classes
+        )
         log(f"initial weights: {cfg.model.checkpoint}")
     return model
 

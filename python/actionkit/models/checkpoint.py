@@ -167,18 +167,69 @@ def build_from_checkpoint(
     return model
 
 
+def head_class_indices(classes: list[int] | str | os.PathLike) -> list[int]:
+    """``classes``: a list of class indices, or a JSON file holding one (MMAction2's
+    UniFormerV2 ``channel_map`` files, e.g. ``k710_channel_map/map_k400.json``)."""
+    if isinstance(classes, (str, os.PathLike)):
+        import json
+
+        try:
+            with open(classes, encoding="utf-8") as f:
+                loaded = json.load(f)
+        except OSError as e:
+            raise UsageError(f"head_classes: cannot read {classes}: {e.strerror}") from None
+        except ValueError as e:
+            raise UsageError(f"head_classes: {classes} is not JSON ({e})") from None
+        where, classes = f"{classes}", loaded
+    else:
+        where = "head_classes"
+    if not isinstance(classes, list) or not all(
+        isinstance(i, int) and not isinstance(i, bool) for i in classes
+    ):
+        raise UsageError(f"head_classes: {where} must hold a list of class indices")
+    return classes
+
+
+def select_head_classes(state: dict, classes: list[int], path) -> None:
+    """Keeps the rows ``classes`` of ``state``'s classifier, in that order (fine-tuning
+    to a subset of the checkpoint's classes: Kinetics-710 -> 400)."""
+    total = num_classes_of(state)
+    bad = [i for i in classes if not 0 <= i < total]
+    if bad:
+        raise CheckpointError(
+            f"{path}: head_classes: index {bad[0]} is outside its {total} classes"
+        )
+    if len(set(classes)) != len(classes):
+        raise CheckpointError(f"{path}: head_classes: an index appears twice")
+    for key in _CLASSIFIER:
+        if key in state:
+            state[key] = state[key][classes]
+
+
 def load_checkpoint(
-    model: nn.Module, path: str | os.PathLike | Checkpoint, trust: bool = False
+    model: nn.Module,
+    path: str | os.PathLike | Checkpoint,
+    trust: bool = False,
+    head_classes: list[int] | str | None = None,
 ) -> None:
     """Loads ``path`` (a file, or a :class:`Checkpoint` already read) into ``model``. A
     classifier of another size (fine-tuning to new classes) is left freshly initialised,
     said in one log line; any other mismatch — a checkpoint of another architecture or
-    other builder arguments — is a CheckpointError naming both. ``trust``: see
-    :func:`read_checkpoint`."""
+    other builder arguments — is a CheckpointError naming both. ``head_classes`` (a list
+    of indices or a JSON file of one) keeps those rows of the checkpoint's classifier
+    instead, as many as the model has classes. ``trust``: see :func:`read_checkpoint`."""
     found = path if isinstance(path, Checkpoint) else read_checkpoint(path, trust)
     state, origin, arch, path = dict(found.state), found.origin, found.arch, found.path
     for key in getattr(model, "checkpoint_ignore", ()):  # kept by MMAction2, derived here
         state.pop(key, None)
+    if head_classes is not None:
+        classes = head_class_indices(head_classes)
+        if len(classes) != num_classes_of(model.state_dict()):
+            raise CheckpointError(
+                f"{path}: head_classes names {len(classes)} classes, the model has "
+                f"{num_classes_of(model.state_dict())}"
+            )
+        select_head_classes(state, classes, path)
     own = model.state_dict()
     name = getattr(model, "name", type(model).__name__)
     if arch is not None and arch != name and hasattr(model, "name"):

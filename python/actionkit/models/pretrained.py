@@ -9,7 +9,9 @@ data and copies into the model's backbone whatever fits, from any of:
 - a backbone checkpoint in actionkit's / MMAction2's layout, bare or under ``backbone.``
   (OpenMMLab checkpoints), a DDP ``module.`` prefix removed;
 - a whole recognizer checkpoint (actionkit or MMAction2 1.x) with another head: its
-  ``backbone.*`` is used, the rest is reported as unused.
+  ``backbone.*`` is used, the rest is reported as unused;
+- a CLIP state dict (OpenAI's names, as open_clip saves them) for UniFormerV2: its
+  ``visual.*`` image tower (or the image tower alone, as MMAction2's CLIP files hold it).
 
 2D weights go into 3D models as MMAction2 1.2.0's ``inflate_weights`` puts them: a 2D
 kernel ``[O, I, kh, kw]`` becomes ``[O, I, kt, kh, kw]`` repeated over ``kt`` and divided
@@ -107,7 +109,10 @@ def _backbone_state(path: str, trust: bool):
     if state and all(k.startswith("module.") for k in state):
         state = {k[len("module.") :]: v for k, v in state.items()}
     aside: list[str] = []
-    if any(k.startswith("backbone.") for k in state):
+    if any(k.startswith("visual.") for k in state):  # a whole CLIP: its image tower
+        aside = [k for k in state if not k.startswith("visual.")]
+        state = {k[len("visual.") :]: v for k, v in state.items() if k.startswith("visual.")}
+    elif any(k.startswith("backbone.") for k in state):
         aside = [k for k in state if not k.startswith("backbone.")]
         state = {k[len("backbone.") :]: v for k, v in state.items() if k.startswith("backbone.")}
     found: dict[str, torch.Tensor] = {}

@@ -38,12 +38,14 @@ def create(
     checkpoint: str | None = None,
     trust_checkpoint: bool = False,
     pretrained: str | None = None,
+    head_classes: list[int] | str | None = None,
     **kwargs,
 ) -> nn.Module:
     """Builds the registered model ``name`` with ``num_classes`` outputs.
 
     ``checkpoint`` loads a whole model: an actionkit or MMAction2 1.x ``.pth`` file (see
-    ``models.checkpoint``; a classifier of another size is left initialised); builder
+    ``models.checkpoint``; a classifier of another size is left initialised, or with
+    ``head_classes`` — indices or a JSON file of them — those of its rows kept); builder
     arguments an ``actionkit-train`` checkpoint records (``base_channels=32``) apply
     unless ``kwargs`` give others.
     ``pretrained`` initialises the backbone only, from a torchvision / timm / OpenMMLab
@@ -71,7 +73,9 @@ def create(
     if found is not None:
         from .checkpoint import load_checkpoint
 
-        load_checkpoint(model, found)
+        load_checkpoint(model, found, head_classes=head_classes)
+    elif head_classes is not None:
+        raise UsageError("head_classes selects rows of a checkpoint's classifier: give checkpoint")
     if pretrained is not None:
         from .pretrained import load_pretrained
 

@@ -15,6 +15,7 @@ from .backbones import (
     SwinTransformer3D,
     TimeSformer,
     UniFormer,
+    UniFormerV2,
     VisionTransformer,
 )
 from .heads import I3DHead, SlowFastHead, TSMHead, TSNHead, X3DHead
@@ -56,6 +57,9 @@ TEST_INPUTS = {
     "mvitv2_l": (1, 3, 40, 312, 312),
     "uniformer_s": (1, 3, 16, 224, 224),
     "uniformer_b": (1, 3, 16, 224, 224),
+    "uniformerv2_b16": (1, 3, 8, 224, 224),
+    "uniformerv2_l14": (1, 3, 8, 224, 224),
+    "uniformerv2_l14_336": (1, 3, 32, 336, 336),
 }
 
 
@@ -357,3 +361,29 @@ def uniformer_b(num_classes: int = 400, dropout: float = 0.0, drop_path_rate: fl
     """UniFormer-B: (5, 8, 20, 7) blocks (``uniformer-base_imagenet1k-pre_16x4x1``; its
     32-frame model is the same network on 32 x 4 x 1 clips)."""
     return _uniformer("base", drop_path_rate, num_classes, dropout, **kw)
+
+
+def _uniformerv2(arch: str, size: int, num_classes: int, dropout: float, **kwargs):
+    backbone = UniFormerV2(arch, **{"input_resolution": size, **kwargs})
+    return Recognizer3D(backbone, I3DHead(num_classes, backbone.out_channels, dropout, 0.02))
+
+
+@register_model
+def uniformerv2_b16(num_classes: int = 400, dropout: float = 0.5, **kwargs) -> Recognizer3D:
+    """UniFormerV2-B/16: CLIP ViT-B/16 with 4 global UniBlocks, 224 x 224 frames (any
+    clip length: 8, 16, 32; ``uniformerv2-base-p16-res224_clip-kinetics710-pre_...u8``)."""
+    return _uniformerv2("b16", 224, num_classes, dropout, **kwargs)
+
+
+@register_model
+def uniformerv2_l14(num_classes: int = 400, dropout: float = 0.5, **kwargs) -> Recognizer3D:
+    """UniFormerV2-L/14: CLIP ViT-L/14 with 4 global UniBlocks, 224 x 224 frames
+    (``uniformerv2-large-p14-res224_clip-kinetics710-pre_u8/u16/u32``)."""
+    return _uniformerv2("l14", 224, num_classes, dropout, **kwargs)
+
+
+@register_model
+def uniformerv2_l14_336(num_classes: int = 400, dropout: float = 0.5, **kwargs) -> Recognizer3D:
+    """UniFormerV2-L/14 on 336 x 336 frames (CLIP ViT-L/14@336;
+    ``uniformerv2-large-p14-res336_clip-kinetics710-pre_u32``)."""
+    return _uniformerv2("l14", 336, num_classes, dropout, **kwargs)

@@ -10,6 +10,7 @@ from .resnet_tsm import ResNetTSM, TemporalShift
 from .swin import SwinTransformer3D
 from .timesformer import TimeSformer
 from .uniformer import UniFormer
+from .uniformerv2 import UniFormerV2
 from .vit_mae import VisionTransformer
 from .x3d import X3D
 
@@ -26,6 +27,7 @@ __all__ = [
     "TemporalShift",
     "TimeSformer",
     "UniFormer",
+    "UniFormerV2",
     "VisionTransformer",
     "X3D",
 ]
