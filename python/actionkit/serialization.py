@@ -78,6 +78,18 @@ def load(path: str | os.PathLike, trust: bool = False, placeholders: bool = True
     actionkit wrote itself). Raises :class:`UntrustedCheckpointError` naming the file,
     the code it names and the opt-in."""
     path = os.fspath(path)
+    if path.endswith(".safetensors"):  # tensors only by the format's design: nothing to trust
+        try:
+            from safetensors.torch import load_file
+        except ImportError:
+            raise CheckpointError(
+                f"{path}: reading .safetensors files needs the safetensors package "
+                "(pip install 'actionkit[hf]')"
+            ) from None
+        try:
+            return load_file(path, device="cpu")
+        except Exception as e:  # SafetensorError: a header or size that does not parse
+            raise CheckpointError(f"{path}: not a safetensors file ({e})") from None
     if trust:
         warnings.warn(
             f"{path}: loaded with trust_checkpoint=True, which runs any code the file holds",

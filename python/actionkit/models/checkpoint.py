@@ -46,7 +46,7 @@ class Checkpoint:
 
     path: str
     state: dict[str, torch.Tensor]
-    origin: str  # "actionkit", "mmaction" or "state_dict" (a bare one)
+    origin: str  # "actionkit", "mmaction", "huggingface" or "state_dict" (a bare one)
     arch: str | None = None
     config: dict | None = None
     classes: list[str] | None = None
@@ -89,6 +89,11 @@ def read_checkpoint(path: str | os.PathLike, trust: bool = False) -> Checkpoint:
         found = Checkpoint(path, payload["model"], "state_dict")
     else:
         raise CheckpointError(f"{path}: no state dict inside (keys: {sorted(payload)[:5]})")
+    if found.origin == "state_dict":
+        from .huggingface import from_huggingface, is_huggingface
+
+        if is_huggingface(found.state):  # transformers' VideoMAE / TimeSformer classifiers
+            found = Checkpoint(path, from_huggingface(found.state, path), "huggingface")
     odd = [k for k, v in found.state.items() if not isinstance(v, torch.Tensor)]
     if odd:  # the weights are tensors; placeholders belong to metadata only
         what = f"{odd[0]}: {found.state[odd[0]]!r}"
@@ -97,8 +102,9 @@ def read_checkpoint(path: str | os.PathLike, trust: bool = False) -> Checkpoint:
 
 
 def read_state_dict(path: str | os.PathLike, with_arch: bool = False, trust: bool = False):
-    """The state dict in ``path`` and its origin (``"actionkit"``, ``"mmaction"`` or
-    ``"state_dict"``); with ``with_arch`` also the model name it records (else None)."""
+    """The state dict in ``path`` and its origin (``"actionkit"``, ``"mmaction"``,
+    ``"huggingface"`` or ``"state_dict"``); with ``with_arch`` also the model name it
+    records (else None)."""
     found = read_checkpoint(path, trust)
     return (found.state, found.origin, found.arch) if with_arch else (found.state, found.origin)
 
@@ -234,6 +240,8 @@ def load_checkpoint(
     name = getattr(model, "name", type(model).__name__)
     if arch is not None and arch != name and hasattr(model, "name"):
         raise CheckpointError(f"{path} is a checkpoint of {arch}, the model is {name}")
+    for key in getattr(model, "checkpoint_optional", ()):  # derived: the model keeps its own
+        state.setdefault(key, own[key])
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
     wrong = [k for k in own if k in state and state[k].shape != own[k].shape]

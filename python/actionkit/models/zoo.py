@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import torch.nn as nn
+
 from .backbones import (
     C2D,
     C3D,
@@ -257,7 +259,10 @@ def _videomae(width: int, blocks: int, heads: int, num_classes: int, dropout: fl
     options = dict(embed_dims=width, depth=blocks, num_heads=heads)
     backbone = VisionTransformer(**{**options, **kwargs})
     head = I3DHead(num_classes, backbone.out_channels, dropout, init_std=0.02)
-    return Recognizer3D(backbone, head)
+    model = Recognizer3D(backbone, head)
+    if not isinstance(backbone.pos_embed, nn.Parameter):  # the fixed table: derived
+        model.checkpoint_optional = ("backbone.pos_embed",)  # (transformers' files lack it)
+    return model
 
 
 @register_model
