@@ -46,7 +46,7 @@ class Checkpoint:
 
     path: str
     state: dict[str, torch.Tensor]
-    origin: str  # "actionkit", "mmaction", "huggingface" or "state_dict" (a bare one)
+    origin: str  # "actionkit", "mmaction", "huggingface", "torchvision" or "state_dict"
     arch: str | None = None
     config: dict | None = None
     classes: list[str] | None = None
@@ -91,9 +91,12 @@ def read_checkpoint(path: str | os.PathLike, trust: bool = False) -> Checkpoint:
         raise CheckpointError(f"{path}: no state dict inside (keys: {sorted(payload)[:5]})")
     if found.origin == "state_dict":
         from .huggingface import from_huggingface, is_huggingface
+        from .torchvision_layout import from_torchvision_swin3d, is_torchvision_swin3d
 
         if is_huggingface(found.state):  # transformers' VideoMAE / TimeSformer classifiers
             found = Checkpoint(path, from_huggingface(found.state, path), "huggingface")
+        elif is_torchvision_swin3d(found.state):  # torchvision.models.video.swin3d_*
+            found = Checkpoint(path, from_torchvision_swin3d(found.state, path), "torchvision")
     odd = [k for k, v in found.state.items() if not isinstance(v, torch.Tensor)]
     if odd:  # the weights are tensors; placeholders belong to metadata only
         what = f"{odd[0]}: {found.state[odd[0]]!r}"
@@ -103,7 +106,7 @@ def read_checkpoint(path: str | os.PathLike, trust: bool = False) -> Checkpoint:
 
 def read_state_dict(path: str | os.PathLike, with_arch: bool = False, trust: bool = False):
     """The state dict in ``path`` and its origin (``"actionkit"``, ``"mmaction"``,
-    ``"huggingface"`` or ``"state_dict"``); with ``with_arch`` also the model name it
+    ``"huggingface"``, ``"torchvision"`` or ``"state_dict"``); with ``with_arch`` also the model name it
     records (else None)."""
     found = read_checkpoint(path, trust)
     return (found.state, found.origin, found.arch) if with_arch else (found.state, found.origin)

@@ -1,0 +1,45 @@
+"""torchvision's video Swin checkpoints (``torchvision.models.video.swin3d_t/s/b``: their
+``state_dict()`` or weight files) renamed to actionkit's (MMAction2's) ``swin3d_*``:
+``patch_embed`` as it is, ``features.0, 2, 4, 6`` the four stages' blocks, ``features.1,
+3, 5`` the patch mergings, ``mlp.0`` / ``mlp.3`` the MLP's ``fc1`` / ``fc2``, ``norm``
+the final norm (``norm3`` here), ``head`` the classifier; the derived
+``relative_position_index`` buffers are dropped.
+:func:`actionkit.models.checkpoint.read_checkpoint` applies it to files with those keys
+(origin ``"torchvision"``); the logits equal torchvision's (tests/test_torchvision_layout.py)."""
+
+from __future__ import annotations
+
+import re
+
+from torch import Tensor
+
+from ..errors import CheckpointError
+
+
+def is_torchvision_swin3d(state: dict) -> bool:
+    return "patch_embed.proj.weight" in state and "features.0.0.attn.qkv.weight" in state
+
+
+def from_torchvision_swin3d(state: dict[str, Tensor], path: str) -> dict[str, Tensor]:
+    out: dict[str, Tensor] = {}
+    for key, value in state.items():
+        if key.endswith("relative_position_index"):
+            continue  # derived: the model computes its own
+        if key.startswith("patch_embed."):
+            name = "backbone." + key
+        elif found := re.match(r"^features\.(\d+)\.(.*)$", key):
+            index, rest = int(found[1]), found[2]
+            if index % 2 == 0:  # a stage's blocks: features.0, 2, 4, 6
+                rest = re.sub(r"^(\d+)\.mlp\.0\.", r"\1.mlp.fc1.", rest)
+                rest = re.sub(r"^(\d+)\.mlp\.3\.", r"\1.mlp.fc2.", rest)
+                name = f"backbone.layers.{index // 2}.blocks.{rest}"
+            else:  # the patch merging after stage index // 2
+                name = f"backbone.layers.{index // 2}.downsample.{rest}"
+        elif key.startswith("norm."):
+            name = "backbone.norm3." + key[len("norm.") :]
+        elif key.startswith("head."):
+            name = "cls_head.fc_cls." + key[len("head.") :]
+        else:
+            raise CheckpointError(f"{path}: {key} is not a parameter of torchvision's video Swin")
+        out[name] = value
+    return out

@@ -1,0 +1,41 @@
+"""torchvision's video Swin (``torchvision.models.video.swin3d_t/s/b``) checkpoints load
+into actionkit's ``swin3d_*`` with torchvision's logits: its own models built here with
+seeded random weights, on a clip of whole windows and on one of partial, padded and
+clipped windows."""
+
+import pytest
+import torch
+
+import actionkit.models as models
+from actionkit.models.checkpoint import read_checkpoint
+
+video = pytest.importorskip("torchvision.models.video")
+
+
+@pytest.mark.parametrize("shape", [(1, 3, 16, 64, 64), (2, 3, 4, 48, 80)])
+def test_swin3d_t_logits_equal_torchvisions(shape, tmp_path):
+    torch.manual_seed(0)
+    theirs = video.swin3d_t(num_classes=5).eval()
+    with torch.no_grad():  # LayerNorms and biases away from their identity initialisation
+        for name, p in theirs.named_parameters():
+            if p.dim() == 1:
+                p.normal_(1.0 if name.endswith("weight") else 0.0, 0.1)
+    torch.save(theirs.state_dict(), tmp_path / "swin3d_t.pth")
+    assert read_checkpoint(tmp_path / "swin3d_t.pth").origin == "torchvision"
+    ours = models.create("swin3d_t", num_classes=5, checkpoint=tmp_path / "swin3d_t.pth").eval()
+    x = torch.randn(shape)
+    with torch.no_grad():
+        expected = theirs(x)
+        logits = ours(x[:, None])
+    assert (logits - expected).abs().max() <= 1e-5 * expected.abs().max()
+
+
+def test_swin3d_b_layout_converts():  # the larger sizes: the same names, more blocks
+    theirs = video.swin3d_b(num_classes=3).state_dict()
+    from actionkit.models.torchvision_layout import from_torchvision_swin3d
+
+    converted = from_torchvision_swin3d(theirs, "swin3d_b.pth")
+    own = models.create("swin3d_b", num_classes=3).state_dict()
+    assert {k: tuple(v.shape) for k, v in converted.items()} == {
+        k: tuple(v.shape) for k, v in own.items()
+    }
