@@ -106,8 +106,8 @@ def read_checkpoint(path: str | os.PathLike, trust: bool = False) -> Checkpoint:
 
 def read_state_dict(path: str | os.PathLike, with_arch: bool = False, trust: bool = False):
     """The state dict in ``path`` and its origin (``"actionkit"``, ``"mmaction"``,
-    ``"huggingface"``, ``"torchvision"`` or ``"state_dict"``); with ``with_arch`` also the model name it
-    records (else None)."""
+    ``"huggingface"``, ``"torchvision"`` or ``"state_dict"``); with ``with_arch`` also the
+    model name it records (else None)."""
     found = read_checkpoint(path, trust)
     return (found.state, found.origin, found.arch) if with_arch else (found.state, found.origin)
 
