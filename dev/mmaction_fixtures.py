@@ -121,6 +121,12 @@ MODELS_TO_FIX = {
     "swin3d_t_small_clip": (SWIN % "tiny", (1, 1, 3, 4, 48, 80), {}, {}),
     "swin3d_s": (SWIN % "small", (1, 1, 3, 16, 64, 64), {}, {}),
     "swin3d_b": (SWIN_B, (1, 1, 3, 16, 64, 64), {}, {}),
+    "swin3d_l": (
+        "swin/swin-large-p244-w877_in22k-pre_8xb8-amp-32x2x1-30e_kinetics400-rgb.py",
+        (1, 1, 3, 16, 64, 64),
+        {},
+        {},
+    ),
     # relative tables for 4 x 64 x 64 clips (a 2 x 16 x 16 grid: k and v pooled to 2 x 2
     # at every scale); then 8 x 96 x 96 on the same tables: the tables resampled, odd
     # grids (24 -> 12 -> 6 -> 3; k and v 3 x 3) and q / k of different lengths

@@ -48,6 +48,7 @@ PARITY = {
     "swin3d_t_small_clip": ("swin3d_t", {}),
     "swin3d_s": ("swin3d_s", {}),
     "swin3d_b": ("swin3d_b", {}),
+    "swin3d_l": ("swin3d_l", {}),
     "mvitv2_s": ("mvitv2_s", MVIT_CLIP),
     "mvitv2_s_96": ("mvitv2_s", MVIT_CLIP),
     "mvitv2_b": ("mvitv2_b", MVIT_CLIP),
@@ -63,6 +64,7 @@ PARITY = {
 SLOW_PARITY = {
     "vit_l16_videomae",
     "swin3d_b",
+    "swin3d_l",
     "mvitv2_l",
     "uniformerv2_l14",
     "uniformerv2_b16_lmhra",
