@@ -39,3 +39,24 @@ def test_swin3d_b_layout_converts():  # the larger sizes: the same names, more b
     assert {k: tuple(v.shape) for k, v in converted.items()} == {
         k: tuple(v.shape) for k, v in own.items()
     }
+
+
+@pytest.mark.parametrize("name", ["r3d_18", "mc3_18", "r2plus1d_18"])
+def test_video_resnets_logits_equal_torchvisions(name, tmp_path):
+    torch.manual_seed(0)
+    theirs = getattr(video, name)(num_classes=5).eval()
+    with torch.no_grad():  # BatchNorm statistics away from the identity
+        for m in theirs.modules():
+            if isinstance(m, torch.nn.BatchNorm3d):
+                m.running_mean.normal_(0, 0.1)
+                m.running_var.uniform_(0.5, 1.5)
+                m.weight.normal_(1, 0.1)
+                m.bias.normal_(0, 0.1)
+    torch.save(theirs.state_dict(), tmp_path / f"{name}.pth")
+    assert read_checkpoint(tmp_path / f"{name}.pth").origin == "torchvision"
+    ours = models.create(name, num_classes=5, checkpoint=tmp_path / f"{name}.pth").eval()
+    x = torch.randn(2, 3, 8, 48, 64)
+    with torch.no_grad():
+        expected = theirs(x)
+        logits = ours(x[:, None])
+    assert (logits - expected).abs().max() <= 1e-5 * expected.abs().max()

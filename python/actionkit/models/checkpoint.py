@@ -90,13 +90,16 @@ def read_checkpoint(path: str | os.PathLike, trust: bool = False) -> Checkpoint:
     else:
         raise CheckpointError(f"{path}: no state dict inside (keys: {sorted(payload)[:5]})")
     if found.origin == "state_dict":
+        from . import torchvision_layout as tv
         from .huggingface import from_huggingface, is_huggingface
-        from .torchvision_layout import from_torchvision_swin3d, is_torchvision_swin3d
 
         if is_huggingface(found.state):  # transformers' VideoMAE / TimeSformer classifiers
             found = Checkpoint(path, from_huggingface(found.state, path), "huggingface")
-        elif is_torchvision_swin3d(found.state):  # torchvision.models.video.swin3d_*
-            found = Checkpoint(path, from_torchvision_swin3d(found.state, path), "torchvision")
+        elif tv.is_torchvision_swin3d(found.state):  # torchvision.models.video.swin3d_*
+            found = Checkpoint(path, tv.from_torchvision_swin3d(found.state, path), "torchvision")
+        elif tv.is_torchvision_video_resnet(found.state):  # r3d_18, mc3_18, r2plus1d_18
+            state = tv.from_torchvision_video_resnet(found.state, path)
+            found = Checkpoint(path, state, "torchvision")
     odd = [k for k, v in found.state.items() if not isinstance(v, torch.Tensor)]
     if odd:  # the weights are tensors; placeholders belong to metadata only
         what = f"{odd[0]}: {found.state[odd[0]]!r}"

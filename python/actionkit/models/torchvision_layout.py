@@ -1,4 +1,7 @@
-"""torchvision's video Swin checkpoints (``torchvision.models.video.swin3d_t/s/b``: their
+"""torchvision's video checkpoints. Its video ResNets (``r3d_18``, ``mc3_18``,
+``r2plus1d_18``) have actionkit models of their own names and parameter names: a file
+of theirs needs only ``backbone.`` before each name and its ``fc`` as the classifier.
+Its video Swin checkpoints (``torchvision.models.video.swin3d_t/s/b``: their
 ``state_dict()`` or weight files) renamed to actionkit's (MMAction2's) ``swin3d_*``:
 ``patch_embed`` as it is, ``features.0, 2, 4, 6`` the four stages' blocks, ``features.1,
 3, 5`` the patch mergings, ``mlp.0`` / ``mlp.3`` the MLP's ``fc1`` / ``fc2``, ``norm``
@@ -14,6 +17,22 @@ import re
 from torch import Tensor
 
 from ..errors import CheckpointError
+
+
+def is_torchvision_video_resnet(state: dict) -> bool:
+    return "stem.0.weight" in state and any(k.startswith("layer1.0.conv1.0.") for k in state)
+
+
+def from_torchvision_video_resnet(state: dict[str, Tensor], path: str) -> dict[str, Tensor]:
+    out: dict[str, Tensor] = {}
+    for key, value in state.items():
+        if key.startswith(("stem.", "layer1.", "layer2.", "layer3.", "layer4.")):
+            out["backbone." + key] = value
+        elif key.startswith("fc."):
+            out["cls_head.fc_cls." + key[len("fc.") :]] = value
+        else:
+            raise CheckpointError(f"{path}: {key} is not a parameter of torchvision's VideoResNet")
+    return out
 
 
 def is_torchvision_swin3d(state: dict) -> bool:

@@ -18,6 +18,7 @@ from .backbones import (
     TimeSformer,
     UniFormer,
     UniFormerV2,
+    VideoResNet,
     VisionTransformer,
 )
 from .heads import I3DHead, SlowFastHead, TSMHead, TSNHead, X3DHead
@@ -62,6 +63,9 @@ TEST_INPUTS = {
     "uniformerv2_b16": (1, 3, 8, 224, 224),
     "uniformerv2_l14": (1, 3, 8, 224, 224),
     "uniformerv2_l14_336": (1, 3, 32, 336, 336),
+    "r3d_18": (1, 3, 16, 112, 112),
+    "mc3_18": (1, 3, 16, 112, 112),
+    "r2plus1d_18": (1, 3, 16, 112, 112),
 }
 
 
@@ -392,3 +396,31 @@ def uniformerv2_l14_336(num_classes: int = 400, dropout: float = 0.5, **kwargs) 
     """UniFormerV2-L/14 on 336 x 336 frames (CLIP ViT-L/14@336;
     ``uniformerv2-large-p14-res336_clip-kinetics710-pre_u32``)."""
     return _uniformerv2("l14", 336, num_classes, dropout, **kwargs)
+
+
+def _video_resnet(kind: str, num_classes: int, dropout: float, **kwargs) -> Recognizer3D:
+    backbone = VideoResNet(kind, **kwargs)
+    head = I3DHead(num_classes, backbone.out_channels, dropout)
+    nn.init.normal_(head.fc_cls.weight, 0, 0.01)  # torchvision's
+    return Recognizer3D(backbone, head)
+
+
+@register_model
+def r3d_18(num_classes: int = 400, dropout: float = 0.0, **kwargs) -> Recognizer3D:
+    """torchvision's R3D-18: 3x3x3 basic blocks, 16 x 112 x 112 clips
+    (``torchvision.models.video.r3d_18``; its weights load as they are)."""
+    return _video_resnet("r3d", num_classes, dropout, **kwargs)
+
+
+@register_model
+def mc3_18(num_classes: int = 400, dropout: float = 0.0, **kwargs) -> Recognizer3D:
+    """torchvision's MC3-18: 3D convolutions in the first stage, 1x3x3 after
+    (``torchvision.models.video.mc3_18``)."""
+    return _video_resnet("mc3", num_classes, dropout, **kwargs)
+
+
+@register_model
+def r2plus1d_18(num_classes: int = 400, dropout: float = 0.0, **kwargs) -> Recognizer3D:
+    """torchvision's R(2+1)D-18: each 3x3x3 factorised into 1x3x3 and 3x1x1
+    (``torchvision.models.video.r2plus1d_18``)."""
+    return _video_resnet("r2plus1d", num_classes, dropout, **kwargs)

@@ -11,6 +11,7 @@ from .swin import SwinTransformer3D
 from .timesformer import TimeSformer
 from .uniformer import UniFormer
 from .uniformerv2 import UniFormerV2
+from .video_resnet import VideoResNet
 from .vit_mae import VisionTransformer
 from .x3d import X3D
 
@@ -28,6 +29,7 @@ __all__ = [
     "TimeSformer",
     "UniFormer",
     "UniFormerV2",
+    "VideoResNet",
     "VisionTransformer",
     "X3D",
 ]
