@@ -97,6 +97,8 @@ def read_checkpoint(path: str | os.PathLike, trust: bool = False) -> Checkpoint:
             found = Checkpoint(path, from_huggingface(found.state, path), "huggingface")
         elif tv.is_torchvision_swin3d(found.state):  # torchvision.models.video.swin3d_*
             found = Checkpoint(path, tv.from_torchvision_swin3d(found.state, path), "torchvision")
+        elif tv.is_torchvision_mvit(found.state):  # torchvision.models.video.mvit_v2_s
+            found = Checkpoint(path, tv.from_torchvision_mvit(found.state, path), "torchvision")
         elif tv.is_torchvision_video_resnet(found.state):  # r3d_18, mc3_18, r2plus1d_18
             state = tv.from_torchvision_video_resnet(found.state, path)
             found = Checkpoint(path, state, "torchvision")

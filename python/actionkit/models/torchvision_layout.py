@@ -1,7 +1,10 @@
 """torchvision's video checkpoints. Its video ResNets (``r3d_18``, ``mc3_18``,
 ``r2plus1d_18``) have actionkit models of their own names and parameter names: a file
 of theirs needs only ``backbone.`` before each name and its ``fc`` as the classifier.
-Its video Swin checkpoints (``torchvision.models.video.swin3d_t/s/b``: their
+Its MViTv2-S (``mvit_v2_s``) goes into ``mvitv2_s``: the same network under other
+names (``conv_proj``, ``pos_encoding.class_token``, ``attn.project.0``, ``pool_q.pool`` /
+``pool_q.norm_act.0``, ``mlp.0`` / ``mlp.3``, the skip ``project``, ``head.1``). Its video
+Swin checkpoints (``torchvision.models.video.swin3d_t/s/b``: their
 ``state_dict()`` or weight files) renamed to actionkit's (MMAction2's) ``swin3d_*``:
 ``patch_embed`` as it is, ``features.0, 2, 4, 6`` the four stages' blocks, ``features.1,
 3, 5`` the patch mergings, ``mlp.0`` / ``mlp.3`` the MLP's ``fc1`` / ``fc2``, ``norm``
@@ -32,6 +35,45 @@ def from_torchvision_video_resnet(state: dict[str, Tensor], path: str) -> dict[s
             out["cls_head.fc_cls." + key[len("fc.") :]] = value
         else:
             raise CheckpointError(f"{path}: {key} is not a parameter of torchvision's VideoResNet")
+    return out
+
+
+def is_torchvision_mvit(state: dict) -> bool:
+    return "conv_proj.weight" in state and "pos_encoding.class_token" in state
+
+
+_MVIT = [
+    (r"^conv_proj\.", "backbone.patch_embed.projection."),
+    (r"^pos_encoding\.class_token$", "backbone.cls_token"),
+    (r"^norm\.", "backbone.norm3."),
+    (r"^head\.1\.", "cls_head.fc_cls."),
+    (r"^blocks\.(\d+)\.attn\.project\.0\.", r"backbone.blocks.\1.attn.proj."),
+    (r"^blocks\.(\d+)\.attn\.pool_([qkv])\.pool\.", r"backbone.blocks.\1.attn.pool_\2."),
+    (r"^blocks\.(\d+)\.attn\.pool_([qkv])\.norm_act\.0\.", r"backbone.blocks.\1.attn.norm_\2."),
+    (r"^blocks\.(\d+)\.mlp\.0\.", r"backbone.blocks.\1.mlp.fc1."),
+    (r"^blocks\.(\d+)\.mlp\.3\.", r"backbone.blocks.\1.mlp.fc2."),
+    (r"^blocks\.(\d+)\.project\.", r"backbone.blocks.\1.proj."),
+    (
+        r"^blocks\.(\d+)\.(norm1|norm2|attn\.qkv|attn\.rel_pos_[thw])(\.|$)",
+        r"backbone.blocks.\1.\2\3",
+    ),
+]
+
+
+def from_torchvision_mvit(state: dict[str, Tensor], path: str) -> dict[str, Tensor]:
+    if "pos_encoding.pos_embedding" in state or "pos_encoding.spatial_pos" in state:
+        raise CheckpointError(
+            f"{path}: torchvision's MViTv1 (absolute positions): only mvit_v2_s converts"
+        )
+    out: dict[str, Tensor] = {}
+    for key, value in state.items():
+        for pattern, replacement in _MVIT:
+            name, count = re.subn(pattern, replacement, key)
+            if count:  # (its class token is [C], here [1, 1, C])
+                out[name] = value.reshape(1, 1, -1) if name == "backbone.cls_token" else value
+                break
+        else:
+            raise CheckpointError(f"{path}: {key} is not a parameter of torchvision's MViT")
     return out
 
 
