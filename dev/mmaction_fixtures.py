@@ -365,12 +365,47 @@ def pretrained_cases() -> dict:
     return cases
 
 
+def built_from_file(name: str, shapes: list, seed: int, save, build, in_file=None) -> dict:
+    """Writes seeded weights of ``shapes`` to a file (``save(state, dir) -> path``), builds
+    a backbone from it twice under different seeds (``build(path)``, then its
+    ``init_weights``): the tensors equal in both came from the file (``in_file``: the
+    keys to consider). Returns the fixture: those keys and a probe of each value."""
+    import tempfile
+
+    cases = {"mmaction": mmaction.__version__, "shapes": shapes, "seed": seed}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = save(make_state(shapes, seed), tmp)
+        states = []
+        for build_seed in (1, 2):
+            torch.manual_seed(build_seed)
+            backbone = build(path)
+            backbone.init_weights()
+            states.append(backbone.state_dict())
+    first, second = states
+    keep = in_file or (lambda k: not k.endswith(("num_batches_tracked", "relative_position_index")))
+    from_file = [k for k, v in first.items() if keep(k) and torch.equal(v, second[k])]
+    cases["from_file"] = from_file
+    cases["probes"] = {k: probe(k, first[k]) for k in from_file}
+    print(name, f"{len(from_file)} of {len(first)} tensors from the file")
+    return cases
+
+
+def saved_as(filename: str, wrap=None):
+    """``save`` for :func:`built_from_file`: the state (under ``wrap`` if given) in
+    ``dir/filename``."""
+
+    def save(state: dict, tmp: str) -> str:
+        path = os.path.join(tmp, filename)
+        torch.save({wrap: state} if wrap else state, path)
+        return path
+
+    return save
+
+
 def uniformer_pretrained_cases() -> dict:
     """MMAction2's ``UniFormer._load_pretrained`` (its ImageNet-1k inflation, the 2D kernel
     on the middle time step) of a seeded image UniFormer-S (the 2D network's names; its
     ``head``): per backbone key whether the file determined it and a probe of its value."""
-    import tempfile
-
     from mmaction.models.backbones import UniFormer
     from mmaction.models.backbones import uniformer as module
 
@@ -382,36 +417,19 @@ def uniformer_pretrained_cases() -> dict:
             shape = shape[:2] + shape[3:]
         shapes.append((key, shape))
     shapes += [("head.weight", (1000, 512)), ("head.bias", (1000,))]
-    seed = 9
-    cases = {"mmaction": mmaction.__version__, "shapes": shapes, "seed": seed}
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "uniformer_small_in1k.pth")
-        torch.save(make_state(shapes, seed), path)
+
+    def build(path):
         module._MODELS["uniformer_small_in1k"] = path  # a URL there: no downloads here
-        states = []
-        for build_seed in (1, 2):
-            torch.manual_seed(build_seed)
-            backbone = UniFormer(**small, pretrained="uniformer_small_in1k", pretrained2d=True)
-            backbone.init_weights()
-            states.append(backbone.state_dict())
-    first, second = states
-    from_file = [
-        k
-        for k, v in first.items()
-        if not k.endswith("num_batches_tracked") and torch.equal(v, second[k])
-    ]
-    cases["from_file"] = from_file
-    cases["probes"] = {k: probe(k, first[k]) for k in from_file}
-    print("uniformer_pretrained", f"{len(from_file)} of {len(first)} tensors from the file")
-    return cases
+        return UniFormer(**small, pretrained="uniformer_small_in1k", pretrained2d=True)
+
+    save = saved_as("uniformer_small_in1k.pth")
+    return built_from_file("uniformer_pretrained", shapes, 9, save, build)
 
 
 def uniformerv2_pretrained_cases() -> dict:
     """MMAction2's ``UniFormerV2._load_pretrained`` of a seeded CLIP ViT-B/16 image tower
     (OpenAI's names: ``conv1`` a Conv2d, ``ln_post`` and ``proj`` unused) into the K400
     config's backbone: per backbone key whether the file determined it and a probe."""
-    import tempfile
-
     from mmaction.models.backbones import UniFormerV2
     from mmaction.models.backbones import uniformerv2 as module
 
@@ -428,33 +446,21 @@ def uniformerv2_pretrained_cases() -> dict:
         elif key == "conv1.weight":
             shapes.append((key, (768, 3, 16, 16)))
     shapes += [("ln_post.weight", (768,)), ("ln_post.bias", (768,)), ("proj", (768, 512))]
-    seed = 10
-    cases = {"mmaction": mmaction.__version__, "shapes": shapes, "seed": seed}
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "vit-base-p16-res224_clip-rgb.pth")
-        torch.save(make_state(shapes, seed), path)
+
+    def build(path):
         module._MODELS["ViT-B/16"] = path  # a URL there: no downloads here
-        states = []
-        for build_seed in (1, 2):
-            torch.manual_seed(build_seed)
-            backbone = UniFormerV2(**options)
-            backbone.init_weights()
-            states.append(backbone.state_dict())
-    first, second = states
-    in_file = {k for k, _ in shapes}  # (the global blocks' constant inits are equal too)
-    from_file = [k for k, v in first.items() if k in in_file and torch.equal(v, second[k])]
-    cases["from_file"] = from_file
-    cases["probes"] = {k: probe(k, first[k]) for k in from_file}
-    print("uniformerv2_pretrained", f"{len(from_file)} of {len(first)} tensors from the file")
-    return cases
+        return UniFormerV2(**options)
+
+    # (the global blocks' constant initialisations are equal in both builds too)
+    in_file = {k for k, _ in shapes}.__contains__
+    save = saved_as("vit-base-p16-res224_clip-rgb.pth")
+    return built_from_file("uniformerv2_pretrained", shapes, 10, save, build, in_file)
 
 
 def swin_pretrained_cases() -> dict:
     """MMAction2's ``SwinTransformer3D.inflate_weights`` on a seeded image Swin-T in the
     Swin release layout (``{"model": state}``; one table from a 12x12 window, to be
     resized): per backbone key whether the file determined it and a probe of its value."""
-    import tempfile
-
     from mmaction.models.backbones import SwinTransformer3D
 
     shapes = []
@@ -468,27 +474,12 @@ def swin_pretrained_cases() -> dict:
             side = 23 if key.startswith("layers.0.blocks.0.") else 13
             shape = (side * side, shape[1])
         shapes.append((key.replace("norm3.", "norm."), shape))
-    seed = 8
-    cases = {"mmaction": mmaction.__version__, "shapes": shapes, "seed": seed}
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "swin_tiny_patch4_window7_224.pth")
-        torch.save({"model": make_state(shapes, seed)}, path)
-        states = []
-        for build_seed in (1, 2):
-            torch.manual_seed(build_seed)
-            backbone = SwinTransformer3D(arch="tiny", pretrained=path, pretrained2d=True)
-            backbone.init_weights()
-            states.append(backbone.state_dict())
-    first, second = states
-    from_file = [
-        k
-        for k, v in first.items()
-        if not k.endswith("relative_position_index") and torch.equal(v, second[k])
-    ]
-    cases["from_file"] = from_file
-    cases["probes"] = {k: probe(k, first[k]) for k in from_file}
-    print("swin_pretrained", f"{len(from_file)} of {len(first)} tensors from the file")
-    return cases
+
+    def build(path):
+        return SwinTransformer3D(arch="tiny", pretrained=path, pretrained2d=True)
+
+    save = saved_as("swin_tiny_patch4_window7_224.pth", wrap="model")
+    return built_from_file("swin_pretrained", shapes, 8, save, build)
 
 
 def localization_metric_cases() -> dict:

@@ -67,12 +67,14 @@ def is_huggingface(state: dict) -> bool:
     return any(k.startswith(PREFIXES) for k in state)
 
 
-def _rename(key: str, rules: list, path: str) -> str:
+def rename(key: str, rules: list, path: str, what: str = "the models actionkit converts") -> str:
+    """``key`` under the first of ``rules`` (``(pattern, replacement)``) that matches it;
+    none matching is an error naming the file, the key and ``what`` it should be of."""
     for pattern, replacement in rules:
         name, count = re.subn(pattern, replacement.replace("{layer}", _LAYER), key)
         if count:
             return name
-    raise CheckpointError(f"{path}: {key} is not a parameter of the models actionkit converts")
+    raise CheckpointError(f"{path}: {key} is not a parameter of {what}")
 
 
 def from_huggingface(state: dict[str, Tensor], path: str) -> dict[str, Tensor]:
@@ -99,7 +101,7 @@ def from_huggingface(state: dict[str, Tensor], path: str) -> dict[str, Tensor]:
             qkv.setdefault(found[1], {})[found[2]] = value
             continue
         rules_here = _HEAD + rules if not key.startswith(prefix) else rules
-        out[_rename(name, rules_here, path)] = value
+        out[rename(name, rules_here, path)] = value
     for layer, parts in qkv.items():
         if set(parts) != {"query", "key", "value"}:
             raise CheckpointError(f"{path}: layer {layer} lacks one of query / key / value")

@@ -20,6 +20,7 @@ import re
 from torch import Tensor
 
 from ..errors import CheckpointError
+from .huggingface import rename
 
 
 def is_torchvision_video_resnet(state: dict) -> bool:
@@ -67,13 +68,8 @@ def from_torchvision_mvit(state: dict[str, Tensor], path: str) -> dict[str, Tens
         )
     out: dict[str, Tensor] = {}
     for key, value in state.items():
-        for pattern, replacement in _MVIT:
-            name, count = re.subn(pattern, replacement, key)
-            if count:  # (its class token is [C], here [1, 1, C])
-                out[name] = value.reshape(1, 1, -1) if name == "backbone.cls_token" else value
-                break
-        else:
-            raise CheckpointError(f"{path}: {key} is not a parameter of torchvision's MViT")
+        name = rename(key, _MVIT, path, "torchvision's MViT")
+        out[name] = value.reshape(1, 1, -1) if name == "backbone.cls_token" else value  # [C]
     return out
 
 
