@@ -80,6 +80,21 @@ ZOO = {
     "mvitv2_s": ("mvit/mvit-small-p244_32xb16-16x4x1-200e_kinetics400-rgb.py", {}, {}),
     "mvitv2_b": ("mvit/mvit-base-p244_32x3x1_kinetics400-rgb.py", {}, {}),
     "mvitv2_l": ("mvit/mvit-large-p244_40x3x1_kinetics400-rgb.py", {}, {}),
+    "uniformerv2_b16": (
+        "uniformerv2/uniformerv2-base-p16-res224_clip-kinetics710-pre_8xb32-u8_kinetics400-rgb.py",
+        {},
+        {"channel_map": None},
+    ),
+    "uniformerv2_l14": (
+        "uniformerv2/uniformerv2-large-p14-res224_clip-kinetics710-pre_u8_kinetics400-rgb.py",
+        {},
+        {},
+    ),
+    "uniformerv2_l14_336": (
+        "uniformerv2/uniformerv2-large-p14-res336_clip-kinetics710-pre_u32_kinetics400-rgb.py",
+        {},
+        {},
+    ),
     **{
         f"uniformer_{arch[0]}": (
             f"uniformer/uniformer-{arch}_imagenet1k-pre_16x4x1_kinetics400-rgb.py",
@@ -130,6 +145,8 @@ def build(name: str):
         cfg.backbone.pretrained = None
     if cfg.backbone.type in ("ResNetTSM", "ResNet3d", "ResNet3dSlowOnly", "SwinTransformer3D"):
         cfg.backbone.pretrained2d = False
+    if cfg.backbone.type == "UniFormerV2":
+        cfg.backbone.clip_pretrained = False
     if (cfg.backbone.get("norm_cfg") or {}).get("type") == "SyncBN":
         cfg.backbone.norm_cfg.type = "BN3d"  # one process: the same arithmetic
     if cfg.backbone.type == "ResNet3dSlowFast":
@@ -146,6 +163,9 @@ class Worker:
         self.x = None
 
     def build(self, name: str, input: str, weights: str) -> dict:
+        if name not in ZOO:  # (torchvision's video ResNets: no MMAction2 model to time)
+            self.model = None
+            return {"absent": True, "mmaction": mmaction.__version__, "torch": torch.__version__}
         self.model = build(name)
         self.x = torch.load(input, weights_only=True)
         self.model.eval()

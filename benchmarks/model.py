@@ -114,6 +114,9 @@ def bench_model(
                 cmd="build", name=name, input=f"{tmp}/input.pt", weights=f"{tmp}/mm.pth"
             )
             worker.versions = f"{reply['mmaction']} (torch {reply['torch']})"
+        if worker is not None and reply.get("absent"):  # no MMAction2 model of this name
+            worker, model = None, models.create(name)
+        elif worker is not None:
             model = models.create(name, reply["num_classes"], checkpoint=f"{tmp}/mm.pth")
             with torch.no_grad():
                 ours = model.eval()(x)
