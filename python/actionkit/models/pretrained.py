@@ -17,8 +17,8 @@ data and copies into the model's backbone whatever fits, from any of:
 kernel ``[O, I, kh, kw]`` becomes ``[O, I, kt, kh, kw]`` repeated over ``kt`` and divided
 by ``kt`` (so a clip that does not change in time gives the 2D network's features away
 from the clip's temporal borders); BatchNorm parameters and statistics are copied.
-UniFormer (``inflate_centre`` on its backbone) puts the 2D kernel on the middle time step
-and zeros elsewhere, as MMAction2's ``UniFormer._load_pretrained`` does. In
+UniFormer and UniFormerV2 (``inflate_centre`` on their backbones) put the 2D kernel on
+the middle time step and zeros elsewhere, as MMAction2's ``_load_pretrained`` does. In
 the pathways of SlowFast, a convolution whose input is widened by the lateral
 connections gets the 2D kernel on its first input channels and zeros on the lateral
 ones; the lateral convolutions themselves keep their initialisation; the fast pathway
