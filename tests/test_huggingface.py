@@ -36,6 +36,7 @@ def test_logits_equal_transformers(fixture_name, tmp_path):
     assert read_checkpoint(path).origin == "huggingface"
     name, kwargs = CASES[fixture_name]
     model = models.create(name, num_classes=fixture["num_classes"], checkpoint=path, **kwargs)
+    path.unlink()
     with torch.no_grad():
         logits = model.eval()(make_input(fixture["input_shape"])[:, None])  # one view each
     expected = fixture["logits"]

@@ -24,6 +24,7 @@ def test_swin3d_t_logits_equal_torchvisions(shape, tmp_path):
     torch.save(theirs.state_dict(), tmp_path / "swin3d_t.pth")
     assert read_checkpoint(tmp_path / "swin3d_t.pth").origin == "torchvision"
     ours = models.create("swin3d_t", num_classes=5, checkpoint=tmp_path / "swin3d_t.pth").eval()
+    (tmp_path / "swin3d_t.pth").unlink()
     x = torch.randn(1, 3, 16, 224, 224)
     with torch.no_grad():
         expected = theirs(x)
@@ -56,6 +57,7 @@ def test_video_resnets_logits_equal_torchvisions(name, tmp_path):
     torch.save(theirs.state_dict(), tmp_path / f"{name}.pth")
     assert read_checkpoint(tmp_path / f"{name}.pth").origin == "torchvision"
     ours = models.create(name, num_classes=5, checkpoint=tmp_path / f"{name}.pth").eval()
+    (tmp_path / f"{name}.pth").unlink()
     x = torch.randn(2, 3, 8, 48, 64)
     with torch.no_grad():
         expected = theirs(x)
@@ -77,6 +79,7 @@ def test_mvit_v2_s_logits_equal_torchvisions(tmp_path):
     torch.save(theirs.state_dict(), tmp_path / "mvit_v2_s.pth")
     assert read_checkpoint(tmp_path / "mvit_v2_s.pth").origin == "torchvision"
     ours = models.create("mvitv2_s", num_classes=5, checkpoint=tmp_path / "mvit_v2_s.pth").eval()
+    (tmp_path / "mvit_v2_s.pth").unlink()
     x = torch.randn(1, 3, 16, 224, 224)
     with torch.no_grad():
         expected = theirs(x)
