@@ -205,6 +205,17 @@ def test_config_pretrained(tmp_path, resnet50_file):
         load_config(tmp_path / "both.yaml")
 
 
+def matches_fixture(model, fixture: dict):
+    """Asserts that the tensors MMAction2's loading took from the file are the ones
+    ``model``'s took, with MMAction2's values; returns the report and the backbone's state."""
+    report = model.pretrained_report
+    own = model.backbone.state_dict()
+    assert set(fixture["from_file"]) == set(report.loaded) | set(report.inflated)
+    for key in fixture["from_file"]:
+        assert probe(key, own[key]) == pytest.approx(fixture["probes"][key], rel=1e-6), key
+    return report, own
+
+
 def test_image_swin_inflates_into_video_swin_as_mmaction2_does(tmp_path):
     # MMAction2's SwinTransformer3D.inflate_weights on the same seeded image Swin-T (the
     # Swin release layout, {"model": state}; one table from a 12x12 window, resized):
@@ -215,11 +226,7 @@ def test_image_swin_inflates_into_video_swin_as_mmaction2_does(tmp_path):
     state["layers.0.blocks.1.attn_mask"] = torch.zeros(64, 49, 49)  # as the releases hold
     torch.save({"model": state}, path)
     model = models.create("swin3d_t", num_classes=4, pretrained=str(path))
-    report = model.pretrained_report
-    own = model.backbone.state_dict()
-    assert set(fixture["from_file"]) == set(report.loaded) | set(report.inflated)
-    for key in fixture["from_file"]:
-        assert probe(key, own[key]) == pytest.approx(fixture["probes"][key], rel=1e-6), key
+    report, own = matches_fixture(model, fixture)
     assert report.inflated == ["patch_embed.proj.weight"] and not report.mismatched
     assert "layers.0.blocks.1.attn_mask" in report.unused
 
@@ -232,11 +239,7 @@ def test_image_uniformer_inflates_to_the_middle_frame_as_mmaction2_does(tmp_path
     path = tmp_path / "uniformer_small_in1k.pth"
     torch.save(make_state(fixture["shapes"], fixture["seed"]), path)
     model = models.create("uniformer_s", num_classes=4, pretrained=str(path))
-    report = model.pretrained_report
-    own = model.backbone.state_dict()
-    assert set(fixture["from_file"]) == set(report.loaded) | set(report.inflated)
-    for key in fixture["from_file"]:
-        assert probe(key, own[key]) == pytest.approx(fixture["probes"][key], rel=1e-6), key
+    report, own = matches_fixture(model, fixture)
     assert "patch_embed1.proj.weight" in report.inflated and not report.mismatched
     assert report.unused == ["head.weight", "head.bias"] and not report.initialised
     kernel = own["blocks1.0.attn.weight"]  # [64, 1, 5, 5, 5]
@@ -258,11 +261,7 @@ def test_clip_image_tower_loads_into_uniformerv2_as_mmaction2_loads_it(tmp_path,
     path = tmp_path / "clip.pth"
     torch.save(state, path)
     model = models.create("uniformerv2_b16", num_classes=4, pretrained=str(path))
-    report = model.pretrained_report
-    own = model.backbone.state_dict()
-    assert set(fixture["from_file"]) == set(report.loaded) | set(report.inflated)
-    for key in fixture["from_file"]:
-        assert probe(key, own[key]) == pytest.approx(fixture["probes"][key], rel=1e-6), key
+    report, own = matches_fixture(model, fixture)
     assert report.inflated == ["conv1.weight"] and not report.mismatched
     assert {"ln_post.weight", "proj"} <= set(report.unused)
     if layout == "whole CLIP":
