@@ -223,6 +223,8 @@ SMOKE_INPUTS = {  # name -> (input shape, output rows)
     "r3d_18": ((2, 1, 3, 8, 32, 32), 2),
     "mc3_18": ((2, 1, 3, 8, 32, 32), 2),
     "r2plus1d_18": ((2, 1, 3, 8, 32, 32), 2),
+    "mvit_v1_b": ((1, 2, 3, 4, 32, 32), 2),
+    "s3d": ((2, 1, 3, 8, 32, 32), 2),
 }
 
 
@@ -236,6 +238,8 @@ SHALLOW = {
     "mvitv2_s": {
         "arch": dict(embed_dims=96, num_layers=4, num_heads=1, downscale_indices=[1, 2, 3])
     },
+    # MViTv1: one block per scale, the width doubled in each but the last (tables for 4 x 32)
+    "mvit_v1_b": {"spatial_size": 32, "temporal_size": 4, "depth": 4, "scales": (1, 2, 3)},
     # UniFormerV2: 3 CLIP blocks with the local UniBlocks, 2 global ones, 32 x 32 frames
     "uniformerv2_b16": {
         "input_resolution": 32,

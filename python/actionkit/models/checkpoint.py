@@ -97,11 +97,13 @@ def read_checkpoint(path: str | os.PathLike, trust: bool = False) -> Checkpoint:
             found = Checkpoint(path, from_huggingface(found.state, path), "huggingface")
         elif tv.is_torchvision_swin3d(found.state):  # torchvision.models.video.swin3d_*
             found = Checkpoint(path, tv.from_torchvision_swin3d(found.state, path), "torchvision")
-        elif tv.is_torchvision_mvit(found.state):  # torchvision.models.video.mvit_v2_s
+        elif tv.is_torchvision_mvit(found.state):  # torchvision's mvit_v2_s, mvit_v1_b
             found = Checkpoint(path, tv.from_torchvision_mvit(found.state, path), "torchvision")
         elif tv.is_torchvision_video_resnet(found.state):  # r3d_18, mc3_18, r2plus1d_18
             state = tv.from_torchvision_video_resnet(found.state, path)
             found = Checkpoint(path, state, "torchvision")
+        elif tv.is_torchvision_s3d(found.state):  # torchvision.models.video.s3d
+            found = Checkpoint(path, tv.from_torchvision_s3d(found.state, path), "torchvision")
     odd = [k for k, v in found.state.items() if not isinstance(v, torch.Tensor)]
     if odd:  # the weights are tensors; placeholders belong to metadata only
         what = f"{odd[0]}: {found.state[odd[0]]!r}"

@@ -1,9 +1,12 @@
 """torchvision's video checkpoints. Its video ResNets (``r3d_18``, ``mc3_18``,
 ``r2plus1d_18``) have actionkit models of their own names and parameter names: a file
 of theirs needs only ``backbone.`` before each name and its ``fc`` as the classifier.
-Its MViTv2-S (``mvit_v2_s``) goes into ``mvitv2_s``: the same network under other
-names (``conv_proj``, ``pos_encoding.class_token``, ``attn.project.0``, ``pool_q.pool`` /
-``pool_q.norm_act.0``, ``mlp.0`` / ``mlp.3``, the skip ``project``, ``head.1``). Its video
+Its S3D (``s3d``) is a zoo model of that name too (``features.*`` as they are, the
+classifier's 1x1x1 convolution as a linear layer). Its MViTv2-S (``mvit_v2_s``) goes into
+``mvitv2_s`` and its MViTv1-B (``mvit_v1_b``) into actionkit's ``mvit_v1_b``: the same
+networks under other names (``conv_proj``, ``pos_encoding.class_token`` / ``*_pos``,
+``attn.project.0``, ``pool_q.pool`` / ``pool_q.norm_act.0``, ``mlp.0`` / ``mlp.3``, the
+skip ``project``, ``head.1``). Its video
 Swin checkpoints (``torchvision.models.video.swin3d_t/s/b``: their
 ``state_dict()`` or weight files) renamed to actionkit's (MMAction2's) ``swin3d_*``:
 ``patch_embed`` as it is, ``features.0, 2, 4, 6`` the four stages' blocks, ``features.1,
@@ -46,6 +49,7 @@ def is_torchvision_mvit(state: dict) -> bool:
 _MVIT = [
     (r"^conv_proj\.", "backbone.patch_embed.projection."),
     (r"^pos_encoding\.class_token$", "backbone.cls_token"),
+    (r"^pos_encoding\.(spatial|temporal|class)_pos$", r"backbone.pos_embed_\1"),
     (r"^norm\.", "backbone.norm3."),
     (r"^head\.1\.", "cls_head.fc_cls."),
     (r"^blocks\.(\d+)\.attn\.project\.0\.", r"backbone.blocks.\1.attn.proj."),
@@ -62,14 +66,36 @@ _MVIT = [
 
 
 def from_torchvision_mvit(state: dict[str, Tensor], path: str) -> dict[str, Tensor]:
-    if "pos_encoding.pos_embedding" in state or "pos_encoding.spatial_pos" in state:
-        raise CheckpointError(
-            f"{path}: torchvision's MViTv1 (absolute positions): only mvit_v2_s converts"
-        )
+    """MViTv2-S into ``mvitv2_s``, MViTv1-B (its absolute positions: ``spatial_pos``
+    ``[h*w, C]``, ``temporal_pos`` ``[t, C]``, ``class_pos`` ``[C]``) into ``mvit_v1_b``."""
     out: dict[str, Tensor] = {}
     for key, value in state.items():
         name = rename(key, _MVIT, path, "torchvision's MViT")
-        out[name] = value.reshape(1, 1, -1) if name == "backbone.cls_token" else value  # [C]
+        if name in ("backbone.cls_token", "backbone.pos_embed_class"):
+            value = value.reshape(1, 1, -1)  # [C]
+        elif name.startswith("backbone.pos_embed_"):
+            value = value[None]  # [L, C]
+        out[name] = value
+    return out
+
+
+def is_torchvision_s3d(state: dict) -> bool:
+    return "features.0.0.0.weight" in state and "classifier.1.weight" in state
+
+
+def from_torchvision_s3d(state: dict[str, Tensor], path: str) -> dict[str, Tensor]:
+    """``features.*`` under ``backbone.``, the 1x1x1 classifier convolution as the linear
+    ``fc_cls``."""
+    out: dict[str, Tensor] = {}
+    for key, value in state.items():
+        if key.startswith("features."):
+            out["backbone." + key] = value
+        elif key == "classifier.1.weight":
+            out["cls_head.fc_cls.weight"] = value.flatten(1)  # [K, 1024, 1, 1, 1]
+        elif key == "classifier.1.bias":
+            out["cls_head.fc_cls.bias"] = value
+        else:
+            raise CheckpointError(f"{path}: {key} is not a parameter of torchvision's S3D")
     return out
 
 

@@ -7,8 +7,10 @@ import torch.nn as nn
 from .backbones import (
     C2D,
     C3D,
+    S3D,
     X3D,
     MViT,
+    MViTv1,
     ResNet,
     ResNet2Plus1d,
     ResNet3d,
@@ -21,7 +23,7 @@ from .backbones import (
     VideoResNet,
     VisionTransformer,
 )
-from .heads import I3DHead, SlowFastHead, TSMHead, TSNHead, X3DHead
+from .heads import I3DHead, S3DHead, SlowFastHead, TSMHead, TSNHead, X3DHead
 from .recognizer import Recognizer2D, Recognizer3D
 from .registry import register_model
 
@@ -66,6 +68,8 @@ TEST_INPUTS = {
     "r3d_18": (1, 3, 16, 112, 112),
     "mc3_18": (1, 3, 16, 112, 112),
     "r2plus1d_18": (1, 3, 16, 112, 112),
+    "mvit_v1_b": (1, 3, 16, 224, 224),
+    "s3d": (1, 3, 64, 224, 224),
 }
 
 
@@ -424,3 +428,19 @@ def r2plus1d_18(num_classes: int = 400, dropout: float = 0.0, **kwargs) -> Recog
     """torchvision's R(2+1)D-18: each 3x3x3 factorised into 1x3x3 and 3x1x1
     (``torchvision.models.video.r2plus1d_18``)."""
     return _video_resnet("r2plus1d", num_classes, dropout, **kwargs)
+
+
+@register_model
+def mvit_v1_b(num_classes: int = 400, dropout: float = 0.5, **kwargs) -> Recognizer3D:
+    """MViTv1-B, 16 x 224 x 224 clips, absolute positions (``torchvision.models.video.
+    mvit_v1_b``, PyTorchVideo's port of the paper's weights: they load as they are)."""
+    backbone = MViTv1(**{"drop_path_rate": 0.2, **kwargs})
+    return Recognizer3D(backbone, I3DHead(num_classes, backbone.out_channels, dropout, 0.02))
+
+
+@register_model
+def s3d(num_classes: int = 400, dropout: float = 0.2, **kwargs) -> Recognizer3D:
+    """torchvision's S3D: separable Inception-v1, 64 x 224 x 224 clips (128 in its test)
+    (``torchvision.models.video.s3d``; its weights load as they are)."""
+    backbone = S3D(**kwargs)
+    return Recognizer3D(backbone, S3DHead(num_classes, backbone.out_channels, dropout))

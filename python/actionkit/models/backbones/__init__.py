@@ -2,11 +2,12 @@
 
 from .c2d import C2D
 from .c3d import C3D
-from .mvit import MViT
+from .mvit import MViT, MViTv1
 from .r2plus1d import ResNet2Plus1d
 from .resnet import ResNet
 from .resnet3d import ResNet3d, ResNet3dSlowFast
 from .resnet_tsm import ResNetTSM, TemporalShift
+from .s3d import S3D
 from .swin import SwinTransformer3D
 from .timesformer import TimeSformer
 from .uniformer import UniFormer
@@ -19,11 +20,13 @@ __all__ = [
     "C2D",
     "C3D",
     "MViT",
+    "MViTv1",
     "ResNet",
     "ResNet2Plus1d",
     "ResNet3d",
     "ResNet3dSlowFast",
     "ResNetTSM",
+    "S3D",
     "SwinTransformer3D",
     "TemporalShift",
     "TimeSformer",

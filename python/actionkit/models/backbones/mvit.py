@@ -20,7 +20,13 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.checkpoint import checkpoint
 
-from .transformer import DropPath, Mlp, drop_path_rates, vit_layer_index
+from .transformer import (
+    DropPath,
+    Mlp,
+    drop_path_rates,
+    init_linear_trunc_normal,
+    vit_layer_index,
+)
 
 ARCHS = {  # embed_dims, blocks, heads of the first scale, blocks where a scale starts
     "tiny": (96, 10, 1, (1, 3, 8)),
@@ -61,6 +67,9 @@ def relative_table(table: Tensor, q: int, k: int) -> Tensor:
 
 
 class MultiScaleAttention(nn.Module):
+    """``pool_q=False``: q is not pooled (MViTv1's blocks within a scale); ``rel_pos=False``:
+    no relative position tables (MViTv1 adds absolute positions to its input)."""
+
     def __init__(
         self,
         in_dims: int,
@@ -72,6 +81,8 @@ class MultiScaleAttention(nn.Module):
         stride_kv,
         input_size: tuple[int, int, int],
         residual_pooling: bool = True,
+        pool_q: bool = True,
+        rel_pos: bool = True,
     ):
         super().__init__()
         self.heads, self.out_dims, self.residual_pooling = heads, out_dims, residual_pooling
@@ -86,17 +97,18 @@ class MultiScaleAttention(nn.Module):
             )
             return conv, nn.LayerNorm(head_dims, eps=1e-6)
 
-        self.pool_q, self.norm_q = pooling(stride_q)
+        self.pool_q, self.norm_q = pooling(stride_q) if pool_q else (None, None)
         self.pool_k, self.norm_k = pooling(stride_kv)
         self.pool_v, self.norm_v = pooling(stride_kv)
-        # tables sized as MMAction2 sizes them (from the nominal, square input)
-        side = input_size[1]
-        spatial = 2 * max(side // stride_q[1], side // stride_kv[1]) - 1
-        self.rel_pos_h = nn.Parameter(torch.zeros(spatial, head_dims))
-        self.rel_pos_w = nn.Parameter(torch.zeros(spatial, head_dims))
-        self.rel_pos_t = nn.Parameter(torch.zeros(2 * input_size[0] - 1, head_dims))
-        for table in (self.rel_pos_h, self.rel_pos_w, self.rel_pos_t):
-            nn.init.trunc_normal_(table, std=0.02)
+        self.rel_pos = rel_pos
+        if rel_pos:  # tables sized as MMAction2 sizes them (from the nominal, square input)
+            side = input_size[1]
+            spatial = 2 * max(side // stride_q[1], side // stride_kv[1]) - 1
+            self.rel_pos_h = nn.Parameter(torch.zeros(spatial, head_dims))
+            self.rel_pos_w = nn.Parameter(torch.zeros(spatial, head_dims))
+            self.rel_pos_t = nn.Parameter(torch.zeros(2 * input_size[0] - 1, head_dims))
+            for table in (self.rel_pos_h, self.rel_pos_w, self.rel_pos_t):
+                nn.init.trunc_normal_(table, std=0.02)
 
     def position_bias(self, q: Tensor, q_size, k_size) -> Tensor:
         """``[B, heads, 1 + Lq, 1 + Lk]``: ``q_i . (R_t + R_h + R_w)[offset(i, j)]`` between
@@ -119,17 +131,23 @@ class MultiScaleAttention(nn.Module):
     def forward(self, x: Tensor, size: tuple[int, int, int]) -> tuple[Tensor, tuple]:
         b, n, _ = x.shape
         q, k, v = self.qkv(x).reshape(b, n, 3, self.heads, -1).permute(2, 0, 3, 1, 4)
-        q, q_size = pool_tokens(q, self.pool_q, size, self.norm_q)
+        q, q_size = (
+            pool_tokens(q, self.pool_q, size, self.norm_q) if self.pool_q is not None else (q, size)
+        )
         k, k_size = pool_tokens(k, self.pool_k, size, self.norm_k)
         v, _ = pool_tokens(v, self.pool_v, size, self.norm_v)
-        bias = self.position_bias(q, q_size, k_size)
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype))
+        bias = self.position_bias(q, q_size, k_size).to(q.dtype) if self.rel_pos else None
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
         if self.residual_pooling:  # the pooled query added back, class token excepted
             out = torch.cat((out[:, :, :1], out[:, :, 1:] + q[:, :, 1:]), 2)
         return self.proj(out.transpose(1, 2).reshape(b, -1, self.out_dims)), q_size
 
 
 class MultiScaleBlock(nn.Module):
+    """MViTv2's block (``proj_after_attn``): the attention maps ``in_dims`` to ``out_dims``
+    and the skip is projected around it. MViTv1's: the attention keeps ``in_dims``, the MLP
+    maps to ``out_dims`` and the skip around the MLP is the projected ``norm2`` output."""
+
     def __init__(
         self,
         in_dims: int,
@@ -143,12 +161,17 @@ class MultiScaleBlock(nn.Module):
         stride_kv,
         input_size: tuple[int, int, int],
         residual_pooling: bool = True,
+        proj_after_attn: bool = True,
+        pool_q: bool = True,
+        rel_pos: bool = True,
     ):
         super().__init__()
+        self.proj_after_attn = proj_after_attn
+        attn_dims = out_dims if proj_after_attn else in_dims
         self.norm1 = nn.LayerNorm(in_dims, eps=1e-6)
         self.attn = MultiScaleAttention(
             in_dims,
-            out_dims,
+            attn_dims,
             heads,
             qkv_bias,
             kernel,
@@ -156,10 +179,12 @@ class MultiScaleBlock(nn.Module):
             stride_kv,
             input_size,
             residual_pooling,
+            pool_q,
+            rel_pos,
         )
         self.drop_path = DropPath(drop_path)
-        self.norm2 = nn.LayerNorm(out_dims, eps=1e-6)
-        self.mlp = Mlp(out_dims, int(out_dims * mlp_ratio))
+        self.norm2 = nn.LayerNorm(attn_dims, eps=1e-6)
+        self.mlp = Mlp(attn_dims, int(attn_dims * mlp_ratio), out_dims=out_dims)
         self.proj = nn.Linear(in_dims, out_dims) if in_dims != out_dims else None
         if any(s > 1 for s in stride_q):
             skip_kernel = [s + 1 if s > 1 else s for s in stride_q]
@@ -171,11 +196,14 @@ class MultiScaleBlock(nn.Module):
     def forward(self, x: Tensor, size: tuple[int, int, int]) -> tuple[Tensor, tuple]:
         normed = self.norm1(x)
         branch, out_size = self.attn(normed, size)
-        skip = self.proj(normed) if self.proj is not None else x
+        project = self.proj is not None
+        skip = self.proj(normed) if project and self.proj_after_attn else x
         if self.pool_skip is not None:
             skip = pool_tokens(skip[:, None], self.pool_skip, size)[0][:, 0]
         x = skip + self.drop_path(branch)
-        return x + self.drop_path(self.mlp(self.norm2(x))), out_size
+        normed = self.norm2(x)
+        skip = self.proj(normed) if project and not self.proj_after_attn else x
+        return skip + self.drop_path(self.mlp(normed)), out_size
 
 
 class MViT(nn.Module):
@@ -291,6 +319,12 @@ class MViT(nn.Module):
         size = tuple(x.shape[2:])
         x = x.flatten(2).transpose(1, 2)
         x = torch.cat((self.cls_token.expand(x.shape[0], -1, -1), x), 1)
+        return self._blocks_and_norm(self.add_positions(x, size), size)
+
+    def add_positions(self, x: Tensor, size: tuple[int, int, int]) -> Tensor:
+        return x  # MViTv2: relative positions, in the attention
+
+    def _blocks_and_norm(self, x: Tensor, size: tuple[int, int, int]) -> Tensor:
         for block in self.blocks:
             if self.with_cp and x.requires_grad:
                 x, size = checkpoint(block, x, size, use_reentrant=False)
@@ -300,3 +334,87 @@ class MViT(nn.Module):
         if self.return_feat_map:
             return x[:, 1:].transpose(1, 2).reshape(x.shape[0], -1, *size)
         return x[:, 0]
+
+
+class MViTv1(MViT):
+    """MViTv1-B (Fan et al., ICCV 2021) as torchvision's ``mvit_v1_b`` builds it (its
+    PyTorchVideo port): 16 blocks; absolute positions (a spatial table, a temporal table
+    and the class token's, summed: ``pos_embed_spatial`` / ``pos_embed_temporal`` /
+    ``pos_embed_class``, PySlowFast's names) added to the embedded clip; no relative
+    positions, no residual pooling. Where a scale starts (blocks 1, 3, 14) q is pooled at
+    1x2x2 and the heads double; the width doubles one block earlier, in the MLP (blocks
+    0, 2, 13). k and v are pooled in every block (3x3x3; stride 1x8x8 halved at each scale
+    down to 1x1x1); q only where a scale starts.
+
+    The position tables fix the clip: ``temporal_size`` x ``spatial_size`` x ``spatial_size``
+    (16 x 224 x 224 for torchvision's weights); another size is an error, as in torchvision.
+    Initialised as torchvision initialises it."""
+
+    def __init__(
+        self,
+        spatial_size: int = 224,
+        temporal_size: int = 16,
+        in_channels: int = 3,
+        drop_path_rate: float = 0.0,
+        embed_dims: int = 96,
+        depth: int = 16,
+        scales=(1, 3, 14),
+        mlp_ratio: float = 4.0,
+        return_feat_map: bool = False,
+        with_cp: bool = False,
+    ):
+        nn.Module.__init__(self)
+        self.return_feat_map, self.with_cp = return_feat_map, with_cp
+        self.patch_embed = nn.Module()
+        self.patch_embed.projection = nn.Conv3d(
+            in_channels, embed_dims, (3, 7, 7), (2, 4, 4), (1, 3, 3)
+        )
+        size = (temporal_size // 2, spatial_size // 4, spatial_size // 4)
+        self.grid, self.clip = size, (temporal_size, spatial_size)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dims))
+        self.pos_embed_spatial = nn.Parameter(torch.zeros(1, size[1] * size[2], embed_dims))
+        self.pos_embed_temporal = nn.Parameter(torch.zeros(1, size[0], embed_dims))
+        self.pos_embed_class = nn.Parameter(torch.zeros(1, 1, embed_dims))
+        rates = drop_path_rates(drop_path_rate, depth)
+        width, heads, stride_kv, blocks = embed_dims, 1, (1, 8, 8), []
+        for i in range(depth):
+            pooled = i in scales
+            if pooled:
+                heads, stride_kv = heads * 2, tuple(max(s // 2, 1) for s in stride_kv)
+            out_dims = width * 2 if i + 1 in scales else width
+            block = MultiScaleBlock(
+                width,
+                out_dims,
+                heads,
+                mlp_ratio,
+                True,
+                rates[i],
+                (3, 3, 3),
+                (1, 2, 2) if pooled else (1, 1, 1),
+                stride_kv,
+                size,
+                residual_pooling=False,
+                proj_after_attn=False,
+                pool_q=pooled,
+                rel_pos=False,
+            )
+            blocks.append(block)
+            size, width = block.out_size, out_dims
+        self.blocks = nn.ModuleList(blocks)
+        self.out_channels = width
+        self.norm3 = nn.LayerNorm(width, eps=1e-6)
+        self.fixed_size = True
+        init_linear_trunc_normal(self)
+        for table in self.parameters(recurse=False):  # token and positions
+            nn.init.trunc_normal_(table, std=0.02)
+
+    def add_positions(self, x: Tensor, size: tuple[int, int, int]) -> Tensor:
+        if tuple(size) != self.grid:
+            t, side = self.clip
+            raise ValueError(
+                f"MViTv1's position tables are for {t} x {side} x {side} clips (a grid of "
+                f"{' x '.join(map(str, self.grid))} patches); this clip gives "
+                f"{' x '.join(map(str, size))} (build it with temporal_size / spatial_size)"
+            )
+        grid = self.pos_embed_temporal[:, :, None] + self.pos_embed_spatial[:, None]
+        return x + torch.cat((self.pos_embed_class, grid.flatten(1, 2)), 1)

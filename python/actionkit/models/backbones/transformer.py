@@ -80,9 +80,10 @@ class FFN(nn.Module):
 class Mlp(nn.Module):
     """Linear, GELU, dropout, linear, dropout with ``fc1`` / ``fc2`` names (Swin, MViT)."""
 
-    def __init__(self, dims: int, hidden: int, drop: float = 0.0):
+    def __init__(self, dims: int, hidden: int, drop: float = 0.0, out_dims: int | None = None):
         super().__init__()
-        self.fc1, self.act, self.fc2 = nn.Linear(dims, hidden), nn.GELU(), nn.Linear(hidden, dims)
+        self.fc1, self.act = nn.Linear(dims, hidden), nn.GELU()
+        self.fc2 = nn.Linear(hidden, out_dims or dims)
         self.drop = nn.Dropout(drop)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -126,11 +127,11 @@ def resize_grid_embed(
 
 def vit_layer_index(name: str, blocks: str, num_layers: int) -> int:
     """BEiT's layer numbering of a ViT's parameter ``name``: 0 for the patch and position
-    embeddings and class token, ``i + 1`` for block ``i`` (under the module path
+    embeddings (``pos_embed*``) and class token, ``i + 1`` for block ``i`` (under the module path
     ``blocks``), ``num_layers + 1`` for what follows the blocks."""
     if name.startswith(blocks + "."):
         return int(name[len(blocks) + 1 :].split(".")[0]) + 1
-    if name.startswith("patch_embed.") or name in ("cls_token", "pos_embed", "time_embed"):
+    if name.startswith(("patch_embed.", "pos_embed")) or name in ("cls_token", "time_embed"):
         return 0
     return num_layers + 1
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from torch import Tensor
 
 
@@ -47,3 +48,15 @@ class X3DHead(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.fc2(self.dropout(torch.relu(self.fc1(x.mean((2, 3, 4))))))
+
+
+class S3DHead(I3DHead):
+    """torchvision's S3D head: average pools of 2 x 7 x 7 at stride 1 (each side clipped
+    to the feature map's: torchvision's fails on smaller maps), their mean, dropout,
+    linear (torchvision's 1x1x1 convolution applied before the mean, which it commutes
+    with)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        kernel = [min(k, n) for k, n in zip((2, 7, 7), x.shape[2:], strict=True)]
+        x = F.avg_pool3d(x, kernel, stride=1).mean((2, 3, 4))
+        return self.fc_cls(self.dropout(x))
