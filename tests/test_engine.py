@@ -104,6 +104,12 @@ def test_param_groups_named_no_decay_and_layer_decay():
     assert found["cls_head.fc_cls.weight"] == (1.0, 0.05)
     with pytest.raises(ValueError, match=r"optim.no_decay: no parameter matches \*.gamma"):
         param_groups(model, OptimConfig(no_decay=["*.gamma"]))
+    # MViTv1's separate position tables count as embeddings (layer 0) too
+    backbone = models.create("mvit_v1_b", num_classes=3).backbone
+    for name in ("pos_embed_spatial", "pos_embed_temporal", "pos_embed_class", "cls_token"):
+        assert backbone.layer_index(name) == 0
+    assert backbone.layer_index("blocks.3.attn.qkv.weight") == 4
+    assert backbone.layer_index("norm3.weight") == 17
     with pytest.raises(ValueError, match="optim.layer_decay: Sequential does not number"):
         param_groups(nn.Sequential(nn.Linear(2, 2)), OptimConfig(layer_decay=0.75))
 
