@@ -2,7 +2,8 @@
 
 Times are medians over repeats after warm-up. CPU peak memory is the rise of the
 process's peak resident set (VmHWM, reset through /proc/self/clear_refs) over the
-resident set before the call; on CUDA it is torch's peak allocation over the baseline.
+resident set before the call, glibc's free memory trimmed first (``_rss.py``); on CUDA it
+is torch's peak allocation over the baseline.
 """
 
 from __future__ import annotations
@@ -22,18 +23,12 @@ import torch
 from actionkit._plot import pyplot
 from actionkit.engine.checkpoint import atomic_write_json as write_json  # noqa: F401
 
+from ._rss import peak_rss_rise
+
 
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-
-
-def _proc_status(field: str) -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-    raise KeyError(field)
 
 
 def peak_memory(fn: Callable[[], object], device: torch.device) -> int | None:
@@ -46,16 +41,7 @@ def peak_memory(fn: Callable[[], object], device: torch.device) -> int | None:
         fn()
         torch.cuda.synchronize(device)
         return torch.cuda.max_memory_allocated(device) - base
-    if retaining_memory():  # freed memory is reused, so the peak RSS says nothing
-        return None
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")  # resets VmHWM to the current RSS
-        base = _proc_status("VmRSS")
-        fn()
-        return max(_proc_status("VmHWM") - base, 0)
-    except OSError:
-        return None
+    return peak_rss_rise(fn)  # (glibc's free memory handed back first: any allocator setting)
 
 
 def time_ms(

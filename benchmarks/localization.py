@@ -15,8 +15,8 @@ minutes of Python loops to build and 8 GiB to hold; the table gives its size), i
 random weights are loaded into actionkit through the checkpoint loader (so both run the
 same weights; the largest output difference is reported), and the steps are timed
 interleaved, round-robin. Times are medians; peak memory is the rise of each process's
-peak resident set over one step (with glibc's default allocator: run without
-``MALLOC_MMAP_MAX_``/``MALLOC_TRIM_THRESHOLD_`` set).
+peak resident set over one step (glibc's free memory handed back to the kernel first:
+``benchmarks/_rss.py``).
 
 PGM: ``--pgm-videos`` videos of TEM results (T = 100, smoothed random curves with peaks,
 written as MMAction2's TEM CSVs) through actionkit's ``generate_proposals`` (reading the

@@ -26,19 +26,12 @@ import torch
 os.environ.setdefault("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
 
 import mmaction  # noqa: E402
+from _rss import peak_rss_rise  # noqa: E402  (benchmarks/, this script's folder)
 from mmaction.models.localizers import BMN  # noqa: E402
 from mmaction.structures import ActionDataSample  # noqa: E402
 from mmengine.structures import InstanceData  # noqa: E402
 
 MARK = "@@actionkit "
-
-
-def status(field: str) -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-    raise KeyError(field)
 
 
 class Worker:
@@ -97,11 +90,7 @@ class Worker:
         return {"ms": ms, "proposals": int(sum(len(p) for p in made.values()))}
 
     def peak(self, mode: str) -> dict:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        base = status("VmRSS")
-        self.run(mode)
-        return {"bytes": max(status("VmHWM") - base, 0)}
+        return {"bytes": peak_rss_rise(lambda: self.run(mode))}
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ stdin and answers one JSON line, prefixed with ``MARK``, on stdout:
     {"cmd": "step", "mode": "fwd" | "fwdbwd"}
         one timed forward (eval, no grad) or forward + backward (train mode, loss =
         cross-entropy) -> {"ms": elapsed}
+    {"cmd": "peak", "mode": ...} -> {"bytes": the rise of the peak resident set over a step}
     {"cmd": "quit"}
 
 Only the time of the step itself is reported, so the pipe costs nothing.
@@ -26,6 +27,7 @@ import torch
 os.environ.setdefault("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
 
 import mmaction  # noqa: E402
+from _rss import peak_rss_rise  # noqa: E402  (benchmarks/, this script's folder)
 from mmaction.registry import MODELS  # noqa: E402
 from mmaction.utils import register_all_modules  # noqa: E402
 from mmengine.config import Config  # noqa: E402
@@ -208,6 +210,8 @@ def main() -> None:
                 break
             if cmd["cmd"] == "build":
                 reply = worker.build(cmd["name"], cmd["input"], cmd["weights"])
+            elif cmd["cmd"] == "peak":
+                reply = {"bytes": peak_rss_rise(lambda m=cmd["mode"]: worker.step(m))}
             else:
                 reply = worker.step(cmd["mode"])
         except Exception as e:  # reported to the parent, which names the model

@@ -16,7 +16,10 @@ architecture from its zoo config in a second process, its random weights are loa
 actionkit through the checkpoint converter (so both run the same weights; the largest
 logit difference is reported), and its steps are timed interleaved with actionkit's,
 round-robin, so that drift of a shared machine affects both alike. Times are medians;
-"x mm" is MMAction2's time over the variant's.
+"x mm" is MMAction2's time over the variant's. "peak" is the rise of each process's peak
+resident set over one more step after the timed ones (activations, gradients and
+temporaries; the weights were resident before; freed memory is handed back to the
+kernel first, so the step cannot reuse it unseen: ``benchmarks/_rss.py``).
 """
 
 from __future__ import annotations
@@ -38,7 +41,14 @@ from actionkit import models
 from actionkit.models.checkpoint import num_classes_of
 from actionkit.models.zoo import TEST_INPUTS
 
-from ._harness import SideProcess, bar_chart, environment, time_interleaved, write_json
+from ._harness import (
+    SideProcess,
+    bar_chart,
+    environment,
+    time_interleaved,
+    write_json,
+)
+from ._rss import peak_rss_rise
 
 VARIANTS = ("eager", "channels_last", "compile", "compile+channels_last")
 MODES = ("fwd", "fwd+bwd")
@@ -134,6 +144,9 @@ def bench_model(
             worker_mode = "fwd" if mode == "fwd" else "fwdbwd"
             fns["mmaction2"] = lambda m=worker_mode: worker.ask(cmd="step", mode=m)["ms"]
         ms, first = time_interleaved(fns, repeats, warmup)
+        peaks = {v: peak_rss_rise(fns[v]) for v in variants}  # one more step each
+        if worker is not None:
+            peaks["mmaction2"] = worker.ask(cmd="peak", mode=worker_mode)["bytes"]
         for variant, t in ms.items():
             row = {
                 "model": name,
@@ -147,13 +160,21 @@ def bench_model(
                 row["first_call_s"] = first[variant] / 1e3
             if "mmaction2" in ms:
                 row["x_mm"] = ms["mmaction2"] / t
+            if peaks.get(variant) is not None:
+                row["peak_bytes"] = peaks[variant]
             rows.append(row | facts)
         print_rows(rows[-len(ms) :])
     torch._dynamo.reset()
     return rows
 
 
-HEADER = f"{'model':<18}{'mode':<9}{'variant':<23}{'ms':>9}{'clips/s':>9}{'x mm':>7}"
+HEADER = (
+    f"{'model':<18}{'mode':<9}{'variant':<23}{'ms':>9}{'clips/s':>9}{'x mm':>7}{'peak MiB':>10}"
+)
+
+
+def mib(row: dict) -> str:
+    return f"{row['peak_bytes'] / 2**20:.0f}" if "peak_bytes" in row else "-"
 
 
 def print_rows(rows: list[dict]) -> None:
@@ -161,7 +182,7 @@ def print_rows(rows: list[dict]) -> None:
         ratio = f"{r['x_mm']:.2f}" if "x_mm" in r else "-"
         print(
             f"{r['model']:<18}{r['mode']:<9}{r['variant']:<23}{r['ms']:>9.1f}"
-            f"{r['clips_s']:>9.2f}{ratio:>7}",
+            f"{r['clips_s']:>9.2f}{ratio:>7}{mib(r):>10}",
             flush=True,
         )
 
@@ -172,8 +193,9 @@ def render(path: str) -> str:
     env = ", ".join(f"{k} {v}" for k, v in payload["environment"].items())
     lines = [
         f"Environment: {env}.\n",
-        "| model | input | mode | variant | ms | clips/s | x MMAction2 | max abs logit diff |",
-        "|---|---|---|---|---|---|---|---|",
+        "| model | input | mode | variant | ms | clips/s | x MMAction2 | peak MiB "
+        "| max abs logit diff |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in payload["rows"]:
         ratio = f"{r['x_mm']:.2f}" if "x_mm" in r else "-"
@@ -181,7 +203,7 @@ def render(path: str) -> str:
         shape = "x".join(str(s) for s in r["input"])
         lines.append(
             f"| {r['model']} | {shape} | {r['mode']} | {r['variant']} | {r['ms']:.0f} | "
-            f"{r['clips_s']:.2f} | {ratio} | {diff} |"
+            f"{r['clips_s']:.2f} | {ratio} | {mib(r)} | {diff} |"
         )
     return "\n".join(lines)
 
