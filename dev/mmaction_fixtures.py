@@ -482,6 +482,25 @@ def swin_pretrained_cases() -> dict:
     return built_from_file("swin_pretrained", shapes, 8, save, build)
 
 
+def timesformer_pretrained_cases() -> dict:
+    """MMAction2's ``TimeSformer.init_weights`` (divided space-time) from a seeded image
+    ViT-B/16 in the layout of its ``vit_base_patch16_224.pth`` (the space-only model's
+    names: ``norms.0`` / ``norms.1``): the norms renamed, the attention copied into the
+    second attention of each layer; ``temporal_fc`` keeps its zero initialisation (not
+    counted as from the file). Per backbone key whether the file determined it and a probe."""
+    from mmaction.models.backbones import TimeSformer
+
+    image = TimeSformer(num_frames=8, img_size=224, patch_size=16, attention_type="space_only")
+    shapes = [(k, tuple(v.shape)) for k, v in image.state_dict().items()]
+
+    def build(path):
+        return TimeSformer(num_frames=8, img_size=224, patch_size=16, pretrained=path)
+
+    save = saved_as("vit_base_patch16_224.pth")
+    in_file = lambda k: "temporal_fc" not in k and k != "time_embed"  # noqa: E731  (zeros)
+    return built_from_file("timesformer_pretrained", shapes, 11, save, build, in_file)
+
+
 def localization_metric_cases() -> dict:
     """MMAction2's AR@AN (``average_recall_at_avg_proposals``, as ``ANetMetric`` calls
     it) and ActivityNet detection mAP (``ActivityNetLocalization`` on JSON files) on
@@ -1575,6 +1594,7 @@ def main() -> None:
         "pretrained": pretrained_cases,
         "transformers": transformer_cases,
         "swin_pretrained": swin_pretrained_cases,
+        "timesformer_pretrained": timesformer_pretrained_cases,
         "uniformer_pretrained": uniformer_pretrained_cases,
         "uniformerv2_pretrained": uniformerv2_pretrained_cases,
     }

@@ -271,3 +271,39 @@ def test_clip_image_tower_loads_into_uniformerv2_as_mmaction2_loads_it(tmp_path,
     global_blocks = ("transformer.dpe.", "transformer.dec.", "transformer.temporal_cls_token")
     global_blocks += ("transformer.norm.", "transformer.balance")
     assert report.initialised and all(k.startswith(global_blocks) for k in report.initialised)
+
+
+def test_image_vit_goes_into_divided_timesformer_as_mmaction2_puts_it(tmp_path):
+    # MMAction2's TimeSformer.init_weights on the same seeded ViT-B/16 in its
+    # vit_base_patch16_224.pth layout: norms renamed, the image attention in both
+    # attentions of every layer; temporal_fc and time_embed left as initialised
+    fixture = torch.load(FIXTURES / "timesformer_pretrained.pt", weights_only=True)
+    path = tmp_path / "vit_base_patch16_224.pth"
+    torch.save(make_state(fixture["shapes"], fixture["seed"]), path)
+    model = models.create("timesformer_divst", num_classes=4, pretrained=str(path))
+    path.unlink()
+    report, own = matches_fixture(model, fixture)
+    assert not report.mismatched and not report.unused
+    left = [k for k in own if "temporal_fc" in k] + ["time_embed"]
+    assert sorted(report.initialised) == sorted(left)
+    layer = "transformer_layers.layers.3.attentions.{}.attn.in_proj_weight"
+    assert torch.equal(own[layer.format(0)], own[layer.format(1)])
+
+
+@pytest.mark.parametrize("name", ["timesformer_divst", "timesformer_spaceonly"])
+def test_timm_vit_gives_timms_features_on_one_frame_clips(name, tmp_path):
+    # timm's own ViT-B/16 (2 blocks, 64 x 64; dev/timm_fixtures.py) on images, and
+    # TimeSformer initialised from its state dict on one-frame clips of them: the same
+    # features (divided: the temporal attention over one frame is added through the
+    # zero temporal_fc, the spatial one is the image attention)
+    fixture = torch.load(FIXTURES.parent / "timm" / "vit_b16.pt", weights_only=True)
+    path = tmp_path / "vit_base_patch16_224.augreg_in21k.pth"
+    torch.save(make_state(fixture["shapes"]), path)
+    options = dict(img_size=64, num_frames=1, num_transformer_layers=2)
+    model = models.create(name, num_classes=3, pretrained=str(path), **options).eval()
+    report = model.pretrained_report
+    assert not report.mismatched and report.unused == ["head.weight", "head.bias"]
+    with torch.no_grad():
+        features = model.backbone(make_input(fixture["input_shape"])[:, :, None])
+    expected = fixture["features"]
+    assert (features - expected).abs().max() <= 1e-5 * expected.abs().max()

@@ -11,7 +11,10 @@ data and copies into the model's backbone whatever fits, from any of:
 - a whole recognizer checkpoint (actionkit or MMAction2 1.x) with another head: its
   ``backbone.*`` is used, the rest is reported as unused;
 - a CLIP state dict (OpenAI's names, as open_clip saves them) for UniFormerV2: its
-  ``visual.*`` image tower (or the image tower alone, as MMAction2's CLIP files hold it).
+  ``visual.*`` image tower (or the image tower alone, as MMAction2's CLIP files hold it);
+- an image ViT for TimeSformer: MMAction2's ``vit_base_patch16_224.pth`` or a timm ViT
+  state dict (``blocks.i.attn.qkv``...), the image attention copied into both of divided
+  space-time attention's attentions as MMAction2 does.
 
 2D weights go into 3D models as MMAction2 1.2.0's ``inflate_weights`` puts them: a 2D
 kernel ``[O, I, kh, kw]`` becomes ``[O, I, kt, kh, kw]`` repeated over ``kt`` and divided
@@ -165,6 +168,59 @@ def _swin_2d(backbone: nn.Module, source: dict, names: dict, aside: list) -> Non
             source[key] = table.repeat(2 * wd - 1, 1)
 
 
+# timm's ViT names -> MMAction2's image ViT layout (TimeSformer's space-only names)
+_TIMM_VIT = [
+    (re.compile(r"^patch_embed\.proj\."), "patch_embed.projection."),
+    (re.compile(r"^blocks\.(\d+)\.norm1\."), r"transformer_layers.layers.\1.norms.0."),
+    (re.compile(r"^blocks\.(\d+)\.norm2\."), r"transformer_layers.layers.\1.norms.1."),
+    (
+        re.compile(r"^blocks\.(\d+)\.attn\.qkv\.(weight|bias)$"),
+        r"transformer_layers.layers.\1.attentions.0.attn.in_proj_\2",
+    ),
+    (
+        re.compile(r"^blocks\.(\d+)\.attn\.proj\."),
+        r"transformer_layers.layers.\1.attentions.0.attn.out_proj.",
+    ),
+    (re.compile(r"^blocks\.(\d+)\.mlp\.fc1\."), r"transformer_layers.layers.\1.ffns.0.layers.0.0."),
+    (re.compile(r"^blocks\.(\d+)\.mlp\.fc2\."), r"transformer_layers.layers.\1.ffns.0.layers.1."),
+]
+
+
+def _timesformer_2d(backbone: nn.Module, source: dict, names: dict, aside: list) -> None:
+    """An image ViT made fit for TimeSformer. timm's names (``blocks.i.attn.qkv``,
+    ``norm1``, ``mlp.fc1``, ``patch_embed.proj``; its ``head`` set aside) become those of
+    MMAction2's ``vit_base_patch16_224.pth`` (the space-only model's); for divided
+    space-time attention, as MMAction2's ``TimeSformer.init_weights`` does, ``norms.0`` /
+    ``norms.1`` become the first attention's / the FFN's norm and every tensor of the
+    first attention (the temporal one there) is copied into the second (the spatial one);
+    ``temporal_fc`` and ``time_embed`` keep their initialisation (zeros)."""
+    from .backbones.timesformer import TimeSformer
+
+    if not isinstance(backbone, TimeSformer):
+        return
+    for key in list(source):
+        for pattern, repl in _TIMM_VIT:
+            if pattern.match(key):
+                new = pattern.sub(repl, key)
+                source[new], names[new] = source.pop(key), names.pop(key)
+                break
+        else:
+            if key.startswith("head."):  # timm's classifier
+                aside.append(names.pop(key))
+                del source[key]
+    if backbone.attention_type != "divided_space_time" or any(
+        ".attentions.1." in k for k in source
+    ):
+        return
+    for key in list(source):
+        new = key.replace(".norms.0.", ".attentions.0.norm.").replace(".norms.1.", ".ffns.0.norm.")
+        if new != key:
+            source[new], names[new] = source.pop(key), names.pop(key)
+    for key in [k for k in source if ".attentions.0." in k]:
+        copy = key.replace(".attentions.0.", ".attentions.1.")
+        source[copy], names[copy] = source[key], names[key]
+
+
 def _pathways(backbone: nn.Module) -> list[str]:
     """Prefixes (``"slow_path."``) of SlowFast pathways in ``backbone``."""
     from .backbones.resnet3d import ResNet3dPathway
@@ -206,6 +262,7 @@ def load_pretrained(
     backbone = getattr(model, "backbone", model)
     source, source_names, aside = _backbone_state(path, trust)
     _swin_2d(backbone, source, source_names, aside)
+    _timesformer_2d(backbone, source, source_names, aside)
     report = PretrainedReport(path)
     pathways = _pathways(backbone)
     centre = getattr(backbone, "inflate_centre", False)
