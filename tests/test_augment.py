@@ -2,6 +2,8 @@
 definition frame by frame (PIL's fixed-point rounding: within 1 grey level for the pixel
 operations), one draw per clip, and the config names."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -9,7 +11,7 @@ from PIL import Image, ImageEnhance, ImageOps
 
 from actionkit.config import build_transform
 from actionkit.data import augment as A
-from actionkit.data.transforms import Clip
+from actionkit.data.transforms import Clip, Compose
 
 RNG = np.random.default_rng(0)
 # three frames: noise, a smooth gradient with a bright patch, a low-contrast one
@@ -142,3 +144,24 @@ def test_config_names_build_them():
     assert isinstance(build_transform({"type": "RandomErasing", "prob": 0.25}), A.RandomErasing)
     with pytest.raises(ValueError, match="RandAugment: magnitude must be in"):
         A.RandAugment(magnitude=12)(_clip(FRAMES))
+
+
+CONFIGS = sorted((Path(__file__).parents[1] / "configs" / "recognition").glob("*.yaml"))
+
+
+@pytest.mark.parametrize(
+    "path", [p for p in CONFIGS if "RandAugment" in p.read_text()], ids=lambda p: p.stem
+)
+def test_configs_randaugment_before_the_crop_runs_through(path):
+    # where MMAction2, VideoMAE and PySlowFast apply it: on the resized frames, before
+    # the random resized crop (the lazy resize is rendered for it, then cropped)
+    from actionkit.config import load_config
+
+    steps = load_config(path).data.train.pipeline
+    types = [s["type"] for s in steps]
+    assert types.index("RandAugment") == types.index("RandomResizedCrop") - 1
+    frames = np.random.default_rng(0).integers(0, 256, (4, 120, 160, 3), dtype=np.uint8)
+    pipeline = Compose([build_transform(s) for s in steps])
+    out = pipeline(_clip(frames), np.random.default_rng(1))
+    crop = [s["scale"] for s in steps if s["type"] == "Resize"][-1]
+    assert tuple(out.shape[-3:]) == (4, *crop) and torch.isfinite(out).all()
