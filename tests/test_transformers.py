@@ -176,3 +176,22 @@ def test_videomae_v2_base_is_the_videomae_base_network():
     assert {k: v.shape for k, v in v1.state_dict().items()} == {
         k: v.shape for k, v in v2.state_dict().items()
     }
+
+
+@pytest.mark.parametrize(
+    "name, kwargs, shape",
+    [
+        ("swin3d_t", {}, (1, 1, 3, 4, 64, 64)),  # shifted (masked) and unshifted windows
+        ("mvitv2_s", {"spatial_size": 32, "temporal_size": 4}, (1, 1, 3, 4, 32, 32)),
+        ("timesformer_divst", {"num_transformer_layers": 1}, (1, 1, 3, 4, 64, 64)),
+    ],
+)
+def test_inference_attention_takes_the_fused_cpu_kernel(name, kwargs, shape):
+    # SDPA's CPU flash kernel, not its math path (which materialises every attention
+    # matrix): a 3-D attn_mask, for one, sends SDPA to the math path (Swin's bias did)
+    model = models.create(name, num_classes=3, **kwargs).eval()
+    with torch.profiler.profile() as prof, torch.no_grad():
+        model(torch.randn(shape))
+    kernels = {e.name for e in prof.events() if "scaled_dot_product" in e.name}
+    assert "aten::_scaled_dot_product_flash_attention_for_cpu" in kernels
+    assert "aten::_scaled_dot_product_attention_math" not in kernels

@@ -102,6 +102,11 @@ class WindowAttention3D(nn.Module):
         else:
             shape = (b, nw * self.heads, n, -1)
             bias = (bias + mask[:, None]).flatten(0, 1)
+        if not torch.compiler.is_exporting():
+            # A 4-D bias: PyTorch's CPU flash kernel takes no 3-D mask (SDPA falls back to
+            # its math path, every attention matrix materialised). Not when exporting: the
+            # exporter then lays the fused kernel's output out otherwise than it traced it.
+            bias = bias[None]
         q, k, v = q.reshape(shape), k.reshape(shape), v.reshape(shape)
         drop = self.attn_drop if self.training else 0.0
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype), dropout_p=drop)
