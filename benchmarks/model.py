@@ -41,13 +41,7 @@ from actionkit import models
 from actionkit.models.checkpoint import num_classes_of
 from actionkit.models.zoo import TEST_INPUTS
 
-from ._harness import (
-    SideProcess,
-    bar_chart,
-    environment,
-    time_interleaved,
-    write_json,
-)
+from ._harness import SideProcess, bar_chart, environment, time_interleaved, write_json
 from ._rss import peak_rss_rise
 
 VARIANTS = ("eager", "channels_last", "compile", "compile+channels_last")

@@ -10,6 +10,7 @@ import actionkit.models as models
 from actionkit.models.checkpoint import read_checkpoint
 
 video = pytest.importorskip("torchvision.models.video")
+CLASSES = 5  # of every model built here
 
 
 def away_from_init(model: torch.nn.Module) -> torch.nn.Module:
@@ -34,7 +35,7 @@ def assert_loads_with_equal_logits(theirs, name: str, x: torch.Tensor, tmp_path,
     path = tmp_path / f"{tv_name or name}.pth"
     torch.save(theirs.state_dict(), path)
     assert read_checkpoint(path).origin == "torchvision"
-    ours = models.create(name, num_classes=theirs_classes(theirs), checkpoint=path).eval()
+    ours = models.create(name, num_classes=CLASSES, checkpoint=path).eval()
     path.unlink()
     with torch.no_grad():
         expected = theirs.eval()(x)
@@ -43,15 +44,11 @@ def assert_loads_with_equal_logits(theirs, name: str, x: torch.Tensor, tmp_path,
     return ours
 
 
-def theirs_classes(model: torch.nn.Module) -> int:
-    return list(model.parameters())[-1].shape[0]  # the classifier's bias comes last
-
-
 @pytest.mark.slow  # (these run where torchvision is: the CUDA-torch venv in CI)
 @pytest.mark.parametrize("shape", [(1, 3, 16, 64, 64), (2, 3, 4, 48, 80)])
 def test_swin3d_t_logits_equal_torchvisions(shape, tmp_path):
     torch.manual_seed(0)
-    theirs = away_from_init(video.swin3d_t(num_classes=5))
+    theirs = away_from_init(video.swin3d_t(num_classes=CLASSES))
     assert_loads_with_equal_logits(theirs, "swin3d_t", torch.randn(shape), tmp_path)
 
 
@@ -69,7 +66,7 @@ def test_swin3d_b_layout_converts():  # the larger sizes: the same names, more b
 @pytest.mark.parametrize("name", ["r3d_18", "mc3_18", "r2plus1d_18"])
 def test_video_resnets_logits_equal_torchvisions(name, tmp_path):
     torch.manual_seed(0)
-    theirs = away_from_init(getattr(video, name)(num_classes=5))
+    theirs = away_from_init(getattr(video, name)(num_classes=CLASSES))
     assert_loads_with_equal_logits(theirs, name, torch.randn(2, 3, 8, 48, 64), tmp_path)
 
 
@@ -77,7 +74,7 @@ def test_video_resnets_logits_equal_torchvisions(name, tmp_path):
 def test_mvit_v2_s_logits_equal_torchvisions(tmp_path):
     # at its input size, the only one torchvision's MViT runs
     torch.manual_seed(0)
-    theirs = away_from_init(video.mvit_v2_s(num_classes=5))
+    theirs = away_from_init(video.mvit_v2_s(num_classes=CLASSES))
     x = torch.randn(1, 3, 16, 224, 224)
     assert_loads_with_equal_logits(theirs, "mvitv2_s", x, tmp_path, "mvit_v2_s")
 
@@ -86,7 +83,7 @@ def test_mvit_v1_b_logits_equal_torchvisions(tmp_path):
     # absolute positions (spatial + temporal + class tables), the width doubled in the
     # MLP a block before each scale, q pooled only where a scale starts
     torch.manual_seed(0)
-    theirs = away_from_init(video.mvit_v1_b(num_classes=5))
+    theirs = away_from_init(video.mvit_v1_b(num_classes=CLASSES))
     x = torch.randn(2, 3, 16, 224, 224)
     ours = assert_loads_with_equal_logits(theirs, "mvit_v1_b", x, tmp_path)
     with pytest.raises(ValueError, match=r"tables are for 16 x 224 x 224 clips .* gives 4 x 40"):
@@ -98,5 +95,5 @@ def test_s3d_logits_equal_torchvisions(shape, tmp_path):
     # 224: its 2 x 7 x 7 pool covers the whole map; larger: pools slide over it (2 x 2 x 3
     # windows of a 3 x 8 x 9 map here), their mean is the score
     torch.manual_seed(0)
-    theirs = away_from_init(video.s3d(num_classes=5))
+    theirs = away_from_init(video.s3d(num_classes=CLASSES))
     assert_loads_with_equal_logits(theirs, "s3d", torch.randn(shape), tmp_path)

@@ -168,21 +168,20 @@ def _swin_2d(backbone: nn.Module, source: dict, names: dict, aside: list) -> Non
             source[key] = table.repeat(2 * wd - 1, 1)
 
 
-# timm's ViT names -> MMAction2's image ViT layout (TimeSformer's space-only names)
+# timm's ViT names -> MMAction2's image ViT layout (TimeSformer's space-only names); the
+# last rule keeps every other name (MMAction2's file, already in that layout)
 _TIMM_VIT = [
-    (re.compile(r"^patch_embed\.proj\."), "patch_embed.projection."),
-    (re.compile(r"^blocks\.(\d+)\.norm1\."), r"transformer_layers.layers.\1.norms.0."),
-    (re.compile(r"^blocks\.(\d+)\.norm2\."), r"transformer_layers.layers.\1.norms.1."),
+    (r"^patch_embed\.proj\.", "patch_embed.projection."),
+    (r"^blocks\.(\d+)\.norm1\.", r"transformer_layers.layers.\1.norms.0."),
+    (r"^blocks\.(\d+)\.norm2\.", r"transformer_layers.layers.\1.norms.1."),
     (
-        re.compile(r"^blocks\.(\d+)\.attn\.qkv\.(weight|bias)$"),
+        r"^blocks\.(\d+)\.attn\.qkv\.(weight|bias)$",
         r"transformer_layers.layers.\1.attentions.0.attn.in_proj_\2",
     ),
-    (
-        re.compile(r"^blocks\.(\d+)\.attn\.proj\."),
-        r"transformer_layers.layers.\1.attentions.0.attn.out_proj.",
-    ),
-    (re.compile(r"^blocks\.(\d+)\.mlp\.fc1\."), r"transformer_layers.layers.\1.ffns.0.layers.0.0."),
-    (re.compile(r"^blocks\.(\d+)\.mlp\.fc2\."), r"transformer_layers.layers.\1.ffns.0.layers.1."),
+    (r"^blocks\.(\d+)\.attn\.proj\.", r"transformer_layers.layers.\1.attentions.0.attn.out_proj."),
+    (r"^blocks\.(\d+)\.mlp\.fc1\.", r"transformer_layers.layers.\1.ffns.0.layers.0.0."),
+    (r"^blocks\.(\d+)\.mlp\.fc2\.", r"transformer_layers.layers.\1.ffns.0.layers.1."),
+    (r"^", ""),
 ]
 
 
@@ -195,19 +194,16 @@ def _timesformer_2d(backbone: nn.Module, source: dict, names: dict, aside: list)
     first attention (the temporal one there) is copied into the second (the spatial one);
     ``temporal_fc`` and ``time_embed`` keep their initialisation (zeros)."""
     from .backbones.timesformer import TimeSformer
+    from .huggingface import rename
 
     if not isinstance(backbone, TimeSformer):
         return
     for key in list(source):
-        for pattern, repl in _TIMM_VIT:
-            if pattern.match(key):
-                new = pattern.sub(repl, key)
-                source[new], names[new] = source.pop(key), names.pop(key)
-                break
-        else:
-            if key.startswith("head."):  # timm's classifier
-                aside.append(names.pop(key))
-                del source[key]
+        if key.startswith("head."):  # timm's classifier
+            aside.append(names.pop(key))
+            del source[key]
+        elif (new := rename(key, _TIMM_VIT, names[key])) != key:
+            source[new], names[new] = source.pop(key), names.pop(key)
     if backbone.attention_type != "divided_space_time" or any(
         ".attentions.1." in k for k in source
     ):
