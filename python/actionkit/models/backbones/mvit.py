@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.checkpoint import checkpoint
 
+from ...amp import Conv3d
 from .transformer import (
     DropPath,
     Mlp,
@@ -92,7 +93,7 @@ class MultiScaleAttention(nn.Module):
         padding = [n // 2 for n in kernel]
 
         def pooling(stride):
-            conv = nn.Conv3d(
+            conv = Conv3d(
                 head_dims, head_dims, kernel, stride, padding, groups=head_dims, bias=False
             )
             return conv, nn.LayerNorm(head_dims, eps=1e-6)
@@ -236,7 +237,7 @@ class MViT(nn.Module):
         width, depth, heads, downscale = self._arch(arch)
         self.return_feat_map, self.with_cp = return_feat_map, with_cp
         self.patch_embed = nn.Module()
-        self.patch_embed.projection = nn.Conv3d(
+        self.patch_embed.projection = Conv3d(
             in_channels, width, patch_kernel, patch_stride, patch_padding
         )
         size = tuple(
@@ -366,7 +367,7 @@ class MViTv1(MViT):
         nn.Module.__init__(self)
         self.return_feat_map, self.with_cp = return_feat_map, with_cp
         self.patch_embed = nn.Module()
-        self.patch_embed.projection = nn.Conv3d(
+        self.patch_embed.projection = Conv3d(
             in_channels, embed_dims, (3, 7, 7), (2, 4, 4), (1, 3, 3)
         )
         size = (temporal_size // 2, spatial_size // 4, spatial_size // 4)
