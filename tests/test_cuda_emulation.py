@@ -49,6 +49,35 @@ def test_temporal_shift_kernel(shape, backward, dtype):
         assert x.numel() > THREADS * MAX_BLOCKS
 
 
+@pytest.mark.parametrize(
+    "shape,groups",
+    [
+        ((2, 8, 16, 35), 4),  # 8960 elements: the last of 35 blocks is partly idle
+        ((1, 3, 6, 1), 2),
+        ((1, 4, 8, 33124), 2),  # > MAX_BLOCKS * THREADS: every thread takes several steps
+    ],
+)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_tin_shift_kernels(shape, groups, dtype):
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(shape, generator=gen, dtype=torch.float64)
+    grad = torch.randn(shape, generator=gen, dtype=torch.float64)
+    offset = torch.rand(shape[0], groups, generator=gen, dtype=torch.float64) * 8 - 4
+    offset[0, 0] = 1.0  # a whole offset
+    for sign in (1.0, -1.0):  # the forward and the adjoint (the input gradient)
+        out = torch.ops.actionkit_emu.tin_shift(x.to(dtype), offset, sign)
+        expected = _reference.tin_shift(x, sign * offset)
+        tol = 0 if dtype == torch.float64 else 1e-6
+        torch.testing.assert_close(out.double(), expected, rtol=tol, atol=tol)
+    terms = torch.ops.actionkit_emu.tin_shift_offset_terms(grad, x, offset)
+    o = offset.clone().requires_grad_()
+    (expected,) = torch.autograd.grad(_reference.tin_shift(x, o), o, grad)
+    sums = terms.reshape(shape[0], shape[1], groups, -1).sum((1, 3))
+    torch.testing.assert_close(sums, expected, rtol=1e-12, atol=1e-12)
+    if shape[3] == 33124:
+        assert x.numel() > THREADS * MAX_BLOCKS
+
+
 @pytest.mark.parametrize("case", CASES)
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_roi_align3d_kernels(case, dtype):

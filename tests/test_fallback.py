@@ -20,6 +20,10 @@ CALLS = {
         lambda: actionkit.ops.temporal_shift(torch.ones(8, 16, 2, 2).cumsum(1), 4),
         lambda: _reference.temporal_shift(torch.ones(8, 16, 2, 2).cumsum(1), 4),
     ),
+    "tin_shift": (
+        lambda: actionkit.ops.tin_shift(torch.ones(2, 4, 6, 3).cumsum(1), TIN_OFFSET),
+        lambda: _reference.tin_shift(torch.ones(2, 4, 6, 3).cumsum(1), TIN_OFFSET),
+    ),
     "roi_align3d": (
         lambda: actionkit.ops.roi_align3d(torch.ones(1, 2, 3, 6, 6).cumsum(4), BOX, (1, 2, 2)),
         lambda: _reference.roi_align3d(torch.ones(1, 2, 3, 6, 6).cumsum(4), BOX, (1, 2, 2)),
@@ -71,6 +75,7 @@ CALLS = {
 }
 KEYPOINTS = torch.tensor([[2.0, 3.0], [6.0, 5.0], [2.5, 3.0], [6.0, 4.0]]).view(1, 1, 2, 2, 2)
 BOX = torch.tensor([[0, 1.0, 1.0, 4.0, 4.0]])
+TIN_OFFSET = torch.tensor([[0.5, -1.25, 2.0], [1.0, 0.0, -0.75]])
 WHOLE = torch.tensor([[0.0, 0.0, 10.0, 8.0]] * 2)  # (x1, y1, x2, y2) of the 8x10 frames
 MEAN, STD = [1.0, 2.0, 3.0], [4.0, 5.0, 6.0]
 A = torch.rand(2, 5, 5)

@@ -43,6 +43,8 @@ def test_every_op_has_cpu_kernel_autograd_and_fake():
     for op in (
         "temporal_shift",
         "_temporal_shift_backward",
+        "tin_shift",
+        "_tin_shift_backward",
         "roi_align3d",
         "_roi_align3d_backward",
     ):

@@ -29,6 +29,12 @@ at::Tensor temporal_shift(const at::Tensor& x, int64_t num_segments, int64_t shi
   return op.call(x, num_segments, shift_div);
 }
 
+at::Tensor tin_shift(const at::Tensor& x, const at::Tensor& offset) {
+  static const auto op =
+      find_op<at::Tensor(const at::Tensor&, const at::Tensor&)>("actionkit::tin_shift");
+  return op.call(x, offset);
+}
+
 at::Tensor roi_align3d(const at::Tensor& features, const at::Tensor& rois,
                        std::array<int64_t, 3> output_size, double spatial_scale,
                        int64_t sampling_ratio, bool aligned, double temporal_scale) {
@@ -134,6 +140,13 @@ at::Tensor temporal_shift_backward(const at::Tensor& grad, int64_t num_segments,
   static const auto op = find_op<at::Tensor(const at::Tensor&, int64_t, int64_t)>(
       "actionkit::_temporal_shift_backward");
   return op.call(grad, num_segments, shift_div);
+}
+
+std::tuple<at::Tensor, at::Tensor> tin_shift_backward(const at::Tensor& grad, const at::Tensor& x,
+                                                      const at::Tensor& offset) {
+  static const auto op = find_op<std::tuple<at::Tensor, at::Tensor>(
+      const at::Tensor&, const at::Tensor&, const at::Tensor&)>("actionkit::_tin_shift_backward");
+  return op.call(grad, x, offset);
 }
 
 at::Tensor roi_align3d_backward(const at::Tensor& grad, const at::Tensor& rois,

@@ -50,6 +50,41 @@ def test_temporal_shift_equals_cpu(dtype, shape):
     assert torch.equal(xg.grad.cpu(), xc.grad)
 
 
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.float16, torch.bfloat16])
+def test_tin_shift_equals_cpu(dtype):
+    x = torch.randn(4, 8, 64, 7 * 9).to(dtype)
+    offset = torch.tensor([[0.5, -1.25, 2.0, 0.0], [3.75, -0.1, 1.0, -8.5]]).repeat(2, 1)
+    grad = torch.randn_like(x)
+    outs = []
+    for device in ("cuda", "cpu"):
+        xd = x.to(device).requires_grad_()
+        od = offset.to(device).requires_grad_()
+        out = actionkit.ops.tin_shift(xd, od)
+        out.backward(grad.to(device))
+        outs.append([t.detach().cpu().double() for t in (out, xd.grad, od.grad)])
+    for gpu, cpu in zip(
+        *outs, strict=True
+    ):  # the same math: equal up to fma contraction and the sum order
+        torch.testing.assert_close(
+            gpu,
+            cpu,
+            rtol=1e-5 if dtype == torch.float32 else None,
+            atol=1e-4 if dtype == torch.float32 else None,
+        )
+
+
+def test_tin_shift_gradgradcheck_cuda():
+    x = torch.randn(2, 5, 8, 3, dtype=torch.float64, device="cuda", requires_grad=True)
+    o = (
+        torch.tensor([[0.3, -1.7, 2.2, 0.6], [5.5, -0.25, 1.1, -3.4]], dtype=torch.float64)
+        .cuda()
+        .requires_grad_()
+    )
+    assert torch.autograd.gradcheck(actionkit.ops.tin_shift, (x, o))
+    assert torch.autograd.gradgradcheck(actionkit.ops.tin_shift, (x, o))
+    opcheck(torch.ops.actionkit.tin_shift.default, (x, o))
+
+
 @pytest.mark.parametrize("case", CASES)
 @pytest.mark.parametrize("dtype", list(TOL))
 def test_roi_align3d_matches_reference(case, dtype):

@@ -14,6 +14,7 @@
 #include "ops/roi_align3d/roi_align3d_cuda.h"
 #include "ops/soft_nms/soft_nms_cuda.h"
 #include "ops/temporal_shift/temporal_shift_cuda.h"
+#include "ops/tin_shift/tin_shift_cuda.h"
 
 namespace actionkit::emulation {
 namespace {
@@ -200,6 +201,34 @@ at::Tensor pose_heatmaps(const at::Tensor& keypoints, const at::Tensor& scores,
   return out;
 }
 
+kernels::tin_shift::Dims tin_dims(const at::Tensor& x, const at::Tensor& offsets) {
+  const int64_t inner = x.numel() / std::max<int64_t>(x.size(0) * x.size(1) * x.size(2), 1);
+  return {x.size(0), x.size(1), x.size(2), inner, offsets.size(1)};
+}
+
+// x [N, T, C, ...] shifted by sign * offsets [N, G] (in x's dtype).
+at::Tensor tin_shift(const at::Tensor& x_in, const at::Tensor& offsets_in, double sign) {
+  const at::Tensor x = x_in.contiguous();
+  const at::Tensor offsets = offsets_in.to(x.scalar_type()).contiguous();
+  at::Tensor out = at::empty(x.sizes(), x.options());
+  kernels::tin_shift::cuda::launch_shift(dtype_of(x), x.const_data_ptr(), offsets.const_data_ptr(),
+                                         out.mutable_data_ptr(), tin_dims(x, offsets), sign,
+                                         nullptr);
+  return out;
+}
+
+// The per-element terms of the offset gradient, [N, T, C, ...] in x's dtype.
+at::Tensor tin_shift_offset_terms(const at::Tensor& grad_in, const at::Tensor& x_in,
+                                  const at::Tensor& offsets_in) {
+  const at::Tensor x = x_in.contiguous(), grad = grad_in.contiguous();
+  const at::Tensor offsets = offsets_in.to(x.scalar_type()).contiguous();
+  at::Tensor terms = at::empty(x.sizes(), x.options());
+  kernels::tin_shift::cuda::launch_offset_grad_terms(
+      dtype_of(x), grad.const_data_ptr(), x.const_data_ptr(), offsets.const_data_ptr(),
+      terms.mutable_data_ptr(), tin_dims(x, offsets), nullptr);
+  return terms;
+}
+
 }  // namespace
 
 TORCH_LIBRARY(actionkit_emu, m) {
@@ -207,6 +236,9 @@ TORCH_LIBRARY(actionkit_emu, m) {
       "temporal_shift(Tensor x, int batches, int frames, int channels, int fold, bool backward) -> "
       "Tensor",
       &temporal_shift);
+  m.def("tin_shift(Tensor x, Tensor offsets, float sign) -> Tensor", &tin_shift);
+  m.def("tin_shift_offset_terms(Tensor grad, Tensor x, Tensor offsets) -> Tensor",
+        &tin_shift_offset_terms);
   m.def(
       "roi_align3d(Tensor features, Tensor rois, int[3] output_size, float spatial_scale, "
       "int sampling_ratio, bool aligned, float temporal_scale) -> Tensor",

@@ -8,6 +8,7 @@ from .preprocess import preprocess
 from .roi_align3d import roi_align3d
 from .soft_nms import soft_nms, temporal_soft_nms
 from .temporal_shift import temporal_shift
+from .tin_shift import tin_shift
 
 __all__ = [
     "bm_conv3d",
@@ -24,4 +25,5 @@ __all__ = [
     "temporal_nms",
     "temporal_shift",
     "temporal_soft_nms",
+    "tin_shift",
 ]

@@ -27,6 +27,28 @@ def temporal_shift(x: Tensor, num_segments: int, shift_div: int = 8) -> Tensor:
     return out.reshape(shape)
 
 
+def tin_shift(x: Tensor, offset: Tensor) -> Tensor:
+    """TIN's shift: channel group g of clip n read at time ``t - offset[n, g]``, linear
+    interpolation between frames, zeros outside the clip (gathers: differentiable in
+    ``x`` and ``offset``, exportable)."""
+    n, t, c = x.shape[:3]
+    groups = offset.shape[1]
+    v = x.reshape(n, t, groups, c // groups, -1)
+    o = offset.to(torch.float64 if x.dtype == torch.float64 else torch.float32)
+    k = o.detach().floor()
+    f = (o - k).to(x.dtype)[:, None, :, None, None]
+    frames = torch.arange(t, device=x.device)[None, :, None]
+
+    def whole(shift: Tensor) -> Tensor:  # out[:, i] = v[:, i - shift], zero outside
+        src = frames - shift.clamp(-t - 1, t + 1).long()[:, None, :]  # [N, T, G]
+        inside = ((src >= 0) & (src < t))[..., None, None]
+        index = src.clamp(0, t - 1)[..., None, None].expand(-1, -1, -1, *v.shape[3:])
+        return torch.where(inside, v.gather(1, index), v.new_zeros(()))
+
+    out = (1 - f) * whole(k) + f * whole(k + 1)
+    return out.reshape(x.shape)
+
+
 def _axis_matrix(
     start: float, bin_size: float, bins: int, grid: int, size: int, dtype: torch.dtype
 ) -> Tensor:

@@ -20,6 +20,15 @@ namespace actionkit {
 // frames past either end contribute zeros.
 at::Tensor temporal_shift(const at::Tensor& x, int64_t num_segments, int64_t shift_div = 8);
 
+// Temporal interlace shift of TIN. x: [N, T, C, ...]; offset: [N, G] (float),
+// the C channels in G equal groups. Group g of sample n is moved offset[n, g]
+// frames later, a fractional offset interpolating linearly between the two
+// whole shifts around it; frames past either end contribute zeros:
+// out[t] = (1 - f) x[t - k] + f x[t - k - 1], k = floor(o), f = o - k (mmcv's
+// tin_shift at whole offsets, MMAction2's linear_sampler at fractional ones).
+// Differentiable in x and offset, to second order.
+at::Tensor tin_shift(const at::Tensor& x, const at::Tensor& offset);
+
 // RoIAlign over clips. features: [N, C, T, H, W]; rois: [K, 5] rows
 // (batch, x1, y1, x2, y2), a box held over the whole clip whose T frames are
 // average-pooled into t bins, or [K, 7] rows (batch, t1, x1, y1, t2, x2, y2),
@@ -107,6 +116,8 @@ namespace detail {
 
 // The registered backward ops, for the autograd functions.
 at::Tensor temporal_shift_backward(const at::Tensor& grad, int64_t num_segments, int64_t shift_div);
+std::tuple<at::Tensor, at::Tensor> tin_shift_backward(const at::Tensor& grad, const at::Tensor& x,
+                                                      const at::Tensor& offset);
 at::Tensor roi_align3d_backward(const at::Tensor& grad, const at::Tensor& rois,
                                 c10::SymIntArrayRef input_shape, std::array<int64_t, 3> output_size,
                                 double spatial_scale, int64_t sampling_ratio, bool aligned,
