@@ -4,7 +4,11 @@
 
 Temporal shift: TSM-R50 layer shapes, 8 segments, batch 8, against MMAction2's
 slicing + torch.cat shift and against x.clone() (the floor for an op that writes a
-new tensor). RoIAlign3D: AVA shapes (2048 channels, T=8, 16x16, 20 RoIs) against
+new tensor). TIN shift: TIN-R50's shapes (a quarter of each stage's channels, 4 offset
+groups, 8 clips x 8 segments) against MMAction2's linear_sampler (two whole shifts and a
+blend; actionkit's op at whole offsets stands in for mmcv's tin_shift, which has no CPU
+kernel, and mmcv's own joins on a GPU where it is installed) and the pure-PyTorch gather
+reference. RoIAlign3D: AVA shapes (2048 channels, T=8, 16x16, 20 RoIs) against
 MMAction2's SingleRoIExtractor3D paths: temporal mean then one 2D RoIAlign for
 output 1x7x7, a loop of 2D RoIAlign over frames for 8x7x7 (torchvision's roi_align
 stands in for mmcv's, same semantics). Graph aggregation: NTU shapes (16 clips, 3
@@ -26,6 +30,7 @@ import numpy as np
 import torch
 
 import actionkit
+from actionkit.ops import _reference
 
 from ._harness import (
     NO_HUGE_PAGES_ENV,
@@ -146,6 +151,58 @@ def bench_temporal_shift(device: torch.device, quick: bool, repeats: int) -> lis
     return rows
 
 
+def linear_sampler(x: torch.Tensor, offset: torch.Tensor, whole_shift) -> torch.Tensor:
+    """MMAction2 1.x TIN's ``linear_sampler``, operation for operation: ``whole_shift``
+    (mmcv's CUDA-only ``tin_shift`` there) at floor(offset) and floor(offset) + 1, blended
+    by per-channel weights repeated from the per-group fractional parts."""
+    n, t, c, h, w = x.shape
+    offset0 = torch.floor(offset).int()
+    offset1 = offset0 + 1
+    data = x.view(n, t, c, h * w).contiguous()
+    data0, data1 = whole_shift(data, offset0), whole_shift(data, offset1)
+    weight0 = 1 - (offset - offset0.float())
+    weight1 = 1 - weight0
+    groups = offset.shape[1]
+    weight0 = weight0[:, :, None].repeat(1, 1, c // groups).view(n, -1)[:, None, :, None]
+    weight1 = weight1[:, :, None].repeat(1, 1, c // groups).view(n, -1)[:, None, :, None]
+    return (weight0 * data0 + weight1 * data1).view(n, t, c, h, w)
+
+
+def _tin_variants(offset: torch.Tensor, device: torch.device) -> dict[str, Callable]:
+    variants = {
+        "actionkit": lambda x: actionkit.ops.tin_shift(x, offset),
+        "linear_sampler": lambda x: linear_sampler(x, offset, actionkit.ops.tin_shift),
+        "pure PyTorch (gather)": lambda x: _reference.tin_shift(x, offset),
+    }
+    if device.type == "cuda":
+        try:
+            from mmcv.ops import tin_shift as mmcv_tin_shift
+        except ImportError:
+            pass
+        else:
+            variants["linear_sampler (mmcv)"] = lambda x: linear_sampler(x, offset, mmcv_tin_shift)
+    return variants
+
+
+def bench_tin_shift(device: torch.device, quick: bool, repeats: int) -> list[dict]:
+    """TIN-R50's shifted descriptors (8 clips x 8 segments, a quarter of each stage's input
+    channels, 4 offset groups), gradients to the features and the offsets."""
+    rows = []
+    shapes = [(8, 8, 64, 56, 56), (8, 8, 128, 28, 28), (8, 8, 256, 14, 14), (8, 8, 512, 7, 7)]
+    if quick:
+        shapes = [(2, 8, 16, 28, 28), (2, 8, 128, 7, 7)]
+    gen = torch.Generator().manual_seed(0)
+    for shape in shapes:
+        x = torch.randn(shape, device=device)
+        half = 4 * (torch.rand(shape[0], 2, generator=gen) - 0.5)  # OffsetNet's range
+        offset = torch.cat((half, -half), 1).to(device).requires_grad_()
+        variants = _tin_variants(offset, device)
+        rows += _compare(
+            variants, x, "linear_sampler", device, repeats, op="tin_shift", shape=list(shape)
+        )
+    return rows
+
+
 def _ava_inputs(device: torch.device, quick: bool) -> tuple[torch.Tensor, torch.Tensor]:
     n, c = (2, 256) if quick else (8, 2048)
     feat = torch.randn(n, c, 8, 16, 16, device=device)
@@ -213,8 +270,6 @@ def bench_graph_aggregate(device: torch.device, quick: bool, repeats: int) -> li
 def bench_bm_sampling(device: torch.device, quick: bool, repeats: int) -> list[dict]:
     """BMN at its ActivityNet settings: S=32, P=3, 4 clips, C=256 into a Conv3d to 512."""
     import torch.nn.functional as F
-
-    from actionkit.ops import _reference
 
     n, c, o, t, s = (1, 16, 32, 40, 32) if quick else (4, 256, 512, 100, 32)
     x = torch.randn(n, c, t, device=device)
@@ -440,6 +495,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.manual_seed(0)
     rows = (
         bench_temporal_shift(device, args.quick, repeats)
+        + bench_tin_shift(device, args.quick, repeats)
         + bench_roi_align3d(device, args.quick, repeats)
         + bench_graph_aggregate(device, args.quick, repeats)
         + bench_bm_sampling(device, args.quick, repeats)
