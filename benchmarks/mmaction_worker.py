@@ -41,6 +41,7 @@ ZOO = {
     "tsn_r50": (TSN_R50, {}, {}),
     "tsn_r101": ("tsn/tsn_imagenet-pretrained-r101_8xb32-1x1x8-100e_kinetics400-rgb.py", {}, {}),
     "tsm_r50": ("tsm/tsm_imagenet-pretrained-r50_8xb16-1x1x8-50e_kinetics400-rgb.py", {}, {}),
+    "tin_r50": ("tin/tin_imagenet-pretrained-r50_8xb6-1x1x8-40e_sthv1-rgb.py", {}, {}),
     "c2d_r50": ("c2d/c2d_r50-in1k-pre_8xb32-8x8x1-100e_kinetics400-rgb.py", {}, {}),
     "i3d_r50": ("i3d/i3d_imagenet-pretrained-r50_8xb8-32x2x1-100e_kinetics400-rgb.py", {}, {}),
     "slowonly_r50": (
@@ -127,6 +128,44 @@ ZOO = {
 }
 
 
+class _MmcvTinShift(torch.autograd.Function):
+    """A stand-in for mmcv's ``tin_shift``, which has CUDA kernels only, so that
+    MMAction2's TIN runs on the CPU: one gather with mmcv's semantics (channel group g of
+    sample n moved ``shift[n, g]`` frames later, zeros where nothing lands) and mmcv's
+    backward, which moves the gradient the same way as the forward. A single PyTorch
+    gather each way: about what a compiled kernel costs per byte, on the CPU."""
+
+    @staticmethod
+    def _move(x, shift):
+        n, t, c, hw = x.shape
+        groups = shift.shape[1]
+        v = x.reshape(n, t, groups, c // groups, hw)
+        src = torch.arange(t)[None, :, None] - shift.long()[:, None, :]  # [N, T, G]
+        inside = ((src >= 0) & (src < t))[..., None, None]
+        index = src.clamp(0, t - 1)[..., None, None].expand(-1, -1, -1, c // groups, hw)
+        return torch.where(inside, v.gather(1, index), 0).reshape(x.shape)
+
+    @staticmethod
+    def forward(ctx, x, shift):
+        ctx.save_for_backward(shift)
+        return _MmcvTinShift._move(x, shift)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (shift,) = ctx.saved_tensors
+        return _MmcvTinShift._move(grad, shift), None
+
+
+def _install_tin_shift() -> None:
+    import types
+
+    try:
+        import mmcv.ops as ops
+    except ImportError:
+        ops = sys.modules["mmcv.ops"] = types.ModuleType("mmcv.ops")
+    ops.tin_shift = _MmcvTinShift.apply
+
+
 def config_path(config: str) -> Path:
     """A zoo config's file; ``projects:NAME/...`` imports the project's models first."""
     if not config.startswith("projects:"):
@@ -145,7 +184,13 @@ def build(name: str):
     cfg = Config.fromfile(config_path(config)).model
     if cfg.backbone.type not in ("STGCN", "AAGCN", "CTRGCN"):  # the GCNs take no such argument
         cfg.backbone.pretrained = None
-    if cfg.backbone.type in ("ResNetTSM", "ResNet3d", "ResNet3dSlowOnly", "SwinTransformer3D"):
+    if cfg.backbone.type in (
+        "ResNetTSM",
+        "ResNetTIN",
+        "ResNet3d",
+        "ResNet3dSlowOnly",
+        "SwinTransformer3D",
+    ):
         cfg.backbone.pretrained2d = False
     if cfg.backbone.type == "UniFormerV2":
         cfg.backbone.clip_pretrained = False
@@ -201,6 +246,7 @@ class Worker:
 
 def main() -> None:
     register_all_modules()
+    _install_tin_shift()
     torch.set_num_threads(int(os.environ.get("ACTIONKIT_BENCH_THREADS", torch.get_num_threads())))
     worker = Worker()
     for line in sys.stdin:

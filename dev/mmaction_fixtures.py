@@ -26,6 +26,39 @@ from mmaction.utils import register_all_modules  # noqa: E402
 from parity_weights import make_input, make_state, probe  # noqa: E402
 
 CONFIGS = Path(mmaction.__file__).parent / ".mim" / "configs" / "recognition"
+
+
+def _whole_tin_shift(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+    """mmcv's ``tin_shift`` (CUDA kernels only) for MMAction2's TIN on the CPU, written
+    from its published semantics and loop by loop: ``x [N, T, C, HW]``, int ``shift
+    [N, G]``; channel group g of sample n moves ``shift[n, g]`` frames later
+    (``out[t + s] = x[t]``), zeros where nothing lands. (actionkit's op equals mmcv's
+    outputs on mmcv's own test data: tests/test_tin_shift.py.)"""
+    n, t, c, _ = x.shape
+    groups = shift.shape[1]
+    size = c // groups
+    out = torch.zeros_like(x)
+    for i in range(n):
+        for g in range(groups):
+            s = int(shift[i, g])
+            for j in range(t):
+                if 0 <= j + s < t:
+                    out[i, j + s, g * size : (g + 1) * size] = x[i, j, g * size : (g + 1) * size]
+    return out
+
+
+def _install_tin_shift() -> None:
+    """MMAction2's linear_sampler imports ``mmcv.ops.tin_shift`` when called: give it the
+    loop above (mmcv-lite has no ops; full mmcv has no CPU kernel for this one)."""
+    import types
+
+    try:
+        import mmcv.ops as ops
+    except ImportError:
+        ops = sys.modules["mmcv.ops"] = types.ModuleType("mmcv.ops")
+    ops.tin_shift = _whole_tin_shift
+
+
 # name -> (config, input shape, overrides)
 TSN_R50 = "tsn/tsn_imagenet-pretrained-r50_8xb32-1x1x8-100e_kinetics400-rgb.py"
 TSM_R50 = "tsm/tsm_imagenet-pretrained-r50_8xb16-1x1x8-50e_kinetics400-rgb.py"
@@ -60,6 +93,13 @@ MODELS_TO_FIX = {
     "tsm_r18": (TSM_R50, (1, 8, 3, 64, 64), {"depth": 18}, {"in_channels": 512}),
     "tsm_r50": (TSM_R50, (2, 16, 3, 64, 64), {}, {}),
     "tsm_r50_block": (TSM_R50, (1, 8, 3, 64, 64), {"shift_place": "block"}, {}),
+    # its offsets come out fractional from the seeded weights: the interpolating shift
+    "tin_r50": (
+        "tin/tin_imagenet-pretrained-r50_8xb6-1x1x8-40e_sthv1-rgb.py",
+        (1, 8, 3, 64, 64),
+        {},
+        {},
+    ),
     "i3d_r50": (
         "i3d/i3d_imagenet-pretrained-r50_8xb8-32x2x1-100e_kinetics400-rgb.py",
         (2, 1, 3, 8, 64, 64),
@@ -166,7 +206,7 @@ def build(config: str, backbone: dict, head: dict):
     cfg = Config.fromfile(CONFIGS / config)
     model_cfg = cfg.model
     model_cfg.backbone.pretrained = None
-    if model_cfg.backbone.type in ("ResNetTSM", "ResNet3d", "ResNet3dSlowOnly"):
+    if model_cfg.backbone.type in ("ResNetTSM", "ResNetTIN", "ResNet3d", "ResNet3dSlowOnly"):
         model_cfg.backbone.pretrained2d = False
     if (model_cfg.backbone.get("norm_cfg") or {}).get("type") == "SyncBN":
         model_cfg.backbone.norm_cfg.type = "BN3d"  # one CPU process: same arithmetic
@@ -1538,6 +1578,7 @@ def transformer_cases() -> dict:
 
 def main() -> None:
     register_all_modules()
+    _install_tin_shift()
     out_dir = ROOT / "tests" / "fixtures" / "mmaction"
     out_dir.mkdir(parents=True, exist_ok=True)
     only = set(sys.argv[1:])  # names to (re)write; all by default

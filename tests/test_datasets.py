@@ -225,3 +225,52 @@ def test_multi_clip_multi_crop_test_decodes_each_video_once(data, monkeypatch):
     for k, x in enumerate((0, 16, 8)):  # ThreeCrop on 32x48: x offsets 0, 16, 8
         view = T.FormatShape("NCTHW")(clip.crop(x, 0, x + 32, 32))
         assert torch.equal(sample["inputs"][5 * k : 5 * k + 5], view)
+
+
+def test_rawframes_config_reads_another_frame_name_template(data, tmp_path):
+    # Something-Something V1 ships its frames as 00001.jpg: data.filename_tmpl
+    import shutil
+
+    from actionkit.config import Config, from_dict
+    from actionkit.engine.builder import build_dataset
+
+    source = data.root / "rawframes" / "move_left" / "move_left_0002"
+    target = tmp_path / "frames" / "clip"
+    target.mkdir(parents=True)
+    for frame in sorted(source.glob("img_*.jpg")):
+        shutil.copy(frame, target / frame.name[len("img_") :])
+    (tmp_path / "val.txt").write_text("clip 16 0\n")
+    cfg = from_dict(
+        Config,
+        {
+            "model": {"name": "tsn_r18", "num_classes": 3},
+            "data": {
+                "kind": "rawframes",
+                "root": str(tmp_path),
+                "data_prefix": "frames",
+                "filename_tmpl": "{:05d}.jpg",
+                "val": {
+                    "ann_file": "val.txt",
+                    "sampler": {
+                        "type": "SampleFrames",
+                        "clip_len": 1,
+                        "num_clips": 3,
+                        "test_mode": True,
+                    },
+                    "pipeline": [
+                        {"type": "Resize", "scale": [-1, 32]},
+                        {"type": "CenterCrop", "crop_size": 32},
+                        {"type": "FormatShape", "input_format": "NCHW"},
+                    ],
+                },
+            },
+        },
+        "cfg",
+    )
+    ours = build_dataset(cfg, "val")[0]["inputs"]
+    sampler = SampleFrames(clip_len=1, num_clips=3, test_mode=True)
+    reference = RawframeDataset(
+        data.root / "val_rawframes.txt", sampler, PIPELINE, data_prefix=str(data.root / "rawframes")
+    )
+    assert reference.entries[0].path.endswith("move_left_0002")
+    assert torch.equal(ours, reference[0]["inputs"])

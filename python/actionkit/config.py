@@ -169,6 +169,9 @@ class DataConfig:
     kind: Literal["video", "rawframes", "features", "proposals", "pose", "ava"] = "video"
     root: str = "data"  # list files and data_prefix are relative to it
     data_prefix: str = ""  # video paths in the lists are relative to root/data_prefix
+    # rawframes: the frame files in each folder, numbered from 1 (Something-Something
+    # V1 ships {:05d}.jpg)
+    filename_tmpl: str = "img_{:05d}.jpg"
     synthetic: SyntheticConfig | None = None
     synthetic_features: SyntheticFeaturesConfig | None = None
     synthetic_pose: SyntheticPoseConfig | None = None

@@ -240,7 +240,10 @@ def build_dataset(cfg: Config, split: str, repeats: int = 1):
         top_k = cfg.data.train_top_k if split == "train" else cfg.data.test_top_k
         return ProposalDataset(path, Path(cfg.data.root) / prefix, top_k)
     cls = VideoDataset if cfg.data.kind == "video" else RawframeDataset
-    options = {} if cfg.data.kind == "rawframes" else {"backend": cfg.data.backend}
+    if cfg.data.kind == "rawframes":
+        options = {"filename_tmpl": cfg.data.filename_tmpl}
+    else:
+        options = {"backend": cfg.data.backend}
     return cls(
         path,
         build_sampler(split_cfg.sampler, f"{where}.sampler"),

@@ -15,6 +15,7 @@ from .backbones import (
     ResNet2Plus1d,
     ResNet3d,
     ResNet3dSlowFast,
+    ResNetTIN,
     ResNetTSM,
     SwinTransformer3D,
     TimeSformer,
@@ -35,6 +36,7 @@ TEST_INPUTS = {
     "tsn_r101": (8, 3, 224, 224),
     "tsm_r18": (8, 3, 224, 224),
     "tsm_r50": (8, 3, 224, 224),
+    "tin_r50": (8, 3, 224, 224),
     "c2d_r50": (1, 3, 8, 224, 224),
     "i3d_r50": (1, 3, 32, 224, 224),
     "slowonly_r50": (1, 3, 4, 224, 224),
@@ -128,6 +130,21 @@ def tsm_r50(
     """TSM, ResNet-50, 8 segments, shift 1/8 each way in every residual branch
     (``tsm_imagenet-pretrained-r50_8xb16-1x1x8-50e``)."""
     return _tsm(50, num_classes, num_segments, shift_div, shift_place, dropout, **kwargs)
+
+
+@register_model
+def tin_r50(
+    num_classes: int = 400,
+    num_segments: int = 8,
+    shift_div: int = 4,
+    dropout: float = 0.5,
+    **kwargs,
+) -> Recognizer2D:
+    """TIN, ResNet-50, 8 segments, a quarter of each residual branch's input interlaced
+    (``tin_imagenet-pretrained-r50_8xb6-1x1x8-40e_sthv1``: Something-Something V1)."""
+    backbone = ResNetTIN(50, num_segments, shift_div, **kwargs)
+    head = TSMHead(num_classes, backbone.out_channels, num_segments, dropout)
+    return Recognizer2D(backbone, head)
 
 
 @register_model

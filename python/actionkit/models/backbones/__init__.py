@@ -6,6 +6,7 @@ from .mvit import MViT, MViTv1
 from .r2plus1d import ResNet2Plus1d
 from .resnet import ResNet
 from .resnet3d import ResNet3d, ResNet3dSlowFast
+from .resnet_tin import ResNetTIN, TemporalInterlace
 from .resnet_tsm import ResNetTSM, TemporalShift
 from .s3d import S3D
 from .swin import SwinTransformer3D
@@ -25,9 +26,11 @@ __all__ = [
     "ResNet2Plus1d",
     "ResNet3d",
     "ResNet3dSlowFast",
+    "ResNetTIN",
     "ResNetTSM",
     "S3D",
     "SwinTransformer3D",
+    "TemporalInterlace",
     "TemporalShift",
     "TimeSformer",
     "UniFormer",
