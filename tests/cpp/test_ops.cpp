@@ -37,6 +37,25 @@ void temporal_shift() {
   check(close(x.grad(), expected_grad), "temporal_shift backward (C++ autograd)");
 }
 
+void tin_shift() {
+  // N=1, T=4, 2 groups of one channel: x[t] = t + 1 and 10 (t + 1); offsets 0.25, -1.5.
+  const auto base = torch::arange(1, 5, torch::kFloat64).view({1, 4, 1, 1});
+  const auto x = torch::cat({base, 10 * base}, 2).requires_grad_();
+  const auto offset = torch::tensor({0.25, -1.5}, torch::kFloat64).view({1, 2}).requires_grad_();
+  const auto y = actionkit::tin_shift(x, offset);
+  // channel 0: 0.75 x[t] + 0.25 x[t - 1]; channel 1: 0.5 x[t + 2] + 0.5 x[t + 1]
+  const auto expected = torch::tensor({0.75, 25., 1.75, 35., 2.75, 20., 3.75, 0.}, torch::kFloat64)
+                            .view({1, 4, 2, 1});
+  check(close(y, expected), "tin_shift forward");
+  y.sum().backward();
+  // d sum / d x[s]: the weights that reach frame s; d sum / d o: sum of x[t-k-1] - x[t-k]
+  const auto expected_grad =
+      torch::tensor({1., 0., 1., 0.5, 1., 1., 0.75, 1.}, torch::kFloat64).view({1, 4, 2, 1});
+  check(close(x.grad(), expected_grad), "tin_shift input gradient (C++ autograd)");
+  const auto expected_offset = torch::tensor({-4., 20.}, torch::kFloat64).view({1, 2});
+  check(close(offset.grad(), expected_offset), "tin_shift offset gradient (C++ autograd)");
+}
+
 void roi_align3d() {
   // f[t, y, x] = 100 t + 10 y + x on a 2x4x4 clip: interpolation of it is exact.
   const auto t = torch::arange(2, torch::kFloat64).view({2, 1, 1});
@@ -168,6 +187,7 @@ int main() {
               actionkit::version().c_str(), actionkit::cuda_compiled() ? "yes" : "no",
               torch::cuda::is_available() ? "yes" : "no");
   temporal_shift();
+  tin_shift();
   roi_align3d();
   graph_aggregate();
   bm_sampling();
