@@ -257,9 +257,9 @@ SHALLOW = {
 # frames reach a temporal size of 1, which torch.export specialises).
 EXPORT_INPUTS = {"i3d_r50": (1, 3, 32, 32, 32)}
 # Exported with dynamic axes in the zoo-wide test: one model of each kind of shape logic
-# (2D with segments, with the temporal shift, with TIN's interlace, 3D, two pathways, resampled position
-# embeddings, a fixed clip length); the others statically,
-# as a dynamic export costs 3-4x a static one (torch.export's symbolic shapes: tsm_r50
+# (2D with segments, with the temporal shift, with TIN's interlace, 3D, two pathways,
+# resampled position embeddings, a fixed clip length); the others statically, as a
+# dynamic export costs 3-4x a static one (torch.export's symbolic shapes: tsm_r50
 # 46 s vs 13 s). Dynamic shapes go through the same export code for every model.
 DYNAMIC_EXPORT = {
     "tsn_r18",
