@@ -10,6 +10,7 @@ holds key names, shapes, the input shape and the logits — a few KB — and the
 rebuilds the weights.
 """
 
+import contextlib
 import os
 import sys
 import zlib
@@ -45,6 +46,27 @@ def _whole_tin_shift(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
                 if 0 <= j + s < t:
                     out[i, j + s, g * size : (g + 1) * size] = x[i, j, g * size : (g + 1) * size]
     return out
+
+
+@contextlib.contextmanager
+def _recorded_choices():
+    """Seeds numpy's global generator and records what ``np.random.choice`` returns
+    (TRN's relation draws) as lists."""
+    import numpy as np
+
+    np.random.seed(0)
+    choice, drawn = np.random.choice, []
+
+    def recording(*args, **kwargs):
+        out = choice(*args, **kwargs)
+        drawn.append([int(i) for i in out])
+        return out
+
+    np.random.choice = recording
+    try:
+        yield drawn
+    finally:
+        np.random.choice = choice
 
 
 def _install_tin_shift() -> None:
@@ -94,6 +116,14 @@ MODELS_TO_FIX = {
     "tsm_r50": (TSM_R50, (2, 16, 3, 64, 64), {}, {}),
     "tsm_r50_block": (TSM_R50, (1, 8, 3, 64, 64), {"shift_place": "block"}, {}),
     # its offsets come out fractional from the seeded weights: the interpolating shift
+    # the multi-scale relation head draws its frame tuples with np.random.choice at every
+    # forward: the draws are recorded with the logits ("relations")
+    "trn_r50": (
+        "trn/trn_imagenet-pretrained-r50_8xb16-1x1x8-50e_sthv1-rgb.py",
+        (2, 8, 3, 64, 64),
+        {},
+        {},
+    ),
     "tin_r50": (
         "tin/tin_imagenet-pretrained-r50_8xb6-1x1x8-40e_sthv1-rgb.py",
         (1, 8, 3, 64, 64),
@@ -1596,8 +1626,9 @@ def main() -> None:
         missing = model.load_state_dict(state, strict=False).missing_keys
         assert all(k.endswith("relative_position_index") for k in missing), missing
         x = make_input(shape)
-        with torch.no_grad():
+        with torch.no_grad(), _recorded_choices() as relations:
             logits = model(x, mode="tensor", stage="head")
+        extra = {"relations": [[0], *relations]} if relations else {}
         torch.save(
             {
                 "mmaction": mmaction.__version__,
@@ -1607,6 +1638,7 @@ def main() -> None:
                 "input_shape": shape,
                 "num_classes": NUM_CLASSES,
                 "logits": logits,
+                **extra,
             },
             out_dir / f"{name}.pt",
         )

@@ -2,6 +2,7 @@
 fine-tuning to other classes, wrong checkpoints, multi-view averaging, smoke tests."""
 
 import copy
+import itertools
 import logging
 from pathlib import Path
 
@@ -103,6 +104,48 @@ def test_logits_equal_mmaction2(fixture_name, tmp_path):
     assert (logits - expected).abs().max() <= 1e-4, (logits - expected).abs().max()
 
 
+def test_trn_logits_equal_mmaction2_on_its_drawn_relations(tmp_path):
+    # MMAction2's TRN head draws 3 frame tuples per scale at every forward: the fixture
+    # records the draws; on the same tuples the logits are the same
+    fixture = torch.load(FIXTURES / "trn_r50.pt", weights_only=True)
+    ckpt = mmaction_checkpoint(fixture, tmp_path / "mm.pth")
+    model = models.create("trn_r50", num_classes=7, checkpoint=ckpt).eval()
+    x = make_input(fixture["input_shape"])
+    with torch.no_grad():
+        feats = model.backbone(x.flatten(0, 1))
+        logits = model.cls_head(feats, x.shape[1], fixture["relations"])
+        expected_value = model(x)
+    assert (logits - fixture["logits"]).abs().max() <= 1e-4
+    # evaluation takes the expectation over the draws: each scale's mean over all its
+    # tuples, times the tuples drawn (1 of the one 8-tuple, 3 of the others)
+    head = model.cls_head.consensus
+    with torch.no_grad():
+        h = model.cls_head.fc_cls(feats.mean((2, 3))).view(-1, 8, 256)
+        reference = 0
+        for scale, fusion in zip(range(8, 1, -1), head.fc_fusion_scales, strict=True):
+            tuples = list(itertools.combinations(range(8), scale))
+            scores = torch.stack([fusion(h[:, list(t)].flatten(1)) for t in tuples])
+            reference = reference + scores.mean(0) * min(3, len(tuples))
+    torch.testing.assert_close(expected_value, reference, rtol=1e-5, atol=1e-5)
+    # MMAction2's behaviour on request: a draw at every evaluation
+    sampled = models.create("trn_r50", num_classes=7, checkpoint=ckpt, sampled_eval=True).eval()
+    torch.manual_seed(0)
+    with torch.no_grad():
+        draws = torch.stack([sampled(x) for _ in range(2)])
+    assert not torch.allclose(draws[0], draws[1])
+
+
+def test_partial_bn_freezes_every_batchnorm_but_the_first():
+    model = models.create("trn_r50", num_classes=3).train()
+    norms = [m for m in model.backbone.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert norms[0].training and norms[0].weight.requires_grad
+    assert not any(m.training or m.weight.requires_grad for m in norms[1:])
+    before = norms[1].running_mean.clone()
+    model(torch.randn(1, 8, 3, 32, 32)).sum().backward()
+    assert torch.equal(norms[1].running_mean, before) and norms[1].weight.grad is None
+    assert norms[0].weight.grad is not None
+
+
 def test_finetuning_reinitialises_only_the_classifier(tmp_path, caplog):
     fixture = torch.load(FIXTURES / "tsn_r18.pt", weights_only=True)
     ckpt = mmaction_checkpoint(fixture, tmp_path / "mm.pth")
@@ -200,6 +243,7 @@ SMOKE_INPUTS = {  # name -> (input shape, output rows)
     "tsm_r18": ((2, 8, 3, 32, 32), 2),
     "tsm_r50": ((2, 8, 3, 32, 32), 2),
     "tin_r50": ((2, 8, 3, 32, 32), 2),
+    "trn_r50": ((2, 8, 3, 32, 32), 2),
     "i3d_r50": ((2, 1, 3, 8, 32, 32), 2),
     "slowonly_r50": ((1, 2, 3, 4, 32, 32), 2),
     "slowfast_r50": ((1, 1, 3, 16, 32, 32), 1),
@@ -296,7 +340,8 @@ def test_smoke_forward_backward_compile(name):
     out = model(x)
     assert out.shape == (rows, 4) and torch.isfinite(out).all()
     out.sum().backward()
-    assert all(p.grad is not None for p in model.parameters())
+    # (every trained parameter: TRN's partial BN fixes all BatchNorms but the first)
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
     model.eval()
     compiled = torch.compile(model, fullgraph=True, backend="eager")
     with torch.no_grad():
@@ -330,7 +375,11 @@ def test_channels_last_and_bf16_autocast(name):
         m.train()
         with torch.autocast("cpu", dtype=torch.bfloat16):
             m(x).float().logsumexp(1).sum().backward()
-        bad = [n for n, p in m.named_parameters() if not torch.isfinite(p.grad).all()]
+        bad = [
+            n
+            for n, p in m.named_parameters()
+            if p.requires_grad and not torch.isfinite(p.grad).all()
+        ]
         assert not bad, f"non-finite gradients in {bad}"
 
 

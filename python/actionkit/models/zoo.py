@@ -24,7 +24,7 @@ from .backbones import (
     VideoResNet,
     VisionTransformer,
 )
-from .heads import I3DHead, S3DHead, SlowFastHead, TSMHead, TSNHead, X3DHead
+from .heads import I3DHead, S3DHead, SlowFastHead, TRNHead, TSMHead, TSNHead, X3DHead
 from .recognizer import Recognizer2D, Recognizer3D
 from .registry import register_model
 
@@ -37,6 +37,7 @@ TEST_INPUTS = {
     "tsm_r18": (8, 3, 224, 224),
     "tsm_r50": (8, 3, 224, 224),
     "tin_r50": (8, 3, 224, 224),
+    "trn_r50": (8, 3, 224, 224),
     "c2d_r50": (1, 3, 8, 224, 224),
     "i3d_r50": (1, 3, 32, 224, 224),
     "slowonly_r50": (1, 3, 4, 224, 224),
@@ -144,6 +145,33 @@ def tin_r50(
     (``tin_imagenet-pretrained-r50_8xb6-1x1x8-40e_sthv1``: Something-Something V1)."""
     backbone = ResNetTIN(50, num_segments, shift_div, **kwargs)
     head = TSMHead(num_classes, backbone.out_channels, num_segments, dropout)
+    return Recognizer2D(backbone, head)
+
+
+@register_model
+def trn_r50(
+    num_classes: int = 400,
+    num_segments: int = 8,
+    relation_type: str = "TRNMultiScale",
+    hidden_dim: int = 256,
+    dropout: float = 0.8,
+    partial_bn: bool = True,
+    sampled_eval: bool = False,
+    **kwargs,
+) -> Recognizer2D:
+    """TRN, ResNet-50 with partial BN, 8 segments, the multi-scale relation head
+    (``trn_imagenet-pretrained-r50_8xb16-1x1x8-50e_sthv1``). The head's test scores are
+    the expectation over its randomly drawn frame tuples (``models.heads.trn``)."""
+    backbone = ResNet(50, partial_bn=partial_bn, **kwargs)
+    head = TRNHead(
+        num_classes,
+        backbone.out_channels,
+        num_segments,
+        relation_type,
+        hidden_dim,
+        dropout,
+        sampled_eval=sampled_eval,
+    )
     return Recognizer2D(backbone, head)
 
 

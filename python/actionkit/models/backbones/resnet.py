@@ -94,7 +94,13 @@ class ResNet(nn.Module):
     (C = 512 for 18/34, 2048 otherwise; ``base_channels`` scales every width, 64 is the
     standard ResNet)."""
 
-    def __init__(self, depth: int = 50, in_channels: int = 3, base_channels: int = 64):
+    def __init__(
+        self,
+        depth: int = 50,
+        in_channels: int = 3,
+        base_channels: int = 64,
+        partial_bn: bool = False,
+    ):
         super().__init__()
         if depth not in ARCHS:
             raise ValueError(f"ResNet depth must be one of {sorted(ARCHS)}, got {depth}")
@@ -117,6 +123,23 @@ class ResNet(nn.Module):
             self.add_module(f"layer{i + 1}", nn.Sequential(*layers))
         self.out_channels = inplanes
         self.reset_parameters()
+        # TSN's partial BN (MMAction2's partial_bn): every BatchNorm but the first keeps
+        # its statistics and affine parameters fixed in training
+        self.partial_bn = partial_bn
+        if partial_bn:
+            for bn in self._frozen_norms():
+                bn.weight.requires_grad_(False)
+                bn.bias.requires_grad_(False)
+
+    def _frozen_norms(self) -> list[nn.Module]:
+        return [m for m in self.modules() if isinstance(m, nn.BatchNorm2d)][1:]
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if mode and self.partial_bn:
+            for bn in self._frozen_norms():
+                bn.eval()
+        return self
 
     def reset_parameters(self) -> None:
         init_conv_bn(self)
