@@ -95,6 +95,7 @@ MVIT_S = MVIT % "small-p244_32xb16-16x4x1-200e_kinetics400-rgb"
 MVIT_CLIP = {"spatial_size": 64, "temporal_size": 4}
 UNIFORMER = "uniformer/uniformer-%s_imagenet1k-pre_16x4x1_kinetics400-rgb.py"
 UNIFORMERV2 = "uniformerv2/uniformerv2-%s_clip-kinetics710-pre_%s_kinetics400-rgb.py"
+NL_ONE_BLOCK = ((0, 0, 0), (0, 1, 0, 0), (0, 0, 0, 0, 0, 0), (0, 0, 0))
 # name -> (config, input shape, backbone overrides, head overrides)
 MODELS_TO_FIX = {
     # PoseC3D: one architecture for keypoint and limb heatmaps (17 channels each)
@@ -127,6 +128,30 @@ MODELS_TO_FIX = {
     "tin_r50": (
         "tin/tin_imagenet-pretrained-r50_8xb6-1x1x8-40e_sthv1-rgb.py",
         (1, 8, 3, 64, 64),
+        {},
+        {},
+    ),
+    # non-local blocks: I3D-NL in each of mmcv's modes, TSM-NL, SlowOnly-NL (scaled). The
+    # dot products are not normalised: through five blocks the seeded weights grow them
+    # past float64's range, so that fixture keeps one block (the others keep all five)
+    **{
+        f"i3d_nl_{mode}_r50": (
+            f"i3d/i3d_imagenet-pretrained-r50-nl-{mode.replace('_', '-')}_8xb8-32x2x1-100e_kinetics400-rgb.py",
+            (1, 1, 3, 8, 64, 64),
+            {"non_local": NL_ONE_BLOCK} if mode == "dot_product" else {},
+            {},
+        )
+        for mode in ("dot_product", "embedded_gaussian", "gaussian")
+    },
+    "tsm_nl_r50": (
+        "tsm/tsm_imagenet-pretrained-r50-nl-embedded-gaussian_8xb16-1x1x8-50e_kinetics400-rgb.py",
+        (1, 8, 3, 64, 64),
+        {},
+        {},
+    ),
+    "slowonly_nl_r50": (
+        "slowonly/slowonly_r50-in1k-pre-nl-embedded-gaussian_8xb16-4x16x1-steplr-150e_kinetics400-rgb.py",
+        (1, 1, 3, 4, 64, 64),
         {},
         {},
     ),

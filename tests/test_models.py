@@ -28,6 +28,14 @@ PARITY = {
     "tsm_r50_block": ("tsm_r50", {"shift_place": "block"}),
     "tin_r50": ("tin_r50", {}),
     "i3d_r50": ("i3d_r50", {}),
+    "i3d_nl_dot_product_r50": (
+        "i3d_nl_r50",
+        {"mode": "dot_product", "non_local": ((0, 0, 0), (0, 1, 0, 0), (0,) * 6, (0, 0, 0))},
+    ),
+    "i3d_nl_embedded_gaussian_r50": ("i3d_nl_r50", {"mode": "embedded_gaussian"}),
+    "i3d_nl_gaussian_r50": ("i3d_nl_r50", {"mode": "gaussian"}),
+    "tsm_nl_r50": ("tsm_nl_r50", {}),
+    "slowonly_nl_r50": ("slowonly_nl_r50", {}),
     "slowonly_r50": ("slowonly_r50", {}),
     "slowfast_r50": ("slowfast_r50", {}),
     "slowfast_r50_8x8": ("slowfast_r50_8x8", {}),
@@ -64,6 +72,8 @@ PARITY = {
 # Over 10 s each; and the transformers' further sizes and clip shapes, whose code the
 # family's first fixture runs too (CI runs these in its first venv only, to keep time).
 SLOW_PARITY = {
+    "i3d_nl_gaussian_r50",
+    "slowonly_nl_r50",
     "vit_l16_videomae",
     "swin3d_b",
     "swin3d_l",
@@ -133,6 +143,30 @@ def test_trn_logits_equal_mmaction2_on_its_drawn_relations(tmp_path):
     with torch.no_grad():
         draws = torch.stack([sampled(x) for _ in range(2)])
     assert not torch.allclose(draws[0], draws[1])
+
+
+@pytest.mark.parametrize("mode", ["embedded_gaussian", "gaussian", "dot_product"])
+def test_non_local_block_equals_its_matrix_form_and_starts_as_identity(mode):
+    from actionkit.models.backbones.non_local import NonLocal3d
+
+    torch.manual_seed(0)
+    block = NonLocal3d(16, sub_sample=True, use_scale=True, mode=mode).double().eval()
+    x = torch.randn(2, 16, 3, 4, 6, dtype=torch.float64)
+    assert torch.equal(block(x), x)  # conv_out's BatchNorm starts at zero
+    torch.nn.init.normal_(block.conv_out.bn.weight)
+    # the [THW, THW] pairwise matrix, as mmcv forms it
+    flat = x.flatten(2).transpose(1, 2)
+    g = block.g(x).flatten(2).transpose(1, 2)
+    if mode == "gaussian":
+        pairwise = (flat @ block.phi(x).flatten(2)).softmax(-1)
+    else:
+        pairwise = block.theta(x).flatten(2).transpose(1, 2) @ block.phi(x).flatten(2)
+        if mode == "embedded_gaussian":
+            pairwise = (pairwise / 8**0.5).softmax(-1)
+        else:
+            pairwise = pairwise / pairwise.shape[-1]
+    y = (pairwise @ g).transpose(1, 2).reshape(2, 8, 3, 4, 6)
+    torch.testing.assert_close(block(x), x + block.conv_out(y), rtol=1e-12, atol=1e-12)
 
 
 def test_partial_bn_freezes_every_batchnorm_but_the_first():
@@ -244,6 +278,9 @@ SMOKE_INPUTS = {  # name -> (input shape, output rows)
     "tsm_r50": ((2, 8, 3, 32, 32), 2),
     "tin_r50": ((2, 8, 3, 32, 32), 2),
     "trn_r50": ((2, 8, 3, 32, 32), 2),
+    "tsm_nl_r50": ((2, 8, 3, 32, 32), 2),
+    "i3d_nl_r50": ((2, 1, 3, 8, 32, 32), 2),
+    "slowonly_nl_r50": ((1, 2, 3, 4, 32, 32), 2),
     "i3d_r50": ((2, 1, 3, 8, 32, 32), 2),
     "slowonly_r50": ((1, 2, 3, 4, 32, 32), 2),
     "slowfast_r50": ((1, 1, 3, 16, 32, 32), 1),

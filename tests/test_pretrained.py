@@ -127,6 +127,25 @@ def test_loading_equals_mmaction2(name, fixture, resnet50_file):
     assert report.unused == ["fc.weight", "fc.bias"]
 
 
+@pytest.mark.parametrize("name,added", [("tin_r50", ".net1."), ("tsm_nl_r50", ".non_local_block.")])
+def test_wrapped_blocks_take_the_2d_weights_as_tsm_does(name, added, resnet50_file):
+    # TIN's CombineNet(net1, net2) and TSM-NL's NonLocalWrapper(block) are looked through:
+    # every ResNet tensor lands where TSM puts it; only the added modules keep their init
+    from actionkit.models.pretrained import canonical
+
+    tsm = models.create("tsm_r50", num_classes=5, pretrained=resnet50_file).backbone
+    model = models.create(name, num_classes=5, pretrained=resnet50_file)
+    report = model.pretrained_report
+    reference = {canonical(k): v for k, v in tsm.state_dict().items()}
+    for key, value in model.backbone.state_dict().items():
+        if added in key:
+            assert key in report.initialised or key.endswith("num_batches_tracked"), key
+        elif not key.endswith("num_batches_tracked"):
+            assert torch.equal(value, reference[canonical(key)]), key
+    assert report.unused == ["fc.weight", "fc.bias"] and not report.mismatched
+    assert all(added in key for key in report.initialised)
+
+
 def test_openmmlab_backbone_and_ddp_prefixes(fixture, resnet50_file, tmp_path):
     tv_state = torch.load(resnet50_file, weights_only=True)
     reference = models.create("i3d_r50", num_classes=5, pretrained=resnet50_file).state_dict()

@@ -27,7 +27,8 @@ connections gets the 2D kernel on its first input channels and zeros on the late
 ones; the lateral convolutions themselves keep their initialisation; the fast pathway
 (1/8 of the channels) cannot take ImageNet weights and is reported as mismatched
 (MMAction2 raises there). TSN, TSM and C2D are 2D networks and load the 2D weights as
-they are (TSM's shift wrappers, ``.net``, and TIN's, ``.net2``, are looked through).
+they are (TSM's shift wrappers, ``.net``, TIN's, ``.net2``, and TSM-NL's, ``.block``,
+are looked through).
 
 The :class:`PretrainedReport` says what was copied, what was inflated, what the file
 had nothing for (left as initialised), what had the wrong shape (by name, with both
@@ -58,8 +59,9 @@ _TORCHVISION = [
     (re.compile(r"^(layer\d+\.\d+)\.downsample\.0\.(weight|bias)$"), r"\1.downsample.conv.\2"),
     (re.compile(r"^(layer\d+\.\d+)\.downsample\.1\.(\w+)$"), r"\1.downsample.bn.\2"),
 ]
-# TSM's TemporalShift(net) and TIN's CombineNet(interlace, net2) wrappers
-_WRAPPER = re.compile(r"\.net2?(?=\.)")
+# TSM's TemporalShift(net), TIN's CombineNet(interlace, net2) and the non-local
+# NonLocalWrapper(block) wrappers
+_WRAPPER = re.compile(r"\.(net2?|block)(?=\.)")
 
 
 @dataclass

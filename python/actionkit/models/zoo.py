@@ -38,9 +38,12 @@ TEST_INPUTS = {
     "tsm_r50": (8, 3, 224, 224),
     "tin_r50": (8, 3, 224, 224),
     "trn_r50": (8, 3, 224, 224),
+    "tsm_nl_r50": (8, 3, 224, 224),
     "c2d_r50": (1, 3, 8, 224, 224),
     "i3d_r50": (1, 3, 32, 224, 224),
     "slowonly_r50": (1, 3, 4, 224, 224),
+    "i3d_nl_r50": (1, 3, 32, 224, 224),
+    "slowonly_nl_r50": (1, 3, 4, 224, 224),
     "slowfast_r50": (1, 3, 32, 224, 224),
     "slowfast_r50_8x8": (1, 3, 32, 224, 224),
     "x3d_s": (1, 3, 13, 160, 160),
@@ -149,6 +152,21 @@ def tin_r50(
 
 
 @register_model
+def tsm_nl_r50(
+    num_classes: int = 400,
+    num_segments: int = 8,
+    mode: str = "embedded_gaussian",
+    dropout: float = 0.5,
+    **kwargs,
+) -> Recognizer2D:
+    """TSM-NL, ResNet-50 with 5 non-local blocks over the 8 segments, ``mode``
+    embedded_gaussian, gaussian or dot_product
+    (``tsm_imagenet-pretrained-r50-nl-<mode>_8xb16-1x1x8-50e``: unscaled dot products)."""
+    nl = dict(non_local=_NL_TSM, non_local_cfg=_nl_cfg(mode, False))
+    return tsm_r50(num_classes, num_segments, dropout=dropout, **{**nl, **kwargs})
+
+
+@register_model
 def trn_r50(
     num_classes: int = 400,
     num_segments: int = 8,
@@ -197,6 +215,35 @@ def slowonly_r50(num_classes: int = 400, dropout: float = 0.5, **kwargs) -> Reco
     options = dict(conv1_kernel=(1, 7, 7), inflate=(0, 0, 1, 1), with_pool2=False)
     backbone = ResNet3d(50, **{**options, **kwargs})
     return Recognizer3D(backbone, I3DHead(num_classes, backbone.out_channels, dropout))
+
+
+# MMAction2's non-local placements: I3D-NL's every other block of res3 and res4 from the
+# second; TSM-NL's and SlowOnly-NL's from the first. Each sub-samples keys and values 2x2.
+_NL_I3D = ((0, 0, 0), (0, 1, 0, 1), (0, 1, 0, 1, 0, 1), (0, 0, 0))
+_NL_TSM = ((0, 0, 0), (1, 0, 1, 0), (1, 0, 1, 0, 1, 0), (0, 0, 0))
+
+
+def _nl_cfg(mode: str, use_scale: bool) -> dict:
+    return dict(sub_sample=True, use_scale=use_scale, mode=mode)
+
+
+@register_model
+def i3d_nl_r50(
+    num_classes: int = 400, dropout: float = 0.5, mode: str = "embedded_gaussian", **kwargs
+) -> Recognizer3D:
+    """I3D-NL, ResNet3d-50 with 5 non-local blocks, ``mode`` embedded_gaussian, gaussian
+    or dot_product (``i3d_imagenet-pretrained-r50-nl-<mode>_8xb8-32x2x1-100e``: unscaled
+    dot products)."""
+    nl = dict(non_local=_NL_I3D, non_local_cfg=_nl_cfg(mode, False))
+    return i3d_r50(num_classes, dropout, **{**nl, **kwargs})
+
+
+@register_model
+def slowonly_nl_r50(num_classes: int = 400, dropout: float = 0.5, **kwargs) -> Recognizer3D:
+    """SlowOnly-NL 4x16, ResNet3d-50 with 5 embedded-Gaussian non-local blocks scaled by
+    1/sqrt(C') (``slowonly_r50-in1k-pre-nl-embedded-gaussian_8xb16-4x16x1-steplr-150e``)."""
+    nl = dict(non_local=_NL_TSM, non_local_cfg=_nl_cfg("embedded_gaussian", True))
+    return slowonly_r50(num_classes, dropout, **{**nl, **kwargs})
 
 
 @register_model

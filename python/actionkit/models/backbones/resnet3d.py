@@ -11,6 +11,7 @@ import torch.nn as nn
 from torch import Tensor
 
 from ...amp import Conv3d
+from .non_local import NonLocal3d
 from .resnet import ConvBN, init_conv_bn
 
 
@@ -33,6 +34,7 @@ class Bottleneck3d(nn.Module):
         inflate_style="3x1x1",
         bottleneck_mode: str | None = None,
         eps: float = 1e-5,
+        non_local: dict | None = None,
     ):
         super().__init__()
         k1, p1, k2, p2 = (1, 1, 1), (0, 0, 0), (1, 3, 3), (0, 1, 1)
@@ -52,13 +54,26 @@ class Bottleneck3d(nn.Module):
             self.conv2 = nn.Sequential(*parts)
         self.conv3 = ConvBN(planes, planes * 4, 1, relu=False, dims=3, eps=eps)
         self.downsample = downsample
+        if non_local is not None:  # a NonLocal3d after the block (its options)
+            self.non_local_block = NonLocal3d(planes * 4, **non_local)
 
     def forward(self, x: Tensor) -> Tensor:
         identity = x if self.downsample is None else self.downsample(x)
-        return torch.relu_(self.conv3(self.conv2(self.conv1(x))) + identity)
+        out = torch.relu_(self.conv3(self.conv2(self.conv1(x))) + identity)
+        if hasattr(self, "non_local_block"):
+            out = self.non_local_block(out)
+        return out
 
 
 STAGE_BLOCKS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
+
+
+def _stage_flags(value, blocks: int, name: str) -> tuple:
+    """An int for every block of a stage, or one 0/1 flag per block."""
+    flags = tuple(value) if isinstance(value, Sequence) else (value,) * blocks
+    if len(flags) != blocks:
+        raise ValueError(f"{name} needs {blocks} flags, got {flags}")
+    return flags
 
 
 class ResNet3d(nn.Module):
@@ -76,6 +91,8 @@ class ResNet3d(nn.Module):
         conv1_stride_s, pool1_stride_s: spatial strides of the stem and its max-pool.
         stage_blocks: blocks per stage (default: the depth's); fewer stages end earlier
             (PoseC3D's SlowOnly: ``(4, 6, 3)``, the output of the third stage).
+        non_local, non_local_cfg: per stage, 0/1 flags per block: 1 puts a
+            :class:`NonLocal3d` (``non_local_cfg`` its options) after the block (I3D-NL).
     """
 
     def __init__(
@@ -98,6 +115,8 @@ class ResNet3d(nn.Module):
         conv1_stride_s: int = 2,
         pool1_stride_s: int = 2,
         stage_blocks: Sequence[int] | None = None,
+        non_local: Sequence | None = None,
+        non_local_cfg: dict | None = None,
     ):
         super().__init__()
         if depth not in STAGE_BLOCKS:
@@ -140,9 +159,18 @@ class ResNet3d(nn.Module):
                     inplanes, planes * 4, 1, (t, s, s), relu=False, dims=3, eps=bn_eps
                 )
             style = dict(inflate_style=inflate_style, bottleneck_mode=bottleneck_mode, eps=bn_eps)
-            layers = [Bottleneck3d(inplanes, planes, s, t, downsample, flags[0] == 1, **style)]
+            nl = _stage_flags(non_local[i] if non_local else 0, blocks, f"non_local[{i}]")
+            cfg = [dict(non_local_cfg or {}) if f else None for f in nl]
+            layers = [
+                Bottleneck3d(
+                    inplanes, planes, s, t, downsample, flags[0] == 1, non_local=cfg[0], **style
+                )
+            ]
             inplanes = planes * 4
-            layers += [Bottleneck3d(inplanes, planes, inflate=f == 1, **style) for f in flags[1:]]
+            layers += [
+                Bottleneck3d(inplanes, planes, inflate=f == 1, non_local=c, **style)
+                for f, c in zip(flags[1:], cfg[1:], strict=True)
+            ]
             self.add_module(f"layer{i + 1}", nn.Sequential(*layers))
         self.out_channels = inplanes
         init_conv_bn(self)
@@ -150,6 +178,9 @@ class ResNet3d(nn.Module):
             for m in self.modules():
                 if isinstance(m, Bottleneck3d):
                     nn.init.zeros_(m.conv3.bn.weight)
+        for m in self.modules():
+            if isinstance(m, NonLocal3d):
+                m.reset_parameters()
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.maxpool(self.conv1(x))

@@ -8,6 +8,7 @@ import torch.nn as nn
 from torch import Tensor
 
 from ...ops import temporal_shift
+from .non_local import NonLocal3d
 from .resnet import ResNet
 
 
@@ -22,7 +23,26 @@ class TemporalShift(nn.Module):
         return self.net(temporal_shift(x, self.num_segments, self.shift_div))
 
 
+class NonLocalWrapper(nn.Module):
+    """``block`` then a :class:`NonLocal3d` over the clip's segments (MMAction2's
+    ``NL3DWrapper``: keys ``<name>.block.*``, ``<name>.non_local_block.*``)."""
+
+    def __init__(self, block: nn.Module, num_segments: int, channels: int, cfg: dict):
+        super().__init__()
+        self.block, self.num_segments = block, num_segments
+        self.non_local_block = NonLocal3d(channels, **cfg)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.block(x)
+        nt, c, h, w = x.shape
+        clip = x.view(nt // self.num_segments, self.num_segments, c, h, w).transpose(1, 2)
+        return self.non_local_block(clip).transpose(1, 2).reshape(nt, c, h, w)
+
+
 class ResNetTSM(ResNet):
+    """``non_local``: per stage, 0/1 flags per block: 1 wraps the (shifted) block in a
+    :class:`NonLocalWrapper` with ``non_local_cfg`` (TSM-NL)."""
+
     def __init__(
         self,
         depth: int = 50,
@@ -31,6 +51,8 @@ class ResNetTSM(ResNet):
         shift_place: str = "blockres",
         in_channels: int = 3,
         base_channels: int = 64,
+        non_local=None,
+        non_local_cfg: dict | None = None,
     ):
         super().__init__(depth, in_channels, base_channels)
         if shift_place not in ("blockres", "block"):
@@ -44,3 +66,14 @@ class ResNetTSM(ResNet):
                     stage[i] = TemporalShift(block, num_segments, shift_div)
                 elif i % every == 0:
                     block.conv1.conv = TemporalShift(block.conv1.conv, num_segments, shift_div)
+        for s, name in enumerate(("layer1", "layer2", "layer3", "layer4")):
+            stage = getattr(self, name)
+            flags = non_local[s] if non_local else (0,) * len(stage)
+            if len(flags) != len(stage):
+                raise ValueError(f"non_local[{s}] needs {len(stage)} flags, got {flags}")
+            channels = self.out_channels >> (3 - s)  # the stage's output width
+            for i, flag in enumerate(flags):
+                if flag:
+                    stage[i] = NonLocalWrapper(
+                        stage[i], num_segments, channels, dict(non_local_cfg or {})
+                    )
