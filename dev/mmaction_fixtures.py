@@ -96,6 +96,7 @@ MVIT_CLIP = {"spatial_size": 64, "temporal_size": 4}
 UNIFORMER = "uniformer/uniformer-%s_imagenet1k-pre_16x4x1_kinetics400-rgb.py"
 UNIFORMERV2 = "uniformerv2/uniformerv2-%s_clip-kinetics710-pre_%s_kinetics400-rgb.py"
 NL_ONE_BLOCK = ((0, 0, 0), (0, 1, 0, 0), (0, 0, 0, 0, 0, 0), (0, 0, 0))
+I3D_NL = "i3d/i3d_imagenet-pretrained-r50-nl-%s_8xb8-32x2x1-100e_kinetics400-rgb.py"
 # name -> (config, input shape, backbone overrides, head overrides)
 MODELS_TO_FIX = {
     # PoseC3D: one architecture for keypoint and limb heatmaps (17 channels each)
@@ -136,7 +137,7 @@ MODELS_TO_FIX = {
     # past float64's range, so that fixture keeps one block (the others keep all five)
     **{
         f"i3d_nl_{mode}_r50": (
-            f"i3d/i3d_imagenet-pretrained-r50-nl-{mode.replace('_', '-')}_8xb8-32x2x1-100e_kinetics400-rgb.py",
+            I3D_NL % mode.replace("_", "-"),
             (1, 1, 3, 8, 64, 64),
             {"non_local": NL_ONE_BLOCK} if mode == "dot_product" else {},
             {},
