@@ -42,6 +42,23 @@ ZOO = {
     "tsn_r101": ("tsn/tsn_imagenet-pretrained-r101_8xb32-1x1x8-100e_kinetics400-rgb.py", {}, {}),
     "tsm_r50": ("tsm/tsm_imagenet-pretrained-r50_8xb16-1x1x8-50e_kinetics400-rgb.py", {}, {}),
     "tin_r50": ("tin/tin_imagenet-pretrained-r50_8xb6-1x1x8-40e_sthv1-rgb.py", {}, {}),
+    "trn_r50": ("trn/trn_imagenet-pretrained-r50_8xb16-1x1x8-50e_sthv1-rgb.py", {}, {}),
+    "tsm_nl_r50": (
+        "tsm/tsm_imagenet-pretrained-r50-nl-embedded-gaussian_8xb16-1x1x8-50e_kinetics400-rgb.py",
+        {},
+        {},
+    ),
+    "i3d_nl_r50": (
+        "i3d/i3d_imagenet-pretrained-r50-nl-embedded-gaussian_8xb8-32x2x1-100e_kinetics400-rgb.py",
+        {},
+        {},
+    ),
+    "slowonly_nl_r50": (
+        "slowonly/slowonly_r50-in1k-pre-nl-embedded-gaussian_8xb16-4x16x1-steplr-150e_"
+        "kinetics400-rgb.py",
+        {},
+        {},
+    ),
     "c2d_r50": ("c2d/c2d_r50-in1k-pre_8xb32-8x8x1-100e_kinetics400-rgb.py", {}, {}),
     "i3d_r50": ("i3d/i3d_imagenet-pretrained-r50_8xb8-32x2x1-100e_kinetics400-rgb.py", {}, {}),
     "slowonly_r50": (
