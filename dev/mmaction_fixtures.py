@@ -195,6 +195,12 @@ MODELS_TO_FIX = {
         {},
     ),
     "x3d_s": ("x3d/x3d_s_13x6x1_facebook-kinetics400-rgb.py", (1, 1, 3, 4, 64, 64), {}, {}),
+    "slowonly_r101": (
+        "slowonly/slowonly_r101_8xb16-8x8x1-196e_kinetics400-rgb.py",
+        (1, 1, 3, 8, 64, 64),
+        {},
+        {},
+    ),
     "slowonly_r50": (
         "slowonly/slowonly_imagenet-pretrained-r50_8xb16-4x16x1-steplr-150e_kinetics400-rgb.py",
         (1, 2, 3, 4, 64, 64),

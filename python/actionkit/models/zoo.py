@@ -42,6 +42,7 @@ TEST_INPUTS = {
     "c2d_r50": (1, 3, 8, 224, 224),
     "i3d_r50": (1, 3, 32, 224, 224),
     "slowonly_r50": (1, 3, 4, 224, 224),
+    "slowonly_r101": (1, 3, 8, 224, 224),
     "i3d_nl_r50": (1, 3, 32, 224, 224),
     "slowonly_nl_r50": (1, 3, 4, 224, 224),
     "slowfast_r50": (1, 3, 32, 224, 224),
@@ -214,6 +215,15 @@ def slowonly_r50(num_classes: int = 400, dropout: float = 0.5, **kwargs) -> Reco
     temporal pooling (``slowonly_imagenet-pretrained-r50_8xb16-4x16x1-steplr-150e``)."""
     options = dict(conv1_kernel=(1, 7, 7), inflate=(0, 0, 1, 1), with_pool2=False)
     backbone = ResNet3d(50, **{**options, **kwargs})
+    return Recognizer3D(backbone, I3DHead(num_classes, backbone.out_channels, dropout))
+
+
+@register_model
+def slowonly_r101(num_classes: int = 400, dropout: float = 0.5, **kwargs) -> Recognizer3D:
+    """SlowOnly 8x8, ResNet3d-101 (``slowonly_r101_8xb16-8x8x1-196e``: trained from
+    scratch)."""
+    options = dict(conv1_kernel=(1, 7, 7), inflate=(0, 0, 1, 1), with_pool2=False)
+    backbone = ResNet3d(101, **{**options, **kwargs})
     return Recognizer3D(backbone, I3DHead(num_classes, backbone.out_channels, dropout))
 
 
