@@ -116,6 +116,12 @@ MODELS_TO_FIX = {
     ),
     "tsm_r18": (TSM_R50, (1, 8, 3, 64, 64), {"depth": 18}, {"in_channels": 512}),
     "tsm_r50": (TSM_R50, (2, 16, 3, 64, 64), {}, {}),
+    "tsm_mobilenetv2": (
+        "tsm/tsm_imagenet-pretrained-mobilenetv2_8xb16-1x1x8-100e_kinetics400-rgb.py",
+        (1, 8, 3, 64, 64),
+        {},
+        {},
+    ),
     "tsm_r50_block": (TSM_R50, (1, 8, 3, 64, 64), {"shift_place": "block"}, {}),
     # its offsets come out fractional from the seeded weights: the interpolating shift
     # the multi-scale relation head draws its frame tuples with np.random.choice at every
@@ -268,7 +274,13 @@ def build(config: str, backbone: dict, head: dict):
     cfg = Config.fromfile(CONFIGS / config)
     model_cfg = cfg.model
     model_cfg.backbone.pretrained = None
-    if model_cfg.backbone.type in ("ResNetTSM", "ResNetTIN", "ResNet3d", "ResNet3dSlowOnly"):
+    if model_cfg.backbone.type in (
+        "ResNetTSM",
+        "ResNetTIN",
+        "MobileNetV2TSM",
+        "ResNet3d",
+        "ResNet3dSlowOnly",
+    ):
         model_cfg.backbone.pretrained2d = False
     if (model_cfg.backbone.get("norm_cfg") or {}).get("type") == "SyncBN":
         model_cfg.backbone.norm_cfg.type = "BN3d"  # one CPU process: same arithmetic

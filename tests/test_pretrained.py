@@ -326,3 +326,34 @@ def test_timm_vit_gives_timms_features_on_one_frame_clips(name, tmp_path):
         features = model.backbone(make_input(fixture["input_shape"])[:, :, None])
     expected = fixture["features"]
     assert (features - expected).abs().max() <= 1e-5 * expected.abs().max()
+
+
+def test_mmpretrain_mobilenet_v2_loads_into_tsm_mobilenetv2(tmp_path):
+    # mmpretrain's ImageNet MobileNetV2 (MMAction2's mmcls://mobilenet_v2): backbone.* in
+    # the same names, the shift wrappers (.net) looked through
+    from actionkit.models.backbones import MobileNetV2
+
+    torch.manual_seed(0)
+    image = MobileNetV2()
+    for m in image.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            torch.nn.init.normal_(m.weight)
+            torch.nn.init.normal_(m.running_mean)
+    state = {f"backbone.{k}": v for k, v in image.state_dict().items()}
+    state["head.fc.weight"] = torch.randn(1000, 1280)
+    torch.save({"state_dict": state, "meta": {}}, tmp_path / "mobilenet_v2.pth")
+    model = models.create(
+        "tsm_mobilenetv2", num_classes=3, pretrained=tmp_path / "mobilenet_v2.pth"
+    )
+    report = model.pretrained_report
+    assert not report.initialised and not report.mismatched and report.unused == ["head.fc.weight"]
+    ours = model.backbone.state_dict()
+    shifted = [k for k in ours if ".net." in k]
+    assert len(shifted) == 10 * 6  # 10 blocks with a skip connection, conv + 5 BN tensors
+    for key, value in image.state_dict().items():
+        wrapped = (
+            key.replace(".conv.0.", ".conv.0.net.")
+            if key.replace(".conv.0.", ".conv.0.net.") in ours
+            else key
+        )
+        assert torch.equal(ours[wrapped], value), key

@@ -9,6 +9,7 @@ from .backbones import (
     C3D,
     S3D,
     X3D,
+    MobileNetV2TSM,
     MViT,
     MViTv1,
     ResNet,
@@ -39,6 +40,7 @@ TEST_INPUTS = {
     "tin_r50": (8, 3, 224, 224),
     "trn_r50": (8, 3, 224, 224),
     "tsm_nl_r50": (8, 3, 224, 224),
+    "tsm_mobilenetv2": (8, 3, 224, 224),
     "c2d_r50": (1, 3, 8, 224, 224),
     "i3d_r50": (1, 3, 32, 224, 224),
     "slowonly_r50": (1, 3, 4, 224, 224),
@@ -165,6 +167,21 @@ def tsm_nl_r50(
     (``tsm_imagenet-pretrained-r50-nl-<mode>_8xb16-1x1x8-50e``: unscaled dot products)."""
     nl = dict(non_local=_NL_TSM, non_local_cfg=_nl_cfg(mode, False))
     return tsm_r50(num_classes, num_segments, dropout=dropout, **{**nl, **kwargs})
+
+
+@register_model
+def tsm_mobilenetv2(
+    num_classes: int = 400,
+    num_segments: int = 8,
+    shift_div: int = 8,
+    dropout: float = 0.5,
+    **kwargs,
+) -> Recognizer2D:
+    """TSM, MobileNetV2, 8 segments, the shift in every inverted residual block with a
+    skip connection (``tsm_imagenet-pretrained-mobilenetv2_8xb16-1x1x8-100e``)."""
+    backbone = MobileNetV2TSM(num_segments, shift_div, **kwargs)
+    head = TSMHead(num_classes, backbone.out_channels, num_segments, dropout)
+    return Recognizer2D(backbone, head)
 
 
 @register_model

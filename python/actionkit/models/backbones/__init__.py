@@ -2,6 +2,7 @@
 
 from .c2d import C2D
 from .c3d import C3D
+from .mobilenet_v2 import MobileNetV2, MobileNetV2TSM
 from .mvit import MViT, MViTv1
 from .r2plus1d import ResNet2Plus1d
 from .resnet import ResNet
@@ -20,6 +21,8 @@ from .x3d import X3D
 __all__ = [
     "C2D",
     "C3D",
+    "MobileNetV2",
+    "MobileNetV2TSM",
     "MViT",
     "MViTv1",
     "ResNet",
