@@ -351,9 +351,5 @@ def test_mmpretrain_mobilenet_v2_loads_into_tsm_mobilenetv2(tmp_path):
     shifted = [k for k in ours if ".net." in k]
     assert len(shifted) == 10 * 6  # 10 blocks with a skip connection, conv + 5 BN tensors
     for key, value in image.state_dict().items():
-        wrapped = (
-            key.replace(".conv.0.", ".conv.0.net.")
-            if key.replace(".conv.0.", ".conv.0.net.") in ours
-            else key
-        )
-        assert torch.equal(ours[wrapped], value), key
+        wrapped = key.replace(".conv.0.", ".conv.0.net.")
+        assert torch.equal(ours[wrapped if wrapped in ours else key], value), key
