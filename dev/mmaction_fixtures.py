@@ -122,6 +122,12 @@ MODELS_TO_FIX = {
         {},
         {},
     ),
+    "tanet_r50": (
+        "tanet/tanet_imagenet-pretrained-r50_8xb8-1x1x8-50e_sthv1-rgb.py",
+        (2, 8, 3, 64, 64),
+        {},
+        {},
+    ),
     "tsm_r50_block": (TSM_R50, (1, 8, 3, 64, 64), {"shift_place": "block"}, {}),
     # its offsets come out fractional from the seeded weights: the interpolating shift
     # the multi-scale relation head draws its frame tuples with np.random.choice at every

@@ -27,6 +27,7 @@ PARITY = {
     "tsm_r50": ("tsm_r50", {}),
     "tsm_r50_block": ("tsm_r50", {"shift_place": "block"}),
     "tsm_mobilenetv2": ("tsm_mobilenetv2", {}),
+    "tanet_r50": ("tanet_r50", {}),
     "tin_r50": ("tin_r50", {}),
     "i3d_r50": ("i3d_r50", {}),
     "i3d_nl_dot_product_r50": (
@@ -283,6 +284,7 @@ SMOKE_INPUTS = {  # name -> (input shape, output rows)
     "trn_r50": ((2, 8, 3, 32, 32), 2),
     "tsm_nl_r50": ((2, 8, 3, 32, 32), 2),
     "tsm_mobilenetv2": ((2, 8, 3, 32, 32), 2),
+    "tanet_r50": ((2, 8, 3, 32, 32), 2),
     "i3d_nl_r50": ((2, 1, 3, 8, 32, 32), 2),
     "slowonly_nl_r50": ((1, 2, 3, 4, 32, 32), 2),
     "i3d_r50": ((2, 1, 3, 8, 32, 32), 2),

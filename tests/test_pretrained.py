@@ -127,7 +127,10 @@ def test_loading_equals_mmaction2(name, fixture, resnet50_file):
     assert report.unused == ["fc.weight", "fc.bias"]
 
 
-@pytest.mark.parametrize("name,added", [("tin_r50", ".net1."), ("tsm_nl_r50", ".non_local_block.")])
+@pytest.mark.parametrize(
+    "name,added",
+    [("tin_r50", ".net1."), ("tsm_nl_r50", ".non_local_block."), ("tanet_r50", ".tam.")],
+)
 def test_wrapped_blocks_take_the_2d_weights_as_tsm_does(name, added, resnet50_file):
     # TIN's CombineNet(net1, net2) and TSM-NL's NonLocalWrapper(block) are looked through:
     # every ResNet tensor lands where TSM puts it; only the added modules keep their init

@@ -19,6 +19,7 @@ from .backbones import (
     ResNetTIN,
     ResNetTSM,
     SwinTransformer3D,
+    TANet,
     TimeSformer,
     UniFormer,
     UniFormerV2,
@@ -41,6 +42,7 @@ TEST_INPUTS = {
     "trn_r50": (8, 3, 224, 224),
     "tsm_nl_r50": (8, 3, 224, 224),
     "tsm_mobilenetv2": (8, 3, 224, 224),
+    "tanet_r50": (8, 3, 224, 224),
     "c2d_r50": (1, 3, 8, 224, 224),
     "i3d_r50": (1, 3, 32, 224, 224),
     "slowonly_r50": (1, 3, 4, 224, 224),
@@ -180,6 +182,17 @@ def tsm_mobilenetv2(
     """TSM, MobileNetV2, 8 segments, the shift in every inverted residual block with a
     skip connection (``tsm_imagenet-pretrained-mobilenetv2_8xb16-1x1x8-100e``)."""
     backbone = MobileNetV2TSM(num_segments, shift_div, **kwargs)
+    head = TSMHead(num_classes, backbone.out_channels, num_segments, dropout)
+    return Recognizer2D(backbone, head)
+
+
+@register_model
+def tanet_r50(
+    num_classes: int = 400, num_segments: int = 8, dropout: float = 0.5, **kwargs
+) -> Recognizer2D:
+    """TANet, ResNet-50 with a temporal adaptive module in every bottleneck, 8 segments
+    (``tanet_imagenet-pretrained-r50_8xb8-1x1x8-50e_sthv1``)."""
+    backbone = TANet(50, num_segments, **kwargs)
     head = TSMHead(num_classes, backbone.out_channels, num_segments, dropout)
     return Recognizer2D(backbone, head)
 

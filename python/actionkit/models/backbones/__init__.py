@@ -11,6 +11,7 @@ from .resnet_tin import ResNetTIN, TemporalInterlace
 from .resnet_tsm import ResNetTSM, TemporalShift
 from .s3d import S3D
 from .swin import SwinTransformer3D
+from .tanet import TANet
 from .timesformer import TimeSformer
 from .uniformer import UniFormer
 from .uniformerv2 import UniFormerV2
@@ -33,6 +34,7 @@ __all__ = [
     "ResNetTSM",
     "S3D",
     "SwinTransformer3D",
+    "TANet",
     "TemporalInterlace",
     "TemporalShift",
     "TimeSformer",
