@@ -207,6 +207,18 @@ MODELS_TO_FIX = {
         {},
     ),
     "x3d_s": ("x3d/x3d_s_13x6x1_facebook-kinetics400-rgb.py", (1, 1, 3, 4, 64, 64), {}, {}),
+    "slowfast_r101_r50": (
+        "slowfast/slowfast_r101-r50_32xb8-4x16x1-256e_kinetics400-rgb.py",
+        (1, 1, 3, 16, 64, 64),
+        {},
+        {},
+    ),
+    "slowfast_r101_8x8": (
+        "slowfast/slowfast_r101_8xb8-8x8x1-256e_kinetics400-rgb.py",
+        (1, 1, 3, 16, 64, 64),
+        {},
+        {},
+    ),
     "slowonly_r101": (
         "slowonly/slowonly_r101_8xb16-8x8x1-196e_kinetics400-rgb.py",
         (1, 1, 3, 8, 64, 64),

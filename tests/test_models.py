@@ -40,6 +40,8 @@ PARITY = {
     "slowonly_nl_r50": ("slowonly_nl_r50", {}),
     "slowonly_r50": ("slowonly_r50", {}),
     "slowonly_r101": ("slowonly_r101", {}),
+    "slowfast_r101_r50": ("slowfast_r101_r50", {}),
+    "slowfast_r101_8x8": ("slowfast_r101_8x8", {}),
     "slowfast_r50": ("slowfast_r50", {}),
     "slowfast_r50_8x8": ("slowfast_r50_8x8", {}),
     "c3d": ("c3d", {}),
@@ -75,6 +77,8 @@ PARITY = {
 # Over 10 s each; and the transformers' further sizes and clip shapes, whose code the
 # family's first fixture runs too (CI runs these in its first venv only, to keep time).
 SLOW_PARITY = {
+    "slowfast_r101_r50",
+    "slowfast_r101_8x8",
     "slowonly_r101",
     "i3d_nl_gaussian_r50",
     "slowonly_nl_r50",
@@ -369,6 +373,7 @@ def test_every_registered_model_has_a_smoke_test():
     # tests run them)
     larger = {"tsn_r50", "tsn_r101", "swin3d_s", "swin3d_b", "swin3d_l", "mvitv2_b", "mvitv2_l"}
     larger |= {"uniformer_b", "uniformerv2_l14", "uniformerv2_l14_336", "slowonly_r101"}
+    larger |= {"slowfast_r101_r50", "slowfast_r101_8x8"}
     assert set(TEST_INPUTS) <= set(SMOKE_INPUTS) | larger
 
 

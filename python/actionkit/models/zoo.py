@@ -51,6 +51,8 @@ TEST_INPUTS = {
     "slowonly_nl_r50": (1, 3, 4, 224, 224),
     "slowfast_r50": (1, 3, 32, 224, 224),
     "slowfast_r50_8x8": (1, 3, 32, 224, 224),
+    "slowfast_r101_r50": (1, 3, 32, 224, 224),
+    "slowfast_r101_8x8": (1, 3, 32, 224, 224),
     "x3d_s": (1, 3, 13, 160, 160),
     "x3d_m": (1, 3, 16, 224, 224),
     "c3d": (1, 3, 16, 112, 112),
@@ -246,6 +248,22 @@ def slowonly_r50(num_classes: int = 400, dropout: float = 0.5, **kwargs) -> Reco
     options = dict(conv1_kernel=(1, 7, 7), inflate=(0, 0, 1, 1), with_pool2=False)
     backbone = ResNet3d(50, **{**options, **kwargs})
     return Recognizer3D(backbone, I3DHead(num_classes, backbone.out_channels, dropout))
+
+
+@register_model
+def slowfast_r101_r50(num_classes: int = 400, dropout: float = 0.5, **kwargs) -> Recognizer3D:
+    """SlowFast 4x16, a ResNet3d-101 slow pathway and a ResNet3d-50 fast one
+    (``slowfast_r101-r50_32xb8-4x16x1-256e``)."""
+    backbone = ResNet3dSlowFast(resample_rate=8, speed_ratio=8, slow_depth=101, **kwargs)
+    return Recognizer3D(backbone, SlowFastHead(num_classes, backbone.out_channels, dropout))
+
+
+@register_model
+def slowfast_r101_8x8(num_classes: int = 400, dropout: float = 0.5, **kwargs) -> Recognizer3D:
+    """SlowFast-R101 8x8: both pathways ResNet3d-101 (``slowfast_r101_8xb8-8x8x1-256e``)."""
+    options = dict(resample_rate=4, speed_ratio=4, fusion_kernel=7, slow_depth=101)
+    backbone = ResNet3dSlowFast(**{**options, "fast_depth": 101, **kwargs})
+    return Recognizer3D(backbone, SlowFastHead(num_classes, backbone.out_channels, dropout))
 
 
 @register_model

@@ -243,7 +243,8 @@ class ResNet3dSlowFast(nn.Module):
     the slow pathway sees every ``resample_rate``-th frame, the fast one every
     ``resample_rate / speed_ratio``-th with ``1/channel_ratio`` of the channels; lateral
     connections fuse fast into slow after the stem and stages 1-3. ``spatial_strides``
-    per stage, both pathways (AVA's detectors: ``(1, 2, 2, 1)``, stride 16).
+    per stage, both pathways (AVA's detectors: ``(1, 2, 2, 1)``, stride 16);
+    ``slow_depth`` / ``fast_depth``: 50 or 101 (SlowFast-R101 and R101-R50).
 
     ``x: [N, 3, T, H, W]`` -> ``(slow [N, 2048, T/rate, h, w], fast [N, 256, T', h, w])``.
     """
@@ -255,10 +256,13 @@ class ResNet3dSlowFast(nn.Module):
         channel_ratio: int = 8,
         fusion_kernel: int = 5,
         spatial_strides: Sequence[int] = (1, 2, 2, 2),
+        slow_depth: int = 50,
+        fast_depth: int = 50,
     ):
         super().__init__()
         self.resample_rate, self.speed_ratio = resample_rate, speed_ratio
         self.slow_path = ResNet3dPathway(
+            depth=slow_depth,
             lateral=True,
             speed_ratio=speed_ratio,
             channel_ratio=channel_ratio,
@@ -269,6 +273,7 @@ class ResNet3dSlowFast(nn.Module):
             spatial_strides=spatial_strides,
         )
         self.fast_path = ResNet3dPathway(
+            depth=fast_depth,
             base_channels=64 // channel_ratio,
             conv1_kernel=(5, 7, 7),
             with_pool2=False,
