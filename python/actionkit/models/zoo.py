@@ -109,10 +109,15 @@ def tsn_r101(num_classes: int = 400, **kwargs) -> Recognizer2D:
     return _tsn(101, num_classes, **kwargs)
 
 
-def _tsm(depth, num_classes, num_segments, shift_div, shift_place, dropout, **kwargs):
-    backbone = ResNetTSM(depth, num_segments, shift_div, shift_place, **kwargs)
+def _per_segment(backbone: nn.Module, num_classes: int, num_segments: int, dropout: float):
+    """A 2D backbone with TSM's head: each segment classified, the scores averaged."""
     head = TSMHead(num_classes, backbone.out_channels, num_segments, dropout)
     return Recognizer2D(backbone, head)
+
+
+def _tsm(depth, num_classes, num_segments, shift_div, shift_place, dropout, **kwargs):
+    backbone = ResNetTSM(depth, num_segments, shift_div, shift_place, **kwargs)
+    return _per_segment(backbone, num_classes, num_segments, dropout)
 
 
 @register_model
@@ -153,9 +158,9 @@ def tin_r50(
 ) -> Recognizer2D:
     """TIN, ResNet-50, 8 segments, a quarter of each residual branch's input interlaced
     (``tin_imagenet-pretrained-r50_8xb6-1x1x8-40e_sthv1``: Something-Something V1)."""
-    backbone = ResNetTIN(50, num_segments, shift_div, **kwargs)
-    head = TSMHead(num_classes, backbone.out_channels, num_segments, dropout)
-    return Recognizer2D(backbone, head)
+    return _per_segment(
+        ResNetTIN(50, num_segments, shift_div, **kwargs), num_classes, num_segments, dropout
+    )
 
 
 @register_model
@@ -183,9 +188,9 @@ def tsm_mobilenetv2(
 ) -> Recognizer2D:
     """TSM, MobileNetV2, 8 segments, the shift in every inverted residual block with a
     skip connection (``tsm_imagenet-pretrained-mobilenetv2_8xb16-1x1x8-100e``)."""
-    backbone = MobileNetV2TSM(num_segments, shift_div, **kwargs)
-    head = TSMHead(num_classes, backbone.out_channels, num_segments, dropout)
-    return Recognizer2D(backbone, head)
+    return _per_segment(
+        MobileNetV2TSM(num_segments, shift_div, **kwargs), num_classes, num_segments, dropout
+    )
 
 
 @register_model
@@ -194,9 +199,7 @@ def tanet_r50(
 ) -> Recognizer2D:
     """TANet, ResNet-50 with a temporal adaptive module in every bottleneck, 8 segments
     (``tanet_imagenet-pretrained-r50_8xb8-1x1x8-50e_sthv1``)."""
-    backbone = TANet(50, num_segments, **kwargs)
-    head = TSMHead(num_classes, backbone.out_channels, num_segments, dropout)
-    return Recognizer2D(backbone, head)
+    return _per_segment(TANet(50, num_segments, **kwargs), num_classes, num_segments, dropout)
 
 
 @register_model

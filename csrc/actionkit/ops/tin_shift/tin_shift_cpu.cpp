@@ -69,6 +69,17 @@ inline double slope_dot(const scalar_t* g, const scalar_t* a, const scalar_t* b,
   return sum;
 }
 
+// Row (n, t, c) of the [N, T, C, inner] block: its frame and its offset's index.
+struct Row {
+  int64_t frame, offset;
+};
+
+inline Row decode(int64_t row, const Dims& d) {
+  const int64_t c = row % d.channels;
+  const int64_t n = row / (d.channels * d.frames);
+  return {(row / d.channels) % d.frames, n * d.groups + c / (d.channels / d.groups)};
+}
+
 int64_t grain_rows(const Dims& d, int64_t element_size) {
   // chunks of about 64 KiB so small rows do not drown in scheduling
   return std::max<int64_t>(1, (int64_t{1} << 16) / std::max<int64_t>(d.inner * element_size, 1));
@@ -77,7 +88,6 @@ int64_t grain_rows(const Dims& d, int64_t element_size) {
 at::Tensor shift_cpu(const at::Tensor& x, const at::Tensor& offsets, const Dims& d, double sign) {
   at::Tensor out = empty_output(x.sizes(), x.options());
   const int64_t rows = d.batches * d.frames * d.channels;
-  const int64_t group_channels = d.channels / d.groups;
   const int64_t step = d.channels * d.inner;  // one frame
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "tin_shift", [&] {
     using acc_t = at::opmath_type<scalar_t>;
@@ -86,12 +96,9 @@ at::Tensor shift_cpu(const at::Tensor& x, const at::Tensor& offsets, const Dims&
     const acc_t* off = offsets.const_data_ptr<acc_t>();
     at::parallel_for(0, rows, grain_rows(d, x.element_size()), [&](int64_t begin, int64_t end) {
       for (int64_t row = begin; row < end; ++row) {
-        const int64_t c = row % d.channels;
-        const int64_t t = (row / d.channels) % d.frames;
-        const int64_t n = row / (d.channels * d.frames);
-        const Taps<acc_t> tp =
-            taps(t, static_cast<acc_t>(sign) * off[n * d.groups + c / group_channels], d.frames);
-        const scalar_t* base = src + row * d.inner - t * step;  // frame 0 of this row
+        const Row r = decode(row, d);
+        const Taps<acc_t> tp = taps(r.frame, static_cast<acc_t>(sign) * off[r.offset], d.frames);
+        const scalar_t* base = src + (row - r.frame * d.channels) * d.inner;  // its frame 0
         blend_row<scalar_t, acc_t>(dst + row * d.inner, tp.s0 >= 0 ? base + tp.s0 * step : nullptr,
                                    tp.w0, tp.s1 >= 0 ? base + tp.s1 * step : nullptr, tp.w1,
                                    d.inner);
@@ -104,7 +111,6 @@ at::Tensor shift_cpu(const at::Tensor& x, const at::Tensor& offsets, const Dims&
 at::Tensor offset_grad_cpu(const at::Tensor& grad, const at::Tensor& x, const at::Tensor& offsets,
                            const Dims& d) {
   const int64_t rows = d.batches * d.frames * d.channels;
-  const int64_t group_channels = d.channels / d.groups;
   const int64_t step = d.channels * d.inner;
   at::Tensor result = at::empty({d.batches, d.groups}, offsets.options());
   std::vector<double> row_sums(rows, 0.0);
@@ -115,26 +121,20 @@ at::Tensor offset_grad_cpu(const at::Tensor& grad, const at::Tensor& x, const at
     const acc_t* off = offsets.const_data_ptr<acc_t>();
     at::parallel_for(0, rows, grain_rows(d, x.element_size()), [&](int64_t begin, int64_t end) {
       for (int64_t row = begin; row < end; ++row) {
-        const int64_t c = row % d.channels;
-        const int64_t t = (row / d.channels) % d.frames;
-        const int64_t n = row / (d.channels * d.frames);
-        const acc_t o = off[n * d.groups + c / group_channels];
-        const Slope sl = slope(t, o, d.frames);
+        const Row r = decode(row, d);
+        const acc_t o = off[r.offset];
+        const Slope sl = slope(r.frame, o, d.frames);
         if (!sl.finite) {
           row_sums[row] = static_cast<double>(o - o);  // NaN
           continue;
         }
-        const scalar_t* base = src + row * d.inner - t * step;
+        const scalar_t* base = src + (row - r.frame * d.channels) * d.inner;
         row_sums[row] = slope_dot(g + row * d.inner, sl.s0 >= 0 ? base + sl.s0 * step : nullptr,
                                   sl.s1 >= 0 ? base + sl.s1 * step : nullptr, d.inner);
       }
     });
     std::vector<double> sums(d.batches * d.groups, 0.0);
-    for (int64_t row = 0; row < rows; ++row) {
-      const int64_t c = row % d.channels;
-      const int64_t n = row / (d.channels * d.frames);
-      sums[n * d.groups + c / group_channels] += row_sums[row];
-    }
+    for (int64_t row = 0; row < rows; ++row) sums[decode(row, d).offset] += row_sums[row];
     acc_t* out = result.mutable_data_ptr<acc_t>();
     for (size_t i = 0; i < sums.size(); ++i) out[i] = static_cast<acc_t>(sums[i]);
   });
