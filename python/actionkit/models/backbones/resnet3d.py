@@ -148,9 +148,7 @@ class ResNet3d(nn.Module):
         self.in_channels = in_channels
         for i, blocks in enumerate(stage_blocks):
             planes = base_channels * 2**i
-            flags = inflate[i] if isinstance(inflate[i], Sequence) else (inflate[i],) * blocks
-            if len(flags) != blocks:
-                raise ValueError(f"inflate[{i}] needs {blocks} flags, got {flags}")
+            flags = _stage_flags(inflate[i], blocks, f"inflate[{i}]")
             s, t = spatial_strides[i], temporal_strides[i]
             inplanes += lateral_inplanes[i]  # SlowFast: fast-pathway features concatenated
             downsample = None
