@@ -264,7 +264,7 @@ def test_average_clips_as_mmaction2_defines_it():
 
 def test_registry():
     assert {"tsn_r18", "tsn_r50", "tsn_r101", "tsm_r50"} <= set(models.list_models())
-    assert models.list_models("tsm*") == ["tsm_r18", "tsm_r50"]
+    assert models.list_models("tsm*") == ["tsm_mobilenetv2", "tsm_nl_r50", "tsm_r18", "tsm_r50"]
     with pytest.raises(ValueError, match="unknown model 'tsn_r34'.*similar: tsn_r101"):
         models.create("tsn_r34")
 
