@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 import torch.nn as nn
 from torch import Tensor
@@ -19,6 +21,14 @@ def init_conv_bn(module: nn.Module) -> None:
         elif isinstance(m, nn.BatchNorm2d | nn.BatchNorm3d):
             nn.init.ones_(m.weight)
             nn.init.zeros_(m.bias)
+
+
+def stage_flags(value, blocks: int, name: str) -> tuple:
+    """A stage's per-block option: an int for every block, or one 0/1 flag per block."""
+    flags = tuple(value) if isinstance(value, Sequence) else (value,) * blocks
+    if len(flags) != blocks:
+        raise ValueError(f"{name} needs {blocks} flags, got {flags}")
+    return flags
 
 
 class ConvBN(nn.Module):

@@ -12,7 +12,7 @@ from torch import Tensor
 
 from ...amp import Conv3d
 from .non_local import NonLocal3d
-from .resnet import ConvBN, init_conv_bn
+from .resnet import ConvBN, init_conv_bn, stage_flags
 
 
 class Bottleneck3d(nn.Module):
@@ -66,14 +66,6 @@ class Bottleneck3d(nn.Module):
 
 
 STAGE_BLOCKS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
-
-
-def _stage_flags(value, blocks: int, name: str) -> tuple:
-    """An int for every block of a stage, or one 0/1 flag per block."""
-    flags = tuple(value) if isinstance(value, Sequence) else (value,) * blocks
-    if len(flags) != blocks:
-        raise ValueError(f"{name} needs {blocks} flags, got {flags}")
-    return flags
 
 
 class ResNet3d(nn.Module):
@@ -148,7 +140,7 @@ class ResNet3d(nn.Module):
         self.in_channels = in_channels
         for i, blocks in enumerate(stage_blocks):
             planes = base_channels * 2**i
-            flags = _stage_flags(inflate[i], blocks, f"inflate[{i}]")
+            flags = stage_flags(inflate[i], blocks, f"inflate[{i}]")
             s, t = spatial_strides[i], temporal_strides[i]
             inplanes += lateral_inplanes[i]  # SlowFast: fast-pathway features concatenated
             downsample = None
@@ -157,7 +149,7 @@ class ResNet3d(nn.Module):
                     inplanes, planes * 4, 1, (t, s, s), relu=False, dims=3, eps=bn_eps
                 )
             style = dict(inflate_style=inflate_style, bottleneck_mode=bottleneck_mode, eps=bn_eps)
-            nl = _stage_flags(non_local[i] if non_local else 0, blocks, f"non_local[{i}]")
+            nl = stage_flags(non_local[i] if non_local else 0, blocks, f"non_local[{i}]")
             cfg = [dict(non_local_cfg or {}) if f else None for f in nl]
             layers = [
                 Bottleneck3d(

@@ -9,7 +9,7 @@ from torch import Tensor
 
 from ...ops import temporal_shift
 from .non_local import NonLocal3d
-from .resnet import ResNet
+from .resnet import ResNet, stage_flags
 
 
 class TemporalShift(nn.Module):
@@ -68,9 +68,7 @@ class ResNetTSM(ResNet):
                     block.conv1.conv = TemporalShift(block.conv1.conv, num_segments, shift_div)
         for s, name in enumerate(("layer1", "layer2", "layer3", "layer4")):
             stage = getattr(self, name)
-            flags = non_local[s] if non_local else (0,) * len(stage)
-            if len(flags) != len(stage):
-                raise ValueError(f"non_local[{s}] needs {len(stage)} flags, got {flags}")
+            flags = stage_flags(non_local[s] if non_local else 0, len(stage), f"non_local[{s}]")
             channels = self.out_channels >> (3 - s)  # the stage's output width
             for i, flag in enumerate(flags):
                 if flag:

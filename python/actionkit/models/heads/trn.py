@@ -50,9 +50,12 @@ class RelationModuleMultiScale(nn.Module):
         if num_segments < 2:
             raise ValueError(f"TRNMultiScale needs at least 2 segments, got {num_segments}")
         self.scales = list(range(num_segments, 1, -1))
-        self.tuples = [list(itertools.combinations(range(num_segments), s)) for s in self.scales]
-        self.draws = [min(self.max_subsample, len(t)) for t in self.tuples]
-        self.draws[0] = 1  # the one T-tuple
+        self.draws = []
+        for i, scale in enumerate(self.scales):
+            # the scale's frame tuples, [C(T, S), S] in itertools.combinations order
+            tuples = torch.tensor(list(itertools.combinations(range(num_segments), scale)))
+            self.register_buffer(f"tuples{i}", tuples, persistent=False)
+            self.draws.append(min(self.max_subsample, len(tuples)))
         self.fc_fusion_scales = nn.ModuleList(
             _fusion(s * hidden_dim, 256, num_classes) for s in self.scales
         )
@@ -62,21 +65,17 @@ class RelationModuleMultiScale(nn.Module):
         """``relations``: per scale the indices into its tuples (``itertools.combinations``
         order) to sum; default: drawn in training, the expectation in evaluation."""
         out = 0
-        for i, (fusion, tuples) in enumerate(zip(self.fc_fusion_scales, self.tuples, strict=True)):
+        for i, fusion in enumerate(self.fc_fusion_scales):
+            tuples = getattr(self, f"tuples{i}")
             if relations is not None:
-                chosen = [tuples[j] for j in relations[i]]
-            elif i == 0:
-                chosen = tuples
-            elif self.training or self.sampled_eval:
-                draw = torch.randperm(len(tuples))[: self.draws[i]].tolist()
-                chosen = [tuples[j] for j in draw]
-            else:  # the expectation of the sum of draws[i] random tuples
-                index = torch.tensor(tuples, device=x.device)  # [C(T, S), S]
-                frames = x[:, index].flatten(2)  # [N, C(T, S), S * hidden]
-                out = out + fusion(frames).mean(1) * self.draws[i]
+                tuples = tuples[relations[i]]
+            elif i > 0 and (self.training or self.sampled_eval):
+                draw = torch.randperm(len(tuples), device=tuples.device)[: self.draws[i]]
+                tuples = tuples[draw]
+            elif i > 0:  # the expectation of the sum of draws[i] random tuples
+                out = out + fusion(x[:, tuples].flatten(2)).mean(1) * self.draws[i]
                 continue
-            index = torch.tensor(chosen, device=x.device)
-            out = out + fusion(x[:, index].flatten(2)).sum(1)
+            out = out + fusion(x[:, tuples].flatten(2)).sum(1)
         return out
 
 
