@@ -138,6 +138,20 @@ MODELS_TO_FIX = {
         {},
         {},
     ),
+    # TPN: the neck on stages 3 and 4; these fixtures also hold the training losses in
+    # eval mode (loss_cls, and loss_aux of the auxiliary head) for labels LOSS_LABELS
+    "tpn_tsm_r50": (
+        "tpn/tpn-tsm_imagenet-pretrained-r50_8xb8-1x1x8-150e_sthv1-rgb.py",
+        (2, 8, 3, 64, 64),
+        {},
+        {},
+    ),
+    "tpn_slowonly_r50": (
+        "tpn/tpn-slowonly_r50_8xb8-8x8x1-150e_kinetics400-rgb.py",
+        (2, 1, 3, 8, 64, 64),
+        {},
+        {},
+    ),
     "tin_r50": (
         "tin/tin_imagenet-pretrained-r50_8xb6-1x1x8-40e_sthv1-rgb.py",
         (1, 8, 3, 64, 64),
@@ -286,6 +300,7 @@ MODELS_TO_FIX = {
     ),
 }
 NUM_CLASSES = 7
+LOSS_LABELS = [3, 5]
 
 
 def build(config: str, backbone: dict, head: dict):
@@ -307,7 +322,20 @@ def build(config: str, backbone: dict, head: dict):
         model_cfg.backbone.fast_pathway.pretrained2d = False
     model_cfg.backbone.update(backbone)
     model_cfg.cls_head.update(head, num_classes=NUM_CLASSES)
+    if (model_cfg.get("neck") or {}).get("aux_head_cfg"):
+        model_cfg.neck.aux_head_cfg.out_channels = NUM_CLASSES
     return MODELS.build(model_cfg)
+
+
+def eval_losses(model, x: torch.Tensor) -> dict:
+    """``model.loss`` in eval mode (no dropout, BatchNorm's running statistics) for the
+    labels LOSS_LABELS: its ``loss...`` entries."""
+    from mmaction.structures import ActionDataSample
+
+    samples = [ActionDataSample().set_gt_label(label) for label in LOSS_LABELS]
+    with torch.no_grad():
+        losses = model(x, samples, mode="loss")
+    return {k: v for k, v in losses.items() if k.startswith("loss")}
 
 
 def metric_cases() -> dict:
@@ -1691,6 +1719,8 @@ def main() -> None:
         with torch.no_grad(), _recorded_choices() as relations:
             logits = model(x, mode="tensor", stage="head")
         extra = {"relations": [[0], *relations]} if relations else {}
+        if getattr(model, "with_neck", False):
+            extra.update(labels=LOSS_LABELS, losses=eval_losses(model, x))
         torch.save(
             {
                 "mmaction": mmaction.__version__,

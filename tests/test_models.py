@@ -29,6 +29,8 @@ PARITY = {
     "tsm_mobilenetv2": ("tsm_mobilenetv2", {}),
     "tanet_r50": ("tanet_r50", {}),
     "tin_r50": ("tin_r50", {}),
+    "tpn_tsm_r50": ("tpn_tsm_r50", {}),
+    "tpn_slowonly_r50": ("tpn_slowonly_r50", {}),
     "i3d_r50": ("i3d_r50", {}),
     "i3d_nl_dot_product_r50": (
         "i3d_nl_r50",
@@ -151,6 +153,51 @@ def test_trn_logits_equal_mmaction2_on_its_drawn_relations(tmp_path):
     with torch.no_grad():
         draws = torch.stack([sampled(x) for _ in range(2)])
     assert not torch.allclose(draws[0], draws[1])
+
+
+@pytest.mark.parametrize("name", ["tpn_tsm_r50", "tpn_slowonly_r50"])
+def test_tpn_training_losses_equal_mmaction2(name, tmp_path):
+    # MMAction2's loss() in eval mode (no dropout): the head's cross-entropy and half the
+    # auxiliary head's on stage 3; both reach their parameters
+    fixture = torch.load(FIXTURES / f"{name}.pt", weights_only=True)
+    ckpt = mmaction_checkpoint(fixture, tmp_path / "mm.pth")
+    model = models.create(name, num_classes=7, checkpoint=ckpt).eval()
+    batch = {"inputs": make_input(fixture["input_shape"]), "label": torch.tensor(fixture["labels"])}
+    losses = model.loss(batch)
+    assert set(losses) == set(fixture["losses"]) == {"loss_cls", "loss_aux"}
+    for key, value in losses.items():
+        assert (value - fixture["losses"][key]).abs() <= 1e-5, key
+    losses["loss_aux"].backward()
+    assert model.neck.aux_head.fc.weight.grad.abs().sum() > 0
+    assert model.cls_head.fc_cls.weight.grad is None  # the auxiliary loss skips the head
+    # without the auxiliary head: the classification loss alone, the same logits
+    plain = models.create(name, num_classes=7, aux_head=False)
+    plain.load_state_dict({k: v for k, v in model.state_dict().items() if ".aux_head." not in k})
+    assert set(plain.eval().loss(batch)) == {"loss_cls"}
+    with torch.no_grad():
+        assert torch.equal(plain(batch["inputs"]), model(batch["inputs"]))
+
+
+def test_tpn_tsm_groups_frames_by_its_segments_and_stages_are_the_backbones():
+    # 2 views x 8 segments per sample: each view a clip of its own (MMAction2's fcn_test)
+    torch.manual_seed(0)
+    model = models.create("tpn_tsm_r50", num_classes=3).eval()
+    x = torch.randn(1, 16, 3, 32, 32)
+    with torch.no_grad():
+        both = model(x)
+        each = torch.cat([model(x[:, :8]), model(x[:, 8:])])
+        assert torch.equal(model.predict(x), average_clips(each, 1))
+        # the stages the neck reads are the plain backbone's layer3 and layer4
+        levels = model._levels(x[:, :8])
+        backbone = model.backbone
+        frames = backbone.maxpool(backbone.conv1(x[0, :8]))
+        layer3 = backbone.layer3(backbone.layer2(backbone.layer1(frames)))
+        layer4 = backbone.layer4(layer3)
+    torch.testing.assert_close(both, each, rtol=0, atol=1e-6)
+    assert torch.equal(levels[0], layer3.unflatten(0, (1, 8)).transpose(1, 2))
+    assert torch.equal(levels[1], layer4.unflatten(0, (1, 8)).transpose(1, 2))
+    with pytest.raises(ValueError, match="out_indices must be increasing"):
+        models.create("tpn_tsm_r50", num_classes=3, out_indices=(3, 2))
 
 
 @pytest.mark.parametrize("mode", ["embedded_gaussian", "gaussian", "dot_product"])
@@ -289,6 +336,8 @@ SMOKE_INPUTS = {  # name -> (input shape, output rows)
     "tsm_nl_r50": ((2, 8, 3, 32, 32), 2),
     "tsm_mobilenetv2": ((2, 8, 3, 32, 32), 2),
     "tanet_r50": ((2, 8, 3, 32, 32), 2),
+    "tpn_tsm_r50": ((2, 8, 3, 32, 32), 2),
+    "tpn_slowonly_r50": ((1, 2, 3, 8, 32, 32), 2),
     "i3d_nl_r50": ((2, 1, 3, 8, 32, 32), 2),
     "slowonly_nl_r50": ((1, 2, 3, 4, 32, 32), 2),
     "i3d_r50": ((2, 1, 3, 8, 32, 32), 2),
@@ -387,6 +436,9 @@ def test_smoke_forward_backward_compile(name):
     x = torch.randn(shape)
     out = model(x)
     assert out.shape == (rows, 4) and torch.isfinite(out).all()
+    if getattr(model.neck, "aux_head", None) is not None:  # TPN: its auxiliary loss too
+        labels = torch.arange(rows) % 4
+        out = torch.stack(list(model.loss({"inputs": x, "label": labels}).values()))
     out.sum().backward()
     # (every trained parameter: TRN's partial BN fixes all BatchNorms but the first)
     assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
@@ -426,7 +478,8 @@ def test_channels_last_and_bf16_autocast(name):
         bad = [
             n
             for n, p in m.named_parameters()
-            if p.requires_grad and not torch.isfinite(p.grad).all()
+            # (TPN's auxiliary head is trained through loss(): the smoke test checks it)
+            if p.grad is not None and not torch.isfinite(p.grad).all()
         ]
         assert not bad, f"non-finite gradients in {bad}"
 

@@ -149,6 +149,20 @@ def test_wrapped_blocks_take_the_2d_weights_as_tsm_does(name, added, resnet50_fi
     assert all(added in key for key in report.initialised)
 
 
+@pytest.mark.parametrize(
+    "name,plain", [("tpn_tsm_r50", "tsm_r50"), ("tpn_slowonly_r50", "slowonly_r50")]
+)
+def test_tpn_backbones_take_the_weights_their_plain_models_take(name, plain, resnet50_file):
+    # TPN reads two stages of the same backbone: loaded as the plain model's (MMAction2
+    # builds both from torchvision://resnet50); the neck keeps its own init
+    model = models.create(name, num_classes=5, pretrained=resnet50_file)
+    reference = models.create(plain, num_classes=5, pretrained=resnet50_file).backbone.state_dict()
+    state = model.backbone.state_dict()
+    assert set(state) == set(reference)
+    assert all(torch.equal(value, reference[key]) for key, value in state.items())
+    assert model.pretrained_report.unused == ["fc.weight", "fc.bias"]
+
+
 def test_openmmlab_backbone_and_ddp_prefixes(fixture, resnet50_file, tmp_path):
     tv_state = torch.load(resnet50_file, weights_only=True)
     reference = models.create("i3d_r50", num_classes=5, pretrained=resnet50_file).state_dict()

@@ -32,13 +32,25 @@ def global_pool(x: Tensor) -> Tensor:
 
 class _Recognizer(nn.Module):
     """What the Trainer asks of a model: ``loss(batch) -> {"loss_...": tensor}`` and
-    ``predict(inputs)``; ``task`` names the evaluator that scores its predictions."""
+    ``predict(inputs)``; ``task`` names the evaluator that scores its predictions.
+
+    With a ``neck`` (TPN), the backbone returns several stages' outputs, each arranged as
+    clips ``[N, C, T, H, W]`` (:meth:`_levels`), the neck fuses them and the head
+    classifies the result; a neck with an ``aux_head`` adds its ``aux_loss`` in training.
+    """
 
     task = "classification"
 
-    def __init__(self, backbone: nn.Module, head: nn.Module, average_clips: str | None = "prob"):
+    def __init__(
+        self,
+        backbone: nn.Module,
+        head: nn.Module,
+        average_clips: str | None = "prob",
+        neck: nn.Module | None = None,
+    ):
         super().__init__()
         self.backbone, self.cls_head, self.average_clips = backbone, head, average_clips
+        self.neck = neck
         self.loss_fn = ClassificationLoss()  # the config's settings: engine.builder
         if hasattr(backbone, "layer_index"):  # numbered layers: optim.layer_decay applies
             self.num_layers = backbone.num_layers
@@ -51,8 +63,27 @@ class _Recognizer(nn.Module):
         return self.num_layers + 1
 
     def loss(self, batch: dict) -> dict[str, Tensor]:
-        """The classification loss of ``batch`` (``inputs``, ``label``)."""
-        return {"loss_cls": self.loss_fn(self(batch["inputs"]), batch["label"])}
+        """The classification loss of ``batch`` (``inputs``, ``label``), and the neck's
+        auxiliary loss where it has one."""
+        inputs, label = batch["inputs"], batch["label"]
+        if getattr(self.neck, "aux_head", None) is None:
+            return {"loss_cls": self.loss_fn(self(inputs), label)}
+        levels = self._levels(inputs)
+        return {
+            "loss_cls": self.loss_fn(self.cls_head(self.neck(levels)), label),
+            "loss_aux": self.neck.aux_loss(levels, label),
+        }
+
+    def _levels(self, inputs: Tensor) -> tuple[Tensor, ...]:
+        """The backbone's stage outputs for the neck, one clip per row."""
+        raise NotImplementedError
+
+    def _check(self, inputs: Tensor) -> None:
+        raise NotImplementedError
+
+    def _pooled(self, inputs: Tensor) -> Tensor:
+        """The neck's output averaged over time and space, ``[B * V, C]``."""
+        return global_pool(self.neck(self._levels(inputs)))
 
 
 class Recognizer2D(_Recognizer):
@@ -60,12 +91,25 @@ class Recognizer2D(_Recognizer):
     x crops, as ``FormatShape("NCHW")`` makes them). ``forward`` returns the head's
     logits; ``predict`` averages the views into ``[B, num_classes]``."""
 
-    def forward(self, inputs: Tensor) -> Tensor:
+    def _check(self, inputs: Tensor) -> None:
         if inputs.dim() != 5 or inputs.shape[2] != 3:
             raise ValueError(f"inputs must be [B, S, 3, H, W], got {tuple(inputs.shape)}")
-        batch, segs = inputs.shape[:2]
-        feats = self.backbone(inputs.flatten(0, 1))
-        return self.cls_head(feats, segs)
+
+    def forward(self, inputs: Tensor) -> Tensor:
+        if self.neck is not None:
+            return self.cls_head(self.neck(self._levels(inputs)))
+        self._check(inputs)
+        return self.cls_head(self.backbone(inputs.flatten(0, 1)), inputs.shape[1])
+
+    def _levels(self, inputs: Tensor) -> tuple[Tensor, ...]:
+        """``[N * segments, C, h, w]`` per stage -> ``[N, C, segments, h, w]`` (segments:
+        the backbone's ``num_segments``, else all S frames of a sample; MMAction2's
+        ``fcn_test``)."""
+        self._check(inputs)
+        segs = getattr(self.backbone, "num_segments", inputs.shape[1])
+        return tuple(
+            f.unflatten(0, (-1, segs)).transpose(1, 2) for f in self.backbone(inputs.flatten(0, 1))
+        )
 
     @torch.no_grad()
     def predict(self, inputs: Tensor) -> Tensor:
@@ -76,10 +120,12 @@ class Recognizer2D(_Recognizer):
     def features(self, inputs: Tensor) -> Tensor:
         """``[B, C]``: the backbone's output averaged over space and over the S frames
         (MMAction2's ``FeatureHead`` with ``average_clips="score"``, what its
-        ``clip_feature_extraction.py`` writes)."""
-        if inputs.dim() != 5 or inputs.shape[2] != 3:
-            raise ValueError(f"inputs must be [B, S, 3, H, W], got {tuple(inputs.shape)}")
-        feats = global_pool(self.backbone(inputs.flatten(0, 1)))
+        ``clip_feature_extraction.py`` writes; with a neck, its output per clip)."""
+        if self.neck is not None:
+            feats = self._pooled(inputs)
+        else:
+            self._check(inputs)
+            feats = global_pool(self.backbone(inputs.flatten(0, 1)))
         return feats.view(inputs.shape[0], -1, feats.shape[1]).mean(1)
 
 
@@ -88,11 +134,19 @@ class Recognizer3D(_Recognizer):
     as ``FormatShape("NCTHW")`` makes them per sample). ``forward`` returns one row of
     logits per view ``[B * V, num_classes]``; ``predict`` averages them."""
 
-    def forward(self, inputs: Tensor) -> Tensor:
+    def _check(self, inputs: Tensor) -> None:
         c = getattr(self.backbone, "in_channels", 3)  # PoseC3D: heatmap channels
         if inputs.dim() != 6 or inputs.shape[2] != c:
             raise ValueError(f"inputs must be [B, V, {c}, T, H, W], got {tuple(inputs.shape)}")
-        return self.cls_head(self.backbone(inputs.flatten(0, 1)))
+
+    def forward(self, inputs: Tensor) -> Tensor:
+        self._check(inputs)
+        feats = self.backbone(inputs.flatten(0, 1))
+        return self.cls_head(feats if self.neck is None else self.neck(feats))
+
+    def _levels(self, inputs: Tensor) -> tuple[Tensor, ...]:
+        self._check(inputs)
+        return self.backbone(inputs.flatten(0, 1))
 
     @torch.no_grad()
     def predict(self, inputs: Tensor) -> Tensor:
@@ -102,12 +156,15 @@ class Recognizer3D(_Recognizer):
     def features(self, inputs: Tensor) -> Tensor:
         """``[B, C]``: the backbone's output averaged over time and space (SlowFast: both
         pathways', slow first, concatenated), then over the V views (MMAction2's
-        ``FeatureHead`` with ``average_clips="score"``)."""
-        if inputs.dim() != 6 or inputs.shape[2] != 3:
-            raise ValueError(f"inputs must be [B, V, 3, T, H, W], got {tuple(inputs.shape)}")
-        out = self.backbone(inputs.flatten(0, 1))
-        parts = out if isinstance(out, tuple) else (out,)
-        feats = torch.cat([global_pool(p) for p in parts], 1)
+        ``FeatureHead`` with ``average_clips="score"``; with a neck, its output)."""
+        if self.neck is not None:
+            feats = self._pooled(inputs)
+        else:
+            if inputs.dim() != 6 or inputs.shape[2] != 3:
+                raise ValueError(f"inputs must be [B, V, 3, T, H, W], got {tuple(inputs.shape)}")
+            out = self.backbone(inputs.flatten(0, 1))
+            parts = out if isinstance(out, tuple) else (out,)
+            feats = torch.cat([global_pool(p) for p in parts], 1)
         return feats.view(inputs.shape[0], -1, feats.shape[1]).mean(1)
 
 

@@ -27,6 +27,7 @@ from .backbones import (
     VisionTransformer,
 )
 from .heads import I3DHead, S3DHead, SlowFastHead, TRNHead, TSMHead, TSNHead, X3DHead
+from .necks import TPN
 from .recognizer import Recognizer2D, Recognizer3D
 from .registry import register_model
 
@@ -43,6 +44,8 @@ TEST_INPUTS = {
     "tsm_nl_r50": (8, 3, 224, 224),
     "tsm_mobilenetv2": (8, 3, 224, 224),
     "tanet_r50": (8, 3, 224, 224),
+    "tpn_tsm_r50": (8, 3, 224, 224),
+    "tpn_slowonly_r50": (1, 3, 8, 224, 224),
     "c2d_r50": (1, 3, 8, 224, 224),
     "i3d_r50": (1, 3, 32, 224, 224),
     "slowonly_r50": (1, 3, 4, 224, 224),
@@ -227,6 +230,38 @@ def trn_r50(
         sampled_eval=sampled_eval,
     )
     return Recognizer2D(backbone, head)
+
+
+def _tpn(recognizer: type, backbone: nn.Module, num_classes: int, dropout: float, aux: bool):
+    """A backbone's stages 3 and 4 through the TPN neck (its auxiliary head on stage 3
+    when ``aux``), TPN's head (global average, dropout, linear)."""
+    neck = TPN(aux_classes=num_classes if aux else None)
+    return recognizer(backbone, I3DHead(num_classes, neck.out_channels, dropout), neck=neck)
+
+
+@register_model
+def tpn_tsm_r50(
+    num_classes: int = 174,
+    num_segments: int = 8,
+    dropout: float = 0.5,
+    aux_head: bool = True,
+    **kwargs,
+) -> Recognizer2D:
+    """TPN on TSM-R50, 8 segments (``tpn-tsm_imagenet-pretrained-r50_8xb8-1x1x8-150e_sthv1``:
+    Something-Something V1); the auxiliary head on res4 adds half its cross-entropy."""
+    backbone = ResNetTSM(50, num_segments, **{"out_indices": (2, 3), **kwargs})
+    return _tpn(Recognizer2D, backbone, num_classes, dropout, aux_head)
+
+
+@register_model
+def tpn_slowonly_r50(
+    num_classes: int = 400, dropout: float = 0.5, aux_head: bool = True, **kwargs
+) -> Recognizer3D:
+    """TPN on SlowOnly-R50, 8x8 clips (``tpn-slowonly_imagenet-pretrained-r50_8xb8-8x8x1-150e``);
+    the auxiliary head on res4 adds half its cross-entropy."""
+    options = dict(conv1_kernel=(1, 7, 7), inflate=(0, 0, 1, 1), with_pool2=False)
+    backbone = ResNet3d(50, **{**options, "out_indices": (2, 3), **kwargs})
+    return _tpn(Recognizer3D, backbone, num_classes, dropout, aux_head)
 
 
 @register_model

@@ -31,6 +31,38 @@ def stage_flags(value, blocks: int, name: str) -> tuple:
     return flags
 
 
+def check_out_indices(out_indices: Sequence[int] | None, stages: int) -> tuple | None:
+    """``out_indices`` as a tuple of stage numbers (0-based, increasing), or None."""
+    if out_indices is None:
+        return None
+    indices = tuple(out_indices)
+    if (
+        not indices
+        or list(indices) != sorted(set(indices))
+        or not 0 <= indices[0] <= indices[-1] < stages
+    ):
+        raise ValueError(
+            f"out_indices must be increasing stage numbers from 0 to {stages - 1}, "
+            f"got {out_indices}"
+        )
+    return indices
+
+
+def run_stages(net: nn.Module, x: Tensor, stages: int, out_indices, pool2=None):
+    """Runs ``x`` through ``net.layer1``, ``net.layer2``, ...: the last stage's output,
+    or with ``out_indices`` (see :func:`check_out_indices`) the outputs of those stages,
+    a tuple (the stages after the last one asked for are not run). ``pool2``: applied to
+    the first stage's output (I3D's temporal pooling)."""
+    outs = []
+    for i in range(stages if out_indices is None else out_indices[-1] + 1):
+        x = getattr(net, f"layer{i + 1}")(x)
+        if i == 0 and pool2 is not None:
+            x = pool2(x)
+        if out_indices is not None and i in out_indices:
+            outs.append(x)
+    return x if out_indices is None else tuple(outs)
+
+
 class ConvBN(nn.Module):
     """Conv (no bias) + BatchNorm (+ ReLU): MMAction2's ``ConvModule`` layout."""
 
@@ -102,7 +134,8 @@ ARCHS = {
 class ResNet(nn.Module):
     """ResNet-18/34/50/101/152 for frames ``x: [N, 3, H, W]`` -> ``[N, C, H/32, W/32]``
     (C = 512 for 18/34, 2048 otherwise; ``base_channels`` scales every width, 64 is the
-    standard ResNet)."""
+    standard ResNet). ``out_indices`` (0-based stages, MMAction2's option): the outputs
+    of those stages as a tuple instead (TPN's input)."""
 
     def __init__(
         self,
@@ -110,6 +143,7 @@ class ResNet(nn.Module):
         in_channels: int = 3,
         base_channels: int = 64,
         partial_bn: bool = False,
+        out_indices: Sequence[int] | None = None,
     ):
         super().__init__()
         if depth not in ARCHS:
@@ -132,6 +166,7 @@ class ResNet(nn.Module):
             layers += [block(inplanes, planes) for _ in range(count - 1)]
             self.add_module(f"layer{i + 1}", nn.Sequential(*layers))
         self.out_channels = inplanes
+        self.out_indices = check_out_indices(out_indices, len(counts))
         self.reset_parameters()
         # TSN's partial BN (MMAction2's partial_bn): every BatchNorm but the first keeps
         # its statistics and affine parameters fixed in training
@@ -154,6 +189,5 @@ class ResNet(nn.Module):
     def reset_parameters(self) -> None:
         init_conv_bn(self)
 
-    def forward(self, x: Tensor) -> Tensor:
-        x = self.maxpool(self.conv1(x))
-        return self.layer4(self.layer3(self.layer2(self.layer1(x))))
+    def forward(self, x: Tensor) -> Tensor | tuple[Tensor, ...]:
+        return run_stages(self, self.maxpool(self.conv1(x)), 4, self.out_indices)

@@ -12,7 +12,7 @@ from torch import Tensor
 
 from ...amp import Conv3d
 from .non_local import NonLocal3d
-from .resnet import ConvBN, init_conv_bn, stage_flags
+from .resnet import ConvBN, check_out_indices, init_conv_bn, run_stages, stage_flags
 
 
 class Bottleneck3d(nn.Module):
@@ -85,6 +85,7 @@ class ResNet3d(nn.Module):
             (PoseC3D's SlowOnly: ``(4, 6, 3)``, the output of the third stage).
         non_local, non_local_cfg: per stage, 0/1 flags per block: 1 puts a
             :class:`NonLocal3d` (``non_local_cfg`` its options) after the block (I3D-NL).
+        out_indices: 0-based stages whose outputs are returned, a tuple (TPN's input).
     """
 
     def __init__(
@@ -109,6 +110,7 @@ class ResNet3d(nn.Module):
         stage_blocks: Sequence[int] | None = None,
         non_local: Sequence | None = None,
         non_local_cfg: dict | None = None,
+        out_indices: Sequence[int] | None = None,
     ):
         super().__init__()
         if depth not in STAGE_BLOCKS:
@@ -163,6 +165,7 @@ class ResNet3d(nn.Module):
             ]
             self.add_module(f"layer{i + 1}", nn.Sequential(*layers))
         self.out_channels = inplanes
+        self.out_indices = check_out_indices(out_indices, self.num_stages)
         init_conv_bn(self)
         if zero_init_residual:
             for m in self.modules():
@@ -172,14 +175,11 @@ class ResNet3d(nn.Module):
             if isinstance(m, NonLocal3d):
                 m.reset_parameters()
 
-    def forward(self, x: Tensor) -> Tensor:
-        x = self.maxpool(self.conv1(x))
-        x = self.layer1(x)
-        if self.with_pool2:
-            x = self.pool2(x)
-        for i in range(2, self.num_stages + 1):
-            x = getattr(self, f"layer{i}")(x)
-        return x
+    def forward(self, x: Tensor) -> Tensor | tuple[Tensor, ...]:
+        pool2 = self.pool2 if self.with_pool2 else None
+        return run_stages(
+            self, self.maxpool(self.conv1(x)), self.num_stages, self.out_indices, pool2
+        )
 
 
 class _Lateral(nn.Module):

@@ -53,8 +53,9 @@ class ResNetTSM(ResNet):
         base_channels: int = 64,
         non_local=None,
         non_local_cfg: dict | None = None,
+        out_indices=None,
     ):
-        super().__init__(depth, in_channels, base_channels)
+        super().__init__(depth, in_channels, base_channels, out_indices=out_indices)
         if shift_place not in ("blockres", "block"):
             raise ValueError(f"shift_place must be 'blockres' or 'block', got {shift_place!r}")
         self.num_segments, self.shift_div, self.shift_place = num_segments, shift_div, shift_place

@@ -1,0 +1,5 @@
+"""Necks: modules between a backbone's stage outputs and a head."""
+
+from .tpn import TPN
+
+__all__ = ["TPN"]
