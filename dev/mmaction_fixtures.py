@@ -138,6 +138,19 @@ MODELS_TO_FIX = {
         {},
         {},
     ),
+    # audio: log-mel spectrogram clips [N, V, 1, T, 80] (the configs' 128 rows)
+    "tsn_r18_audio": (
+        "../recognition_audio/resnet/tsn_r18_8xb320-64x1x1-100e_kinetics400-audio-feature.py",
+        (2, 1, 1, 64, 40),
+        {},
+        {},
+    ),
+    "audioonly_r50": (
+        "../recognition_audio/audioonly/audioonly_r50_8xb160-64x1x1-100e_kinetics400-audio-feature.py",
+        (1, 2, 1, 32, 40),
+        {},
+        {},
+    ),
     # TPN: the neck on stages 3 and 4; these fixtures also hold the training losses in
     # eval mode (loss_cls, and loss_aux of the auxiliary head) for labels LOSS_LABELS
     "tpn_tsm_r50": (
@@ -1641,6 +1654,52 @@ def bmn_cases() -> dict:
     }
 
 
+# (name, samples, channels, rate, amplitude): the WAV files the audio feature fixture
+# runs MMAction2's AudioTools on (tests/parity_weights.make_sound, seed = the index)
+AUDIO_CASES = (
+    ("mono_16k", 24000, 1, 16000, 0.3),
+    ("stereo_16k", 16000, 2, 16000, 0.3),
+    ("whole_hops", 4096, 1, 16000, 0.5),
+    ("quiet", 8000, 1, 16000, 0.00005),
+    ("mono_44k", 44100, 1, 44100, 0.3),
+)
+
+
+def audio_feature_cases() -> dict:
+    """MMAction2's log-mel features (``tools/data/build_audio_features.py``'s
+    ``AudioTools(fft_size=512, hop_size=256)``: ``read_audio`` then
+    ``audio_to_spectrogram``) of seeded WAV files. That script is not in the wheel: set
+    MMACTION2_TOOLS to a checkout's ``tools/data`` folder; it needs ``librosa==0.9.2``
+    and ``lws`` (1.2.8 builds on Python 3.11 from its sdist with ``LWS_USE_CYTHON=1``
+    and Cython installed, ``--no-build-isolation``)."""
+    import tempfile
+
+    from parity_weights import make_sound
+    from scipy.io import wavfile
+
+    sys.path.insert(0, os.environ["MMACTION2_TOOLS"])
+    from build_audio_features import AudioTools
+
+    tools = AudioTools(fft_size=512, hop_size=256)
+    cases = {"mmaction": mmaction.__version__, "cases": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        for seed, (name, samples, channels, rate, amplitude) in enumerate(AUDIO_CASES):
+            pcm = make_sound(samples, channels, seed, amplitude)
+            path = os.path.join(tmp, f"{name}.wav")
+            wavfile.write(path, rate, pcm if channels > 1 else pcm[:, 0])
+            features = tools.audio_to_spectrogram(tools.read_audio(path))
+            cases["cases"][name] = {
+                "samples": samples,
+                "channels": channels,
+                "rate": rate,
+                "amplitude": amplitude,
+                "seed": seed,
+                "features": torch.from_numpy(features.astype("float32")),
+            }
+            print(name, features.shape)
+    return cases
+
+
 def fusion_cases() -> dict:
     """Late fusion as tools/analysis_tools/report_accuracy.py does it (scipy's softmax
     with --apply-softmax, then MMAction2's get_weighted_score and metrics), on seeded
@@ -1738,6 +1797,7 @@ def main() -> None:
     cases = {
         "metrics": metric_cases,
         "fusion": fusion_cases,
+        "audio_features": audio_feature_cases,
         "ops": op_cases,
         "bmn": bmn_cases,
         "bmn_targets": bmn_target_cases,

@@ -39,3 +39,16 @@ def probe(key: str, tensor: torch.Tensor) -> float:
     rng = np.random.default_rng(zlib.crc32(key.encode()))
     values = tensor.detach().double().numpy()
     return float((values * rng.standard_normal(values.shape)).sum())
+
+
+def make_sound(samples: int, channels: int = 1, seed: int = 0, amplitude: float = 0.3):
+    """int16 ``[samples, channels]`` PCM: three tones of seeded frequencies and phases
+    plus white noise, at about ``amplitude`` of full scale (what the audio feature
+    fixtures are computed on)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(samples)[:, None] / 16000.0
+    freqs = rng.uniform(150, 6000, (3, channels))
+    phases = rng.uniform(0, 2 * np.pi, (3, channels))
+    wave = sum(np.sin(2 * np.pi * f * t + p) for f, p in zip(freqs, phases, strict=True)) / 3
+    wave = wave + 0.3 * rng.standard_normal((samples, channels))
+    return np.clip(np.round(amplitude * wave * 32767), -32768, 32767).astype(np.int16)

@@ -120,16 +120,19 @@ def test_overrides(tmp_path):
         load_config(path, ["optim.lr.x=1"])
 
 
+# the zoo's configs: recognition from frames and from sound
+ZOO_CONFIGS = sorted((ROOT / "configs" / "recognition").glob("*.yaml")) + sorted(
+    (ROOT / "configs" / "recognition_audio").glob("*.yaml")
+)
+
+
 def test_every_zoo_model_has_a_config():
     from actionkit.models.zoo import TEST_INPUTS
 
-    configs = sorted((ROOT / "configs" / "recognition").glob("*.yaml"))
-    assert set(TEST_INPUTS) <= {load_config(p).model.name for p in configs}
+    assert set(TEST_INPUTS) <= {load_config(p).model.name for p in ZOO_CONFIGS}
 
 
-@pytest.mark.parametrize(
-    "path", sorted((ROOT / "configs" / "recognition").glob("*.yaml")), ids=lambda p: p.stem
-)
+@pytest.mark.parametrize("path", ZOO_CONFIGS, ids=lambda p: p.stem)
 def test_configs_and_the_zoo_agree_on_the_input(path):
     # One definition of a zoo model's single-view input (models.zoo.TEST_INPUTS: what
     # init_recognizer, export and the benchmarks use); its config's val split must give it.
@@ -137,6 +140,9 @@ def test_configs_and_the_zoo_agree_on_the_input(path):
 
     cfg = load_config(path)
     shape = TEST_INPUTS[cfg.model.name]
+    if cfg.data.kind == "audio":  # [clips, 1, feature rows, mel bands]
+        assert shape[1:] == (1, cfg.data.audio_length, 80)
+        return
     sampler, pipeline = cfg.data.val.sampler, cfg.data.val.pipeline
     frames = sampler.get("clip_len", 1) * (sampler.get("num_clips", 1) if len(shape) == 4 else 1)
     crops = [t["crop_size"] for t in pipeline if t["type"] == "CenterCrop"]
@@ -144,9 +150,7 @@ def test_configs_and_the_zoo_agree_on_the_input(path):
     assert crops == [shape[-1]] and shape[-1] == shape[-2]
 
 
-@pytest.mark.parametrize(
-    "path", sorted((ROOT / "configs" / "recognition").glob("*.yaml")), ids=lambda p: p.stem
-)
+@pytest.mark.parametrize("path", ZOO_CONFIGS, ids=lambda p: p.stem)
 def test_configs_say_which_initial_weights_they_expect(path):
     # A recipe that starts from pretrained weights (MMAction2's "imagenet-pretrained",
     # "in1k-pre", "sports1m-pretrained", IG-65M fine-tuning) names the file and how to

@@ -68,6 +68,24 @@ def test_fuse_cli_writes_the_fused_run(tmp_path, fixture, capsys):
     )
 
 
+def test_fuse_matches_samples_across_modalities(tmp_path):
+    # an RGB run names videos, an audio run their feature files: one sample is the file's
+    # name without its suffix, wherever its folder
+    rng = np.random.default_rng(0)
+    labels = np.array([0, 1, 2])
+    rgb_names = [f"data/videos/c{k}/clip_{k}.mp4" for k in range(3)]
+    audio_names = [f"data/audio_features/c{k}/clip_{k}.npy" for k in range(3)]
+    rgb, audio = rng.random((3, 3)), rng.random((3, 3))
+    a = write_run(tmp_path / "rgb", rgb, labels, rgb_names)
+    b = write_run(tmp_path / "audio", audio, labels, audio_names)
+    metrics, results = fuse_predictions([a, b], [1.0, 2.0])
+    np.testing.assert_allclose(results["scores.npy"], rgb + 2 * audio, rtol=1e-6)
+    assert [r["video"] for r in results["predictions.json"]] == rgb_names
+    other = write_run(tmp_path / "other", audio, labels, [*audio_names[:2], "x/clip_9.npy"])
+    with pytest.raises(DataError, match="sample 2 is 'x/clip_9.npy'"):
+        fuse_predictions([a, other])
+
+
 def test_fuse_refuses_runs_that_disagree(tmp_path):
     rng = np.random.default_rng(0)
     a = write_run(tmp_path / "a", rng.random((4, 3)), np.array([0, 1, 2, 0]))

@@ -31,6 +31,8 @@ PARITY = {
     "tin_r50": ("tin_r50", {}),
     "tpn_tsm_r50": ("tpn_tsm_r50", {}),
     "tpn_slowonly_r50": ("tpn_slowonly_r50", {}),
+    "tsn_r18_audio": ("tsn_r18_audio", {}),
+    "audioonly_r50": ("audioonly_r50", {}),
     "i3d_r50": ("i3d_r50", {}),
     "i3d_nl_dot_product_r50": (
         "i3d_nl_r50",
@@ -338,6 +340,8 @@ SMOKE_INPUTS = {  # name -> (input shape, output rows)
     "tanet_r50": ((2, 8, 3, 32, 32), 2),
     "tpn_tsm_r50": ((2, 8, 3, 32, 32), 2),
     "tpn_slowonly_r50": ((1, 2, 3, 8, 32, 32), 2),
+    "tsn_r18_audio": ((2, 1, 1, 64, 40), 2),
+    "audioonly_r50": ((1, 2, 1, 32, 40), 2),
     "i3d_nl_r50": ((2, 1, 3, 8, 32, 32), 2),
     "slowonly_nl_r50": ((1, 2, 3, 4, 32, 32), 2),
     "i3d_r50": ((2, 1, 3, 8, 32, 32), 2),

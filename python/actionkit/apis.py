@@ -30,6 +30,7 @@ from .config import Config, ModelConfig, SplitConfig, build_sampler, from_dict, 
 from .data.decode import VideoReader
 from .data.transforms import Clip, apply_transforms
 from .errors import UsageError
+from .models.registry import modality_of
 
 # name -> (clip_len, frame_interval, num_clips) of the model's MMAction2 test config
 # (one view: inference; actionkit-test uses the config's full multi-view test)
@@ -55,6 +56,9 @@ def default_test_split(name: str) -> SplitConfig:
 
     if name not in TEST_INPUTS:
         raise UsageError(f"no default test pipeline for model {name!r}: pass a config")
+    if modality_of(name) == "audio":  # MMAction2's audio test: the rows of 64 frames
+        sampler = {"type": "SampleFrames", "clip_len": 64, "num_clips": 1, "test_mode": True}
+        return SplitConfig(sampler=sampler, pipeline=[])
     size = TEST_INPUTS[name][-1]
     clip_len, interval, clips = TEST_SAMPLING.get(name, (1, 1, 8))
     two_d = len(TEST_INPUTS[name]) == 4
@@ -189,7 +193,10 @@ def inference_recognizer(
     model: nn.Module, video: str | os.PathLike | np.ndarray, fps: float | None = None
 ) -> ActionResult:
     """Classifies ``video`` (a file, a rawframe folder, or uint8 frames ``[T, H, W, 3]``)
-    with the model's test pipeline; views are averaged as its ``average_clips`` says."""
+    with the model's test pipeline; views are averaged as its ``average_clips`` says.
+    An audio model classifies the file's soundtrack (:func:`inference_audio`)."""
+    if modality_of(model.cfg.model.name) == "audio":
+        return inference_audio(model, video)
     if isinstance(video, np.ndarray):
         if video.ndim != 4 or video.shape[-1] != 3 or video.dtype != np.uint8:
             raise UsageError(f"video frames must be uint8 [T, H, W, 3], got {video.shape}")
@@ -203,6 +210,37 @@ def inference_recognizer(
             raise FileNotFoundError(f"{video}: no such video")
         with VideoReader(video) as reader:
             scores = predict_frames(model, reader.get_frames, len(reader), reader.fps)
+    return ActionResult(scores, int(scores.argmax()), model.labels)
+
+
+@torch.no_grad()
+def inference_audio(model: nn.Module, source: str | os.PathLike) -> ActionResult:
+    """Classifies a video's soundtrack with an audio model (``data.kind: audio``): its
+    log-mel features (``actionkit.data.audio``; or a ``.npy`` file of them, whose rows
+    then stand for the frames) sampled by the model's test sampler."""
+    from .data.audio import audio_features, select_features
+
+    path = Path(source) if not isinstance(source, np.ndarray) else None
+    if path is None:
+        raise UsageError("an audio model classifies a file's soundtrack, not decoded frames")
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
+    if path.suffix == ".npy":
+        features = np.load(path, allow_pickle=False).astype(np.float32)
+        total = len(features)
+    else:
+        features = audio_features(path)
+        with VideoReader(path, backend="pyav") as reader:
+            total = len(reader)
+    sampler = build_sampler(model.test_split.sampler, "test.sampler")
+    indices = np.asarray(sampler(total, 0, None, None))
+    clip_len = getattr(sampler, "clip_len", len(indices)) or len(indices)
+    clips = select_features(
+        features, indices.reshape(-1, clip_len), total, model.cfg.data.audio_length
+    )
+    device = next(model.parameters()).device
+    inputs = torch.from_numpy(clips)[None, :, None].to(device)
+    scores = model.predict(inputs)[0].float().cpu()
     return ActionResult(scores, int(scores.argmax()), model.labels)
 
 

@@ -62,6 +62,9 @@ class SyntheticConfig:
     size: list[int] = field(default_factory=lambda: [64, 64])
     codec: str = "h264"
     seed: int = 0
+    # a soundtrack per video naming its class, and its log-mel features with the lists
+    # <split>_audio.txt (what data.kind: audio reads; the default lists then)
+    audio: bool = False
 
 
 @dataclass
@@ -166,7 +169,9 @@ class DataConfig:
     # annotations and per-video PGM outputs in data_prefix (BSN's PEM); pose: a pose
     # pickle per split (ann_file; with `split:` one file holding named splits)
     # ava: AVA-style annotation CSVs per split with proposals (see AVAConfig)
-    kind: Literal["video", "rawframes", "features", "proposals", "pose", "ava"] = "video"
+    # audio: lists of log-mel feature files (path total_frames label; actionkit-data
+    # extract-audio writes them), the sampler drawing from the video's frames
+    kind: Literal["video", "rawframes", "features", "proposals", "pose", "ava", "audio"] = "video"
     root: str = "data"  # list files and data_prefix are relative to it
     data_prefix: str = ""  # video paths in the lists are relative to root/data_prefix
     # rawframes: the frame files in each folder, numbered from 1 (Something-Something
@@ -178,6 +183,8 @@ class DataConfig:
     synthetic_ava: SyntheticAVAConfig | None = None
     ava: AVAConfig | None = None
     feature_ext: Literal[".csv", ".npy"] = ".csv"  # features: <data_prefix>/<video><ext>
+    # audio: feature rows per clip, cut or zero-padded (MMAction2's AudioFeatureSelector)
+    audio_length: int = 128
     temporal_dim: int | None = None  # features: rescale each sequence to this length
     train_top_k: int = 500  # proposals: the best PGM proposals per video, training
     test_top_k: int = 1000  # proposals: ... and evaluating
@@ -500,6 +507,7 @@ def validate(cfg: Config, path: str) -> None:
     checks = {
         "model.num_classes": cfg.model.num_classes >= 1,
         "data.batch_size": cfg.data.batch_size >= 1,
+        "data.audio_length": cfg.data.audio_length >= 1,
         "data.test_batch_size": cfg.data.test_batch_size >= 1,
         "data.num_workers": cfg.data.num_workers >= 0,
         "optim.lr": cfg.optim.lr > 0,
@@ -566,7 +574,7 @@ def validate(cfg: Config, path: str) -> None:
             f"{path}: train.class_weights: expected {cfg.model.num_classes} weights >= 0 "
             f"(model.num_classes), got {len(weights)}: {_show(weights)}"
         )
-    from .models.registry import task_of
+    from .models.registry import modality_of, task_of
 
     task = task_of(cfg.model.name)
     if task == "classification":
@@ -585,7 +593,10 @@ def validate(cfg: Config, path: str) -> None:
         )
     kinds = {"localization": "features", "localization_tem": "features", "detection": "ava"}
     wanted = {**kinds, "localization_pem": "proposals"}.get(task)
-    if cfg.data.kind != wanted if wanted else cfg.data.kind in ("features", "proposals", "ava"):
+    if modality_of(cfg.model.name) == "audio":
+        wanted = "audio"
+    others = ("features", "proposals", "ava", "audio")
+    if cfg.data.kind != wanted if wanted else cfg.data.kind in others:
         raise ConfigError(
             f"{path}: data.kind: {cfg.data.kind!r} does not fit model {cfg.model.name!r} "
             f"({task}: data.kind {wanted or 'video, rawframes or pose'!r})"

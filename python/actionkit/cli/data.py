@@ -4,6 +4,7 @@ actionkit-data synth OUT [--classes ...] [--videos-per-class N] [--codec h264|vp
 actionkit-data check LIST [--kind video|rawframes] [--data-prefix DIR]
 actionkit-data resize SRC_DIR DST_DIR [--short-side 256] [--gop 16]
 actionkit-data extract-frames SRC_DIR DST_DIR
+actionkit-data extract-audio LIST OUT_DIR [--data-prefix DIR] [--out-list FILE]
 actionkit-data build-list ROOT OUT [--kind video|rawframes]
 actionkit-data features SRC_DIR DST_DIR --rescale 100 [--pool mean|max] [--format csv|npy]
 actionkit-data extract-features LIST --checkpoint CKPT [--model NAME] --out DIR
@@ -92,6 +93,29 @@ def _extract(args) -> int:
             failures += 1
             print(f"{video}: FAILED: {e}", file=sys.stderr)
     return 1 if failures else 0
+
+
+def _extract_audio(args) -> int:
+    from ..data.audio import extract_audio_list
+
+    out_list = Path(args.out_list or Path(args.list).with_name(f"{Path(args.list).stem}_audio.txt"))
+    log = None if args.quiet else print
+    result = extract_audio_list(args.list, args.out_dir, out_list, args.data_prefix, log=log)
+    for path in result.no_audio:
+        print(f"{path}: no audio track, left out of the list")
+    for path, reason in result.failed:
+        print(f"{path}: FAILED: {reason}", file=sys.stderr)
+    listed = result.written + result.existing
+    print(
+        f"wrote {result.written} feature files to {args.out_dir} ({result.existing} already "
+        f"there); {out_list} lists {listed} videos"
+        + (
+            f"; {len(result.no_audio)} without audio: {out_list}.no_audio.txt"
+            if result.no_audio
+            else ""
+        )
+    )
+    return 1 if result.failed else 0
 
 
 def _build_list(args) -> int:
@@ -276,6 +300,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("src")
     p.add_argument("dst")
     p.set_defaults(run=_extract)
+
+    p = sub.add_parser(
+        "extract-audio",
+        help="log-mel features of the videos' soundtracks (MMAction2's) and their list",
+    )
+    p.add_argument("list", help="video list: path label [label ...] per line")
+    p.add_argument("out_dir", help="folder for <path without suffix>.npy [T, 80] files")
+    p.add_argument("--data-prefix", default="", help="folder the listed paths are under")
+    p.add_argument(
+        "--out-list", help="the audio list (path total_frames label); default LIST_audio.txt"
+    )
+    p.add_argument("--quiet", action="store_true", help="no line per video")
+    p.set_defaults(run=_extract_audio)
 
     p = sub.add_parser("build-list", help="list file from ROOT/<class>/<video or folder>")
     p.add_argument("root")

@@ -524,6 +524,7 @@ def main(argv: list[str] | None = None) -> int:
     from ..apis import inference_recognizer, init_recognizer, predict_frames
     from ..data.decode import VideoReader
     from ..models.checkpoint import num_classes_of
+    from ..models.registry import modality_of
 
     model = init_recognizer(
         args.config or args.model, args.checkpoint, args.device, args.trust_checkpoint
@@ -532,6 +533,8 @@ def main(argv: list[str] | None = None) -> int:
         model.labels = read_labels(args.labels, num_classes_of(model.state_dict()))
     if model.cfg.data.kind == "pose":
         return classify_skeletons(args, model)
+    if modality_of(model.cfg.model.name) == "audio" and args.window is not None:
+        raise UsageError("--window: an audio model classifies the whole soundtrack")
     if model.cfg.data.kind == "ava" or args.task == "detection":
         return detect(args, model)
     if args.out and Path(args.out).suffix.lower() not in (".mp4", ".gif", ".mkv", ".webm"):

@@ -184,31 +184,39 @@ class _ClipDataset(Dataset):
     def __getitem__(self, index: int | tuple[int, int]) -> dict:
         """Sample ``index`` of the current epoch, or of ``epoch`` for an ``(epoch,
         index)`` pair (what ``actionkit.engine.EpochSampler`` yields)."""
-        epoch, index = index if isinstance(index, tuple) else (self.epoch, index)
-        rng = np.random.default_rng([self.seed, epoch, index])
-        attempt = index
-        for tries in range(self.max_retries + 1):
-            try:
-                inputs, label = self.load(attempt, rng)
-                if self.repeats > 1:  # repeated augmentation: more draws from the same rng
-                    more = [self.load(attempt, rng) for _ in range(self.repeats - 1)]
-                    inputs = torch.stack([inputs, *(m[0] for m in more)])
-                    label = torch.stack([label, *(m[1] for m in more)])
-                    return {"inputs": inputs, "label": label, "index": attempt, "repeats": True}
-                return {"inputs": inputs, "label": label, "index": attempt}
-            except DecodeError as e:
-                if not self.skip_invalid:
-                    raise
-                self.invalid[self.entries[attempt].path] += 1
-                log.warning(
-                    "skipping invalid sample (%d so far): %s", sum(self.invalid.values()), e
-                )
-                if tries == self.max_retries:
-                    raise DecodeError(
-                        f"{self.max_retries + 1} invalid samples in a row, the last: {e}"
-                    ) from e
-                attempt = int(rng.integers(len(self)))
-        raise AssertionError("unreachable")
+        return load_with_retries(self, index)
+
+
+def load_with_retries(dataset, index: int | tuple[int, int]) -> dict:
+    """``dataset.load(i, rng)`` for sample ``index`` (or an ``(epoch, index)`` pair) with
+    its own random stream; with ``dataset.skip_invalid``, a sample that raises
+    ``DecodeError`` is counted in ``dataset.invalid``, logged, and replaced by a random
+    other, up to ``dataset.max_retries`` times in a row. ``dataset.repeats > 1`` stacks
+    that many draws of the sample (repeated augmentation)."""
+    epoch, index = index if isinstance(index, tuple) else (dataset.epoch, index)
+    rng = np.random.default_rng([dataset.seed, epoch, index])
+    repeats = getattr(dataset, "repeats", 1)
+    attempt = index
+    for tries in range(dataset.max_retries + 1):
+        try:
+            inputs, label = dataset.load(attempt, rng)
+            if repeats > 1:  # repeated augmentation: more draws from the same rng
+                more = [dataset.load(attempt, rng) for _ in range(repeats - 1)]
+                inputs = torch.stack([inputs, *(m[0] for m in more)])
+                label = torch.stack([label, *(m[1] for m in more)])
+                return {"inputs": inputs, "label": label, "index": attempt, "repeats": True}
+            return {"inputs": inputs, "label": label, "index": attempt}
+        except DecodeError as e:
+            if not dataset.skip_invalid:
+                raise
+            dataset.invalid[dataset.entries[attempt].path] += 1
+            log.warning("skipping invalid sample (%d so far): %s", sum(dataset.invalid.values()), e)
+            if tries == dataset.max_retries:
+                raise DecodeError(
+                    f"{dataset.max_retries + 1} invalid samples in a row, the last: {e}"
+                ) from e
+            attempt = int(rng.integers(len(dataset)))
+    raise AssertionError("unreachable")
 
 
 class VideoDataset(_ClipDataset):

@@ -16,6 +16,11 @@ CODECS = {  # codec -> (PyAV encoder, file suffix, pixel format)
     "vp9": ("libvpx-vp9", ".webm", "yuv420p"),
     "mjpeg": ("mjpeg", ".avi", "yuvj420p"),
 }
+AUDIO_CODECS = {  # video codec -> the audio encoder of its container
+    "h264": "aac",
+    "vp9": "libopus",
+    "mjpeg": "pcm_s16le",
+}
 
 
 class VideoWriter:
@@ -26,6 +31,9 @@ class VideoWriter:
     ``gop`` is the keyframe interval (1 = every frame a keyframe); B-frames are used by
     H.264 when ``gop > 2``. ``vfr=True`` spaces the timestamps irregularly (between 0.5
     and 1.5 frame periods, drawn from ``seed``) — a variable frame-rate file.
+    ``audio_rate`` adds a mono audio track at that sample rate (AAC in .mp4, Opus in
+    .webm — 48000, 24000, 16000, 12000 or 8000 Hz —, PCM in .avi), whose float samples
+    in [-1, 1] :meth:`write_audio` takes.
 
     Use as a context manager: ``with VideoWriter(path, fps=25) as out: out.write(chunk)``.
     """
@@ -39,6 +47,7 @@ class VideoWriter:
         crf: int = 18,
         vfr: bool = False,
         seed: int = 0,
+        audio_rate: int | None = None,
     ):
         try:
             import av
@@ -55,6 +64,7 @@ class VideoWriter:
         self.tmp = self.path.with_name(f".{self.path.name}.tmp{os.getpid()}{self.path.suffix}")
         self.container = av.open(str(self.tmp), mode="w")
         self.stream = None
+        self.audio_rate, self.audio_stream, self.audio_samples = audio_rate, None, 0
         self.rng = np.random.default_rng(seed) if vfr else None
         self.pts = 0
         self.count = 0
@@ -80,6 +90,23 @@ class VideoWriter:
             stream.codec_context.time_base = Fraction(1, 1000)
             stream.time_base = Fraction(1, 1000)
         self.stream = stream
+        if self.audio_rate:  # (every stream exists before the first packet is written)
+            audio = self.container.add_stream(AUDIO_CODECS[self.codec], rate=self.audio_rate)
+            audio.layout = "mono"
+            self.audio_stream = audio
+
+    def write_audio(self, samples: np.ndarray) -> None:
+        """Appends mono float samples in [-1, 1] to the audio track (after the first
+        :meth:`write` of frames, which creates the streams)."""
+        if self.audio_stream is None:
+            raise ValueError("write_audio: no audio track (audio_rate) or no frames written yet")
+        samples = np.clip(np.asarray(samples, dtype=np.float32).reshape(1, -1), -1, 1)
+        frame = self.av.AudioFrame.from_ndarray(samples, format="flt", layout="mono")
+        frame.sample_rate, frame.pts = self.audio_rate, self.audio_samples
+        frame.time_base = Fraction(1, self.audio_rate)
+        self.audio_samples += samples.shape[1]
+        for packet in self.audio_stream.encode(frame):
+            self.container.mux(packet)
 
     def write(self, frames: np.ndarray) -> None:
         """Appends uint8 ``[T, H, W, 3]`` frames (every call the same H and W)."""
@@ -110,8 +137,9 @@ class VideoWriter:
         if self.stream is None:
             self.abort()
             raise ValueError(f"{self.path}: no frames were written")
-        for packet in self.stream.encode():
-            self.container.mux(packet)
+        for stream in (self.stream, self.audio_stream):
+            for packet in stream.encode() if stream is not None else ():
+                self.container.mux(packet)
         self.container.close()
         os.replace(self.tmp, self.path)
         return self.path
@@ -140,9 +168,15 @@ def write_video(
     crf: int = 18,
     vfr: bool = False,
     seed: int = 0,
+    audio: np.ndarray | None = None,
+    audio_rate: int = 44100,
 ) -> Path:
-    """Encodes uint8 RGB ``frames [T, H, W, 3]`` (even H and W) to ``path``: one call of
+    """Encodes uint8 RGB ``frames [T, H, W, 3]`` (even H and W) to ``path``, with mono
+    float ``audio`` samples at ``audio_rate`` as its soundtrack if given: one call of
     :class:`VideoWriter` (see it for the arguments; it checks the frames)."""
-    with VideoWriter(path, fps, codec, gop, crf, vfr, seed) as out:
+    rate = audio_rate if audio is not None else None
+    with VideoWriter(path, fps, codec, gop, crf, vfr, seed, audio_rate=rate) as out:
         out.write(frames)
+        if audio is not None:
+            out.write_audio(audio)
     return Path(path)

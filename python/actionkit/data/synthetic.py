@@ -15,6 +15,11 @@ Each video shows one textured shape on a textured background. The classes differ
   plain, everything else striped), moving randomly, so a per-frame model solves them (a
   sanity check that the data is learnable).
 
+With ``audio=True`` each video also has a soundtrack that names its class: beeps of the
+class's own tone (220 Hz times 2^(k/3) for class k of ``CLASSES``, a major third apart)
+in noise, with a quieter tone of another class as a distractor — what the audio demo
+learns from (pictures and sound tell the classes apart independently).
+
 Everything is deterministic given the seed. Encoding goes through PyAV (``pip install av``):
 H.264 in .mp4 (``codec="h264"``), VP9 in .webm (``codec="vp9"``, what DALI's CPU decoder
 reads), or MJPEG in .avi. ``gop`` sets the keyframe interval (``1`` = intra-only), and
@@ -161,6 +166,38 @@ def _render(base: str, shape: str, t: int, h: int, w: int, rng: np.random.Genera
     return out
 
 
+AUDIO_RATE = 48000  # every codec's container takes it (Opus only allows a few rates)
+
+
+def class_tone(label: str | int) -> float:
+    """The frequency (Hz) of class ``label``'s tone: 220 * 2^(k/3), k its index in
+    ``CLASSES`` (220 Hz to 4.4 kHz, within the features' 125-7600 Hz mel range)."""
+    k = CLASSES.index(label) if isinstance(label, str) else label
+    return 220.0 * 2 ** (k / 3)
+
+
+def render_sound(
+    label: str | int, seconds: float, rate: int = AUDIO_RATE, seed: int = 0
+) -> np.ndarray:
+    """float32 mono samples in [-1, 1]: 3-6 beeps of the class's tone (random lengths,
+    gaps, loudness and phase) over white noise, and a steady tone of a random other
+    class at a third of the beeps' loudness; deterministic from ``seed``."""
+    k = CLASSES.index(label) if isinstance(label, str) else label
+    rng = np.random.default_rng([seed, 7])  # (its own stream: the pictures stay as they were)
+    n = int(round(seconds * rate))
+    t = np.arange(n) / rate
+    envelope = np.zeros(n)
+    for _ in range(rng.integers(3, 7)):
+        start, length = rng.uniform(0, 0.8) * seconds, rng.uniform(0.1, 0.3) * seconds
+        envelope[(t >= start) & (t < start + length)] = 1.0
+    loud = rng.uniform(0.15, 0.3)
+    other = (k + rng.integers(1, len(CLASSES))) % len(CLASSES)
+    sound = loud * envelope * np.sin(2 * np.pi * class_tone(k) * t + rng.uniform(0, 2 * np.pi))
+    sound += loud / 3 * np.sin(2 * np.pi * class_tone(other) * t + rng.uniform(0, 2 * np.pi))
+    sound += rng.uniform(0.02, 0.08) * rng.standard_normal(n)
+    return np.clip(sound, -1, 1).astype(np.float32)
+
+
 @dataclass(frozen=True)
 class SyntheticDataset:
     """What :func:`make_dataset` wrote: the root folder, the list files and the classes."""
@@ -222,6 +259,7 @@ def make_dataset(
     gop: int = 12,
     seed: int = 0,
     rawframes: bool = False,
+    audio: bool = False,
 ) -> SyntheticDataset:
     """Writes a labelled dataset under ``root``: ``videos/<class>/<class>_<i>.<ext>``, and
     MMAction2-style list files ``train_list.txt`` / ``val_list.txt`` (``path label`` with
@@ -230,7 +268,10 @@ def make_dataset(
     extracts each video's decoded frames to ``rawframes/<class>/<class>_<i>/img_00001.jpg``
     and writes ``train_rawframes.txt`` / ``val_rawframes.txt`` (``dir total_frames label``).
     With ``test_per_class`` the last videos of each class form a third split, ``test``
-    (``test_list.txt``); the ``val_per_class`` before them are ``val``."""
+    (``test_list.txt``); the ``val_per_class`` before them are ``val``.
+    With ``audio=True`` every video has a soundtrack (:func:`render_sound`) and its
+    log-mel features are written as ``audio_features/<class>/<class>_<i>.npy`` with lists
+    ``<split>_audio.txt`` (``path total_frames label``; ``actionkit.data.audio``)."""
     classes = tuple(classes)
     unknown = [c for c in classes if c not in CLASSES]
     if unknown or not classes:
@@ -251,7 +292,11 @@ def make_dataset(
             clip_seed = seed * 1_000_003 + CLASSES.index(name) * 10_007 + i
             frames = render_clip(name, num_frames, size, clip_seed)
             rel = f"{name}/{name}_{i:04d}{suffix}"
-            write_video(root / "videos" / rel, frames, fps=fps, codec=codec, gop=gop)
+            sound = render_sound(name, num_frames / fps, seed=clip_seed) if audio else None
+            write_video(
+                root / "videos" / rel, frames, fps=fps, codec=codec, gop=gop, audio=sound,
+                audio_rate=AUDIO_RATE,
+            )  # fmt: skip
             split = (
                 "test"
                 if i >= videos_per_class - test_per_class
@@ -271,6 +316,19 @@ def make_dataset(
             (root / f"{split}_rawframes.txt").write_text(
                 "".join(e + "\n" for e in raw_lines[split])
             )
+    if audio:
+        from .audio import extract_audio_list
+
+        for split in splits:
+            if not lines[split]:  # (val_per_class=0: an empty list, as the video one)
+                (root / f"{split}_audio.txt").write_text("")
+                continue
+            extract_audio_list(
+                root / f"{split}_list.txt",
+                root / "audio_features",
+                root / f"{split}_audio.txt",
+                data_prefix=root / "videos",
+            )
     (root / "classes.txt").write_text("".join(c + "\n" for c in classes))
     settings = {
         "generator": GENERATOR_VERSION,
@@ -284,6 +342,7 @@ def make_dataset(
         "codec": codec,
         "gop": gop,
         "seed": seed,
+        **({"audio": True} if audio else {}),
     }
     (root / "synthetic.json").write_text(json.dumps(settings, indent=1) + "\n")
     test_list = root / "test_list.txt" if test_per_class else None

@@ -76,6 +76,7 @@ def prepare_data(cfg: Config, info: DistInfo = SINGLE, log=print) -> None:
             "size": list(syn.size),
             "codec": syn.codec,
             "seed": syn.seed,
+            **({"audio": True} if syn.audio else {}),
         }
         classes = len(args["classes"])
         _generate_once(
@@ -181,6 +182,8 @@ def ann_file(cfg: Config, split: str) -> Path:
         if cfg.data.synthetic is None:
             raise ConfigError(f"{cfg.source}: data.{split}.ann_file: no list file given")
         name = "train_list.txt" if split == "train" else f"{split}_list.txt"
+        if cfg.data.kind == "audio":
+            name = f"{split}_audio.txt"
         return Path(cfg.data.root) / name
     path = Path(split_cfg.ann_file)
     return path if path.is_absolute() else Path(cfg.data.root) / path
@@ -234,6 +237,20 @@ def build_dataset(cfg: Config, split: str, repeats: int = 1):
         )
     if cfg.data.kind == "ava":
         return _ava_dataset(cfg, split, split_cfg, path, prefix, where)
+    if cfg.data.kind == "audio":
+        from ..data.audio import AudioFeatureDataset
+
+        if not prefix and cfg.data.synthetic is not None:
+            prefix = "audio_features"
+        return AudioFeatureDataset(
+            path,
+            build_sampler(split_cfg.sampler, f"{where}.sampler"),
+            data_prefix=str(Path(cfg.data.root) / prefix),
+            fixed_length=cfg.data.audio_length,
+            multi_class=cfg.data.multi_class,
+            num_classes=cfg.model.num_classes,
+            seed=cfg.train.seed,
+        )
     if cfg.data.kind == "proposals":
         from ..data.localization import ProposalDataset
 

@@ -366,6 +366,12 @@ def _softmax(x: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
+def _sample_name(path: str) -> str:
+    """The sample a prediction row is of, whatever its modality: the file or folder name
+    without its suffix."""
+    return Path(path).stem
+
+
 def fuse_predictions(
     paths: list[str | os.PathLike],
     weights: list[float] | None = None,
@@ -376,7 +382,9 @@ def fuse_predictions(
     (``scores.npy`` beside each ``predictions.json``; a run's folder works too),
     softmax-ed first when ``softmax``, summed with ``weights`` (default 1 each), scored
     against the labels. The runs must list the same samples in the same order with the
-    same labels. Returns ``(metrics, results)`` (``results`` as an evaluator's)."""
+    same labels (a sample is its file's name without the suffix: an RGB run of
+    ``a/clip.mp4`` fuses with an audio run of ``b/clip.npy``). Returns ``(metrics,
+    results)`` (``results`` as an evaluator's)."""
     from ..errors import DataError
 
     if not paths:
@@ -411,7 +419,8 @@ def fuse_predictions(
                     f"{score_file}: {scores.shape[1]} classes, {ref_file}'s run has {k}"
                 )
             for i, (a, b) in enumerate(zip(ref, preds, strict=True)):
-                if (a["video"], a["label"]) != (b["video"], b["label"]):
+                # one video in two modalities: clip.mp4, frames in clip/, clip.npy audio
+                if (_sample_name(a["video"]), a["label"]) != (_sample_name(b["video"]), b["label"]):
                     raise DataError(
                         f"{pred_file}: sample {i} is {b['video']!r} (label {b['label']}), "
                         f"{ref_file} has {a['video']!r} (label {a['label']}) there: fuse runs "

@@ -1,12 +1,19 @@
 """Models: ``create(name, num_classes=...)``, ``list_models()``, and their parts."""
 
 from . import bmn, bsn, detector, gcn, posec3d, videomae, zoo  # noqa: F401  (registers them)
-from .recognizer import Recognizer2D, Recognizer3D, average_clips, to_channels_last
+from .recognizer import (
+    Recognizer2D,
+    Recognizer3D,
+    RecognizerAudio,
+    average_clips,
+    to_channels_last,
+)
 from .registry import create, list_models, register_model
 
 __all__ = [
     "Recognizer2D",
     "Recognizer3D",
+    "RecognizerAudio",
     "average_clips",
     "create",
     "list_models",

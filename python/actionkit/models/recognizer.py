@@ -168,6 +168,33 @@ class Recognizer3D(_Recognizer):
         return feats.view(inputs.shape[0], -1, feats.shape[1]).mean(1)
 
 
+class RecognizerAudio(_Recognizer):
+    """Spectrogram backbone + head for ``inputs: [B, V, 1, T, F]`` (V clips of T feature
+    rows of F mel bands, as ``AudioFeatureDataset`` makes them): one row of logits per
+    clip ``[B * V, num_classes]``; ``predict`` averages the clips (MMAction2's
+    ``RecognizerAudio``)."""
+
+    def _check(self, inputs: Tensor) -> None:
+        if inputs.dim() != 5 or inputs.shape[2] != 1:
+            raise ValueError(f"inputs must be [B, V, 1, T, F], got {tuple(inputs.shape)}")
+
+    def forward(self, inputs: Tensor) -> Tensor:
+        self._check(inputs)
+        return self.cls_head(self.backbone(inputs.flatten(0, 1)))
+
+    @torch.no_grad()
+    def predict(self, inputs: Tensor) -> Tensor:
+        return average_clips(self(inputs), inputs.shape[0], self.average_clips)
+
+    @torch.no_grad()
+    def features(self, inputs: Tensor) -> Tensor:
+        """``[B, C]``: the backbone's output averaged over time and frequency, then over
+        the V clips."""
+        self._check(inputs)
+        feats = global_pool(self.backbone(inputs.flatten(0, 1)))
+        return feats.view(inputs.shape[0], -1, feats.shape[1]).mean(1)
+
+
 def to_channels_last(model: nn.Module) -> nn.Module:
     """Puts every 4-D parameter and buffer in ``channels_last`` and every 5-D one in
     ``channels_last_3d`` memory format, in place (``Module.to(memory_format=...)`` takes

@@ -27,6 +27,12 @@ def task_of(name: str) -> str:
     return getattr(_MODELS[name], "task", "classification")
 
 
+def modality_of(name: str) -> str:
+    """What registered model ``name`` reads: its builder's ``modality`` attribute
+    (``"audio"``: log-mel spectrograms), else ``"rgb"`` (frames, or what its task reads)."""
+    return getattr(_MODELS[name], "modality", "rgb")
+
+
 def list_models(pattern: str = "*") -> list[str]:
     """Registered model names matching a shell-style ``pattern``, sorted."""
     return sorted(n for n in _MODELS if fnmatch.fnmatch(n, pattern))

@@ -16,6 +16,7 @@ from .backbones import (
     ResNet2Plus1d,
     ResNet3d,
     ResNet3dSlowFast,
+    ResNetAudio,
     ResNetTIN,
     ResNetTSM,
     SwinTransformer3D,
@@ -28,7 +29,7 @@ from .backbones import (
 )
 from .heads import I3DHead, S3DHead, SlowFastHead, TRNHead, TSMHead, TSNHead, X3DHead
 from .necks import TPN
-from .recognizer import Recognizer2D, Recognizer3D
+from .recognizer import Recognizer2D, Recognizer3D, RecognizerAudio
 from .registry import register_model
 
 # The standard test input of one sample per model, [views, 3, (T,) H, W] (MMAction2's
@@ -44,6 +45,8 @@ TEST_INPUTS = {
     "tsm_nl_r50": (8, 3, 224, 224),
     "tsm_mobilenetv2": (8, 3, 224, 224),
     "tanet_r50": (8, 3, 224, 224),
+    "tsn_r18_audio": (1, 1, 128, 80),
+    "audioonly_r50": (1, 1, 128, 80),
     "tpn_tsm_r50": (8, 3, 224, 224),
     "tpn_slowonly_r50": (1, 3, 8, 224, 224),
     "c2d_r50": (1, 3, 8, 224, 224),
@@ -230,6 +233,25 @@ def trn_r50(
         sampled_eval=sampled_eval,
     )
     return Recognizer2D(backbone, head)
+
+
+@register_model
+def tsn_r18_audio(num_classes: int = 400, dropout: float = 0.5, **kwargs) -> RecognizerAudio:
+    """TSN on sound: ResNet-18 over one log-mel spectrogram channel, 128 rows (about 2 s)
+    x 80 mel bands per clip (``tsn_r18_8xb320-64x1x1-100e_kinetics400-audio-feature``)."""
+    backbone = ResNet(18, **{"in_channels": 1, **kwargs})
+    return RecognizerAudio(backbone, I3DHead(num_classes, backbone.out_channels, dropout))
+
+
+@register_model
+def audioonly_r50(num_classes: int = 400, dropout: float = 0.5, **kwargs) -> RecognizerAudio:
+    """Audio-only ResNetAudio-50 (Audiovisual SlowFast's audio pathway alone, factorised
+    time/frequency convolutions; ``audioonly_r50_8xb160-64x1x1-100e_kinetics400-audio-feature``)."""
+    backbone = ResNetAudio(50, **kwargs)
+    return RecognizerAudio(backbone, I3DHead(num_classes, backbone.out_channels, dropout))
+
+
+tsn_r18_audio.modality = audioonly_r50.modality = "audio"
 
 
 def _tpn(recognizer: type, backbone: nn.Module, num_classes: int, dropout: float, aux: bool):

@@ -7,6 +7,7 @@ from .mvit import MViT, MViTv1
 from .r2plus1d import ResNet2Plus1d
 from .resnet import ResNet
 from .resnet3d import ResNet3d, ResNet3dSlowFast
+from .resnet_audio import ResNetAudio
 from .resnet_tin import ResNetTIN, TemporalInterlace
 from .resnet_tsm import ResNetTSM, TemporalShift
 from .s3d import S3D
@@ -30,6 +31,7 @@ __all__ = [
     "ResNet2Plus1d",
     "ResNet3d",
     "ResNet3dSlowFast",
+    "ResNetAudio",
     "ResNetTIN",
     "ResNetTSM",
     "S3D",

@@ -91,6 +91,31 @@ class ConvBN(nn.Module):
         return torch.relu_(x) if self.relu else x
 
 
+class ConvModule(nn.Module):
+    """A convolution module (``conv``), then BatchNorm over ``norm`` channels (``bn``)
+    if given, then ReLU if ``relu``: MMAction2's ``ConvModule`` around any convolution
+    (ConvBN is the common case of a plain convolution with BN)."""
+
+    def __init__(self, conv: nn.Module, norm: int | None = None, relu: bool = False):
+        super().__init__()
+        self.conv = conv
+        if norm is not None:
+            self.bn = nn.BatchNorm2d(norm) if conv_dims(conv) == 2 else nn.BatchNorm3d(norm)
+        self.relu = relu
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.conv(x)
+        if hasattr(self, "bn"):
+            x = self.bn(x)
+        return torch.relu_(x) if self.relu else x
+
+
+def conv_dims(conv: nn.Module) -> int:
+    """2 or 3: the dimensions of ``conv`` (its first convolution's)."""
+    first = next(m for m in conv.modules() if isinstance(m, nn.Conv2d | nn.Conv3d))
+    return 2 if isinstance(first, nn.Conv2d) else 3
+
+
 class BasicBlock(nn.Module):
     expansion = 1
 

@@ -9,7 +9,8 @@ from torch import Tensor
 
 
 class I3DHead(nn.Module):
-    """``x: [N, C, t, h, w]`` (averaged) or ``[N, C]`` -> ``[N, num_classes]``."""
+    """``x: [N, C, t, h, w]`` (averaged; or ``[N, C, h, w]``: MMAction2's
+    ``TSNAudioHead``) or ``[N, C]`` -> ``[N, num_classes]``."""
 
     def __init__(self, num_classes: int, in_channels: int, dropout: float = 0.5, init_std=0.01):
         super().__init__()
@@ -19,8 +20,8 @@ class I3DHead(nn.Module):
         nn.init.zeros_(self.fc_cls.bias)
 
     def forward(self, x: Tensor) -> Tensor:
-        if x.dim() == 5:  # C3D's features arrive flat: no pooling (spatial_type=None)
-            x = x.mean((2, 3, 4))
+        if x.dim() > 2:  # C3D's features arrive flat: no pooling (spatial_type=None)
+            x = x.mean(tuple(range(2, x.dim())))
         return self.fc_cls(self.dropout(x))
 
 

@@ -11,19 +11,13 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ...amp import Conv3d
-from ..backbones.resnet import ConvBN
+from ..backbones.resnet import ConvBN, ConvModule
 
 
-class _Conv(nn.Module):
+def _conv(cin: int, cout: int, kernel, padding=0, groups: int = 1) -> ConvModule:
     """A convolution without bias, norm or activation: MMAction2's ``ConvModule`` with
     ``norm_cfg=None, act_cfg=None`` (its weight at ``conv.weight``)."""
-
-    def __init__(self, cin: int, cout: int, kernel, padding=0, groups: int = 1):
-        super().__init__()
-        self.conv = Conv3d(cin, cout, kernel, 1, padding, groups=groups, bias=False)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.conv(x)
+    return ConvModule(Conv3d(cin, cout, kernel, 1, padding, groups=groups, bias=False))
 
 
 def _max_pool(scale) -> nn.Module:
@@ -96,7 +90,7 @@ class TemporalModulation(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, scale: int):
         super().__init__()
-        self.conv = _Conv(in_channels, out_channels, (3, 1, 1), (1, 0, 0), groups=32)
+        self.conv = _conv(in_channels, out_channels, (3, 1, 1), (1, 0, 0), groups=32)
         self.pool = _max_pool((scale, 1, 1))
 
     def forward(self, x: Tensor) -> Tensor:
@@ -175,7 +169,7 @@ class TPN(nn.Module):
         )
         self.downsample_ops = nn.ModuleList(
             DownSample(
-                _Conv(out_channels, out_channels, (3, 1, 1), (1, 0, 0)),
+                _conv(out_channels, out_channels, (3, 1, 1), (1, 0, 0)),
                 downsample_scale,
                 pool_first=False,
             )
