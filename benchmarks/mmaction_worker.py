@@ -43,6 +43,16 @@ ZOO = {
     "tsm_r50": ("tsm/tsm_imagenet-pretrained-r50_8xb16-1x1x8-50e_kinetics400-rgb.py", {}, {}),
     "tin_r50": ("tin/tin_imagenet-pretrained-r50_8xb6-1x1x8-40e_sthv1-rgb.py", {}, {}),
     "trn_r50": ("trn/trn_imagenet-pretrained-r50_8xb16-1x1x8-50e_sthv1-rgb.py", {}, {}),
+    "tsn_r18_audio": (
+        "../recognition_audio/resnet/tsn_r18_8xb320-64x1x1-100e_kinetics400-audio-feature.py",
+        {},
+        {},
+    ),
+    "audioonly_r50": (
+        "../recognition_audio/audioonly/audioonly_r50_8xb160-64x1x1-100e_kinetics400-audio-feature.py",
+        {},
+        {},
+    ),
     "tpn_tsm_r50": ("tpn/tpn-tsm_imagenet-pretrained-r50_8xb8-1x1x8-150e_sthv1-rgb.py", {}, {}),
     "tpn_slowonly_r50": ("tpn/tpn-slowonly_r50_8xb8-8x8x1-150e_kinetics400-rgb.py", {}, {}),
     "tsm_nl_r50": (

@@ -1,5 +1,5 @@
 """``actionkit-bench {ops,preprocess,decode,pipeline,model,train,amp,localization,skeleton,
-detection,ava-eval}``: the benchmarks in the repository's ``benchmarks/`` folder (installed as
+detection,ava-eval,audio}``: the benchmarks in the repository's ``benchmarks/`` folder (installed as
 ``actionkit.benchmarks``). Each prints a table and writes JSON with the environment
 (CPU/GPU, versions, threads); the arguments after the subcommand go to the benchmark
 (``actionkit-bench model --help``).
@@ -15,6 +15,7 @@ Examples:
     actionkit-bench skeleton --mmaction-python ../peers/venv/bin/python   # heatmaps, pipelines
     actionkit-bench detection --mmaction-python ../peers/venv/bin/python  # AVA detectors
     actionkit-bench ava-eval --mmaction-python ../peers/venv/bin/python   # AVA frame-mAP
+    actionkit-bench audio --mmaction-python ../peers/venv/bin/python --mmaction-tools DIR
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ COMMANDS = {
     "skeleton": ("skeleton", []),
     "detection": ("detection", []),
     "ava-eval": ("ava_eval", []),
+    "audio": ("audio", []),
 }
 
 
