@@ -351,6 +351,101 @@ def eval_losses(model, x: torch.Tensor) -> dict:
     return {k: v for k, v in losses.items() if k.startswith("loss")}
 
 
+# pipeline steps that read files (decoders): not part of a recipe's arithmetic
+_LOADERS = {
+    "DecordInit", "DecordDecode", "PyAVInit", "PyAVDecode", "OpenCVInit", "OpenCVDecode",
+    "RawFrameDecode", "PackActionInputs", "LoadAudioFeature", "FormatAudioShape",
+    "PackLocalizationInputs", "LoadLocalizationFeature",
+}  # fmt: skip
+
+
+def _plain(value):
+    """Config values as JSON: tuples as lists, ConfigDicts as dicts."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _lr_by_epoch(cfg, epochs: int) -> list[float]:
+    """The lr factor at the start of every epoch under the config's param_scheduler
+    (mmengine's schedulers stepped once an epoch, as its runner does for by_epoch ones)."""
+    import mmengine.optim.scheduler  # noqa: F401  (registers them)
+    from mmengine.registry import PARAM_SCHEDULERS
+
+    param = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([param], lr=1.0)
+    specs = cfg.get("param_scheduler") or []
+    specs = specs if isinstance(specs, list) else [specs]
+    if any(not s.get("by_epoch", True) or s.get("convert_to_iter_based") for s in specs):
+        return []  # per-iteration schedules: not compared epoch by epoch
+    schedulers = [PARAM_SCHEDULERS.build({**dict(s), "optimizer": opt}) for s in specs]
+    out = []
+    for _ in range(epochs):
+        out.append(round(opt.param_groups[0]["lr"], 9))
+        for s in schedulers:
+            s.step()
+    return out
+
+
+def recipe_cases() -> dict:
+    """Every MMAction2 1.2.0 zoo config's recipe, what actionkit's configs that name one
+    must restate (tests/test_recipes.py): per split the sampler, the pipeline (loaders
+    dropped) and the batch size; the optimizer; gradient clipping; the epochs; and the lr
+    factor at the start of each epoch under its param_scheduler."""
+    root = CONFIGS.parent
+    recipes = {}
+    for path in sorted(root.rglob("*.py")):
+        rel = str(path.relative_to(root))
+        if "_base_" in rel or not rel.startswith(
+            ("recognition", "skeleton", "detection", "localization")
+        ):
+            continue
+        try:
+            cfg = Config.fromfile(path)
+        except Exception as e:  # (a config whose imports need what the wheel lacks)
+            print("skipped", rel, type(e).__name__, e)
+            continue
+        recipe = {"splits": {}}
+        for split in ("train", "val", "test"):
+            loader = cfg.get(f"{split}_dataloader")
+            if not loader:
+                continue
+            if isinstance(loader, tuple):  # (a stray comma in the config)
+                loader = loader[0]
+            dataset, repeat = loader.dataset, 1
+            while "dataset" in dataset or "datasets" in dataset:  # wrappers: the first
+                repeat *= dataset.get("times", 1)  # RepeatDataset
+                dataset = dataset.get("dataset") or dataset.datasets[0]
+            steps = [dict(t) for t in dataset.get("pipeline", []) if t["type"] not in _LOADERS]
+            samplers = ("SampleFrames", "UniformSample", "UniformSampleFrames")
+            sampler = next((t for t in steps if t["type"].endswith(samplers)), None)
+            recipe["splits"][split] = {
+                "batch_size": loader.get("batch_size"),
+                "repeat": repeat,
+                "sampler": _plain(sampler),
+                "pipeline": _plain([t for t in steps if t is not sampler]),
+            }
+        optim = cfg.get("optim_wrapper") or {}
+        recipe["optimizer"] = _plain(optim.get("optimizer"))
+        recipe["clip_grad"] = _plain(optim.get("clip_grad"))
+        recipe["paramwise_cfg"] = _plain(optim.get("paramwise_cfg"))
+        train_cfg = cfg.get("train_cfg") or {}
+        epochs = train_cfg.get("max_epochs")
+        recipe["epochs"] = epochs
+        recipe["lr_by_epoch"] = _lr_by_epoch(cfg, epochs) if epochs else []
+        model = cfg.get("model") or {}
+        head = model.get("cls_head") or {}
+        recipe["num_classes"] = head.get("num_classes")
+        pre = model.get("data_preprocessor") or {}
+        recipe["mean_std"] = _plain([pre.get("mean"), pre.get("std")])
+        recipe["auto_scale_lr"] = _plain(cfg.get("auto_scale_lr"))
+        recipes[rel] = recipe
+    print(len(recipes), "recipes")
+    return {"mmaction": mmaction.__version__, "recipes": recipes}
+
+
 def metric_cases() -> dict:
     """Seeded random predictions (with ties) and MMAction2's functional metrics on them."""
     import numpy as np
@@ -1826,6 +1921,22 @@ def main() -> None:
     for name, make in cases.items():
         if not only or name in only:
             torch.save(make(), out_dir / f"{name}.pt")
+    if not only or "recipes" in only:  # (JSON: readable in review)
+        import json
+
+        cases = recipe_cases()
+        lines = [
+            json.dumps(k) + ": " + json.dumps(v, sort_keys=True)
+            for k, v in cases["recipes"].items()
+        ]
+        text = (
+            "{"
+            + f'"mmaction": "{cases["mmaction"]}", "recipes": '
+            + "{\n"
+            + ",\n".join(lines)
+            + "\n}}\n"
+        )
+        (out_dir / "recipes.json").write_text(text)  # one recipe per line
 
 
 if __name__ == "__main__":

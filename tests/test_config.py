@@ -151,6 +151,31 @@ def test_configs_and_the_zoo_agree_on_the_input(path):
 
 
 @pytest.mark.parametrize("path", ZOO_CONFIGS, ids=lambda p: p.stem)
+def test_configs_and_the_zoo_agree_on_the_normalisation(path):
+    # what the default test pipeline (a model name, no config) normalises with
+    from actionkit.apis import default_test_split
+    from actionkit.models.zoo import TEST_INPUTS
+
+    cfg = load_config(path)
+    if (
+        cfg.data.kind != "video"
+        and cfg.data.kind != "rawframes"
+        or cfg.model.name not in TEST_INPUTS
+    ):
+        return
+    for split in ("train", "val", "test"):
+        step = next(t for t in getattr(cfg.data, split).pipeline if t["type"] == "FormatShape")
+        default = next(
+            t for t in default_test_split(cfg.model.name).pipeline if t["type"] == "FormatShape"
+        )
+        for key, imagenet in (
+            ("mean", [123.675, 116.28, 103.53]),
+            ("std", [58.395, 57.12, 57.375]),
+        ):
+            assert list(step.get(key, imagenet)) == list(default.get(key, imagenet)), (split, key)
+
+
+@pytest.mark.parametrize("path", ZOO_CONFIGS, ids=lambda p: p.stem)
 def test_configs_say_which_initial_weights_they_expect(path):
     # A recipe that starts from pretrained weights (MMAction2's "imagenet-pretrained",
     # "in1k-pre", "sports1m-pretrained", IG-65M fine-tuning) names the file and how to

@@ -51,8 +51,8 @@ TEST_SAMPLING = {
 
 def default_test_split(name: str) -> SplitConfig:
     """The single-view test pipeline of registered model ``name``: the zoo's input size
-    (short side resized to 8/7 of it, then a centre crop)."""
-    from .models.zoo import TEST_INPUTS
+    (short side resized to 8/7 of it, then a centre crop) and normalisation."""
+    from .models.zoo import NORMALIZATION, TEST_INPUTS
 
     if name not in TEST_INPUTS:
         raise UsageError(f"no default test pipeline for model {name!r}: pass a config")
@@ -61,6 +61,8 @@ def default_test_split(name: str) -> SplitConfig:
         return SplitConfig(sampler=sampler, pipeline=[])
     size = TEST_INPUTS[name][-1]
     clip_len, interval, clips = TEST_SAMPLING.get(name, (1, 1, 8))
+    mean_std = NORMALIZATION.get(name)
+    norm = {"mean": list(mean_std[0]), "std": list(mean_std[1])} if mean_std else {}
     two_d = len(TEST_INPUTS[name]) == 4
     return SplitConfig(
         sampler={
@@ -73,7 +75,7 @@ def default_test_split(name: str) -> SplitConfig:
         pipeline=[
             {"type": "Resize", "scale": [-1, round(size * 8 / 7)]},
             {"type": "CenterCrop", "crop_size": size},
-            {"type": "FormatShape", "input_format": "NCHW" if two_d else "NCTHW"},
+            {"type": "FormatShape", "input_format": "NCHW" if two_d else "NCTHW", **norm},
         ],
     )
 

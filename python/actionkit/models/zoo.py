@@ -92,6 +92,25 @@ TEST_INPUTS = {
 }
 
 
+# The normalisation (mean, std per RGB channel, 0-255 values) a model was trained with,
+# where it is not ImageNet's (123.675, 116.28, 103.53) / (58.395, 57.12, 57.375): MMAction2's
+# data_preprocessor of its config (and torchvision's / the Kinetics-400 video models').
+# The default test pipeline uses it (apis.default_test_split); the configs restate it.
+_CSN = ((110.2008, 100.63983, 95.99475), (58.14765, 56.46975, 55.332195))
+_HALF = ((114.75, 114.75, 114.75), (57.375, 57.375, 57.375))
+NORMALIZATION = {
+    "c3d": ((104, 117, 128), (1, 1, 1)),
+    "tanet_r50": ((123.675, 116.28, 103.5), (58.395, 57.12, 57.375)),  # (MMAction2's 103.5)
+    **dict.fromkeys(("ircsn_r152", "ipcsn_r152", "r3d_18", "mc3_18", "r2plus1d_18", "s3d"), _CSN),
+    **dict.fromkeys(("mvit_v1_b", "mvitv2_s", "mvitv2_b", "mvitv2_l"), _HALF),
+    **dict.fromkeys(("uniformer_s", "uniformer_b"), _HALF),
+    **dict.fromkeys(("uniformerv2_b16", "uniformerv2_l14", "uniformerv2_l14_336"), _HALF),
+    **dict.fromkeys(("timesformer_divst", "timesformer_jointst", "timesformer_spaceonly"),
+                    ((127.5,) * 3, (127.5,) * 3)),
+    **dict.fromkeys(("x3d_s", "x3d_m"), ((114.75,) * 3, (57.38,) * 3)),
+}  # fmt: skip
+
+
 def _tsn(depth: int, num_classes: int, dropout: float = 0.4, **kwargs) -> Recognizer2D:
     backbone = ResNet(depth, **kwargs)
     return Recognizer2D(backbone, TSNHead(num_classes, backbone.out_channels, dropout))
