@@ -76,6 +76,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if bool(args.mmaction_python) != bool(args.mmaction_tools):
         parser.error("--mmaction-python and --mmaction-tools go together")
+    if args.mmaction_python and not os.access(args.mmaction_python, os.X_OK):
+        parser.error(f"--mmaction-python: {args.mmaction_python} is not an executable")
+    if args.mmaction_tools and not Path(args.mmaction_tools, "build_audio_features.py").is_file():
+        parser.error(f"--mmaction-tools: {args.mmaction_tools} holds no build_audio_features.py")
     from actionkit.data.audio import audio_features
 
     torch.set_num_threads(1)

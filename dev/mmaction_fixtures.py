@@ -129,6 +129,13 @@ MODELS_TO_FIX = {
         {},
     ),
     "tsm_r50_block": (TSM_R50, (1, 8, 3, 64, 64), {"shift_place": "block"}, {}),
+    # R101: 23 blocks in res4, the shift in every other one
+    "tsm_r101": (
+        "tsm/tsm_imagenet-pretrained-r101_8xb16-1x1x8-50e_sthv2-rgb.py",
+        (1, 8, 3, 64, 64),
+        {},
+        {},
+    ),
     # its offsets come out fractional from the seeded weights: the interpolating shift
     # the multi-scale relation head draws its frame tuples with np.random.choice at every
     # forward: the draws are recorded with the logits ("relations")
@@ -227,6 +234,12 @@ MODELS_TO_FIX = {
     ),
     "ircsn_r152": ("csn/ircsn_r152_32x2x1-180e_kinetics400-rgb.py", (1, 1, 3, 8, 32, 32), {}, {}),
     "ipcsn_r152": ("csn/ipcsn_r152_32x2x1-180e_kinetics400-rgb.py", (1, 1, 3, 8, 32, 32), {}, {}),
+    "ircsn_r50": (
+        "csn/ircsn_ig65m-pretrained-r50-bnfrozen_8xb12-32x2x1-58e_kinetics400-rgb.py",
+        (1, 1, 3, 8, 64, 64),
+        {},
+        {},
+    ),
     "c2d_r50": (
         "c2d/c2d_r50-in1k-pre_8xb32-8x8x1-100e_kinetics400-rgb.py",
         (1, 2, 3, 4, 64, 64),
@@ -435,9 +448,19 @@ def recipe_cases() -> dict:
         epochs = train_cfg.get("max_epochs")
         recipe["epochs"] = epochs
         recipe["lr_by_epoch"] = _lr_by_epoch(cfg, epochs) if epochs else []
+        schedulers = cfg.get("param_scheduler") or []
+        recipe["param_scheduler"] = _plain(
+            schedulers if isinstance(schedulers, list) else [schedulers]
+        )
         model = cfg.get("model") or {}
         head = model.get("cls_head") or {}
         recipe["num_classes"] = head.get("num_classes")
+        backbone = model.get("backbone") or {}
+        recipe["pretrained"] = _plain(backbone.get("pretrained"))
+        recipe["dropout"] = head.get("dropout_ratio")
+        recipe["norm_eval"] = backbone.get("norm_eval", False)
+        recipe["bn_frozen"] = backbone.get("bn_frozen", False)
+        recipe["num_segments"] = backbone.get("num_segments", head.get("num_segments"))
         pre = model.get("data_preprocessor") or {}
         recipe["mean_std"] = _plain([pre.get("mean"), pre.get("std")])
         recipe["auto_scale_lr"] = _plain(cfg.get("auto_scale_lr"))

@@ -252,6 +252,8 @@ def test_audio_models_need_audio_data(tmp_path):
         load_config(config, ["data.kind=video"])
     with pytest.raises(ConfigError, match="data.kind: 'audio' does not fit model 'tsn_r18'"):
         load_config(config, ["model.name=tsn_r18"])
+    with pytest.raises(ConfigError, match="data.train.pipeline: audio features take no transforms"):
+        load_config(config, ["data.train.pipeline=[{type: Flip}]"])
 
 
 @pytest.mark.slow

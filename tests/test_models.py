@@ -26,6 +26,7 @@ PARITY = {
     "tsm_r18": ("tsm_r18", {}),
     "tsm_r50": ("tsm_r50", {}),
     "tsm_r50_block": ("tsm_r50", {"shift_place": "block"}),
+    "tsm_r101": ("tsm_r101", {}),
     "tsm_mobilenetv2": ("tsm_mobilenetv2", {}),
     "tanet_r50": ("tanet_r50", {}),
     "tin_r50": ("tin_r50", {}),
@@ -52,6 +53,7 @@ PARITY = {
     "r2plus1d_r34": ("r2plus1d_r34", {}),
     "ircsn_r152": ("ircsn_r152", {}),
     "ipcsn_r152": ("ipcsn_r152", {}),
+    "ircsn_r50": ("ircsn_r50", {}),
     "c2d_r50": ("c2d_r50", {}),
     "x3d_s": ("x3d_s", {}),
     "x3d_m": ("x3d_m", {}),
@@ -200,6 +202,16 @@ def test_tpn_tsm_groups_frames_by_its_segments_and_stages_are_the_backbones():
     assert torch.equal(levels[1], layer4.unflatten(0, (1, 8)).transpose(1, 2))
     with pytest.raises(ValueError, match="out_indices must be increasing"):
         models.create("tpn_tsm_r50", num_classes=3, out_indices=(3, 2))
+    with pytest.raises(
+        ValueError, match="12 frames per sample, not a multiple of the backbone's 8"
+    ):
+        model(x[:, :12])
+    # features: the neck's output per clip, averaged over the views
+    with torch.no_grad():
+        feats = model.features(x)
+        per_view = [model.features(x[:, :8]), model.features(x[:, 8:])]
+    assert feats.shape == (1, 2048)
+    torch.testing.assert_close(feats, (per_view[0] + per_view[1]) / 2, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("mode", ["embedded_gaussian", "gaussian", "dot_product"])
@@ -224,6 +236,19 @@ def test_non_local_block_equals_its_matrix_form_and_starts_as_identity(mode):
             pairwise = pairwise / pairwise.shape[-1]
     y = (pairwise @ g).transpose(1, 2).reshape(2, 8, 3, 4, 6)
     torch.testing.assert_close(block(x), x + block.conv_out(y), rtol=1e-12, atol=1e-12)
+
+
+def test_norm_eval_and_bn_frozen_keep_batchnorm_as_loaded():
+    # MMAction2's CSN fine-tuning: statistics (norm_eval) and scale/shift (bn_frozen) stay
+    model = models.create("ircsn_r50", num_classes=3, norm_eval=True, bn_frozen=True).train()
+    norms = [m for m in model.backbone.modules() if isinstance(m, torch.nn.BatchNorm3d)]
+    assert norms and not any(m.training for m in norms)
+    assert not any(p.requires_grad for m in norms for p in m.parameters())
+    before = [m.running_mean.clone() for m in norms]
+    model(torch.randn(1, 1, 3, 8, 32, 32)).sum().backward()
+    assert all(torch.equal(a, m.running_mean) for a, m in zip(before, norms, strict=True))
+    plain = models.create("ircsn_r50", num_classes=3).train()
+    assert all(m.training for m in plain.modules() if isinstance(m, torch.nn.BatchNorm3d))
 
 
 def test_partial_bn_freezes_every_batchnorm_but_the_first():
@@ -313,7 +338,13 @@ def test_average_clips_as_mmaction2_defines_it():
 
 def test_registry():
     assert {"tsn_r18", "tsn_r50", "tsn_r101", "tsm_r50"} <= set(models.list_models())
-    assert models.list_models("tsm*") == ["tsm_mobilenetv2", "tsm_nl_r50", "tsm_r18", "tsm_r50"]
+    assert models.list_models("tsm*") == [
+        "tsm_mobilenetv2",
+        "tsm_nl_r50",
+        "tsm_r101",
+        "tsm_r18",
+        "tsm_r50",
+    ]
     with pytest.raises(ValueError, match="unknown model 'tsn_r34'.*similar: tsn_r101"):
         models.create("tsn_r34")
 
@@ -426,7 +457,7 @@ def test_every_registered_model_has_a_smoke_test():
     # tests run them)
     larger = {"tsn_r50", "tsn_r101", "swin3d_s", "swin3d_b", "swin3d_l", "mvitv2_b", "mvitv2_l"}
     larger |= {"uniformer_b", "uniformerv2_l14", "uniformerv2_l14_336", "slowonly_r101"}
-    larger |= {"slowfast_r101_r50", "slowfast_r101_8x8"}
+    larger |= {"slowfast_r101_r50", "slowfast_r101_8x8", "tsm_r101", "ircsn_r50"}
     assert set(TEST_INPUTS) <= set(SMOKE_INPUTS) | larger
 
 

@@ -9,6 +9,7 @@ recipes.json: its param_scheduler stepped epoch by epoch), not re-typed.
 
 Deliberate departures are listed in DEPARTURES, each said in its config's header too."""
 
+import inspect
 import json
 import math
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 
 from actionkit.config import load_config
 from actionkit.engine.optim import LRSchedule
+from actionkit.models.registry import _MODELS
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPES = json.loads((ROOT / "tests/fixtures/mmaction/recipes.json").read_text())["recipes"]
@@ -33,8 +35,16 @@ RENAMED = {
 DEPARTURES = {
     ("slowonly_nl_r50_kinetics400", "epochs"): "the 150 epochs of its name and schedule; "
     "MMAction2's file keeps its base's 256 (the lr stays at 1% for the last 106)",
+    ("slowonly_nl_r50_8x8_kinetics400", "epochs"): "the same, 8x8",
+    ("ircsn_r152_ig65m_bn_kinetics400", "norm_eval"): "BatchNorm trained, as its name says; "
+    "MMAction2's file inherits the frozen BatchNorm of its bnfrozen base",
+    ("ircsn_r152_ig65m_bn_kinetics400", "bn_frozen"): "the same",
     ("tpn_slowonly_r50_kinetics400", "val"): "validation without MMAction2's random ColorJitter",
+    ("tpn_slowonly_r50_imagenet_kinetics400", "val"): "the same",
 }
+# models whose backbone takes MMAction2's norm_eval / bn_frozen (ResNet3d's)
+FREEZABLE_BN = {"ircsn_r152", "ipcsn_r152", "ircsn_r50"}
+FC_LR5 = {"cls_head.fc_cls.weight": 5.0, "cls_head.fc_cls.bias": 10.0}
 _DEFAULT_SAMPLER = {"clip_len": 1, "frame_interval": 1, "num_clips": 1, "test_mode": False}
 
 
@@ -59,7 +69,7 @@ CASES = [
 def test_the_recipes_are_found():
     # most of the zoo's configs name their MMAction2 recipe (the rest: torchvision's
     # models, the demos, the actionkit-only ones)
-    assert len(CASES) >= 90
+    assert len(CASES) >= 125
     assert named_recipe(ROOT / "configs/recognition/tsm_r50_kinetics400.yaml") == (
         "recognition/tsm/tsm_imagenet-pretrained-r50_8xb16-1x1x8-50e_kinetics400-rgb.py"
     )
@@ -104,6 +114,19 @@ def test_config_restates_mmaction2s_recipe(path, name):
         if (stem, what.split(" ")[0]) not in DEPARTURES and not _close(ours, theirs):
             problems.append(f"{what}: ours {ours!r}, MMAction2's {theirs!r}")
 
+    # the head's dropout and the segments, as the builder gets them (its defaults, then
+    # the config's arguments)
+    builder = inspect.signature(_MODELS[cfg.model.name]).parameters
+    given = {k: p.default for k, p in builder.items() if p.default is not p.empty}
+    given.update(cfg.model.args)
+    trains = recipe["epochs"] is not None  # (a test-only config: dropout does nothing there)
+    if trains and recipe["dropout"] is not None and "dropout" in given:
+        check("dropout", given["dropout"], recipe["dropout"])
+    if trains and recipe["norm_eval"] is not None and cfg.model.name in FREEZABLE_BN:
+        check("norm_eval", given.get("norm_eval", False), recipe["norm_eval"])
+        check("bn_frozen", given.get("bn_frozen", False), recipe["bn_frozen"])
+    if recipe["num_segments"] is not None and "num_segments" in given:
+        check("num_segments", given["num_segments"], recipe["num_segments"])
     splits = recipe["splits"]
     repeat = splits.get("train", {}).get("repeat", 1)
     if recipe["epochs"] is not None:  # (test-only configs train nowhere)
@@ -120,6 +143,10 @@ def test_config_restates_mmaction2s_recipe(path, name):
             check("momentum", cfg.optim.momentum, optimizer.get("momentum", 0.0))
             check("nesterov", cfg.optim.nesterov, optimizer.get("nesterov", False))
         check("clip_grad", cfg.optim.clip_grad, (recipe["clip_grad"] or {}).get("max_norm"))
+        # TSM's fc_lr5: the classifier's weight at 5x the lr, its bias at 10x
+        fc_lr5 = (recipe["paramwise_cfg"] or {}).get("fc_lr5", False)
+        mults = {k: v for k, v in cfg.optim.lr_mult.items() if k.startswith("cls_head.")}
+        check("fc_lr5", mults, FC_LR5 if fc_lr5 else {})
         curve = recipe["lr_by_epoch"]
         if curve:
             schedule, per_epoch = LRSchedule(cfg.schedule, 1000), 1000
@@ -130,6 +157,17 @@ def test_config_restates_mmaction2s_recipe(path, name):
                 if not math.isclose(ours, theirs, rel_tol=2e-3, abs_tol=1e-9):
                     check(f"lr at epoch {epoch}", round(ours, 6), theirs)
                     break
+    if cfg.data.kind == "audio":  # the sampler over the video's frames, the rows per clip
+        for split in ("train", "val", "test"):
+            ours, theirs = getattr(cfg.data, split), splits.get(split)
+            if ours is None or theirs is None:
+                continue
+            check(f"{split} sampler", _sampler(ours.sampler), _sampler(theirs["sampler"]))
+            selector = [t for t in theirs["pipeline"] if t["type"] == "AudioFeatureSelector"]
+            check(
+                f"{split} audio_length", cfg.data.audio_length, selector[0].get("fixed_length", 128)
+            )
+        check("batch_size", cfg.data.batch_size, splits["train"]["batch_size"])
     if cfg.data.kind in ("video", "rawframes"):
         mean, std = recipe["mean_std"]
         for split in ("train", "val", "test"):

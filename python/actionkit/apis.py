@@ -46,6 +46,7 @@ TEST_SAMPLING = {
     "r2plus1d_r34": (8, 8, 1),
     "ircsn_r152": (32, 2, 1),
     "ipcsn_r152": (32, 2, 1),
+    "ircsn_r50": (32, 2, 1),
 }
 
 

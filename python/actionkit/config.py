@@ -501,6 +501,11 @@ def validate(cfg: Config, path: str) -> None:
         if split_cfg is None:
             continue
         build_sampler(split_cfg.sampler, f"{path}: data.{split}.sampler")
+        if cfg.data.kind == "audio" and split_cfg.pipeline:
+            raise ConfigError(
+                f"{path}: data.{split}.pipeline: audio features take no transforms (each "
+                "clip's rows are cut or padded to data.audio_length)"
+            )
         build = build_pose_transform if cfg.data.kind == "pose" else build_transform
         for i, spec in enumerate(split_cfg.pipeline):
             build(spec, f"{path}: data.{split}.pipeline[{i}]")

@@ -107,6 +107,11 @@ class Recognizer2D(_Recognizer):
         ``fcn_test``)."""
         self._check(inputs)
         segs = getattr(self.backbone, "num_segments", inputs.shape[1])
+        if inputs.shape[1] % segs:
+            raise ValueError(
+                f"inputs have {inputs.shape[1]} frames per sample, not a multiple of the "
+                f"backbone's {segs} segments"
+            )
         return tuple(
             f.unflatten(0, (-1, segs)).transpose(1, 2) for f in self.backbone(inputs.flatten(0, 1))
         )

@@ -41,6 +41,7 @@ TEST_INPUTS = {
     "tsm_r18": (8, 3, 224, 224),
     "tsm_r50": (8, 3, 224, 224),
     "tin_r50": (8, 3, 224, 224),
+    "tsm_r101": (8, 3, 224, 224),
     "trn_r50": (8, 3, 224, 224),
     "tsm_nl_r50": (8, 3, 224, 224),
     "tsm_mobilenetv2": (8, 3, 224, 224),
@@ -65,6 +66,7 @@ TEST_INPUTS = {
     "r2plus1d_r34": (1, 3, 8, 224, 224),
     "ircsn_r152": (1, 3, 32, 224, 224),
     "ipcsn_r152": (1, 3, 32, 224, 224),
+    "ircsn_r50": (1, 3, 32, 224, 224),
     "timesformer_divst": (1, 3, 8, 224, 224),
     "timesformer_jointst": (1, 3, 8, 224, 224),
     "timesformer_spaceonly": (1, 3, 8, 224, 224),
@@ -171,6 +173,20 @@ def tsm_r50(
     """TSM, ResNet-50, 8 segments, shift 1/8 each way in every residual branch
     (``tsm_imagenet-pretrained-r50_8xb16-1x1x8-50e``)."""
     return _tsm(50, num_classes, num_segments, shift_div, shift_place, dropout, **kwargs)
+
+
+@register_model
+def tsm_r101(
+    num_classes: int = 174,
+    num_segments: int = 8,
+    shift_div: int = 8,
+    shift_place: str = "blockres",
+    dropout: float = 0.5,
+    **kwargs,
+) -> Recognizer2D:
+    """TSM, ResNet-101, 8 segments (``tsm_imagenet-pretrained-r101_8xb16-1x1x8-50e_sthv2``:
+    Something-Something V2)."""
+    return _tsm(101, num_classes, num_segments, shift_div, shift_place, dropout, **kwargs)
 
 
 @register_model
@@ -414,7 +430,7 @@ def r2plus1d_r34(num_classes: int = 400, dropout: float = 0.5, **kwargs) -> Reco
     return Recognizer3D(backbone, I3DHead(num_classes, backbone.out_channels, dropout))
 
 
-def _csn(mode: str, num_classes: int, dropout: float, **kwargs) -> Recognizer3D:
+def _csn(mode: str, num_classes: int, dropout: float, depth: int = 152, **kwargs) -> Recognizer3D:
     options = dict(
         conv1_kernel=(3, 7, 7),
         temporal_strides=(1, 2, 2, 2),
@@ -424,7 +440,7 @@ def _csn(mode: str, num_classes: int, dropout: float, **kwargs) -> Recognizer3D:
         bn_eps=1e-3,
         zero_init_residual=False,
     )
-    backbone = ResNet3d(152, **{**options, **kwargs})
+    backbone = ResNet3d(depth, **{**options, **kwargs})
     return Recognizer3D(backbone, I3DHead(num_classes, backbone.out_channels, dropout))
 
 
@@ -432,6 +448,12 @@ def _csn(mode: str, num_classes: int, dropout: float, **kwargs) -> Recognizer3D:
 def ircsn_r152(num_classes: int = 400, dropout: float = 0.5, **kwargs) -> Recognizer3D:
     """ir-CSN, ResNet3d-152 with depthwise 3x3x3 convolutions (``ircsn_r152_32x2x1-180e``)."""
     return _csn("ir", num_classes, dropout, **kwargs)
+
+
+@register_model
+def ircsn_r50(num_classes: int = 400, dropout: float = 0.5, **kwargs) -> Recognizer3D:
+    """ir-CSN, ResNet3d-50 (``ircsn_ig65m-pretrained-r50-bnfrozen_8xb12-32x2x1-58e``)."""
+    return _csn("ir", num_classes, dropout, depth=50, **kwargs)
 
 
 @register_model

@@ -86,6 +86,8 @@ class ResNet3d(nn.Module):
         non_local, non_local_cfg: per stage, 0/1 flags per block: 1 puts a
             :class:`NonLocal3d` (``non_local_cfg`` its options) after the block (I3D-NL).
         out_indices: 0-based stages whose outputs are returned, a tuple (TPN's input).
+        norm_eval: every BatchNorm keeps its running statistics in training (eval mode);
+            bn_frozen: and its scale and shift (MMAction2's CSN fine-tuning from IG-65M).
     """
 
     def __init__(
@@ -111,6 +113,8 @@ class ResNet3d(nn.Module):
         non_local: Sequence | None = None,
         non_local_cfg: dict | None = None,
         out_indices: Sequence[int] | None = None,
+        norm_eval: bool = False,
+        bn_frozen: bool = False,
     ):
         super().__init__()
         if depth not in STAGE_BLOCKS:
@@ -174,6 +178,20 @@ class ResNet3d(nn.Module):
         for m in self.modules():
             if isinstance(m, NonLocal3d):
                 m.reset_parameters()
+        self.norm_eval = norm_eval
+        if bn_frozen:
+            for m in self.modules():
+                if isinstance(m, nn.BatchNorm3d):
+                    m.weight.requires_grad_(False)
+                    m.bias.requires_grad_(False)
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if mode and self.norm_eval:
+            for m in self.modules():
+                if isinstance(m, nn.BatchNorm3d):
+                    m.eval()
+        return self
 
     def forward(self, x: Tensor) -> Tensor | tuple[Tensor, ...]:
         pool2 = self.pool2 if self.with_pool2 else None
