@@ -128,6 +128,14 @@ MODELS_TO_FIX = {
         {},
         {},
     ),
+    # TSN over torchvision's DenseNet-161 (MMAction2's custom backbones; a side venv with
+    # torchvision: torch 2.14.1 + torchvision 0.29.1, dev/PARITY.md)
+    "tsn_torchvision": (
+        "tsn/custom_backbones/tsn_imagenet-pretrained-dense161_8xb32-1x1x3-100e_kinetics400-rgb.py",
+        (1, 3, 3, 64, 64),
+        {},
+        {},
+    ),
     "tsm_r50_block": (TSM_R50, (1, 8, 3, 64, 64), {"shift_place": "block"}, {}),
     # R101: 23 blocks in res4, the shift in every other one
     "tsm_r101": (
@@ -332,7 +340,10 @@ LOSS_LABELS = [3, 5]
 def build(config: str, backbone: dict, head: dict):
     cfg = Config.fromfile(CONFIGS / config)
     model_cfg = cfg.model
-    model_cfg.backbone.pretrained = None
+    if str(model_cfg.backbone.type).startswith("torchvision."):
+        model_cfg.backbone.pop("pretrained", None)  # (True: a download; gone in torchvision 0.17)
+    else:
+        model_cfg.backbone.pretrained = None
     if model_cfg.backbone.type in (
         "ResNetTSM",
         "ResNetTIN",

@@ -2,6 +2,7 @@
 fine-tuning to other classes, wrong checkpoints, multi-view averaging, smoke tests."""
 
 import copy
+import importlib.util
 import itertools
 import logging
 from pathlib import Path
@@ -23,6 +24,7 @@ PARITY = {
     "tsn_r18": ("tsn_r18", {}),
     "tsn_r50": ("tsn_r50", {}),
     "tsn_r101": ("tsn_r101", {}),
+    "tsn_torchvision": ("tsn_torchvision", {}),
     "tsm_r18": ("tsm_r18", {}),
     "tsm_r50": ("tsm_r50", {}),
     "tsm_r50_block": ("tsm_r50", {"shift_place": "block"}),
@@ -97,6 +99,8 @@ SLOW_PARITY = {
     *("timesformer_jointst", "timesformer_spaceonly", "vit_b16_videomae_96"),
     *("swin3d_t_small_clip", "swin3d_s", "mvitv2_s_96", "mvitv2_b", "uniformer_b"),
 }
+# built on torchvision's image classifiers (an optional dependency)
+NEEDS_TORCHVISION = {"tsn_torchvision"}
 # MMAction2 builds these from one config with another: one fixture serves both.
 SAME_NETWORK = {"x3d_m": "x3d_s"}
 
@@ -109,9 +113,16 @@ def mmaction_checkpoint(fixture: dict, path: Path) -> Path:
     return path
 
 
+def _marks(name: str, slow: set = frozenset()) -> list:
+    """slow for the names in ``slow``; a skip without torchvision for the models built on it."""
+    marks = [pytest.mark.slow] if name in slow else []
+    if name in NEEDS_TORCHVISION and importlib.util.find_spec("torchvision") is None:
+        marks.append(pytest.mark.skip(reason="needs torchvision (the pose extra)"))
+    return marks
+
+
 @pytest.mark.parametrize(
-    "fixture_name",
-    [pytest.param(n, marks=pytest.mark.slow) if n in SLOW_PARITY else n for n in PARITY],
+    "fixture_name", [pytest.param(n, marks=_marks(n, SLOW_PARITY)) for n in PARITY]
 )
 def test_logits_equal_mmaction2(fixture_name, tmp_path):
     fixture_file = SAME_NETWORK.get(fixture_name, fixture_name)
@@ -362,6 +373,7 @@ def test_tsm_shift_placement():
 
 SMOKE_INPUTS = {  # name -> (input shape, output rows)
     "tsn_r18": ((2, 8, 3, 32, 32), 2),
+    "tsn_torchvision": ((2, 3, 3, 32, 32), 2),
     "tsm_r18": ((2, 8, 3, 32, 32), 2),
     "tsm_r50": ((2, 8, 3, 32, 32), 2),
     "tin_r50": ((2, 8, 3, 32, 32), 2),
@@ -461,7 +473,7 @@ def test_every_registered_model_has_a_smoke_test():
     assert set(TEST_INPUTS) <= set(SMOKE_INPUTS) | larger
 
 
-@pytest.mark.parametrize("name", list(SMOKE_INPUTS))
+@pytest.mark.parametrize("name", [pytest.param(n, marks=_marks(n)) for n in SMOKE_INPUTS])
 def test_smoke_forward_backward_compile(name):
     # Every model compiles Recognizer*.forward anew: start from an empty dynamo cache so
     # the models do not share its recompilation limit.
@@ -484,7 +496,7 @@ def test_smoke_forward_backward_compile(name):
     assert model.predict(x).sum(1).sub(1).abs().max() < 1e-5  # probabilities
 
 
-@pytest.mark.parametrize("name", sorted(SMOKE_INPUTS))
+@pytest.mark.parametrize("name", [pytest.param(n, marks=_marks(n)) for n in sorted(SMOKE_INPUTS)])
 def test_channels_last_and_bf16_autocast(name):
     # Same logits in channels-last memory format (the same arithmetic, other loops: float
     # rounding only); under bfloat16 autocast within bfloat16's precision (8 bits of
@@ -555,7 +567,7 @@ def test_convert_cli(tmp_path, capsys):
 
 
 @pytest.mark.slow  # about 3 minutes for the zoo
-@pytest.mark.parametrize("name", sorted(SMOKE_INPUTS))
+@pytest.mark.parametrize("name", [pytest.param(n, marks=_marks(n)) for n in sorted(SMOKE_INPUTS)])
 def test_onnx_export_runs_in_onnxruntime(name, tmp_path):
     pytest.importorskip("onnxscript")
     ort = pytest.importorskip("onnxruntime")

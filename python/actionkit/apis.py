@@ -47,6 +47,7 @@ TEST_SAMPLING = {
     "ircsn_r152": (32, 2, 1),
     "ipcsn_r152": (32, 2, 1),
     "ircsn_r50": (32, 2, 1),
+    "tsn_torchvision": (1, 1, 3),
 }
 
 

@@ -99,7 +99,11 @@ class Recognizer2D(_Recognizer):
         if self.neck is not None:
             return self.cls_head(self.neck(self._levels(inputs)))
         self._check(inputs)
-        return self.cls_head(self.backbone(inputs.flatten(0, 1)), inputs.shape[1])
+        return self.cls_head(self.extract(inputs.flatten(0, 1)), inputs.shape[1])
+
+    def extract(self, frames: Tensor) -> Tensor:
+        """The backbone's feature maps of ``frames: [N, 3, H, W]``."""
+        return self.backbone(frames)
 
     def _levels(self, inputs: Tensor) -> tuple[Tensor, ...]:
         """``[N * segments, C, h, w]`` per stage -> ``[N, C, segments, h, w]`` (segments:
@@ -130,8 +134,26 @@ class Recognizer2D(_Recognizer):
             feats = self._pooled(inputs)
         else:
             self._check(inputs)
-            feats = global_pool(self.backbone(inputs.flatten(0, 1)))
+            feats = global_pool(self.extract(inputs.flatten(0, 1)))
         return feats.view(inputs.shape[0], -1, feats.shape[1]).mean(1)
+
+
+class ImageRecognizer2D(Recognizer2D):
+    """A 2D recognizer over an image classifier from torchvision (MMAction2's backbone
+    type ``torchvision.NAME``): the network's ``features`` where it has them, else its
+    output with ``fc`` / ``classifier`` made identities; feature maps ``[N, C, h, w]``
+    and token sequences ``[N, L, C]`` averaged, as MMAction2's ``Recognizer2D`` does for
+    such backbones. ``backbone`` is the torchvision model itself, so checkpoints keep
+    MMAction2's (and torchvision's) keys."""
+
+    def extract(self, frames: Tensor) -> Tensor:
+        net = self.backbone
+        x = net.features(frames) if hasattr(net, "features") else net(frames)
+        if x.dim() == 4:
+            x = x.mean((2, 3))
+        elif x.dim() == 3:
+            x = x.mean(1)
+        return x.flatten(1)[..., None, None]
 
 
 class Recognizer3D(_Recognizer):

@@ -29,7 +29,7 @@ from .backbones import (
 )
 from .heads import I3DHead, S3DHead, SlowFastHead, TRNHead, TSMHead, TSNHead, X3DHead
 from .necks import TPN
-from .recognizer import Recognizer2D, Recognizer3D, RecognizerAudio
+from .recognizer import ImageRecognizer2D, Recognizer2D, Recognizer3D, RecognizerAudio
 from .registry import register_model
 
 # The standard test input of one sample per model, [views, 3, (T,) H, W] (MMAction2's
@@ -38,6 +38,7 @@ TEST_INPUTS = {
     "tsn_r18": (8, 3, 224, 224),
     "tsn_r50": (8, 3, 224, 224),
     "tsn_r101": (8, 3, 224, 224),
+    "tsn_torchvision": (3, 3, 224, 224),
     "tsm_r18": (8, 3, 224, 224),
     "tsm_r50": (8, 3, 224, 224),
     "tin_r50": (8, 3, 224, 224),
@@ -145,6 +146,36 @@ def _per_segment(backbone: nn.Module, num_classes: int, num_segments: int, dropo
 def _tsm(depth, num_classes, num_segments, shift_div, shift_place, dropout, **kwargs):
     backbone = ResNetTSM(depth, num_segments, shift_div, shift_place, **kwargs)
     return _per_segment(backbone, num_classes, num_segments, dropout)
+
+
+@register_model
+def tsn_torchvision(
+    num_classes: int = 400, arch: str = "densenet161", dropout: float = 0.4, **kwargs
+) -> Recognizer2D:
+    """TSN over torchvision's image classifier ``arch`` (any of
+    ``torchvision.models.list_models()``; MMAction2's ``torchvision.densenet161`` backbone,
+    ``tsn_imagenet-pretrained-dense161_8xb32-1x1x3-100e``): its features averaged per frame,
+    the frames averaged, dropout, a linear classifier. ``kwargs`` go to torchvision's
+    builder. Needs torchvision (the ``pose`` extra); weights come from a file you give
+    (``pretrained=``), never downloaded."""
+    try:
+        import torchvision
+    except ImportError as e:
+        raise ImportError(
+            'tsn_torchvision needs torchvision (pip install "actionkit[pose]": the build '
+            "matching your torch)"
+        ) from e
+    net = torchvision.models.get_model(arch, weights=None, **kwargs)
+    linears = [
+        m
+        for name in ("classifier", "fc")
+        for m in (getattr(net, name, None) or nn.Identity()).modules()
+        if isinstance(m, nn.Linear)
+    ]
+    if not linears:
+        raise ValueError(f"tsn_torchvision: {arch} has no fc or classifier to take the width of")
+    net.classifier, net.fc = nn.Identity(), nn.Identity()  # (as MMAction2 does)
+    return ImageRecognizer2D(net, TSNHead(num_classes, linears[0].in_features, dropout))
 
 
 @register_model
