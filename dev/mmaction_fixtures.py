@@ -136,6 +136,13 @@ MODELS_TO_FIX = {
         {},
         {},
     ),
+    # TSN over timm's Swin-B (channels-last features; timm 1.0.31 in that venv)
+    "tsn_timm": (
+        "tsn/custom_backbones/tsn_imagenet-pretrained-swin-transformer_8xb32-1x1x3-100e_kinetics400-rgb.py",
+        (1, 2, 3, 224, 224),
+        {},
+        {},
+    ),
     "tsm_r50_block": (TSM_R50, (1, 8, 3, 64, 64), {"shift_place": "block"}, {}),
     # R101: 23 blocks in res4, the shift in every other one
     "tsm_r101": (
@@ -342,6 +349,8 @@ def build(config: str, backbone: dict, head: dict):
     model_cfg = cfg.model
     if str(model_cfg.backbone.type).startswith("torchvision."):
         model_cfg.backbone.pop("pretrained", None)  # (True: a download; gone in torchvision 0.17)
+    elif str(model_cfg.backbone.type).startswith("timm."):
+        model_cfg.backbone.pretrained = False  # (True: a download)
     else:
         model_cfg.backbone.pretrained = None
     if model_cfg.backbone.type in (

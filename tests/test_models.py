@@ -25,6 +25,7 @@ PARITY = {
     "tsn_r50": ("tsn_r50", {}),
     "tsn_r101": ("tsn_r101", {}),
     "tsn_torchvision": ("tsn_torchvision", {}),
+    "tsn_timm": ("tsn_timm", {}),
     "tsm_r18": ("tsm_r18", {}),
     "tsm_r50": ("tsm_r50", {}),
     "tsm_r50_block": ("tsm_r50", {"shift_place": "block"}),
@@ -96,11 +97,12 @@ SLOW_PARITY = {
     "mvitv2_l",
     "uniformerv2_l14",
     "uniformerv2_b16_lmhra",
+    "tsn_timm",
     *("timesformer_jointst", "timesformer_spaceonly", "vit_b16_videomae_96"),
     *("swin3d_t_small_clip", "swin3d_s", "mvitv2_s_96", "mvitv2_b", "uniformer_b"),
 }
-# built on torchvision's image classifiers (an optional dependency)
-NEEDS_TORCHVISION = {"tsn_torchvision"}
+# built on another library's image models (optional dependencies): name -> module
+NEEDS = {"tsn_torchvision": "torchvision", "tsn_timm": "timm"}
 # MMAction2 builds these from one config with another: one fixture serves both.
 SAME_NETWORK = {"x3d_m": "x3d_s"}
 
@@ -114,10 +116,11 @@ def mmaction_checkpoint(fixture: dict, path: Path) -> Path:
 
 
 def _marks(name: str, slow: set = frozenset()) -> list:
-    """slow for the names in ``slow``; a skip without torchvision for the models built on it."""
+    """slow for the names in ``slow``; a skip where the library a model is built on is
+    absent (torchvision, timm)."""
     marks = [pytest.mark.slow] if name in slow else []
-    if name in NEEDS_TORCHVISION and importlib.util.find_spec("torchvision") is None:
-        marks.append(pytest.mark.skip(reason="needs torchvision (the pose extra)"))
+    if name in NEEDS and importlib.util.find_spec(NEEDS[name]) is None:
+        marks.append(pytest.mark.skip(reason=f"needs {NEEDS[name]}"))
     return marks
 
 
@@ -374,6 +377,7 @@ def test_tsm_shift_placement():
 SMOKE_INPUTS = {  # name -> (input shape, output rows)
     "tsn_r18": ((2, 8, 3, 32, 32), 2),
     "tsn_torchvision": ((2, 3, 3, 32, 32), 2),
+    "tsn_timm": ((2, 3, 3, 32, 32), 2),
     "tsm_r18": ((2, 8, 3, 32, 32), 2),
     "tsm_r50": ((2, 8, 3, 32, 32), 2),
     "tin_r50": ((2, 8, 3, 32, 32), 2),
@@ -421,6 +425,13 @@ SMOKE_INPUTS = {  # name -> (input shape, output rows)
 # blocks repeated: the same code and graph, a sixth to a twelfth of the time; MViT one
 # block per scale); the parity test above runs them at full depth.
 SHALLOW = {
+    # Swin-T for 32 x 32 frames, one block a stage, 4 x 4 windows
+    "tsn_timm": {
+        "arch": "swin_tiny_patch4_window7_224",
+        "img_size": 32,
+        "window_size": 4,
+        "depths": (1, 1, 1, 1),
+    },
     **{n: {"num_transformer_layers": 2} for n in SMOKE_INPUTS if n.startswith("timesformer")},
     **{n: {"depth": 2} for n in SMOKE_INPUTS if n.startswith("vit_")},
     # MViT: one block per scale (a downscaling block each but the first)

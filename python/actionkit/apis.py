@@ -48,6 +48,7 @@ TEST_SAMPLING = {
     "ipcsn_r152": (32, 2, 1),
     "ircsn_r50": (32, 2, 1),
     "tsn_torchvision": (1, 1, 3),
+    "tsn_timm": (1, 1, 3),
 }
 
 

@@ -139,18 +139,28 @@ class Recognizer2D(_Recognizer):
 
 
 class ImageRecognizer2D(Recognizer2D):
-    """A 2D recognizer over an image classifier from torchvision (MMAction2's backbone
-    type ``torchvision.NAME``): the network's ``features`` where it has them, else its
-    output with ``fc`` / ``classifier`` made identities; feature maps ``[N, C, h, w]``
+    """A 2D recognizer over an image classifier from torchvision or timm (MMAction2's
+    backbone types ``torchvision.NAME`` and ``timm.NAME``): timm's ``forward_features``;
+    torchvision's ``features`` where the network has them, else its output with ``fc`` /
+    ``classifier`` made identities; feature maps (``layout`` ``"NCHW"`` or ``"NHWC"``)
     and token sequences ``[N, L, C]`` averaged, as MMAction2's ``Recognizer2D`` does for
-    such backbones. ``backbone`` is the torchvision model itself, so checkpoints keep
-    MMAction2's (and torchvision's) keys."""
+    such backbones. ``backbone`` is the library's model itself, so checkpoints keep
+    MMAction2's (and the library's) keys."""
+
+    def __init__(self, backbone: nn.Module, head: nn.Module, layout: str = "NCHW"):
+        super().__init__(backbone, head)
+        if layout not in ("NCHW", "NHWC"):
+            raise ValueError(f"layout must be 'NCHW' or 'NHWC', got {layout!r}")
+        self.layout = layout
 
     def extract(self, frames: Tensor) -> Tensor:
         net = self.backbone
-        x = net.features(frames) if hasattr(net, "features") else net(frames)
+        if hasattr(net, "forward_features"):  # timm
+            x = net.forward_features(frames)
+        else:
+            x = net.features(frames) if hasattr(net, "features") else net(frames)
         if x.dim() == 4:
-            x = x.mean((2, 3))
+            x = x.mean((2, 3) if self.layout == "NCHW" else (1, 2))
         elif x.dim() == 3:
             x = x.mean(1)
         return x.flatten(1)[..., None, None]

@@ -39,6 +39,7 @@ TEST_INPUTS = {
     "tsn_r50": (8, 3, 224, 224),
     "tsn_r101": (8, 3, 224, 224),
     "tsn_torchvision": (3, 3, 224, 224),
+    "tsn_timm": (3, 3, 224, 224),
     "tsm_r18": (8, 3, 224, 224),
     "tsm_r50": (8, 3, 224, 224),
     "tin_r50": (8, 3, 224, 224),
@@ -176,6 +177,29 @@ def tsn_torchvision(
         raise ValueError(f"tsn_torchvision: {arch} has no fc or classifier to take the width of")
     net.classifier, net.fc = nn.Identity(), nn.Identity()  # (as MMAction2 does)
     return ImageRecognizer2D(net, TSNHead(num_classes, linears[0].in_features, dropout))
+
+
+@register_model
+def tsn_timm(
+    num_classes: int = 400,
+    arch: str = "swin_base_patch4_window7_224",
+    dropout: float = 0.4,
+    **kwargs,
+) -> Recognizer2D:
+    """TSN over timm's image model ``arch`` (MMAction2's ``timm.swin_base_patch4_window7_224``
+    backbone, ``tsn_imagenet-pretrained-swin-transformer_8xb32-1x1x3-100e``): its
+    ``forward_features`` averaged per frame (channels last where timm says its output is,
+    as Swin's), the frames averaged, dropout, a linear classifier. ``kwargs`` go to
+    ``timm.create_model``. Needs timm (the ``timm`` extra); weights come from a file you
+    give (``pretrained=``), never downloaded."""
+    try:
+        import timm
+    except ImportError as e:
+        raise ImportError('tsn_timm needs timm (pip install "actionkit[timm]")') from e
+    net = timm.create_model(arch, pretrained=False, num_classes=0, **kwargs)
+    layout = "NHWC" if getattr(net, "output_fmt", "NCHW") == "NHWC" else "NCHW"
+    head = TSNHead(num_classes, net.num_features, dropout)
+    return ImageRecognizer2D(net, head, layout=layout)
 
 
 @register_model
