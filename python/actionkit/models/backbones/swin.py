@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.checkpoint import checkpoint
 
+from ...amp import Conv3d
 from .transformer import DropPath, Mlp, drop_path_rates, init_linear_trunc_normal
 
 ARCHS = {  # embed_dims, blocks per stage, heads per stage
@@ -195,7 +196,7 @@ class PatchEmbed3D(nn.Module):
     def __init__(self, patch, in_channels: int, dims: int, norm: bool = True):
         super().__init__()
         self.patch = tuple(patch)
-        self.proj = nn.Conv3d(in_channels, dims, self.patch, stride=self.patch)
+        self.proj = Conv3d(in_channels, dims, self.patch, stride=self.patch)
         self.norm = nn.LayerNorm(dims) if norm else None
 
     def forward(self, x: Tensor) -> Tensor:

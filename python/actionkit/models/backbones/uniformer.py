@@ -12,6 +12,7 @@ import torch.nn as nn
 from torch import Tensor
 from torch.utils.checkpoint import checkpoint
 
+from ...amp import Conv3d
 from .transformer import DropPath, Mlp, attend, drop_path_rates, init_linear_trunc_normal
 
 ARCHS = {"small": (3, 4, 8, 3), "base": (5, 8, 20, 7)}  # blocks per stage
@@ -23,9 +24,9 @@ class CMlp(nn.Module):
     def __init__(self, dims: int, hidden: int, drop: float = 0.0):
         super().__init__()
         self.fc1, self.act, self.fc2 = (
-            nn.Conv3d(dims, hidden, 1),
+            Conv3d(dims, hidden, 1),
             nn.GELU(),
-            nn.Conv3d(hidden, dims, 1),
+            Conv3d(hidden, dims, 1),
         )
         self.drop = nn.Dropout(drop)
 
@@ -38,11 +39,11 @@ class CBlock(nn.Module):
 
     def __init__(self, dims: int, mlp_ratio: float, drop: float, drop_path: float):
         super().__init__()
-        self.pos_embed = nn.Conv3d(dims, dims, 3, padding=1, groups=dims)
+        self.pos_embed = Conv3d(dims, dims, 3, padding=1, groups=dims)
         self.norm1 = nn.BatchNorm3d(dims)
-        self.conv1 = nn.Conv3d(dims, dims, 1)
-        self.attn = nn.Conv3d(dims, dims, 5, padding=2, groups=dims)
-        self.conv2 = nn.Conv3d(dims, dims, 1)
+        self.conv1 = Conv3d(dims, dims, 1)
+        self.attn = Conv3d(dims, dims, 5, padding=2, groups=dims)
+        self.conv2 = Conv3d(dims, dims, 1)
         self.drop_path = DropPath(drop_path)
         self.norm2 = nn.BatchNorm3d(dims)
         self.mlp = CMlp(dims, int(dims * mlp_ratio), drop)
@@ -71,7 +72,7 @@ class SABlock(nn.Module):
 
     def __init__(self, dims, heads, mlp_ratio, qkv_bias, drop, attn_drop, drop_path):
         super().__init__()
-        self.pos_embed = nn.Conv3d(dims, dims, 3, padding=1, groups=dims)
+        self.pos_embed = Conv3d(dims, dims, 3, padding=1, groups=dims)
         self.norm1 = nn.LayerNorm(dims)
         self.attn = Attention(dims, heads, qkv_bias, attn_drop, drop)
         self.drop_path = DropPath(drop_path)
@@ -92,7 +93,7 @@ class PatchEmbed(nn.Module):
 
     def __init__(self, in_channels: int, dims: int, kernel, stride, padding):
         super().__init__()
-        self.proj = nn.Conv3d(in_channels, dims, kernel, stride, padding)
+        self.proj = Conv3d(in_channels, dims, kernel, stride, padding)
         self.norm = nn.LayerNorm(dims)
 
     def forward(self, x: Tensor) -> Tensor:

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.checkpoint import checkpoint
 
+from ...amp import Conv3d
 from .transformer import DropPath, MultiheadAttention, drop_path_rates, init_linear_trunc_normal
 
 ARCHS = {  # patch, width, blocks, heads; the global blocks follow the last four
@@ -56,9 +57,9 @@ class LocalMHRA(nn.Module):
         hidden = int(dims // reduction)
         self.pos_embed = nn.Sequential(
             nn.BatchNorm3d(dims),
-            nn.Conv3d(dims, hidden, 1),
-            nn.Conv3d(hidden, hidden, (kernel, 1, 1), padding=(kernel // 2, 0, 0), groups=hidden),
-            nn.Conv3d(hidden, dims, 1),
+            Conv3d(dims, hidden, 1),
+            Conv3d(hidden, hidden, (kernel, 1, 1), padding=(kernel // 2, 0, 0), groups=hidden),
+            Conv3d(hidden, dims, 1),
         )
         nn.init.zeros_(self.pos_embed[3].weight)
         nn.init.zeros_(self.pos_embed[3].bias)
@@ -160,7 +161,7 @@ class Transformer(nn.Module):
         count = len(self.return_list)
         self.temporal_cls_token = nn.Parameter(torch.zeros(1, 1, n_dim))
         self.dpe = nn.ModuleList(
-            nn.Conv3d(n_dim, n_dim, 3, padding=1, groups=n_dim) for _ in range(count)
+            Conv3d(n_dim, n_dim, 3, padding=1, groups=n_dim) for _ in range(count)
         )
         for conv in self.dpe:
             nn.init.zeros_(conv.bias)
@@ -235,7 +236,7 @@ class UniFormerV2(nn.Module):
             padding = ((kernel_size - 1) // 2, 0, 0)
         else:
             kernel, stride, padding = (1, patch, patch), (1, patch, patch), 0
-        self.conv1 = nn.Conv3d(in_channels, width, kernel, stride, padding, bias=False)
+        self.conv1 = Conv3d(in_channels, width, kernel, stride, padding, bias=False)
         scale = width**-0.5
         self.class_embedding = nn.Parameter(scale * torch.randn(width))
         side = input_resolution // patch

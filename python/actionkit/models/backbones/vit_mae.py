@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.checkpoint import checkpoint
 
+from ...amp import Conv3d
 from .transformer import (
     FFN,
     DropPath,
@@ -38,7 +39,7 @@ class _PatchEmbed(nn.Module):
     def __init__(self, in_channels: int, dims: int, tubelet: int, patch: int):
         super().__init__()
         size = (tubelet, patch, patch)
-        self.projection = nn.Conv3d(in_channels, dims, size, stride=size)
+        self.projection = Conv3d(in_channels, dims, size, stride=size)
 
 
 class Attention(nn.Module):
