@@ -237,7 +237,7 @@ def inference_audio(model: nn.Module, source: str | os.PathLike) -> ActionResult
         features = audio_features(path)
         with VideoReader(path, backend="pyav") as reader:
             total = len(reader)
-    sampler = build_sampler(model.test_split.sampler, "test.sampler")
+    sampler, _ = inference_pipeline(model)  # (no transforms: rows are cut to length)
     indices = np.asarray(sampler(total, 0, None, None))
     clip_len = getattr(sampler, "clip_len", len(indices)) or len(indices)
     clips = select_features(

@@ -226,7 +226,7 @@ class AudioFeatureDataset(torch.utils.data.Dataset):
         max_retries: int = 10,
         seed: int = 0,
     ):
-        from .datasets import parse_list
+        from .datasets import check_labels, parse_list
 
         self.ann_file = os.fspath(ann_file)
         self.entries = parse_list(ann_file, "rawframes", data_prefix)
@@ -235,11 +235,8 @@ class AudioFeatureDataset(torch.utils.data.Dataset):
         self.skip_invalid, self.max_retries = skip_invalid, max_retries
         self.seed, self.epoch = seed, 0
         self.invalid: Counter[str] = Counter()  # path -> failures, in this process
+        check_labels(self.entries, self.ann_file, multi_class, num_classes)
         for e in self.entries:
-            if not multi_class and len(e.labels) != 1:
-                raise DataError(
-                    f"{self.ann_file}:{e.line}: {len(e.labels)} labels on a single-label list"
-                )
             if e.total_frames < 1:
                 raise DataError(f"{self.ann_file}:{e.line}: total_frames must be positive")
 
@@ -262,6 +259,8 @@ class AudioFeatureDataset(torch.utils.data.Dataset):
         return features.astype(np.float32, copy=False)
 
     def load(self, index: int, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        from .datasets import label_tensor
+
         entry = self.entries[index]
         features = self._features(entry)
         inds = np.asarray(self.sampler(entry.total_frames, 0, rng, None), dtype=np.int64)
@@ -269,11 +268,7 @@ class AudioFeatureDataset(torch.utils.data.Dataset):
         clips = select_features(
             features, inds.reshape(-1, clip_len), entry.total_frames, self.fixed_length
         )
-        if self.multi_class:
-            label = torch.zeros(self.num_classes)
-            label[list(entry.labels)] = 1.0
-        else:
-            label = torch.tensor(entry.labels[0], dtype=torch.long)
+        label = label_tensor(entry, self.multi_class, self.num_classes)
         return torch.from_numpy(clips).unsqueeze(1), label
 
     def __getitem__(self, index):

@@ -89,6 +89,34 @@ def parse_list(
     return entries
 
 
+def check_labels(
+    entries: list[Entry], ann_file: str, multi_class: bool, num_classes: int | None
+) -> None:
+    """One label per line unless ``multi_class`` (which needs ``num_classes``), every
+    label below ``num_classes``; errors name the list and line."""
+    if multi_class and not num_classes:
+        raise UsageError("multi_class=True needs num_classes")
+    for e in entries:
+        if not multi_class and len(e.labels) != 1:
+            raise DataError(
+                f"{ann_file}:{e.line}: {len(e.labels)} labels on a single-label list "
+                "(pass multi_class=True and num_classes)"
+            )
+        if num_classes and max(e.labels, default=0) >= num_classes:
+            raise DataError(
+                f"{ann_file}:{e.line}: label {max(e.labels)} >= num_classes {num_classes}"
+            )
+
+
+def label_tensor(entry: Entry, multi_class: bool, num_classes: int | None) -> torch.Tensor:
+    """The class index, or with ``multi_class`` the ``[num_classes]`` multi-hot target."""
+    if multi_class:
+        target = torch.zeros(num_classes)
+        target[list(entry.labels)] = 1.0
+        return target
+    return torch.tensor(entry.labels[0], dtype=torch.long)
+
+
 class _ClipDataset(Dataset):
     kind = "video"
 
@@ -118,18 +146,7 @@ class _ClipDataset(Dataset):
         self.transforms = transforms
         self.multi_class = multi_class
         self.num_classes = num_classes
-        if multi_class and not num_classes:
-            raise UsageError("multi_class=True needs num_classes")
-        for e in self.entries:
-            if not multi_class and len(e.labels) != 1:
-                raise DataError(
-                    f"{self.ann_file}:{e.line}: {len(e.labels)} labels on a single-label list "
-                    "(pass multi_class=True and num_classes)"
-                )
-            if num_classes and max(e.labels, default=0) >= num_classes:
-                raise DataError(
-                    f"{self.ann_file}:{e.line}: label {max(e.labels)} >= num_classes {num_classes}"
-                )
+        check_labels(self.entries, self.ann_file, multi_class, num_classes)
         self.skip_invalid = skip_invalid
         self.max_retries = max_retries
         self.backend = backend
@@ -147,11 +164,7 @@ class _ClipDataset(Dataset):
         self.epoch = epoch
 
     def label_of(self, entry: Entry) -> torch.Tensor:
-        if self.multi_class:
-            target = torch.zeros(self.num_classes)
-            target[list(entry.labels)] = 1.0
-            return target
-        return torch.tensor(entry.labels[0], dtype=torch.long)
+        return label_tensor(entry, self.multi_class, self.num_classes)
 
     def open(self, entry: Entry) -> VideoReader:
         return VideoReader(

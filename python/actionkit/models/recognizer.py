@@ -197,39 +197,23 @@ class Recognizer3D(_Recognizer):
         if self.neck is not None:
             feats = self._pooled(inputs)
         else:
-            if inputs.dim() != 6 or inputs.shape[2] != 3:
-                raise ValueError(f"inputs must be [B, V, 3, T, H, W], got {tuple(inputs.shape)}")
+            self._check(inputs)
             out = self.backbone(inputs.flatten(0, 1))
             parts = out if isinstance(out, tuple) else (out,)
             feats = torch.cat([global_pool(p) for p in parts], 1)
         return feats.view(inputs.shape[0], -1, feats.shape[1]).mean(1)
 
 
-class RecognizerAudio(_Recognizer):
+class RecognizerAudio(Recognizer3D):
     """Spectrogram backbone + head for ``inputs: [B, V, 1, T, F]`` (V clips of T feature
     rows of F mel bands, as ``AudioFeatureDataset`` makes them): one row of logits per
-    clip ``[B * V, num_classes]``; ``predict`` averages the clips (MMAction2's
-    ``RecognizerAudio``)."""
+    clip ``[B * V, num_classes]``; ``predict`` averages the clips, ``features`` pools
+    over time and frequency (MMAction2's ``RecognizerAudio``). Recognizer3D's, one
+    dimension fewer."""
 
     def _check(self, inputs: Tensor) -> None:
         if inputs.dim() != 5 or inputs.shape[2] != 1:
             raise ValueError(f"inputs must be [B, V, 1, T, F], got {tuple(inputs.shape)}")
-
-    def forward(self, inputs: Tensor) -> Tensor:
-        self._check(inputs)
-        return self.cls_head(self.backbone(inputs.flatten(0, 1)))
-
-    @torch.no_grad()
-    def predict(self, inputs: Tensor) -> Tensor:
-        return average_clips(self(inputs), inputs.shape[0], self.average_clips)
-
-    @torch.no_grad()
-    def features(self, inputs: Tensor) -> Tensor:
-        """``[B, C]``: the backbone's output averaged over time and frequency, then over
-        the V clips."""
-        self._check(inputs)
-        feats = global_pool(self.backbone(inputs.flatten(0, 1)))
-        return feats.view(inputs.shape[0], -1, feats.shape[1]).mean(1)
 
 
 def to_channels_last(model: nn.Module) -> nn.Module:
