@@ -41,6 +41,23 @@ ZOO = {
     "tsn_r50": (TSN_R50, {}, {}),
     "tsn_r101": ("tsn/tsn_imagenet-pretrained-r101_8xb32-1x1x8-100e_kinetics400-rgb.py", {}, {}),
     "tsm_r50": ("tsm/tsm_imagenet-pretrained-r50_8xb16-1x1x8-50e_kinetics400-rgb.py", {}, {}),
+    # mmpretrain's backbones (mmpretrain installed beside MMAction2; mmcls.* built as
+    # mmpretrain.*, its later name): the side venv with torchvision, dev/PARITY.md
+    "tsn_resnext101_32x4d": (
+        "tsn/custom_backbones/tsn_imagenet-pretrained-rn101-32x4d_8xb32-1x1x3-100e_kinetics400-rgb.py",
+        {},
+        {},
+    ),
+    "tsn_mobileone_s4": (
+        "tsn/custom_backbones/tsn_imagenet-pretrained-mobileone-s4_8xb32-1x1x8-100e_kinetics400-rgb.py",
+        {},
+        {},
+    ),
+    "tsm_mobileone_s4": (
+        "tsm/tsm_imagenet-pretrained-mobileone-s4_8xb16-1x1x16-50e_kinetics400-rgb.py",
+        {"num_segments": 8},
+        {"num_segments": 8},
+    ),
     "tin_r50": ("tin/tin_imagenet-pretrained-r50_8xb6-1x1x8-40e_sthv1-rgb.py", {}, {}),
     "trn_r50": ("trn/trn_imagenet-pretrained-r50_8xb16-1x1x8-50e_sthv1-rgb.py", {}, {}),
     "tsn_r18_audio": (
@@ -211,7 +228,12 @@ def config_path(config: str) -> Path:
 def build(name: str):
     config, backbone, head = ZOO[name]
     cfg = Config.fromfile(config_path(config)).model
-    if cfg.backbone.type not in ("STGCN", "AAGCN", "CTRGCN"):  # the GCNs take no such argument
+    if str(cfg.backbone.type).startswith(("mmcls.", "mmpretrain.", "MobileOneTSM")):
+        cfg.backbone.pop("init_cfg", None)  # (a download; no `pretrained` argument)
+        cfg.backbone.type = cfg.backbone.type.replace("mmcls.", "mmpretrain.")
+        if cfg.backbone.type == "MobileOneTSM":
+            cfg.backbone.pretrained2d = False
+    elif cfg.backbone.type not in ("STGCN", "AAGCN", "CTRGCN"):  # the GCNs take no such argument
         cfg.backbone.pretrained = None
     if cfg.backbone.type in (
         "ResNetTSM",

@@ -163,7 +163,7 @@ def bench_model(
 
 
 HEADER = (
-    f"{'model':<18}{'mode':<9}{'variant':<23}{'ms':>9}{'clips/s':>9}{'x mm':>7}{'peak MiB':>10}"
+    f"{'model':<22}{'mode':<9}{'variant':<23}{'ms':>9}{'clips/s':>9}{'x mm':>7}{'peak MiB':>10}"
 )
 
 
@@ -175,7 +175,7 @@ def print_rows(rows: list[dict]) -> None:
     for r in rows:
         ratio = f"{r['x_mm']:.2f}" if "x_mm" in r else "-"
         print(
-            f"{r['model']:<18}{r['mode']:<9}{r['variant']:<23}{r['ms']:>9.1f}"
+            f"{r['model']:<22}{r['mode']:<9}{r['variant']:<23}{r['ms']:>9.1f}"
             f"{r['clips_s']:>9.2f}{ratio:>7}{mib(r):>10}",
             flush=True,
         )

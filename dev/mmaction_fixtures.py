@@ -143,6 +143,41 @@ MODELS_TO_FIX = {
         {},
         {},
     ),
+    # TSN over mmcls's ResNeXt-101 32x4d (built as mmpretrain.ResNeXt: mmcls's successor,
+    # the same module and names; mmcls 1.x does not install beside MMAction2 1.2.0) and
+    # mmpretrain's MobileOne-S4, training and deployed forms; TSM's MobileOne (16 segments
+    # in the head, the backbone's shift left at 8 as MMAction2's config has it). mmpretrain
+    # 1.2.0 in the torch 2.14.1 + torchvision side venv (dev/PARITY.md).
+    "tsn_resnext101_32x4d": (
+        "tsn/custom_backbones/tsn_imagenet-pretrained-rn101-32x4d_8xb32-1x1x3-100e_kinetics400-rgb.py",
+        (1, 3, 3, 64, 64),
+        {},
+        {},
+    ),
+    "tsn_mobileone_s4": (
+        "tsn/custom_backbones/tsn_imagenet-pretrained-mobileone-s4_8xb32-1x1x8-100e_kinetics400-rgb.py",
+        (1, 8, 3, 64, 64),
+        {},
+        {},
+    ),
+    "tsn_mobileone_s4_deploy": (
+        "tsn/custom_backbones/tsn_imagenet-pretrained-mobileone-s4_deploy_8xb32-1x1x8-100e_kinetics400-rgb.py",
+        (1, 8, 3, 64, 64),
+        {},
+        {},
+    ),
+    "tsm_mobileone_s4": (
+        "tsm/tsm_imagenet-pretrained-mobileone-s4_8xb16-1x1x16-50e_kinetics400-rgb.py",
+        (1, 16, 3, 64, 64),
+        {},
+        {},
+    ),
+    "tsm_mobileone_s4_deploy": (
+        "tsm/tsm_imagenet-pretrained-mobileone-s4_deploy_8xb16-1x1x16-50e_kinetics400-rgb.py",
+        (1, 16, 3, 64, 64),
+        {},
+        {},
+    ),
     "tsm_r50_block": (TSM_R50, (1, 8, 3, 64, 64), {"shift_place": "block"}, {}),
     # R101: 23 blocks in res4, the shift in every other one
     "tsm_r101": (
@@ -351,6 +386,11 @@ def build(config: str, backbone: dict, head: dict):
         model_cfg.backbone.pop("pretrained", None)  # (True: a download; gone in torchvision 0.17)
     elif str(model_cfg.backbone.type).startswith("timm."):
         model_cfg.backbone.pretrained = False  # (True: a download)
+    elif str(model_cfg.backbone.type).startswith(("mmcls.", "mmpretrain.", "MobileOneTSM")):
+        model_cfg.backbone.pop("init_cfg", None)  # (a download; no `pretrained` argument)
+        model_cfg.backbone.type = model_cfg.backbone.type.replace("mmcls.", "mmpretrain.")
+        if model_cfg.backbone.type == "MobileOneTSM":
+            model_cfg.backbone.pretrained2d = False
     else:
         model_cfg.backbone.pretrained = None
     if model_cfg.backbone.type in (

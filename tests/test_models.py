@@ -26,6 +26,14 @@ PARITY = {
     "tsn_r101": ("tsn_r101", {}),
     "tsn_torchvision": ("tsn_torchvision", {}),
     "tsn_timm": ("tsn_timm", {}),
+    "tsn_resnext101_32x4d": ("tsn_resnext101_32x4d", {}),
+    "tsn_mobileone_s4": ("tsn_mobileone_s4", {}),
+    "tsn_mobileone_s4_deploy": ("tsn_mobileone_s4", {"deploy": True}),
+    "tsm_mobileone_s4": ("tsm_mobileone_s4", {"num_segments": 16, "shift_segments": 8}),
+    "tsm_mobileone_s4_deploy": (
+        "tsm_mobileone_s4",
+        {"num_segments": 16, "shift_segments": 8, "deploy": True},
+    ),
     "tsm_r18": ("tsm_r18", {}),
     "tsm_r50": ("tsm_r50", {}),
     "tsm_r50_block": ("tsm_r50", {"shift_place": "block"}),
@@ -354,13 +362,138 @@ def test_registry():
     assert {"tsn_r18", "tsn_r50", "tsn_r101", "tsm_r50"} <= set(models.list_models())
     assert models.list_models("tsm*") == [
         "tsm_mobilenetv2",
+        "tsm_mobileone_s4",
         "tsm_nl_r50",
         "tsm_r101",
         "tsm_r18",
         "tsm_r50",
     ]
-    with pytest.raises(ValueError, match="unknown model 'tsn_r34'.*similar: tsn_r101"):
+    with pytest.raises(ValueError, match="unknown model 'tsn_r34'.*similar: .*tsn_r101"):
         models.create("tsn_r34")
+
+
+def _random_norm_statistics(model: torch.nn.Module) -> None:
+    gen = torch.Generator().manual_seed(0)
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            for t in (m.running_mean, m.weight, m.bias):
+                t.data.copy_(torch.randn(t.shape, generator=gen) * 0.3)
+            m.running_var.copy_(torch.rand(m.running_var.shape, generator=gen) + 0.5)
+
+
+@pytest.mark.parametrize("name", ["tsn_mobileone_s4", "tsm_mobileone_s4"])
+def test_mobileone_reparameterized_equals_its_branches(name):
+    # The deployed form (one biased convolution per block) computes what the branches
+    # (conv+BN, 1x1 conv+BN, BN identity) compute in eval mode. MobileOne-S4: 14.95M
+    # parameters with a 1000-class classifier in training form, 14.84M deployed
+    # (mmpretrain's model zoo).
+    model = models.create(name, num_classes=1000).eval()
+    assert sum(p.numel() for p in model.parameters()) == 14_951_248
+    _random_norm_statistics(model)
+    x = torch.randn(1, 8, 3, 64, 64)
+    with torch.no_grad():
+        ref = model(x)
+        deployed = models.reparameterize(copy.deepcopy(model))
+        out = deployed(x)
+    assert sum(p.numel() for p in deployed.parameters()) == 14_838_352
+    assert not any(".branch_conv_list." in k for k in deployed.state_dict())
+    assert deployed.builder_args == {"deploy": True}
+    torch.testing.assert_close(out, ref, rtol=1e-4, atol=1e-6)
+    with pytest.raises(ValueError, match="tsn_r18 has no re-parameterisable blocks"):
+        models.reparameterize(models.create("tsn_r18", num_classes=2))
+
+
+def test_mobileone_stem_trains_in_channels_last():
+    # The stem's strided 1x1 branch (3 -> 64 channels) subsamples, then convolves at
+    # stride 1: what a stride-2 1x1 convolution computes, forward and backward, without
+    # oneDNN's strided 1x1 weight gradient, which corrupted the heap on channels-last
+    # RGB input of 112 x 112 and more (this test crashed the process then).
+    from actionkit.models.backbones import MobileOne
+
+    stem = MobileOne("s4").stage0.train()
+    branch = stem.branch_scale.conv
+    x = torch.randn(4, 3, 112, 112)
+    grads = []
+    for layout in (torch.contiguous_format, torch.channels_last):
+        stem.zero_grad()
+        stem.to(memory_format=layout)
+        stem(x.contiguous(memory_format=layout)).square().mean().backward()
+        grads.append(branch.weight.grad.clone())
+    reference = torch.nn.functional.conv2d(x.requires_grad_(), branch.weight.detach(), stride=2)
+    torch.testing.assert_close(branch(x), reference)
+    torch.testing.assert_close(grads[1], grads[0], rtol=1e-4, atol=1e-6)
+
+
+def test_convert_reparameterizes_mmaction_and_actionkit_checkpoints(tmp_path, capsys):
+    # actionkit-convert --reparameterize: MMAction2's trained TSN-MobileOne (the fixture's
+    # weights) deployed keeps MMAction2's logits; an actionkit-train checkpoint keeps its
+    # config and gains deploy: true, so it rebuilds deployed with its other arguments.
+    from actionkit.cli.convert import main
+
+    fixture = torch.load(FIXTURES / "tsn_mobileone_s4.pt", weights_only=True)
+    ckpt = mmaction_checkpoint(fixture, tmp_path / "mm.pth")
+    out = tmp_path / "deployed.pth"
+    assert main(["mmaction", str(ckpt), str(out), "--reparameterize"]) == 1
+    assert "does not name its model" in capsys.readouterr().err and not out.exists()
+    assert (
+        main(["mmaction", str(ckpt), str(out), "--model", "tsn_mobileone_s4", "--reparameterize"])
+        == 0
+    )
+    payload = torch.load(out, weights_only=True)
+    assert payload["config"]["model"]["args"] == {"deploy": True}
+    model = models.create("tsn_mobileone_s4", num_classes=7, checkpoint=out).eval()
+    assert model.backbone.stage1[0].deploy
+    with torch.no_grad():
+        logits = model(make_input(fixture["input_shape"]))
+    assert (logits - fixture["logits"]).abs().max() <= 1e-4
+
+    fixture = torch.load(FIXTURES / "tsm_mobileone_s4.pt", weights_only=True)
+    trained = {"num_segments": 16, "shift_segments": 8}
+    model = models.create("tsm_mobileone_s4", num_classes=7, **trained)
+    model.load_state_dict(make_state(fixture["shapes"]))
+    config = {"model": {"name": "tsm_mobileone_s4", "args": trained}, "data": {"num_workers": 0}}
+    payload = {"actionkit": "0.1", "arch": "tsm_mobileone_s4", "model": model.state_dict()}
+    torch.save({**payload, "config": config, "classes": list("abcdefg")}, tmp_path / "ak.pth")
+    with pytest.raises(SystemExit):
+        main(["mmaction", str(tmp_path / "ak.pth"), str(out)])
+    assert "is not an MMAction2 checkpoint (it is actionkit)" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["actionkit", str(tmp_path / "ak.pth"), str(out)])  # nothing to do
+    assert "converts only with --reparameterize" in capsys.readouterr().err
+    assert main(["actionkit", str(tmp_path / "ak.pth"), str(out), "--reparameterize"]) == 0
+    payload = torch.load(out, weights_only=True)
+    assert payload["classes"] == list("abcdefg") and payload["config"]["data"] == config["data"]
+    deployed = models.create("tsm_mobileone_s4", num_classes=7, checkpoint=out).eval()
+    assert deployed.builder_args == {**trained, "deploy": True}
+    with torch.no_grad():
+        logits = deployed(make_input(fixture["input_shape"]))
+    assert (logits - fixture["logits"]).abs().max() <= 1e-4
+
+
+def test_resnext_is_torchvisions_layout_and_arithmetic():
+    # mmcls's ResNeXt-101 32x4d (MMAction2's TSN backbone) has torchvision's names and
+    # bottleneck widths: torchvision's ResNet-101 with 32 groups of 4 loads through
+    # pretrained= tensor for tensor and computes the same features. 44.18M parameters
+    # with a 1000-class classifier (mmcls's model zoo).
+    torchvision = pytest.importorskip("torchvision")
+    torch.manual_seed(0)
+    theirs = torchvision.models.resnet101(groups=32, width_per_group=4).eval()
+    _random_norm_statistics(theirs)
+    path = Path(pytest.importorskip("tempfile").mkdtemp()) / "resnext.pth"
+    torch.save(theirs.state_dict(), path)
+    model = models.create("tsn_resnext101_32x4d", num_classes=1000, pretrained=path).eval()
+    assert sum(p.numel() for p in model.parameters()) == 44_177_704
+    report = model.pretrained_report
+    assert (
+        not report.initialised
+        and not report.mismatched
+        and report.unused == ["fc.weight", "fc.bias"]
+    )
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        mine = model.backbone(x).mean((2, 3))
+        theirs.fc = torch.nn.Identity()
+        torch.testing.assert_close(mine, theirs(x), rtol=1e-5, atol=1e-5)
 
 
 def test_tsm_shift_placement():
@@ -378,6 +511,9 @@ SMOKE_INPUTS = {  # name -> (input shape, output rows)
     "tsn_r18": ((2, 8, 3, 32, 32), 2),
     "tsn_torchvision": ((2, 3, 3, 32, 32), 2),
     "tsn_timm": ((2, 3, 3, 32, 32), 2),
+    "tsn_resnext101_32x4d": ((2, 3, 3, 32, 32), 2),
+    "tsn_mobileone_s4": ((2, 4, 3, 32, 32), 2),
+    "tsm_mobileone_s4": ((2, 8, 3, 32, 32), 2),
     "tsm_r18": ((2, 8, 3, 32, 32), 2),
     "tsm_r50": ((2, 8, 3, 32, 32), 2),
     "tin_r50": ((2, 8, 3, 32, 32), 2),

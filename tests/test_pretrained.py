@@ -370,3 +370,25 @@ def test_mmpretrain_mobilenet_v2_loads_into_tsm_mobilenetv2(tmp_path):
     for key, value in image.state_dict().items():
         wrapped = key.replace(".conv.0.", ".conv.0.net.")
         assert torch.equal(ours[wrapped if wrapped in ours else key], value), key
+
+
+def test_mmpretrain_mobileone_loads_into_tsm_mobileone(tmp_path):
+    # mmpretrain's ImageNet MobileOne-S4 (backbone.* in MMAction2's TSN-MobileOne names:
+    # the fixture's, from mmpretrain's own module) into TSM's MobileOne: every block's
+    # shift wrapper (.net) looked through, the classifier left aside
+    fixture = torch.load(FIXTURES / "tsn_mobileone_s4.pt", weights_only=True)
+    state = {k: v for k, v in make_state(fixture["shapes"]).items() if k.startswith("backbone.")}
+    state["head.fc.weight"] = torch.randn(1000, 2048)
+    torch.save({"state_dict": state, "meta": {}}, tmp_path / "mobileone_s4.pth")
+    model = models.create(
+        "tsm_mobileone_s4", num_classes=3, pretrained=tmp_path / "mobileone_s4.pth"
+    )
+    report = model.pretrained_report
+    assert not report.initialised and not report.mismatched and report.unused == ["head.fc.weight"]
+    ours = model.backbone.state_dict()
+    assert all(".net." in k for k in ours)  # stage0 and every block of the four stages
+    for key, value in state.items():
+        if key.startswith("backbone."):
+            parts = key[len("backbone.") :].split(".")
+            at = 1 if parts[0] == "stage0" else 2  # stage0.net.*, stageN.i.net.*
+            assert torch.equal(ours[".".join(parts[:at] + ["net"] + parts[at:])], value), key

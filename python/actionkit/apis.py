@@ -49,6 +49,7 @@ TEST_SAMPLING = {
     "ircsn_r50": (32, 2, 1),
     "tsn_torchvision": (1, 1, 3),
     "tsn_timm": (1, 1, 3),
+    "tsn_resnext101_32x4d": (1, 1, 3),
 }
 
 

@@ -6,6 +6,7 @@ from .recognizer import (
     Recognizer3D,
     RecognizerAudio,
     average_clips,
+    reparameterize,
     to_channels_last,
 )
 from .registry import create, list_models, register_model
@@ -18,5 +19,6 @@ __all__ = [
     "create",
     "list_models",
     "register_model",
+    "reparameterize",
     "to_channels_last",
 ]

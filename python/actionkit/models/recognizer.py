@@ -227,3 +227,20 @@ def to_channels_last(model: nn.Module) -> nn.Module:
         if tensor.dim() in formats:
             tensor.data = tensor.data.contiguous(memory_format=formats[tensor.dim()])
     return model
+
+
+def reparameterize(model: nn.Module) -> nn.Module:
+    """Folds every re-parameterisable block of ``model`` (MobileOne's, for now) into its
+    deployed form, in place: one biased convolution per block, equal outputs in eval mode
+    (MMAction2's ``tools/convert/reparameterize_model.py``). The model records
+    ``deploy=True`` in its builder arguments, so a checkpoint saved from it rebuilds in
+    that form. Returns ``model``."""
+    blocks = [m for m in model.modules() if hasattr(m, "switch_to_deploy")]
+    if not blocks:
+        name = getattr(model, "name", type(model).__name__)
+        raise ValueError(f"{name} has no re-parameterisable blocks")
+    for m in blocks:
+        m.switch_to_deploy()
+    if isinstance(getattr(model, "builder_args", None), dict):
+        model.builder_args["deploy"] = True
+    return model

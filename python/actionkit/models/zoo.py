@@ -10,6 +10,7 @@ from .backbones import (
     S3D,
     X3D,
     MobileNetV2TSM,
+    MobileOne,
     MViT,
     MViTv1,
     ResNet,
@@ -19,6 +20,7 @@ from .backbones import (
     ResNetAudio,
     ResNetTIN,
     ResNetTSM,
+    ResNeXt,
     SwinTransformer3D,
     TANet,
     TimeSformer,
@@ -40,6 +42,9 @@ TEST_INPUTS = {
     "tsn_r101": (8, 3, 224, 224),
     "tsn_torchvision": (3, 3, 224, 224),
     "tsn_timm": (3, 3, 224, 224),
+    "tsn_resnext101_32x4d": (3, 3, 224, 224),
+    "tsn_mobileone_s4": (8, 3, 224, 224),
+    "tsm_mobileone_s4": (8, 3, 224, 224),
     "tsm_r18": (8, 3, 224, 224),
     "tsm_r50": (8, 3, 224, 224),
     "tin_r50": (8, 3, 224, 224),
@@ -200,6 +205,47 @@ def tsn_timm(
     layout = "NHWC" if getattr(net, "output_fmt", "NCHW") == "NHWC" else "NCHW"
     head = TSNHead(num_classes, net.num_features, dropout)
     return ImageRecognizer2D(net, head, layout=layout)
+
+
+@register_model
+def tsn_resnext101_32x4d(num_classes: int = 400, dropout: float = 0.4, **kwargs) -> Recognizer2D:
+    """TSN, ResNeXt-101 32x4d (MMAction2's ``mmcls.ResNeXt`` backbone,
+    ``tsn_imagenet-pretrained-rn101-32x4d_8xb32-1x1x3-100e``; mmcls's / torchvision's
+    parameter names)."""
+    backbone = ResNeXt(101, **{"groups": 32, "width_per_group": 4, **kwargs})
+    return Recognizer2D(backbone, TSNHead(num_classes, backbone.out_channels, dropout))
+
+
+@register_model
+def tsn_mobileone_s4(
+    num_classes: int = 400, dropout: float = 0.4, deploy: bool = False, **kwargs
+) -> Recognizer2D:
+    """TSN, MobileOne-S4 (MMAction2's ``mmpretrain.MobileOne`` backbone,
+    ``tsn_imagenet-pretrained-mobileone-s4_8xb32-1x1x8-100e``); ``deploy``: each block's
+    branches folded into one convolution (its ``_deploy`` config; a trained model folds
+    with :func:`actionkit.models.reparameterize`)."""
+    backbone = MobileOne("s4", deploy, **kwargs)
+    return Recognizer2D(backbone, TSNHead(num_classes, backbone.out_channels, dropout))
+
+
+@register_model
+def tsm_mobileone_s4(
+    num_classes: int = 400,
+    num_segments: int = 8,
+    shift_div: int = 8,
+    dropout: float = 0.5,
+    deploy: bool = False,
+    shift_segments: int | None = None,
+    **kwargs,
+) -> Recognizer2D:
+    """TSM, MobileOne-S4, the shift before every block (MMAction2's ``MobileOneTSM``,
+    ``tsm_imagenet-pretrained-mobileone-s4_8xb16-1x1x16-50e``). ``shift_segments``: the
+    frames the shift runs over, if not ``num_segments`` (MMAction2's 16-segment config
+    leaves its backbone at 8, so its 16 frames shift as two clips of 8: its checkpoint's
+    setting); ``deploy`` as :func:`tsn_mobileone_s4`."""
+    segments = num_segments if shift_segments is None else shift_segments
+    backbone = MobileOne("s4", deploy, segments, shift_div, **kwargs)
+    return _per_segment(backbone, num_classes, num_segments, dropout)
 
 
 @register_model

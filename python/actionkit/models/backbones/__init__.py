@@ -3,6 +3,7 @@
 from .c2d import C2D
 from .c3d import C3D
 from .mobilenet_v2 import MobileNetV2, MobileNetV2TSM
+from .mobileone import MobileOne
 from .mvit import MViT, MViTv1
 from .r2plus1d import ResNet2Plus1d
 from .resnet import ResNet
@@ -10,6 +11,7 @@ from .resnet3d import ResNet3d, ResNet3dSlowFast
 from .resnet_audio import ResNetAudio
 from .resnet_tin import ResNetTIN, TemporalInterlace
 from .resnet_tsm import ResNetTSM, TemporalShift
+from .resnext import ResNeXt
 from .s3d import S3D
 from .swin import SwinTransformer3D
 from .tanet import TANet
@@ -25,6 +27,7 @@ __all__ = [
     "C3D",
     "MobileNetV2",
     "MobileNetV2TSM",
+    "MobileOne",
     "MViT",
     "MViTv1",
     "ResNet",
@@ -34,6 +37,7 @@ __all__ = [
     "ResNetAudio",
     "ResNetTIN",
     "ResNetTSM",
+    "ResNeXt",
     "S3D",
     "SwinTransformer3D",
     "TANet",
