@@ -260,6 +260,33 @@ def test_non_local_block_equals_its_matrix_form_and_starts_as_identity(mode):
     torch.testing.assert_close(block(x), x + block.conv_out(y), rtol=1e-12, atol=1e-12)
 
 
+def test_c2d_nl_is_c2d_with_non_local_blocks_over_the_clip():
+    # MMAction2 has no C2D-NL to hold it to: it is C2D (parity-checked) with I3D-NL's
+    # non-local blocks (parity-checked there). Zero-initialised, each block passes its
+    # input on, so the logits are C2D's on the same weights; trained, the blocks mix the
+    # clip's time steps: the last output step sees the first frame, which in C2D only
+    # reaches the first step (the temporal pooling pairs frames 2j, 2j+1).
+    torch.manual_seed(0)
+    plain = models.create("c2d_r50", num_classes=3).eval()
+    nl = models.create("c2d_nl_r50", num_classes=3).eval()
+    theirs = plain.state_dict()
+    ours = {k: theirs[k.replace(".block.", ".")] for k in nl.state_dict() if "non_local" not in k}
+    missing = nl.load_state_dict(ours, strict=False).missing_keys
+    assert len({k.split(".non_local_block.")[0] for k in missing}) == 5  # res3: 2, res4: 3
+    x = torch.randn(1, 3, 8, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(nl(x[:, None]), plain(x[:, None]), rtol=0, atol=0)
+        for m in nl.modules():
+            if hasattr(m, "conv_out"):
+                torch.nn.init.normal_(m.conv_out.bn.weight, std=0.5)
+        y = x.clone()
+        y[:, :, 0] += 1.0  # the first frame only
+        for net, reaches in ((plain, False), (nl, True)):
+            a, b = net.backbone(x), net.backbone(y)
+            assert a.shape[2] == 4
+            assert torch.equal(a[:, :, 1:], b[:, :, 1:]) != reaches
+
+
 def test_norm_eval_and_bn_frozen_keep_batchnorm_as_loaded():
     # MMAction2's CSN fine-tuning: statistics (norm_eval) and scale/shift (bn_frozen) stay
     model = models.create("ircsn_r50", num_classes=3, norm_eval=True, bn_frozen=True).train()
@@ -536,6 +563,7 @@ SMOKE_INPUTS = {  # name -> (input shape, output rows)
     "ircsn_r152": ((2, 1, 3, 8, 32, 32), 2),
     "ipcsn_r152": ((2, 1, 3, 8, 32, 32), 2),
     "c2d_r50": ((1, 2, 3, 4, 32, 32), 2),
+    "c2d_nl_r50": ((1, 2, 3, 4, 32, 32), 2),
     "x3d_s": ((2, 1, 3, 4, 32, 32), 2),
     "x3d_m": ((2, 1, 3, 4, 32, 32), 2),
     "timesformer_divst": ((1, 2, 3, 4, 32, 32), 2),

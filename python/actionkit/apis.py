@@ -36,6 +36,7 @@ from .models.registry import modality_of
 # (one view: inference; actionkit-test uses the config's full multi-view test)
 TEST_SAMPLING = {
     "c2d_r50": (8, 8, 1),
+    "c2d_nl_r50": (8, 8, 1),
     "i3d_r50": (32, 2, 1),
     "slowonly_r50": (4, 16, 1),
     "slowfast_r50": (32, 2, 1),

@@ -58,6 +58,7 @@ TEST_INPUTS = {
     "tpn_tsm_r50": (8, 3, 224, 224),
     "tpn_slowonly_r50": (1, 3, 8, 224, 224),
     "c2d_r50": (1, 3, 8, 224, 224),
+    "c2d_nl_r50": (1, 3, 8, 224, 224),
     "i3d_r50": (1, 3, 32, 224, 224),
     "slowonly_r50": (1, 3, 4, 224, 224),
     "slowonly_r101": (1, 3, 8, 224, 224),
@@ -569,6 +570,18 @@ def c2d_r50(num_classes: int = 400, dropout: float = 0.5, **kwargs) -> Recognize
     (``c2d_r50-in1k-pre_8xb32-8x8x1-100e``)."""
     backbone = C2D(50, **kwargs)
     return Recognizer3D(backbone, I3DHead(num_classes, backbone.out_channels, dropout))
+
+
+@register_model
+def c2d_nl_r50(
+    num_classes: int = 400, dropout: float = 0.5, mode: str = "embedded_gaussian", **kwargs
+) -> Recognizer3D:
+    """C2D-NL ("Non-local Neural Networks"' C2D baseline with 5 non-local blocks over the
+    clip, in res3 and res4 every other block from the second, as I3D-NL; MMAction2 has
+    the C2D backbone but no C2D-NL: the non-local blocks are I3D-NL's, ``mode`` as
+    there, unscaled dot products, keys and values sub-sampled 2x2)."""
+    nl = dict(non_local=_NL_I3D, non_local_cfg=_nl_cfg(mode, False))
+    return c2d_r50(num_classes, dropout, **{**nl, **kwargs})
 
 
 def _x3d(num_classes: int, dropout: float, **kwargs) -> Recognizer3D:

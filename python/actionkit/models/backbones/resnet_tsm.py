@@ -25,17 +25,20 @@ class TemporalShift(nn.Module):
 
 class NonLocalWrapper(nn.Module):
     """``block`` then a :class:`NonLocal3d` over the clip's segments (MMAction2's
-    ``NL3DWrapper``: keys ``<name>.block.*``, ``<name>.non_local_block.*``)."""
+    ``NL3DWrapper``: keys ``<name>.block.*``, ``<name>.non_local_block.*``). ``segments``
+    (the frames per clip) is fixed, or None: then each call gives it (C2D's, whose clip
+    length is the input's)."""
 
-    def __init__(self, block: nn.Module, num_segments: int, channels: int, cfg: dict):
+    def __init__(self, block: nn.Module, num_segments: int | None, channels: int, cfg: dict):
         super().__init__()
         self.block, self.num_segments = block, num_segments
         self.non_local_block = NonLocal3d(channels, **cfg)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, segments: int | None = None) -> Tensor:
         x = self.block(x)
         nt, c, h, w = x.shape
-        clip = x.view(nt // self.num_segments, self.num_segments, c, h, w).transpose(1, 2)
+        t = self.num_segments if segments is None else segments
+        clip = x.view(nt // t, t, c, h, w).transpose(1, 2)
         return self.non_local_block(clip).transpose(1, 2).reshape(nt, c, h, w)
 
 
