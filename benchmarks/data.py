@@ -10,8 +10,9 @@
 * ``decode``: H.264 340x256 and 1920x1080, 10 s at 30 fps, long GOP (250) and intra-only:
   frames/s of a full decode, and ms per clip for TSN 8-segment sparse sampling and for
   32-frame dense clips (frame interval 2) — opening the file included, as a data loader
-  does — for each actionkit backend and the library used naively, next to the decode
-  floor ``ffmpeg -benchmark -threads 1 -i V -f null -``. One decoder thread everywhere.
+  does — for each actionkit backend (PyAV also without skipping unreferenced frames) and
+  the library used naively, next to the decode floor ``ffmpeg -benchmark -threads 1 -i V
+  -f null -``. One decoder thread everywhere.
 * ``pipeline``: clips/s of the TSN and SlowFast training pipelines (decode + sample +
   transforms) through a DataLoader with 2 workers, batch 8.
 
@@ -164,8 +165,8 @@ def naive_torchcodec(path: Path, indices: np.ndarray | None):
     return d.get_frames_at(indices.tolist()).data
 
 
-def ours(path: Path, backend: str, indices: np.ndarray | None):
-    reader = VideoReader(path, backend=backend)
+def ours(path: Path, backend: str, indices: np.ndarray | None, **options):
+    reader = VideoReader(path, backend=backend, **options)
     if indices is None:
         return [
             reader.get_frames(range(s, min(s + 32, len(reader)))) for s in range(0, len(reader), 32)
@@ -173,9 +174,9 @@ def ours(path: Path, backend: str, indices: np.ndarray | None):
     return reader.get_frames(indices)
 
 
-def runner(decode, path: Path, lists: list | None, *args):
-    """A timed call of ``decode(path, *args, indices)``; every variant walks the same
-    sequence of index lists (``None``: a full decode)."""
+def runner(decode, path: Path, lists: list | None, *args, **options):
+    """A timed call of ``decode(path, *args, indices, **options)``; every variant walks
+    the same sequence of index lists (``None``: a full decode)."""
     state = {"i": 0}
 
     def run():
@@ -183,7 +184,7 @@ def runner(decode, path: Path, lists: list | None, *args):
         if lists is not None:
             state["i"] += 1
             indices = lists[state["i"] % len(lists)]
-        return decode(path, *args, indices)
+        return decode(path, *args, indices, **options)
 
     return run
 
@@ -202,6 +203,10 @@ def bench_decode(quick: bool, repeats: int) -> list[dict]:
         dense = [SampleFrames(32, 2, 1)(n, 0, rng) for _ in range(repeats + 2)]
         for task, lists in (("full decode", None), ("TSN 8 sparse", sparse), ("32 dense", dense)):
             fns = {f"actionkit {b}": runner(ours, path, lists, b) for b in backends}
+            if "pyav" in backends and lists is not None:  # every frame decoded: the baseline
+                fns["actionkit pyav, no skip"] = runner(
+                    ours, path, lists, "pyav", skip_nonref=False
+                )
             fns["PyAV naive"] = runner(naive_pyav, path, lists)
             if "torchcodec" in backends:
                 fns["torchcodec naive"] = runner(naive_torchcodec, path, lists)

@@ -278,7 +278,7 @@ def _x264(path, clip, params: str, encoder: str = "libx264"):
     with av.open(str(path), "w") as container:
         stream = container.add_stream(encoder, rate=30)
         stream.width, stream.height, stream.pix_fmt = clip.shape[2], clip.shape[1], "yuv420p"
-        key = "x264-params" if encoder == "libx264" else "x265-params"
+        key = {"libx264": "x264-params", "libx265": "x265-params"}.get(encoder, "svtav1-params")
         stream.options = {key: params, "crf": "24"}
         for image in clip:
             for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
@@ -305,6 +305,10 @@ def odd_files(tmp_path_factory):
         files["hevc"] = _x264(root / "hevc.mp4", clip, "keyint=50:log-level=error", "libx265")
     except (av.error.FFmpegError, ValueError):
         pass  # PyAV without libx265: reported by the test below
+    try:  # AV1 with SVT-AV1's hierarchical (non-reference top layer) structure
+        files["av1"] = _x264(root / "av1.mp4", clip, "keyint=64:preset=12", "libsvtav1")
+    except (av.error.FFmpegError, ValueError):
+        pass
     if shutil.which("ffmpeg"):  # cut without re-encoding: an MP4 edit list, discarded packets
         source = encode.write_video(root / "long.mp4", clip, gop=60)
         cut = root / "cut.mp4"
@@ -317,15 +321,22 @@ def odd_files(tmp_path_factory):
     return files
 
 
+ODD_KINDS = ["open_gop", "b_pyramid", "vfr", "hevc", "av1", "edit_list"]
+_NO_ODD = {"hevc": "PyAV has no libx265", "av1": "PyAV has no SVT-AV1", "edit_list": "no ffmpeg"}
+
+
 @pytest.mark.parametrize("backend", CPU_BACKENDS)
-@pytest.mark.parametrize("kind", ["open_gop", "b_pyramid", "vfr", "hevc", "edit_list"])
+@pytest.mark.parametrize("kind", ODD_KINDS)
 def test_frame_exact_on_files_as_users_have_them(odd_files, kind, backend):
     # Frame i is the i-th frame FFmpeg presents (edit list applied): PyAV's plain
-    # sequential decode, identified by the number each frame shows.
+    # sequential decode, identified by the number each frame shows — and bit for bit the
+    # same pixels (PyAV drops unrequested non-reference frames: what is returned, and what
+    # it is predicted from, must decode as in the full decode).
     if kind not in odd_files:
-        pytest.skip({"hevc": "PyAV has no libx265", "edit_list": "no ffmpeg CLI"}[kind])
+        pytest.skip(_NO_ODD[kind])
     path = odd_files[kind]
-    truth = [synthetic.frame_index(f) for f in sequential(path)]
+    full = sequential(path)
+    truth = [synthetic.frame_index(f) for f in full]
     if kind == "edit_list":
         assert truth[0] > 0 and len(truth) < 150  # the cut: frames before 1.3 s are gone
     reader = VideoReader(path, backend=backend)
@@ -333,6 +344,39 @@ def test_frame_exact_on_files_as_users_have_them(odd_files, kind, backend):
     for indices in index_lists(len(truth), np.random.default_rng(4)):
         frames = reader.get_frames(indices).numpy()
         assert [synthetic.frame_index(f) for f in frames] == [truth[i] for i in indices]
+        np.testing.assert_array_equal(frames, full[indices])
+
+
+@pytest.mark.parametrize("kind", ["open_gop", "b_pyramid", "hevc", "av1", "edit_list"])
+def test_pyav_skips_frames_nothing_needs(odd_files, kind):
+    # Sparse requests (TSN's 8 segments, one frame per segment; a dense 16-frame clip at
+    # stride 4): the frames no requested frame is predicted from are not decoded, the
+    # output equals the decode without skipping, and chunked calls (which go on where the
+    # last one stopped) still return every frame.
+    if kind not in odd_files:
+        pytest.skip(_NO_ODD[kind])
+    path = odd_files[kind]
+    n = len(VideoReader(path, backend="pyav"))
+    tsn = (np.arange(8) * n // 8 + n // 16).tolist()
+    dense = list(range(n // 4, n // 4 + 64, 4))
+    counts = {}
+    for skip in (True, False):
+        reader = VideoReader(path, backend="pyav", skip_nonref=skip)
+        counts[skip] = []
+        for indices in (tsn, dense):
+            reader._impl.close()  # (a fresh decode each)
+            reader._impl.frames_decoded = 0
+            frames = reader.get_frames(indices)
+            counts[skip].append((reader._impl.frames_decoded, frames))
+    for (fewer, ours), (full, theirs) in zip(counts[True], counts[False], strict=True):
+        assert torch.equal(ours, theirs)
+        if kind == "av1":  # not skipped: dav1d drops hidden frames a shown one needs
+            assert fewer == full
+        else:
+            assert fewer < full, (fewer, full)
+    chunked = VideoReader(path, backend="pyav")
+    chunks = [chunked.get_frames(range(s, min(s + 7, n))) for s in range(0, n, 7)]
+    np.testing.assert_array_equal(torch.cat(chunks).numpy(), sequential(path))
 
 
 def _audio_only(path):
