@@ -36,7 +36,6 @@ from ._base import (
     open_error,
 )
 
-
 SKIPPING_CODECS = frozenset({"h264", "hevc"})
 
 
