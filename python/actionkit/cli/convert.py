@@ -49,12 +49,14 @@ def main(argv: list[str] | None = None) -> int:
         model = build_from_checkpoint(checkpoint, args.model, args.num_classes)
         if args.reparameterize:
             reparameterize(model)
-            state = model.state_dict()
-            # (the model section the rebuild reads: its name, classes and deploy: true)
-            record = {"name": model.name, "num_classes": num_classes_of(state)}
-            record["args"] = model.builder_args
-            config = {**(checkpoint.config or {}), "model": {**checkpoint.model_record, **record}}
         state, arch = model.state_dict(), model.name
+        if args.reparameterize:  # the model section a rebuild reads: deploy: true in args
+            record = {
+                "name": arch,
+                "num_classes": num_classes_of(state),
+                "args": model.builder_args,
+            }
+            config = {**(checkpoint.config or {}), "model": {**checkpoint.model_record, **record}}
     tmp = f"{args.output}.tmp{os.getpid()}"
     try:
         payload = {"actionkit": __version__, "model": state}

@@ -51,9 +51,9 @@ class SqueezeExcite(nn.Module):
 class _SubsampledConv1x1(nn.Conv2d):
     """A 1x1 convolution of stride ``step`` as every ``step``-th pixel through a 1x1 of
     stride 1: the same output, and not oneDNN's strided 1x1 weight gradient, which
-    corrupts the heap on channels-last inputs of few channels (MobileOne's stem branch on
-    RGB: 3 -> 48 channels at 224 x 224; torch 2.13.0 and 2.14.1, and torch.compile's
-    layout optimisation makes convolutions channels-last by itself)."""
+    corrupts the heap on channels-last inputs of fewer than 16 channels (MobileOne's stem
+    branch on RGB, from 112 x 112 on; torch 2.13.0 and 2.14.1; torch.compile's layout
+    optimisation makes convolutions channels-last by itself: README, known issues)."""
 
     def __init__(self, cin: int, cout: int, step: int, groups: int):
         super().__init__(cin, cout, 1, groups=groups, bias=False)
@@ -91,13 +91,8 @@ class MobileOneBlock(nn.Module):
         deploy: bool = False,
     ):
         super().__init__()
-        self.cin, self.cout, self.kernel, self.stride, self.groups = (
-            cin,
-            cout,
-            kernel,
-            stride,
-            groups,
-        )
+        self.cin, self.cout, self.kernel = cin, cout, kernel
+        self.stride, self.groups = stride, groups
         self.se = SqueezeExcite(cout) if se else nn.Identity()
         self.deploy = deploy
         pad = kernel // 2
@@ -137,9 +132,7 @@ class MobileOneBlock(nn.Module):
             w, b = _fold(self.branch_scale.conv.weight, self.branch_scale.norm)
             pad = self.kernel // 2
             weight, bias = weight + F.pad(w, [pad] * 4), bias + b
-        if (
-            self.branch_norm is not None
-        ):  # the identity: 1 at the centre of each channel's own input
+        if self.branch_norm is not None:  # the identity: 1 at each channel's own centre
             per_group = self.cin // self.groups
             identity = self.branch_norm.weight.new_zeros(
                 self.cin, per_group, self.kernel, self.kernel
