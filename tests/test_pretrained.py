@@ -345,6 +345,18 @@ def test_timm_vit_gives_timms_features_on_one_frame_clips(name, tmp_path):
     assert (features - expected).abs().max() <= 1e-5 * expected.abs().max()
 
 
+def _all_but_the_classifier_loads(tmp_path, name: str, backbone: dict, width: int) -> dict:
+    """``backbone`` (``backbone.*`` keys) saved as an mmpretrain ImageNet classifier (with
+    ``head.fc``) and given to ``name`` as ``pretrained=``: every backbone tensor loads, the
+    classifier is the one thing unused. Returns the model's backbone state."""
+    state = {**backbone, "head.fc.weight": torch.randn(1000, width)}
+    torch.save({"state_dict": state, "meta": {}}, tmp_path / "imagenet.pth")
+    model = models.create(name, num_classes=3, pretrained=tmp_path / "imagenet.pth")
+    report = model.pretrained_report
+    assert not report.initialised and not report.mismatched and report.unused == ["head.fc.weight"]
+    return model.backbone.state_dict()
+
+
 def test_mmpretrain_mobilenet_v2_loads_into_tsm_mobilenetv2(tmp_path):
     # mmpretrain's ImageNet MobileNetV2 (MMAction2's mmcls://mobilenet_v2): backbone.* in
     # the same names, the shift wrappers (.net) looked through
@@ -357,14 +369,7 @@ def test_mmpretrain_mobilenet_v2_loads_into_tsm_mobilenetv2(tmp_path):
             torch.nn.init.normal_(m.weight)
             torch.nn.init.normal_(m.running_mean)
     state = {f"backbone.{k}": v for k, v in image.state_dict().items()}
-    state["head.fc.weight"] = torch.randn(1000, 1280)
-    torch.save({"state_dict": state, "meta": {}}, tmp_path / "mobilenet_v2.pth")
-    model = models.create(
-        "tsm_mobilenetv2", num_classes=3, pretrained=tmp_path / "mobilenet_v2.pth"
-    )
-    report = model.pretrained_report
-    assert not report.initialised and not report.mismatched and report.unused == ["head.fc.weight"]
-    ours = model.backbone.state_dict()
+    ours = _all_but_the_classifier_loads(tmp_path, "tsm_mobilenetv2", state, 1280)
     shifted = [k for k in ours if ".net." in k]
     assert len(shifted) == 10 * 6  # 10 blocks with a skip connection, conv + 5 BN tensors
     for key, value in image.state_dict().items():
@@ -378,14 +383,7 @@ def test_mmpretrain_mobileone_loads_into_tsm_mobileone(tmp_path):
     # shift wrapper (.net) looked through, the classifier left aside
     fixture = torch.load(FIXTURES / "tsn_mobileone_s4.pt", weights_only=True)
     state = {k: v for k, v in make_state(fixture["shapes"]).items() if k.startswith("backbone.")}
-    state["head.fc.weight"] = torch.randn(1000, 2048)
-    torch.save({"state_dict": state, "meta": {}}, tmp_path / "mobileone_s4.pth")
-    model = models.create(
-        "tsm_mobileone_s4", num_classes=3, pretrained=tmp_path / "mobileone_s4.pth"
-    )
-    report = model.pretrained_report
-    assert not report.initialised and not report.mismatched and report.unused == ["head.fc.weight"]
-    ours = model.backbone.state_dict()
+    ours = _all_but_the_classifier_loads(tmp_path, "tsm_mobileone_s4", state, 2048)
     assert all(".net." in k for k in ours)  # stage0 and every block of the four stages
     for key, value in state.items():
         if key.startswith("backbone."):

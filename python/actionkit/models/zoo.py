@@ -121,9 +121,13 @@ NORMALIZATION = {
 }  # fmt: skip
 
 
-def _tsn(depth: int, num_classes: int, dropout: float = 0.4, **kwargs) -> Recognizer2D:
-    backbone = ResNet(depth, **kwargs)
+def _tsn_over(backbone: nn.Module, num_classes: int, dropout: float) -> Recognizer2D:
+    """A 2D backbone with TSN's head: the segments' features averaged, one classifier."""
     return Recognizer2D(backbone, TSNHead(num_classes, backbone.out_channels, dropout))
+
+
+def _tsn(depth: int, num_classes: int, dropout: float = 0.4, **kwargs) -> Recognizer2D:
+    return _tsn_over(ResNet(depth, **kwargs), num_classes, dropout)
 
 
 @register_model
@@ -214,7 +218,7 @@ def tsn_resnext101_32x4d(num_classes: int = 400, dropout: float = 0.4, **kwargs)
     ``tsn_imagenet-pretrained-rn101-32x4d_8xb32-1x1x3-100e``; mmcls's / torchvision's
     parameter names)."""
     backbone = ResNeXt(101, **{"groups": 32, "width_per_group": 4, **kwargs})
-    return Recognizer2D(backbone, TSNHead(num_classes, backbone.out_channels, dropout))
+    return _tsn_over(backbone, num_classes, dropout)
 
 
 @register_model
@@ -225,8 +229,7 @@ def tsn_mobileone_s4(
     ``tsn_imagenet-pretrained-mobileone-s4_8xb32-1x1x8-100e``); ``deploy``: each block's
     branches folded into one convolution (its ``_deploy`` config; a trained model folds
     with :func:`actionkit.models.reparameterize`)."""
-    backbone = MobileOne("s4", deploy, **kwargs)
-    return Recognizer2D(backbone, TSNHead(num_classes, backbone.out_channels, dropout))
+    return _tsn_over(MobileOne("s4", deploy, **kwargs), num_classes, dropout)
 
 
 @register_model
