@@ -529,6 +529,23 @@ def recipe_cases() -> dict:
     return {"mmaction": mmaction.__version__, "recipes": recipes}
 
 
+def confusion_cases() -> dict:
+    """Seeded labels and predictions (a class never predicted, one never present) and
+    MMAction2's ``confusion_matrix`` of them, counts and normalised each way."""
+    import numpy as np
+    from mmaction.evaluation.functional import confusion_matrix
+
+    rng = np.random.default_rng(11)
+    labels = rng.integers(0, 6, 60)  # class 6 of 7 never occurs
+    preds = np.where(rng.random(60) < 0.6, labels, rng.integers(0, 7, 60))
+    preds[preds == 3] = 4  # class 3 never predicted
+    out = {"labels": labels.tolist(), "preds": preds.tolist(), "num_classes": 7}
+    for normalize in (None, "true", "pred", "all"):
+        # (its matrix covers the classes that occur in either list: 0-6 here)
+        out[str(normalize)] = torch.from_numpy(confusion_matrix(preds, labels, normalize))
+    return out
+
+
 def metric_cases() -> dict:
     """Seeded random predictions (with ties) and MMAction2's functional metrics on them."""
     import numpy as np
@@ -1974,6 +1991,7 @@ def main() -> None:
         print(name, tuple(logits.shape), f"|logits| max {logits.abs().max():.3f}")
     cases = {
         "metrics": metric_cases,
+        "confusion": confusion_cases,
         "fusion": fusion_cases,
         "audio_features": audio_feature_cases,
         "ops": op_cases,

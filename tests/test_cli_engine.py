@@ -68,11 +68,17 @@ def test_train_print_config_and_bad_input(trained, tmp_path, capsys):
 
 def test_test_cli_matches_training_and_the_api(trained, tmp_path, capsys):
     config, work, data = trained
-    assert test.main([str(config), str(work / "latest.pth"), "--out", str(tmp_path)]) == 0
+    run = [str(config), str(work / "latest.pth"), "--out", str(tmp_path), "--confusion-matrix"]
+    assert test.main(run) == 0
     metrics = json.loads((tmp_path / "test_metrics.json").read_text())
     assert metrics["top1"] == json.loads((work / "metrics.json").read_text())["top1"]
     predictions = json.loads((tmp_path / "predictions.json").read_text())
     assert len(predictions) == 6 and all(len(p["top5"]) == 3 for p in predictions)
+    # the confusion matrix by class name: the predictions counted, its diagonal top-1
+    table = (tmp_path / "confusion_matrix.csv").read_text().splitlines()
+    assert table[0] == "true \\ predicted,move_right,move_left,disc"
+    counts = np.array([[int(v) for v in line.split(",")[1:]] for line in table[1:]])
+    assert counts.sum() == 6 and np.trace(counts) / 6 == pytest.approx(metrics["top1"])
     scores = np.load(tmp_path / "scores.npy")  # every class, rows as in predictions.json
     assert scores.shape == (6, 3) and [p["pred"] for p in predictions] == list(scores.argmax(1))
     for p, row in zip(predictions, scores, strict=True):

@@ -11,7 +11,9 @@ Examples:
 Writes OUT/predictions.json (per video: path, label, predicted label, top-5 scores),
 OUT/scores.npy (every class's score, [N, K] float32, rows as in predictions.json) and
 OUT/test_metrics.json (top1, top5, mean_class_accuracy, per-class accuracy); OUT defaults
-to the folder of the checkpoint.
+to the folder of the checkpoint. ``--confusion-matrix`` adds OUT/confusion_matrix.csv (counts,
+rows the true classes, columns the predicted ones, by class name) and
+OUT/confusion_matrix.png (each row as fractions of its class; needs matplotlib).
 
 ``--fuse`` combines finished runs instead (late fusion, as MMAction2's
 ``report_accuracy.py``): the runs' scores.npy, softmax-ed first with ``--softmax``,
@@ -40,6 +42,11 @@ def parser() -> argparse.ArgumentParser:
         help="train: e.g. BSN's TEM results of the training videos, for PGM",
     )
     p.add_argument("--out", help="folder for the JSON files (default: the checkpoint's)")
+    p.add_argument(
+        "--confusion-matrix",
+        action="store_true",
+        help="also write confusion_matrix.csv and .png (classification)",
+    )
     add_set_flag(p)
     add_trust_flag(p)
     fuse = p.add_argument_group("late fusion of finished runs (no config or checkpoint)")
@@ -53,11 +60,13 @@ def parser() -> argparse.ArgumentParser:
 
 def _fuse(args) -> int:
     from ..engine.checkpoint import atomic_write_json
-    from ..engine.evaluate import fuse_predictions, write_results
+    from ..engine.evaluate import fuse_predictions, write_confusion_matrix, write_results
 
     metrics, results = fuse_predictions(args.fuse, args.weights, args.softmax)
     out = Path(args.out or ".")
     written = write_results(results, out)
+    if args.confusion_matrix:
+        written += write_confusion_matrix(results, out)
     weights = args.weights or [1.0] * len(args.fuse)
     result = {"fused": list(args.fuse), "weights": weights, "softmax": args.softmax, **metrics}
     atomic_write_json(out / "test_metrics.json", result, indent=1)
@@ -86,12 +95,15 @@ def main(argv: list[str] | None = None) -> int:
     from ..engine import builder
     from ..engine.checkpoint import atomic_write_json
     from ..engine.dist import destroy, init_distributed
-    from ..engine.evaluate import build_evaluator, write_results
+    from ..engine.evaluate import build_evaluator, write_confusion_matrix, write_results
     from ..models.checkpoint import load_checkpoint, read_checkpoint
+    from ..models.registry import task_of
 
     checkpoint = read_checkpoint(args.checkpoint, trust=args.trust_checkpoint)
     # the model the checkpoint records (name, builder arguments), else the config's
     cfg = resolve_config(cfg, checkpoint)
+    if args.confusion_matrix and task_of(cfg.model.name) != "classification":
+        p.error(f"--confusion-matrix is for classification; {cfg.model.name} is not a classifier")
     info, device = init_distributed(cfg.train.device)
     model = builder.build_model(cfg, lambda _: None, initial_weights=False)
     load_checkpoint(model, checkpoint)
@@ -105,7 +117,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     result = {"split": args.split, "checkpoint": str(args.checkpoint), **metrics}
     out = Path(args.out) if args.out else Path(args.checkpoint).parent
-    written = write_results(evaluator.results(dataset), out)
+    results = evaluator.results(dataset)
+    written = write_results(results, out)
+    if args.confusion_matrix:
+        names = builder.class_names(cfg) or checkpoint.classes
+        written += write_confusion_matrix(results, out, names)
     atomic_write_json(out / "test_metrics.json", result, indent=1)
     shown = " ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float))
     print(f"{args.split}: {shown} ({metrics.get('num_samples', len(dataset))} samples)")

@@ -434,3 +434,83 @@ def fuse_predictions(
     metrics = classification_metrics(fused, labels, multi)
     rows = prediction_rows([p["video"] for p in preds], [p["label"] for p in preds], fused)
     return metrics, {"predictions.json": rows, "scores.npy": fused.astype(np.float32)}
+
+
+def confusion_matrix(labels, preds, num_classes: int, normalize: str | None = None) -> np.ndarray:
+    """``[K, K]``: row ``i``, column ``j`` counts the samples of class ``i`` predicted as
+    ``j`` (MMAction2's ``confusion_matrix``); ``normalize`` ``"true"`` divides each row by
+    its sum, ``"pred"`` each column, ``"all"`` the whole (an empty row or column stays 0)."""
+    labels, preds = np.asarray(labels, np.int64), np.asarray(preds, np.int64)
+    for name, values in (("labels", labels), ("preds", preds)):
+        if values.size and (values.min() < 0 or values.max() >= num_classes):
+            raise ValueError(f"confusion matrix: {name} outside 0..{num_classes - 1}")
+    counts = np.bincount(labels * num_classes + preds, minlength=num_classes**2)
+    counts = counts.reshape(num_classes, num_classes)
+    if normalize is None:
+        return counts
+    axis = {"true": 1, "pred": 0, "all": None}[normalize]
+    total = counts.sum(axis=axis, keepdims=axis is not None)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.nan_to_num(counts / total)
+
+
+def write_confusion_matrix(
+    results: dict[str, object], out: str | os.PathLike, class_names: list[str] | None = None
+) -> list[Path]:
+    """``confusion_matrix.csv`` (counts; a header row of the predicted classes, each row
+    led by its true class) and, where matplotlib is installed, ``confusion_matrix.png``
+    (each row as fractions of the class's samples) for a classification run's results
+    (an evaluator's or :func:`fuse_predictions`'s). Written atomically."""
+    import csv
+    import io
+
+    from ..errors import UsageError
+    from .checkpoint import write_atomically
+
+    rows, scores = results.get("predictions.json"), results.get("scores.npy")
+    if not isinstance(scores, np.ndarray) or not rows:
+        raise UsageError("a confusion matrix needs a classification run's predictions")
+    if isinstance(rows[0]["label"], list):
+        raise UsageError("a confusion matrix needs one label per sample (this run is multi-label)")
+    k = scores.shape[1]
+    names = (
+        list(class_names) if class_names and len(class_names) == k else [str(i) for i in range(k)]
+    )
+    counts = confusion_matrix([r["label"] for r in rows], [r["pred"] for r in rows], k)
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(["true \\ predicted", *names])
+    for name, row in zip(names, counts, strict=True):
+        writer.writerow([name, *row.tolist()])
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    csv_path = out / "confusion_matrix.csv"
+    write_atomically(csv_path, lambda tmp: Path(tmp).write_text(text.getvalue()))
+    written = [csv_path]
+    from .._plot import pyplot
+
+    plt = pyplot("confusion_matrix.png")
+    if plt is not None:
+        fractions = confusion_matrix(
+            [r["label"] for r in rows], [r["pred"] for r in rows], k, "true"
+        )
+        side = min(4 + 0.3 * k, 40)
+        fig, ax = plt.subplots(figsize=(side, side))
+        ax.imshow(fractions, cmap="Blues", vmin=0, vmax=1)
+        ticks = range(k) if k <= 60 else []
+        ax.set_xticks(ticks, [names[i] for i in ticks], rotation=90)
+        ax.set_yticks(ticks, [names[i] for i in ticks])
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+        if k <= 30:  # the counts in the cells
+            for i in range(k):
+                for j in range(k):
+                    if counts[i, j]:
+                        colour = "white" if fractions[i, j] > 0.5 else "black"
+                        ax.text(j, i, counts[i, j], ha="center", va="center", color=colour)
+        fig.tight_layout()
+        png_path = out / "confusion_matrix.png"
+        write_atomically(png_path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
+        plt.close(fig)
+        written.append(png_path)
+    return written
