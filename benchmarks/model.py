@@ -39,7 +39,7 @@ import torch.nn.functional as F
 
 from actionkit import models
 from actionkit.models.checkpoint import num_classes_of
-from actionkit.models.zoo import TEST_INPUTS
+from actionkit.models.zoo import SKELETON_INPUTS, TEST_INPUTS
 
 from ._harness import SideProcess, bar_chart, environment, time_interleaved, write_json
 from ._rss import peak_rss_rise
@@ -49,15 +49,6 @@ MODES = ("fwd", "fwd+bwd")
 WORKER = Path(__file__).with_name("mmaction_worker.py")
 
 
-# Skeleton models, one view: GCNs [clips, M, T, V, C], PoseC3D [clips, K, T, H, W]
-# (MMAction2's NTU60-xsub 2D configs, the training clip).
-SKELETON_INPUTS = {
-    "stgcn": (1, 2, 100, 17, 3),
-    "stgcnpp": (1, 2, 100, 17, 3),
-    "agcn": (1, 2, 100, 17, 3),
-    "ctrgcn": (1, 2, 100, 17, 3),
-    "posec3d_r50": (1, 17, 48, 56, 56),
-}
 INPUTS = {**TEST_INPUTS, **SKELETON_INPUTS}
 
 

@@ -102,6 +102,17 @@ TEST_INPUTS = {
 }
 
 
+# The skeleton models' input, one view: GCNs [clips, M, T, V, C], PoseC3D [clips, K, T, H,
+# W] (MMAction2's NTU60-xsub 2D configs, the training clip): benchmarks and cost reports.
+SKELETON_INPUTS = {
+    "stgcn": (1, 2, 100, 17, 3),
+    "stgcnpp": (1, 2, 100, 17, 3),
+    "agcn": (1, 2, 100, 17, 3),
+    "ctrgcn": (1, 2, 100, 17, 3),
+    "posec3d_r50": (1, 17, 48, 56, 56),
+}
+
+
 # The normalisation (mean, std per RGB channel, 0-255 values) a model was trained with,
 # where it is not ImageNet's (123.675, 116.28, 103.53) / (58.395, 57.12, 57.375): MMAction2's
 # data_preprocessor of its config (and torchvision's / the Kinetics-400 video models').
