@@ -3,14 +3,15 @@ training step keeps for its backward pass.
 
 FLOPs come from ``torch.utils.flop_counter`` (a multiply-add is 2 FLOPs: PyTorch's and
 the papers' convention; MMAction2's ``get_flops.py`` counts multiply-adds, half of this),
-with formulas for actionkit's compiled ops registered so they are counted too: the graph
-aggregation of the GCNs (a multiply-add per ``x`` element and joint it sums into), TIN's
-interpolating shift (two products and a sum per output element); the temporal shift moves
-memory and costs none; and the CPU's fused attention kernel (``QK^T`` and the weighted sum
-of ``V``), which PyTorch's counter leaves at 0. Activation memory is the bytes of the tensors autograd saves for
-the backward pass in one training-mode forward (each storage once, parameters not
-counted): what a training step holds beyond the weights, gradients and optimizer state,
-the same on any device."""
+with formulas registered for actionkit's compiled ops — the graph aggregation of the GCNs
+(a multiply-add per ``x`` element and joint it sums into), TIN's interpolating shift (two
+products and a sum per output element), the temporal shift (it moves memory: none) — and
+for the CPU's fused attention kernel (``QK^T`` and the weighted sum of ``V``), which
+PyTorch's counter leaves at 0. Activation memory is the bytes of the tensors autograd
+saves for the backward pass in one training-mode forward (each storage once, parameters
+not counted): what a training step holds beyond the weights, gradients and optimizer
+state, the same on any device. Both run on fake tensors (shapes without data), so no
+activation memory is allocated: the largest models are measured on a laptop."""
 
 from __future__ import annotations
 
