@@ -2,6 +2,7 @@
 and the key."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -60,3 +61,8 @@ def test_errors_name_the_file_and_the_key(tmp_path, capsys):
     (tmp_path / "bad" / "log.jsonl").write_text('{"loss": 1}\n{oops\n')
     assert plot.main([str(tmp_path / "bad")]) == 1
     assert "bad/log.jsonl, line 2: not a JSON record" in one_line_error(capsys)
+
+
+def test_runs_of_the_same_name_are_told_apart():
+    runs = [Path("exp1/tsm"), Path("exp2/tsm"), Path("exp2/tsn")]
+    assert plot.run_labels(runs) == {runs[0]: "exp1/tsm", runs[1]: "exp2/tsm", runs[2]: "tsn"}

@@ -56,6 +56,12 @@ def metric_keys(evals: list[dict]) -> list[str]:
     return keys
 
 
+def run_labels(runs: list[Path]) -> dict[Path, str]:
+    """Each run's legend label: its folder's name, or its path where two names are alike."""
+    names = [run.name for run in runs]
+    return {run: run.name if names.count(run.name) == 1 else str(run) for run in runs}
+
+
 @one_line_errors("actionkit-plot")
 def main(argv: list[str] | None = None) -> int:
     p = doc_parser("actionkit-plot", __doc__)
@@ -65,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="compare.png", help="the figure (default compare.png)")
     args = p.parse_args(argv)
     runs = {Path(r): read_log(Path(r), args.split) for r in args.runs}
+    labels = run_labels(list(runs))
     available = set(TRAIN_KEYS) | {k for _, evals in runs.values() for k in metric_keys(evals)}
     if args.keys:
         keys = list(args.keys)
@@ -91,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
             rows = [r for r in (train if key in TRAIN_KEYS else evals) if key in r]
             if rows:
                 style = "-" if over == "iteration" else "o-"
-                ax.plot([r[over] for r in rows], [r[key] for r in rows], style, label=run.name)
+                ax.plot([r[over] for r in rows], [r[key] for r in rows], style, label=labels[run])
         title = key if key in TRAIN_KEYS else f"{args.split} {key}"
         ax.set(title=title, xlabel=over)
         ax.legend()
