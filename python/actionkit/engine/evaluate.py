@@ -446,8 +446,10 @@ def confusion_matrix(labels, preds, num_classes: int, normalize: str | None = No
             raise ValueError(f"confusion matrix: {name} outside 0..{num_classes - 1}")
     counts = np.bincount(labels * num_classes + preds, minlength=num_classes**2)
     counts = counts.reshape(num_classes, num_classes)
-    if normalize is None:
-        return counts
+    return counts if normalize is None else _normalized(counts, normalize)
+
+
+def _normalized(counts: np.ndarray, normalize: str) -> np.ndarray:
     axis = {"true": 1, "pred": 0, "all": None}[normalize]
     total = counts.sum(axis=axis, keepdims=axis is not None)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -477,6 +479,7 @@ def write_confusion_matrix(
         list(class_names) if class_names and len(class_names) == k else [str(i) for i in range(k)]
     )
     counts = confusion_matrix([r["label"] for r in rows], [r["pred"] for r in rows], k)
+    fractions = _normalized(counts, "true")  # (the figure's colours)
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
     writer.writerow(["true \\ predicted", *names])
@@ -491,9 +494,6 @@ def write_confusion_matrix(
 
     plt = pyplot("confusion_matrix.png")
     if plt is not None:
-        fractions = confusion_matrix(
-            [r["label"] for r in rows], [r["pred"] for r in rows], k, "true"
-        )
         side = min(4 + 0.3 * k, 40)
         fig, ax = plt.subplots(figsize=(side, side))
         ax.imshow(fractions, cmap="Blues", vmin=0, vmax=1)

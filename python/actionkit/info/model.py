@@ -15,6 +15,7 @@ activation memory is allocated: the largest models are measured on a laptop."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import torch
@@ -41,10 +42,7 @@ def _graph_aggregate_flops(x_shape, a_shape, out_shape=None, **kwargs) -> int:
 
 
 def _tin_shift_flops(x_shape, *args, out_shape=None, **kwargs) -> int:
-    numel = 1
-    for d in out_shape:
-        numel *= d
-    return 3 * numel
+    return 3 * math.prod(out_shape)
 
 
 def _zero_flops(*args, out_shape=None, **kwargs) -> int:

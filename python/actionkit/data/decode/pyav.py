@@ -116,6 +116,7 @@ class PyAVBackend(IndexedBackend):
         """``container.decode(stream)``, packet by packet, the ones before the current
         call's last frame that it does not ask for marked skippable (the module's doc)."""
         context = stream.codec_context
+        skipping = None  # the decoder's setting, changed only when it must change
         for packet in container.demux(stream):
             if self.skip_nonref:
                 stamp = packet.pts
@@ -124,7 +125,9 @@ class PyAVBackend(IndexedBackend):
                     and stamp < self._last_pts
                     and int(stamp) not in self._wanted_pts
                 )
-                context.skip_frame = "NONREF" if skippable else "DEFAULT"
+                if skippable != skipping:
+                    context.skip_frame = "NONREF" if skippable else "DEFAULT"
+                    skipping = skippable
             yield from context.decode(packet)
 
     def _run(self, wanted, i, out, deadline) -> int:
