@@ -1935,6 +1935,47 @@ def fusion_cases() -> dict:
     }
 
 
+def gradcam_cases() -> dict:
+    """MMAction2's ``GradCAM`` (mmaction/utils/gradcam_utils.py) on seeded weights: a 2D
+    recognizer (TSM-R18, 8 frames), a 3D one with two views (I3D) and SlowFast's slow
+    pathway, each for the predicted class and for the runner-up as the given label; the
+    data preprocessor's normalisation off (the inputs are the model's)."""
+    from mmaction.structures import ActionDataSample
+    from mmaction.utils.gradcam_utils import GradCAM
+
+    cases = {}
+    layers = {
+        "tsm_r18": ((1, 8, 3, 64, 64), "backbone/layer4/1/relu"),
+        "i3d_r50": ((1, 2, 3, 8, 64, 64), "backbone/layer4/2/relu"),
+        "slowfast_r50": ((1, 1, 3, 16, 64, 64), "backbone/slow_path/layer4/2/relu"),
+    }
+    for name, (shape, layer) in layers.items():
+        config, _, backbone, head = MODELS_TO_FIX[name]
+        model = build(config, backbone, head).eval()
+        shapes = [(k, tuple(v.shape)) for k, v in model.state_dict().items()]
+        model.load_state_dict(make_state(shapes))
+        model.data_preprocessor._enable_normalize = False
+        x = make_input(shape, seed=2)
+        labels = None
+        for _ in range(2):  # the predicted class, then the runner-up as the given label
+            samples = [ActionDataSample().set_gt_label(labels or 0) for _ in range(shape[0])]
+            data = {"inputs": list(x), "data_samples": samples}
+            maps, preds = GradCAM(model, layer)._calculate_localization_map(
+                data, use_labels=labels is not None
+            )
+            cases[f"{name}/{'label' if labels else 'pred'}"] = {
+                "model": name,
+                "shapes": shapes,
+                "input_shape": shape,
+                "layer": layer,
+                "label": labels[0] if labels else None,
+                "maps": maps.float(),
+                "preds": preds.float(),
+            }
+            labels = [int(preds[0].argsort()[-2])]
+    return {"mmaction": mmaction.__version__, "num_classes": NUM_CLASSES, "cases": cases}
+
+
 def transformer_cases() -> dict:
     """What the parity fixtures cannot pin because the checkpoint overwrites it: VideoMAE's
     fixed sinusoid position table (as a probe) at the sizes its configs build."""
@@ -1992,6 +2033,7 @@ def main() -> None:
     cases = {
         "metrics": metric_cases,
         "confusion": confusion_cases,
+        "gradcam": gradcam_cases,
         "fusion": fusion_cases,
         "audio_features": audio_feature_cases,
         "ops": op_cases,

@@ -28,7 +28,7 @@ from torch import nn
 
 from .config import Config, ModelConfig, SplitConfig, build_sampler, from_dict, load_config
 from .data.decode import VideoReader
-from .data.transforms import Clip, apply_transforms
+from .data.transforms import Clip, run_transforms
 from .errors import UsageError
 from .models.registry import modality_of
 
@@ -181,19 +181,38 @@ def inference_pipeline(model: nn.Module):
     return build_sampler(split.sampler, "test.sampler"), build_pipeline(split, "test")
 
 
+def pipeline_inputs(
+    model: nn.Module, get_frames, total: int, fps: float | None, offset: int = 0
+) -> tuple[torch.Tensor, Clip]:
+    """The model's input for frames ``offset .. offset + total - 1`` of a video
+    (``get_frames(indices) -> uint8 [T, H, W, 3]``) through its test pipeline, and the
+    pipeline's last Clip (its views before normalisation: ``Clip.render``)."""
+    sampler, transforms = inference_pipeline(model)
+    indices = np.asarray(sampler(total, 0, None, fps)) + offset
+    frames = get_frames(indices)
+    clip_len = getattr(sampler, "clip_len", 1) or 1
+    return run_transforms(transforms, Clip(frames, len(indices) // clip_len, clip_len))
+
+
 @torch.no_grad()
 def predict_frames(
     model: nn.Module, get_frames, total: int, fps: float | None, offset: int = 0
 ) -> torch.Tensor:
     """Scores ``[num_classes]`` of frames ``offset .. offset + total - 1`` of a video
     (``get_frames(indices) -> uint8 [T, H, W, 3]``) through the model's test pipeline."""
-    sampler, transforms = inference_pipeline(model)
-    indices = np.asarray(sampler(total, 0, None, fps)) + offset
-    frames = get_frames(indices)
-    clip_len = getattr(sampler, "clip_len", 1) or 1
-    inputs, _ = apply_transforms(transforms, Clip(frames, len(indices) // clip_len, clip_len))
+    inputs, _ = pipeline_inputs(model, get_frames, total, fps, offset)
     device = next(model.parameters()).device
     return model.predict(inputs.unsqueeze(0).to(device))[0].float().cpu()
+
+
+def model_inputs(model: nn.Module, video: str | os.PathLike) -> tuple[torch.Tensor, torch.Tensor]:
+    """A video's model input through the test pipeline (one sample, no batch axis) and
+    its views before normalisation, ``[V * num_clips, clip_len, C, h, w]`` in 0-255."""
+    if not Path(video).exists():
+        raise FileNotFoundError(f"{video}: no such video")
+    with VideoReader(video) as reader:
+        inputs, last = pipeline_inputs(model, reader.get_frames, len(reader), reader.fps)
+    return inputs, last.render(layout="NTCHW")
 
 
 def inference_recognizer(

@@ -23,6 +23,8 @@ class _Conv(nn.Module):
 
 
 class C3D(nn.Module):
+    cam_layer = "conv5b"  # Grad-CAM's default (actionkit.cam): the output ends in fc7
+
     def __init__(self, dropout: float = 0.5, init_std: float = 0.005, out_dim: int = 8192):
         super().__init__()
         self.conv1a = _Conv(3, 64)

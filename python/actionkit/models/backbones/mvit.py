@@ -26,6 +26,7 @@ from .transformer import (
     Mlp,
     drop_path_rates,
     init_linear_trunc_normal,
+    token_map,
     vit_layer_index,
 )
 
@@ -312,6 +313,19 @@ class MViT(nn.Module):
     def layer_index(self, name: str) -> int:
         """The layer-wise lr decay's numbering (:func:`vit_layer_index`)."""
         return vit_layer_index(name, "blocks", self.num_layers)
+
+    @property
+    def cam_layer(self) -> str:
+        """Grad-CAM's default layer (``actionkit.cam``): the tokens the last block reads
+        (the class token is the output: the last block's own patch tokens reach nothing)."""
+        return f"blocks.{max(self.num_layers - 2, 0)}"
+
+    def cam_grid(self, out, clip_shape: tuple[int, ...]):
+        """A block's output ``(tokens [N, 1 + t * h * w, C], (t, h, w))`` as
+        ``[N, C, t, h, w]`` (the class token dropped)."""
+        if isinstance(out, tuple) and len(out) == 2 and isinstance(out[0], Tensor):
+            return token_map(out[0][:, 1:], out[1])
+        return out
 
     def forward(self, x: Tensor) -> Tensor:
         if x.dim() != 5:

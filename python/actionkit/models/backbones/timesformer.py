@@ -18,6 +18,7 @@ from .transformer import (
     drop_path_rates,
     nearest_indices,
     resize_grid_embed,
+    token_map,
     vit_layer_index,
 )
 
@@ -182,6 +183,25 @@ class TimeSformer(nn.Module):
     def layer_index(self, name: str) -> int:
         """The layer-wise lr decay's numbering (:func:`vit_layer_index`)."""
         return vit_layer_index(name, "transformer_layers.layers", self.num_layers)
+
+    @property
+    def cam_layer(self) -> str:
+        """Grad-CAM's default layer (``actionkit.cam``): the tokens the last layer reads
+        (the class token is the output: the last layer's own patch tokens reach nothing)."""
+        return f"transformer_layers.layers.{max(self.num_layers - 2, 0)}"
+
+    def cam_grid(self, out, clip_shape: tuple[int, ...]):
+        """A layer's tokens as ``[N, C, T, h, w]`` for a clip of ``clip_shape``: the class
+        token dropped, patch-major ``[N, 1 + h * w * T, C]`` (space-only: ``[N * T,
+        1 + h * w, C]``, frame by frame)."""
+        if not isinstance(out, Tensor) or out.dim() != 3:
+            return out
+        n, _, frames, height, width = clip_shape
+        ph, pw = self.patch_embed.projection.stride
+        grid = (frames, height // ph, width // pw)
+        if self.attention_type == "space_only":
+            return token_map(out[:, 1:].reshape(n, -1, out.shape[-1]), grid, "thw")
+        return token_map(out[:, 1:], grid, "hwt")
 
     def _embeddings(self, grid: tuple[int, int], frames: int) -> tuple[Tensor, Tensor | None]:
         pos = self.pos_embed

@@ -12,6 +12,16 @@ import torch.nn.functional as F
 from torch import Tensor
 
 
+def token_map(tokens: Tensor, grid: tuple[int, int, int], order: str = "thw") -> Tensor:
+    """Tokens ``[N, t * h * w, C]`` laid out in ``order`` (``"thw"``: time-major, as a
+    flattened ``[t, h, w]``; ``"hwt"``: patch-major) as a feature map ``[N, C, t, h, w]``
+    (what Grad-CAM reads: ``actionkit.cam``)."""
+    t, h, w = grid
+    sizes = {"t": t, "h": h, "w": w}
+    x = tokens.reshape(tokens.shape[0], *(sizes[a] for a in order), tokens.shape[-1])
+    return x.permute(0, 4, *(1 + order.index(a) for a in "thw"))
+
+
 def attend(qkv: Tensor, num_heads: int, dropout: float = 0.0, mask: Tensor | None = None) -> Tensor:
     """Multi-head self-attention of packed projections ``qkv: [B, N, 3C]`` (q, k, v in
     that order along the last axis) -> ``[B, N, C]``, heads merged back. ``mask`` is an

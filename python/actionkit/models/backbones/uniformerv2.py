@@ -24,7 +24,13 @@ from torch import Tensor
 from torch.utils.checkpoint import checkpoint
 
 from ...amp import Conv3d
-from .transformer import DropPath, MultiheadAttention, drop_path_rates, init_linear_trunc_normal
+from .transformer import (
+    DropPath,
+    MultiheadAttention,
+    drop_path_rates,
+    init_linear_trunc_normal,
+    token_map,
+)
 
 ARCHS = {  # patch, width, blocks, heads; the global blocks follow the last four
     "b16": (16, 768, 12, 12),
@@ -278,3 +284,20 @@ class UniFormerV2(nn.Module):
         cls = self.class_embedding.to(x.dtype).expand(n * t, 1, c)
         x = torch.cat((cls, x), 1) + self.positional_embedding.to(x.dtype)
         return self.transformer(self.ln_pre(x), (t, h, w))
+
+    @property
+    def cam_layer(self) -> str:
+        """Grad-CAM's default layer (``actionkit.cam``): the tokens the last CLIP block
+        reads (they reach the score through its class tokens as well as through the
+        global blocks, which start as zeros)."""
+        return f"transformer.resblocks.{max(len(self.transformer.resblocks) - 2, 0)}"
+
+    def cam_grid(self, out, clip_shape: tuple[int, ...]):
+        """A CLIP block's tokens ``[N * t, 1 + h * w, C]`` (frame by frame) as
+        ``[N, C, t, h, w]`` (the class tokens dropped)."""
+        if not isinstance(out, Tensor) or out.dim() != 3:
+            return out
+        n = clip_shape[0]
+        side = self.input_resolution // self.conv1.stride[-1]
+        tokens = out[:, 1:].reshape(n, -1, out.shape[-1])
+        return token_map(tokens, (out.shape[0] // n, side, side))

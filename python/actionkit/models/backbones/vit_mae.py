@@ -20,6 +20,7 @@ from .transformer import (
     drop_path_rates,
     init_linear_trunc_normal,
     resize_grid_embed,
+    token_map,
     vit_layer_index,
 )
 
@@ -169,6 +170,19 @@ class VisionTransformer(nn.Module):
     def layer_index(self, name: str) -> int:
         """The layer-wise lr decay's numbering (:func:`vit_layer_index`)."""
         return vit_layer_index(name, "blocks", self.num_layers)
+
+    @property
+    def cam_layer(self) -> str:
+        """Grad-CAM's default layer (``actionkit.cam``): the last block."""
+        return f"blocks.{self.num_layers - 1}"
+
+    def cam_grid(self, out, clip_shape: tuple[int, ...]):
+        """A block's tokens ``[N, t * h * w, C]`` as ``[N, C, t, h, w]``."""
+        if not isinstance(out, Tensor) or out.dim() != 3:
+            return out
+        _, _, frames, height, width = clip_shape
+        p = self.patch_size
+        return token_map(out, (frames // self.tubelet_size, height // p, width // p))
 
     def position_embedding(self, grid: tuple[int, int, int]) -> Tensor:
         """``[1, t * h * w, C]`` for a token grid ``(t, h, w)``."""
