@@ -121,3 +121,32 @@ def test_index_clip_frames_say_which_they_are_after_lossy_coding(tmp_path):
     assert [synthetic.frame_index(f) for f in reader.get_frames(indices).numpy()] == list(indices)
     with pytest.raises(ValueError, match="index_clip: up to 4096 frames of width >= 96"):
         synthetic.index_clip(10, (64, 64))
+
+
+@pytest.mark.parametrize("name", ["move_left", "appear", "fast", "disc"])
+def test_masks_are_where_the_shape_is(name):
+    frames, masks = synthetic.render_clip(name, 12, (40, 48), seed=5, masks=True)
+    assert masks.shape == (12, 40, 48) and masks.dtype == bool
+    assert np.array_equal(frames, synthetic.render_clip(name, 12, (40, 48), seed=5))
+    # outside the mask every frame shows the clip's fixed background: one value per pixel
+    outside = ~masks
+    background = np.zeros((40, 48, 3), np.int64)
+    seen = np.zeros((40, 48), bool)
+    for frame, out in zip(frames, outside, strict=True):
+        first = out & ~seen
+        background[first] = frame[first]
+        seen |= out
+        assert np.array_equal(frame[out], background[out])
+    # inside it the shape covers the background: most of its pixels differ
+    covered = masks & seen
+    assert covered.sum() > 0
+    changed = np.stack([(f != background).any(-1) for f in frames])
+    assert changed[covered].mean() > 0.9
+    if name == "appear":
+        assert not masks[0].any() and masks[-1].any()  # invisible, then there
+
+
+def test_masks_of_a_reversed_class_are_reversed():
+    _, forward = synthetic.render_clip("move_right", 10, seed=3, masks=True)
+    _, backward = synthetic.render_clip("move_left", 10, seed=3, masks=True)
+    assert np.array_equal(forward[::-1], backward)

@@ -174,6 +174,17 @@ def draw(frames: np.ndarray, lines: list[str], decorate=None) -> np.ndarray:
 GIF_MAX_FRAMES = 3000  # Pillow holds a GIF's frames in memory; videos stream
 
 
+def save_gif(path: Path, frames, fps: float) -> None:
+    """uint8 ``[H, W, 3]`` frames as a looping GIF (Pillow)."""
+    from PIL import Image
+
+    images = [Image.fromarray(f) for f in frames]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    images[0].save(
+        path, save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0
+    )
+
+
 def write_overlay(path: Path, reader, fps: float, text_of_frame, decorate_of_frame=None) -> None:
     """Decodes the video in chunks, draws ``text_of_frame(i)`` (and ``decorate_of_frame(i)``,
     see :func:`draw`) on frame i and writes ``path``: H.264 through PyAV chunk by
@@ -197,13 +208,7 @@ def write_overlay(path: Path, reader, fps: float, text_of_frame, decorate_of_fra
                 f"--out: {path} would hold all {len(reader)} frames in memory (GIF); write "
                 f".mp4 for videos longer than {GIF_MAX_FRAMES} frames"
             )
-        from PIL import Image
-
-        images = [Image.fromarray(f) for c in drawn_chunks() for f in c]
-        path.parent.mkdir(parents=True, exist_ok=True)
-        images[0].save(
-            path, save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0
-        )
+        save_gif(path, [f for c in drawn_chunks() for f in c], fps)
         return
     from ..data.encode import VideoWriter
 

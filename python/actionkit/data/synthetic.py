@@ -57,10 +57,17 @@ _REVERSED = {second: first for first, second in MOTION_PAIRS}
 
 
 def render_clip(
-    label: str | int, num_frames: int = 32, size: tuple[int, int] = (64, 64), seed: int = 0
-) -> np.ndarray:
+    label: str | int,
+    num_frames: int = 32,
+    size: tuple[int, int] = (64, 64),
+    seed: int = 0,
+    masks: bool = False,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Renders one clip of class ``label`` (name or index into ``CLASSES``) as uint8
-    ``[num_frames, H, W, 3]`` RGB, deterministically from ``seed``."""
+    ``[num_frames, H, W, 3]`` RGB, deterministically from ``seed``; with ``masks``, also
+    where the shape is, bool ``[num_frames, H, W]`` (its visible pixels: none while an
+    ``appear`` clip's shape is fully transparent) — the ground truth a saliency map is
+    measured against (``actionkit.cam``)."""
     name = CLASSES[label] if isinstance(label, int) else label
     if name not in CLASSES:
         raise ValueError(f"label must be one of {CLASSES} or an index into them, got {label!r}")
@@ -72,8 +79,10 @@ def render_clip(
     rng = np.random.default_rng(seed)
     base = _REVERSED.get(name, name)
     shape = name if name in APPEARANCE_CLASSES else "square"
-    frames = _render(base, shape, num_frames, h, w, rng)
-    return frames[::-1].copy() if name in _REVERSED else frames
+    frames, where = _render(base, shape, num_frames, h, w, rng)
+    if name in _REVERSED:
+        frames, where = frames[::-1].copy(), where[::-1].copy()
+    return (frames, where) if masks else frames
 
 
 def _render(base: str, shape: str, t: int, h: int, w: int, rng: np.random.Generator):
@@ -141,6 +150,7 @@ def _render(base: str, shape: str, t: int, h: int, w: int, rng: np.random.Genera
         raise AssertionError(base)
 
     out = np.empty((t, h, w, 3), dtype=np.uint8)
+    where = np.empty((t, h, w), dtype=bool)
     for i in range(t):
         dx, dy = xx - cx[i], yy - cy[i]
         if base in SPEED_CLASSES:  # the track wraps: take the nearest copy of the shape
@@ -163,7 +173,8 @@ def _render(base: str, shape: str, t: int, h: int, w: int, rng: np.random.Genera
         weight = (alpha[i] * inside)[..., None]
         frame = background * (1 - weight) + (colour * stripe[..., None]) * weight
         out[i] = np.clip(frame + 0.5, 0, 255).astype(np.uint8)
-    return out
+        where[i] = weight[..., 0] > 0
+    return out, where
 
 
 AUDIO_RATE = 48000  # every codec's container takes it (Opus only allows a few rates)
@@ -246,6 +257,11 @@ def frame_index(frame) -> int:
     return value
 
 
+def clip_seed(seed: int, name: str, index: int) -> int:
+    """The seed :func:`make_dataset` renders video ``index`` of class ``name`` with."""
+    return seed * 1_000_003 + CLASSES.index(name) * 10_007 + index
+
+
 def make_dataset(
     root: str | os.PathLike,
     classes: Sequence[str] = CLASSES,
@@ -289,10 +305,13 @@ def make_dataset(
     raw_lines = {split: [] for split in splits}
     for label, name in enumerate(classes):
         for i in range(videos_per_class):
-            clip_seed = seed * 1_000_003 + CLASSES.index(name) * 10_007 + i
-            frames = render_clip(name, num_frames, size, clip_seed)
+            frames = render_clip(name, num_frames, size, clip_seed(seed, name, i))
             rel = f"{name}/{name}_{i:04d}{suffix}"
-            sound = render_sound(name, num_frames / fps, seed=clip_seed) if audio else None
+            sound = (
+                render_sound(name, num_frames / fps, seed=clip_seed(seed, name, i))
+                if audio
+                else None
+            )
             write_video(
                 root / "videos" / rel, frames, fps=fps, codec=codec, gop=gop, audio=sound,
                 audio_rate=AUDIO_RATE,
