@@ -1,4 +1,4 @@
-"""actionkit-train, -test, -infer and -bench: their success paths, what they write, and
+"""actionkit-train, -test, -infer, -cam and -bench: their success paths, what they write, and
 bad input ending in one line that names the problem (exit status 1; argparse's 2)."""
 
 import json
@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from actionkit.apis import inference_recognizer, init_recognizer
-from actionkit.cli import bench, infer, test, train
+from actionkit.cli import bench, cam, infer, test, train
 
 from .engine_helpers import make_small_dataset, small_config
 
@@ -166,6 +166,52 @@ def test_infer_cli_missing_files_and_labels(trained, tmp_path, capsys):
     labels.write_text("a\nb\n")
     assert infer.main([str(work / "latest.pth"), str(video), "--labels", str(labels)]) == 1
     assert "names 2 classes, the model has 3" in one_line_error(capsys, "actionkit-infer")
+
+
+def test_cam_cli(trained, tmp_path, capsys):
+    from PIL import Image
+
+    from actionkit.apis import model_inputs
+    from actionkit.cam import localization_maps
+
+    _, work, data = trained
+    video = next((data / "videos" / "disc").iterdir())
+    ckpt = str(work / "latest.pth")
+    out, maps = tmp_path / "cam.gif", tmp_path / "maps.npy"
+    args = [ckpt, str(video), "--out", str(out), "--save-maps", str(maps), "--target", "disc"]
+    assert cam.main(args) == 0
+    assert "gradcam of disc (1 view(s) of 4 frames)" in capsys.readouterr().out
+    saved = np.load(maps)
+    assert saved.shape == (1, 4, 32, 32) and saved.dtype == np.float32
+    model = init_recognizer(None, ckpt)
+    inputs, _ = model_inputs(model, video)
+    expected, _, _ = localization_maps(model, inputs[None], 2)  # disc: class 2
+    np.testing.assert_array_equal(saved, expected.numpy())
+    gif = Image.open(out)
+    assert gif.n_frames == 4 and gif.size[0] == 2 * gif.size[1]  # the frame beside its map
+    # by index, Grad-CAM++, another layer, an mp4
+    args = [ckpt, str(video), "--out", str(tmp_path / "c.mp4"), "--target", "0"]
+    assert cam.main([*args, "--method", "gradcam++", "--target-layer", "backbone.1"]) == 0
+    assert (tmp_path / "c.mp4").stat().st_size > 0
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--target", "jump"], "'jump' is neither a class index nor a class name: one of"),
+        (["--target", "5"], "--target: class 5 is not one of the 3"),
+        (["--target-layer", "backbone.7"], "--target-layer: 'backbone.7': TinyBackbone has no"),
+        (["--out", "x.png"], "--out: x.png must end in .gif"),
+        ([], "nothing to write: give --out"),
+    ],
+)
+def test_cam_cli_bad_input(trained, tmp_path, capsys, extra, message):
+    _, work, data = trained
+    video = next((data / "videos" / "disc").iterdir())
+    maps = ["--save-maps", str(tmp_path / "m.npy")] if extra else []
+    assert cam.main([str(work / "latest.pth"), str(video), *maps, *extra]) == 1
+    assert message in one_line_error(capsys, "actionkit-cam")
+    assert not (tmp_path / "m.npy").exists()
 
 
 def test_init_recognizer_by_model_name():
