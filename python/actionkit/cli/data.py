@@ -12,6 +12,7 @@ actionkit-data extract-features LIST --checkpoint CKPT [--model NAME] --out DIR
 actionkit-data pgm TEM_RESULTS.json ANN_FILE OUT [--peak-threshold 0.5] [--top-k 1000]
 actionkit-data ntu SKELETON_DIR OUT.pkl [--dataset ntu60|ntu120] [--ignore MISSING.txt]
 actionkit-data keypoints LIST OUT.pkl --img-shape H W [--root DIR] [--max-person 2]
+actionkit-data browse CONFIG [--split train] [-n 16] [--out grid.png|grid.gif] [--epoch 0]
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ..data import synthetic, tools
-from ._common import add_debug_flag, add_trust_flag, one_line_errors
+from ._common import add_debug_flag, add_set_flag, add_trust_flag, one_line_errors
 
 
 def _synth(args) -> int:
@@ -253,6 +254,50 @@ def _keypoints(args) -> int:
     return 0
 
 
+def _browse(args) -> int:
+    from ..config import load_config
+    from ..data import browse
+    from ..engine.builder import build_dataset, class_names, prepare_data
+    from ..errors import UsageError
+    from .infer import save_gif
+
+    out = Path(args.out)
+    if out.suffix.lower() not in (".png", ".jpg", ".gif"):
+        raise UsageError(f"--out: {out} must end in .png, .jpg or .gif")
+    if args.n < 1 or args.frames < 1 or args.height < 8:
+        raise UsageError("-n and --frames must be at least 1, --height at least 8")
+    cfg = load_config(args.config, args.set)
+    if cfg.data.kind not in ("video", "rawframes"):
+        raise UsageError(
+            f"{args.config}: browse draws video and rawframe clips; data.kind is {cfg.data.kind}"
+        )
+    prepare_data(cfg)  # (a synthetic dataset is written on first use, as for training)
+    dataset = build_dataset(cfg, args.split)
+    rng = np.random.default_rng(args.seed)
+    count = min(args.n, len(dataset))
+    picked = sorted(rng.choice(len(dataset), count, replace=False).tolist())
+    samples = []
+    for index in picked:
+        sample = dataset.browse(index, args.epoch)
+        samples.append({**sample, "index": index})
+        views = sample["views"]
+        print(
+            f"#{index} {sample['path']} (line {sample['line']}): frames "
+            f"{sample['indices'].tolist()} -> {views.shape[0]} view(s) of "
+            f"{views.shape[1]} x {views.shape[-2]}x{views.shape[-1]}"
+        )
+    names = class_names(cfg)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() == ".gif":
+        save_gif(out, browse.animation(samples, names, args.height), args.fps)
+    else:
+        from PIL import Image
+
+        Image.fromarray(browse.sheet(samples, names, args.frames, args.height)).save(out)
+    print(f"wrote {out} ({count} samples of {args.split}, epoch {args.epoch})")
+    return 0
+
+
 @one_line_errors("actionkit-data")
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="actionkit-data", description=__doc__.split("\n")[0])
@@ -385,6 +430,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--root", default="", help="folder the listed paths are under")
     p.add_argument("--max-person", type=int, help="most confident people kept per frame")
     p.set_defaults(run=_keypoints)
+
+    p = sub.add_parser(
+        "browse", help="picture what a config's pipeline feeds the model, beside the source"
+    )
+    p.add_argument("config", help="the YAML config")
+    p.add_argument("--split", choices=["train", "val", "test"], default="train")
+    p.add_argument("-n", type=int, default=16, help="samples drawn (default 16)")
+    p.add_argument("--out", default="browse.png", help=".png/.jpg (a sheet) or .gif (animated)")
+    p.add_argument("--epoch", type=int, default=0, help="whose random augmentation (default 0)")
+    p.add_argument("--seed", type=int, default=0, help="which samples")
+    p.add_argument("--frames", type=int, default=8, help="frames per row of a sheet")
+    p.add_argument("--height", type=int, default=96, help="pixels per frame row")
+    p.add_argument("--fps", type=float, default=4.0, help="frames per second of a .gif")
+    add_set_flag(p)
+    p.set_defaults(run=_browse)
 
     args = parser.parse_args(argv)
     return args.run(args)

@@ -35,7 +35,7 @@ from torch.utils.data import DataLoader, Dataset, default_collate
 
 from ..errors import DataError, UsageError
 from .decode import DecodeError, VideoReader
-from .transforms import Clip, apply_transforms
+from .transforms import Clip, apply_transforms, run_transforms
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +171,8 @@ class _ClipDataset(Dataset):
             entry.path, backend=self.backend, timeout=self.decode_timeout, **self.reader_options
         )
 
-    def load(self, index: int, rng: np.random.Generator):
+    def _read(self, index: int, rng: np.random.Generator) -> tuple[Entry, np.ndarray, Clip]:
+        """Entry ``index``'s sampled frame indices and its frames as a Clip."""
         entry = self.entries[index]
         try:
             with self.open(entry) as reader:
@@ -185,6 +186,33 @@ class _ClipDataset(Dataset):
             raise DecodeError(f"{e} (list {self.ann_file}, line {entry.line})") from e
         clip_len = getattr(self.sampler, "clip_len", len(indices)) or len(indices)
         clip = Clip(frames, len(indices) // clip_len, clip_len, label=entry.labels[0])
+        return entry, indices, clip
+
+    def browse(self, index: int, epoch: int = 0) -> dict:
+        """What sample ``index`` of ``epoch`` is made of, drawn as training draws it (the
+        same random stream: ``dataset[(epoch, index)]`` is these views normalised):
+        ``frames`` uint8 ``[N, H, W, 3]`` (the sampled source frames, as decoded),
+        ``indices`` (their frame numbers), ``views`` float ``[V, N, C, h, w]`` in 0-255
+        (each view's N frames as the pipeline outputs them, before normalisation),
+        ``label``, ``path`` and ``line`` (of the list file)."""
+        rng = np.random.default_rng([self.seed, epoch, index])
+        entry, indices, clip = self._read(index, rng)
+        if self.transforms is None:
+            raise UsageError(f"{self.ann_file}: the dataset has no pipeline to browse")
+        _, last = run_transforms(self.transforms, clip, rng)
+        views = last.render(layout="NTCHW")
+        return {
+            "frames": clip.frames,
+            "indices": indices,
+            "views": views.reshape(len(last.flips), -1, *views.shape[2:]),
+            "label": last.label,
+            "path": entry.path,
+            "line": entry.line,
+        }
+
+    def load(self, index: int, rng: np.random.Generator):
+        entry, _, clip = self._read(index, rng)
+        frames = clip.frames
         if self.transforms is None:
             return frames, self.label_of(entry)
         out, label = apply_transforms(self.transforms, clip, rng)
