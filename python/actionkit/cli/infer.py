@@ -24,6 +24,18 @@ Keypoint R-CNN (COCO-17; the weights file you give, nothing is downloaded) finds
 people of every frame; --out .mp4/.gif draws their skeletons and the top-k on the video,
 --save-poses keeps the keypoints as a pose pickle (classify it again without estimating).
 
+Live sources (a camera, a stream):
+    actionkit-infer best.pth --camera 0 --out live.mp4          # /dev/video0 (V4L2)
+    actionkit-infer best.pth --camera rtsp://host/stream --window 2 --average 3 --threshold 0.3
+    actionkit-infer best.pth --camera http://host/clip.mp4 --show     # an OpenCV window
+reads the source at its frame rate (a file served over HTTP paced by its timestamps),
+classifies the last --window seconds (default 2) in another thread whenever it is free,
+averages the last --average results, and prints a result when the leading class changes
+and once a second (the classes scoring at least --threshold); --out records the frames
+with the result drawn, --show shows them (needs opencv-python). Frames more than a frame
+period late are not drawn (counted). It ends at the end of the stream, after
+--max-seconds, or on Ctrl-C (output closed, counts printed).
+
 Temporal action proposals from a raw video (BMN on clip features of a recognizer):
     actionkit-infer --task localization long.mp4 --checkpoint bmn.pth \
         --features-checkpoint tsn.pth [--features-model tsn_r50] [--clip-len 16 --clip-stride 16]
@@ -54,7 +66,8 @@ def parser() -> argparse.ArgumentParser:
         "inputs",
         nargs="+",
         metavar="PATH",
-        help="CHECKPOINT VIDEO, or VIDEO alone with --checkpoint (a file or a rawframe folder)",
+        help="CHECKPOINT VIDEO, or VIDEO alone with --checkpoint (a file or a rawframe "
+        "folder); CHECKPOINT alone with --camera",
     )
     p.add_argument(
         "--checkpoint", dest="checkpoint_flag", metavar="CHECKPOINT", help="the model's weights"
@@ -104,6 +117,14 @@ def parser() -> argparse.ArgumentParser:
                      help="least score of an action printed and drawn")  # fmt: skip
     det.add_argument("--csv", help="the AVA-format detections (default: VIDEO_detections.csv "
                      "next to --out, or here)")  # fmt: skip
+    live = p.add_argument_group("live sources")
+    live.add_argument("--camera", metavar="INDEX|URL",
+                      help="a V4L2 camera index or a stream URL, instead of VIDEO")  # fmt: skip
+    live.add_argument("--average", type=int, default=1, help="results averaged (default 1)")
+    live.add_argument("--threshold", type=float, default=0.0,
+                      help="least score of a class shown (default 0)")  # fmt: skip
+    live.add_argument("--show", action="store_true", help="show the frames (opencv-python)")
+    live.add_argument("--max-seconds", type=float, help="stop after this much of the stream")
     add_trust_flag(p)
     return p
 
@@ -505,9 +526,104 @@ def detect(args, model) -> int:
     return 0
 
 
+def live_lines(scores, names: list[str], k: int, threshold: float) -> list[str]:
+    """The top ``k`` classes scoring at least ``threshold``, as ``name: score`` lines."""
+    shown = [(n, s) for n, s in top_k(scores, names, k) if s >= threshold]
+    return [f"{n}: {s:.2f}" for n, s in shown] or [f"(nothing >= {threshold:g})"]
+
+
+def camera(args) -> int:
+    """``--camera``: recognition on a live source (:mod:`actionkit.live`)."""
+    from ..apis import init_recognizer
+    from ..live import run_live
+    from ..models.checkpoint import num_classes_of
+    from ..models.registry import modality_of
+
+    if args.out and Path(args.out).suffix.lower() not in (".mp4", ".mkv", ".webm"):
+        raise UsageError(f"--out: {args.out} must end in .mp4, .mkv or .webm for --camera")
+    if args.average < 1 or args.window is not None and args.window <= 0:
+        raise UsageError("--average must be at least 1 and --window positive")
+    model = init_recognizer(
+        args.config or args.model, args.checkpoint, args.device, args.trust_checkpoint
+    )
+    num_classes = num_classes_of(model.state_dict())
+    if args.labels:
+        model.labels = read_labels(args.labels, num_classes)
+    if (
+        model.cfg.data.kind not in ("video", "rawframes")
+        or modality_of(model.cfg.model.name) != "rgb"
+    ):
+        raise UsageError(f"--camera: {args.checkpoint} is not a recognizer of video frames")
+    names = model.labels or [f"class {i}" for i in range(num_classes)]
+    show = None
+    if args.show:
+        try:
+            import cv2
+        except ImportError as e:
+            raise UsageError("--show needs OpenCV: pip install opencv-python") from e
+
+        def show(picture):
+            cv2.imshow("actionkit-infer", picture[..., ::-1])
+            if cv2.waitKey(1) & 0xFF == ord("q"):
+                raise KeyboardInterrupt
+
+    printed = {"top": None, "at": -1.0}
+
+    def on_result(when, scores):  # a line when the leader changes, else one a second
+        lines = live_lines(scores.numpy(), names, args.top_k, args.threshold)
+        if lines[0].split(":")[0] != printed["top"] or when - printed["at"] >= 1.0:
+            print(f"{when:8.2f}s  " + "  ".join(lines), flush=True)
+            printed.update(top=lines[0].split(":")[0], at=when)
+
+    def picture(frame, scores):
+        text = (
+            ["..."]
+            if scores is None
+            else live_lines(scores.numpy(), names, args.top_k, args.threshold)
+        )
+        return draw(frame[None], text)[0]
+
+    writer = None
+
+    def write(picture, fps):
+        nonlocal writer
+        if args.out:
+            if writer is None:  # (the source's frame rate is known once it is open)
+                from ..data.encode import VideoWriter
+
+                writer = VideoWriter(args.out, fps=fps, codec="h264")
+            writer.write(picture[None])
+        if show is not None:
+            show(picture)
+
+    try:
+        stats = run_live(
+            model, args.camera, args.window or 2.0, args.average,
+            draw=picture if args.out or show else None,
+            write=write if args.out or show else None,
+            on_result=on_result, max_seconds=args.max_seconds,
+        )  # fmt: skip
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
+    if writer is not None:
+        writer.close()
+        print(f"wrote {args.out}")
+    print(stats.summary())
+    return 0
+
+
 @one_line_errors("actionkit-infer")
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.camera is not None:
+        if len(args.inputs) != 1 or args.checkpoint_flag:
+            raise UsageError("--camera takes the checkpoint alone: CHECKPOINT --camera SOURCE")
+        args.checkpoint = args.inputs[0]
+        if not Path(args.checkpoint).is_file():
+            raise FileNotFoundError(f"{args.checkpoint}: no such checkpoint")
+        return camera(args)
     if len(args.inputs) > 2:
         raise UsageError(f"expected [CHECKPOINT] VIDEO, got {len(args.inputs)} arguments")
     if len(args.inputs) == 2 and args.checkpoint_flag:
