@@ -12,6 +12,8 @@ actionkit-data extract-features LIST --checkpoint CKPT [--model NAME] --out DIR
 actionkit-data pgm TEM_RESULTS.json ANN_FILE OUT [--peak-threshold 0.5] [--top-k 1000]
 actionkit-data ntu SKELETON_DIR OUT.pkl [--dataset ntu60|ntu120] [--ignore MISSING.txt]
 actionkit-data keypoints LIST OUT.pkl --img-shape H W [--root DIR] [--max-person 2]
+actionkit-data prepare DATASET ROOT [--out DIR] [--data DIR] [--rawframes] [--resize-short 256]
+               [--extract-frames]      (kinetics400/600/700, sthv1, sthv2, ucf101, hmdb51, ...)
 actionkit-data browse CONFIG [--split train] [-n 16] [--out grid.png|grid.gif] [--epoch 0]
 """
 
@@ -254,6 +256,29 @@ def _keypoints(args) -> int:
     return 0
 
 
+def _prepare(args) -> int:
+    from ..data.prepare import prepare
+
+    reports = prepare(
+        args.dataset, args.root, args.out, args.data, args.rawframes, args.rgb_prefix,
+        args.resize_short, args.extract_frames,
+    )  # fmt: skip
+    for r in reports:
+        if r.list_file is None:
+            print(f"{r.name}: {r.listed} clips without labels (no list written)")
+            continue
+        extra = f", {r.duplicates} listed twice (kept once)" if r.duplicates else ""
+        print(
+            f"{r.name}: {r.written} of {r.listed} clips in {r.list_file} (under {r.folder}){extra}"
+        )
+        if r.missing:
+            missing = r.list_file.with_name(f"{args.dataset}_{r.name}_missing.txt")
+            print(f"  {r.missing} not found under {r.folder}: listed in {missing}")
+    out = Path(args.out or args.root)
+    print(f"class names: {out / 'classes.txt'}")
+    return 0
+
+
 def _browse(args) -> int:
     from ..config import load_config
     from ..data import browse
@@ -430,6 +455,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--root", default="", help="folder the listed paths are under")
     p.add_argument("--max-person", type=int, help="most confident people kept per frame")
     p.set_defaults(run=_keypoints)
+
+    from ..data.prepare import READERS
+
+    p = sub.add_parser("prepare", help="official annotation files -> list files (no downloads)")
+    p.add_argument("dataset", choices=sorted(READERS))
+    p.add_argument("root", help="the dataset's folder (annotations/ and the videos in it)")
+    p.add_argument("--out", help="where the lists go (default ROOT)")
+    p.add_argument("--data", help="one folder holding every split's videos (or frame folders)")
+    p.add_argument("--rawframes", action="store_true", help="list rawframe folders instead")
+    p.add_argument(
+        "--rgb-prefix", help="frame file prefix counted (default img_; sthv1, jester: any)"
+    )
+    p.add_argument("--resize-short", type=int, help="re-encode to this short side first")
+    p.add_argument("--extract-frames", action="store_true", help="also decode to JPEG folders")
+    p.set_defaults(run=_prepare)
 
     p = sub.add_parser(
         "browse", help="picture what a config's pipeline feeds the model, beside the source"

@@ -1,0 +1,98 @@
+"""Fixtures for ``actionkit-data prepare``: MMAction2's own ``tools/data/build_file_list.py``
+run on the hand-written annotation files under ``tests/fixtures/prepare/<dataset>/``
+(``annotations/``, ``videos.txt``: the video files that exist, as empty placeholders;
+``rawframes.txt``: rawframe folders and their frame counts, each with as many flow
+images besides), its lists written to ``tests/fixtures/prepare/<dataset>/mmaction/``.
+
+Run in the MMAction2 side venv (``../shared/PEERS.md``) with MMAction2's ``tools/``
+unpacked under MM2 (``git archive HEAD tools | tar x -C $MM2``):
+
+    MM2=/tmp/mm2 /tmp/peersvenv/bin/python dev/mmaction_prepare_fixtures.py [DATASET...]
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / "fixtures" / "prepare"
+
+# dataset -> the build_file_list.py runs of its MMAction2 scripts (without --shuffle)
+RUNS = {
+    "kinetics400": [
+        "videos_train/ --level 2 --format videos --num-split 1 --subset train",
+        "videos_val/ --level 2 --format videos --num-split 1 --subset val",
+    ],
+    "sthv1": [
+        f"videos/ --num-split 1 --level 1 --subset {s} --format videos" for s in ("train", "val")
+    ],
+    "sthv2": [
+        f"videos/ --num-split 1 --level 1 --subset {s} --format videos" for s in ("train", "val")
+    ],
+    "jester": [
+        f"videos/ --num-split 1 --level 1 --subset {s} --format videos" for s in ("train", "val")
+    ],
+    "ucf101": [
+        "videos/ --level 2 --format videos",
+        "rawframes/ --level 2 --format rawframes",
+    ],
+    "hmdb51": ["videos/ --level 2 --format videos"],
+    "diving48": [
+        f"videos/ --num-split 1 --level 1 --subset {s} --format videos" for s in ("train", "val")
+    ],
+    "mit": [
+        "videos/training/ --level 2 --format videos --num-split 1 --subset train",
+        "videos/validation/ --level 2 --format videos --num-split 1 --subset val",
+    ],
+    "mmit": [
+        f"videos/ --level 2 --format videos --num-split 1 --subset {s}" for s in ("train", "val")
+    ],
+}
+
+
+def lay_out(dataset: str, where: Path) -> None:
+    """The fixture's annotations and placeholder files under ``where`` (a dataset root)."""
+    source = FIXTURES / dataset
+    shutil.copytree(source / "annotations", where / "annotations")
+    for line in (source / "videos.txt").read_text().splitlines():
+        path = where / line
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
+    frames = source / "rawframes.txt"
+    for line in frames.read_text().splitlines() if frames.exists() else []:
+        folder, count = line.rsplit(maxsplit=1)
+        (where / folder).mkdir(parents=True, exist_ok=True)
+        for i in range(1, int(count) + 1):
+            for prefix in ("img_", "flow_x_", "flow_y_"):
+                (where / folder / f"{prefix}{i:05d}.jpg").touch()
+
+
+def main() -> None:
+    mm2 = Path(os.environ.get("MM2", "/tmp/mm2"))
+    only = set(sys.argv[1:])
+    for dataset, runs in RUNS.items():
+        if only and dataset not in only:
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            base = Path(tmp) / "data" / dataset
+            lay_out(dataset, base)
+            for run in runs:
+                args = [sys.executable, str(mm2 / "tools/data/build_file_list.py"), dataset]
+                args += [f"data/{dataset}/{run.split()[0]}", *run.split()[1:]]
+                env = {**os.environ, "PYTHONPATH": str(mm2)}
+                done = subprocess.run(args, cwd=tmp, env=env, capture_output=True, text=True)
+                if done.returncode:
+                    sys.exit(f"{dataset}: {run}: {done.stderr[-2000:]}")
+            out = FIXTURES / dataset / "mmaction"
+            shutil.rmtree(out, ignore_errors=True)
+            out.mkdir()
+            for made in sorted(base.glob(f"{dataset}_*.txt")):
+                shutil.copy(made, out / made.name)
+                print(dataset, made.name, len(made.read_text().splitlines()), "lines")
+
+
+if __name__ == "__main__":
+    main()

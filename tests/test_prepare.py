@@ -1,0 +1,209 @@
+"""``actionkit-data prepare``: the official annotation formats, written by hand in the
+published layouts under tests/fixtures/prepare/ (with their odd corners: quoted commas,
+Windows line endings, float times, missing clips, duplicate ids, labels withheld), turned
+into the lists MMAction2's own build_file_list.py makes of them (its output, recorded by
+dev/mmaction_prepare_fixtures.py, but for the two documented differences: a duplicate
+kept once and missing clips reported); bad files named with their line."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from actionkit.cli.data import main
+from actionkit.config import load_config
+from actionkit.data.datasets import parse_list
+from actionkit.data.prepare import READERS, prepare
+from actionkit.errors import DataError
+
+FIXTURES = Path(__file__).parent / "fixtures" / "prepare"
+DATASETS = sorted(p.name for p in FIXTURES.iterdir() if (p / "mmaction").is_dir())
+
+
+def lay_out(dataset: str, where: Path) -> Path:
+    """The fixture's annotations and placeholder videos / frame folders (as
+    dev/mmaction_prepare_fixtures.py lays them out for MMAction2)."""
+    source = FIXTURES / dataset
+    shutil.copytree(source / "annotations", where / "annotations")
+    for line in (source / "videos.txt").read_text().splitlines():
+        (where / line).parent.mkdir(parents=True, exist_ok=True)
+        (where / line).touch()
+    frames = source / "rawframes.txt"
+    for line in frames.read_text().splitlines() if frames.exists() else []:
+        folder, count = line.rsplit(maxsplit=1)
+        (where / folder).mkdir(parents=True, exist_ok=True)
+        for i in range(1, int(count) + 1):
+            for prefix in ("img_", "flow_x_", "flow_y_"):
+                (where / folder / f"{prefix}{i:05d}.jpg").touch()
+    return where
+
+
+def test_every_reader_has_a_fixture():
+    assert set(READERS) - {"kinetics600", "kinetics700"} == set(DATASETS)
+
+
+@pytest.mark.parametrize("dataset", DATASETS)
+def test_lists_equal_mmaction2s(dataset, tmp_path):
+    root = lay_out(dataset, tmp_path / dataset)
+    kinds = {p.stem.rsplit("_", 1)[1] for p in (FIXTURES / dataset / "mmaction").iterdir()}
+    for kind in sorted(kinds):
+        prepare(dataset, root, rawframes=kind == "rawframes", log=lambda _: None)
+    for expected in sorted((FIXTURES / dataset / "mmaction").iterdir()):
+        lines = expected.read_text().splitlines()
+        unique = list(dict.fromkeys(lines))  # MMAction2 writes a duplicate row twice
+        assert (root / expected.name).read_text().splitlines() == unique, expected.name
+        # and every list reads back as actionkit's datasets read lists
+        kind = "rawframes" if expected.stem.endswith("rawframes") else "video"
+        assert len(parse_list(root / expected.name, kind)) == len(unique)
+
+
+def test_kinetics_classes_missing_and_duplicates(tmp_path, capsys):
+    root = lay_out("kinetics400", tmp_path / "k400")
+    assert main(["prepare", "kinetics400", str(root)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    # sorted by MMAction2's key (spaces as underscores); names as the file gives them
+    assert (root / "classes.txt").read_text().splitlines() == [
+        "abseiling", "air drumming", "cooking, on campfire", "tying knot (not on a tie)",
+    ]  # fmt: skip
+    assert out[0] == (
+        f"train: 5 of 7 clips in {root / 'kinetics400_train_list_videos.txt'} (under "
+        f"{root / 'videos_train'}), 1 listed twice (kept once)"
+    )
+    missing = root / "kinetics400_train_missing.txt"
+    assert out[1] == f"  1 not found under {root / 'videos_train'}: listed in {missing}"
+    assert missing.read_text() == (
+        f"missingClip1_000005_000015 ({root / 'annotations' / 'kinetics_train.csv'}:8)\n"
+    )
+    # the labelled test file gets its list (its videos are not there)
+    assert out[3].startswith("test: 0 of 2 clips")
+
+
+def test_clips_are_found_wherever_they_are(tmp_path):
+    # a flat folder instead of MMAction2's class folders: matched by name
+    root = lay_out("kinetics400", tmp_path / "k400")
+    flat = tmp_path / "all"
+    flat.mkdir()
+    for video in (root / "videos_train").rglob("*.mp4"):
+        video.rename(flat / video.name)
+    prepare("kinetics400", root, data=flat, log=lambda _: None)
+    lines = (root / "kinetics400_train_list_videos.txt").read_text().splitlines()
+    assert lines[0] == "--07WQ2iBlw_000001_000011.mp4 0" and len(lines) == 5
+    # two files of one name, neither at the path the id gives: which is meant is not guessed
+    for sub in ("a", "b"):
+        (flat / sub).mkdir()
+        (flat / sub / "--07WQ2iBlw_000001_000011.mkv").touch()
+    (flat / "--07WQ2iBlw_000001_000011.mp4").unlink()
+    with pytest.raises(DataError, match="--07WQ2iBlw_000001_000011: 2 files have its name"):
+        prepare("kinetics400", root, data=flat, log=lambda _: None)
+
+
+def test_withheld_labels_write_no_list(tmp_path, capsys):
+    root = lay_out("sthv2", tmp_path / "sthv2")
+    assert main(["prepare", "sthv2", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert "test: 2 clips without labels (no list written)" in out
+    assert not (root / "sthv2_test_list_videos.txt").exists()
+    assert (root / "classes.txt").read_text().splitlines()[2] == (
+        "Putting something, something and something on the table"
+    )
+
+
+def test_a_prepared_list_trains(tmp_path):
+    # the lists and classes.txt are what a config reads: data.root and ann_file
+    root = lay_out("ucf101", tmp_path / "ucf101")
+    prepare("ucf101", root, log=lambda _: None)
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        f"model: {{name: tsn_r18, num_classes: 3}}\n"
+        f"data:\n  root: {root}\n  data_prefix: videos\n"
+        "  train: {ann_file: ucf101_train_split_1_videos.txt}\n"
+    )
+    from actionkit.engine.builder import class_names
+
+    cfg = load_config(config)
+    assert class_names(cfg) == ["ApplyEyeMakeup", "HandstandPushups", "YoYo"]
+
+
+@pytest.mark.parametrize(
+    "dataset, file, text, message",
+    [
+        (
+            "kinetics400", "kinetics_val.csv",
+            "label,youtube_id,time_start,time_end,split\nabseiling,abc,1,11,val\nflying,x,0,10,val\n",
+            "kinetics_val.csv:3: unknown class 'flying'",
+        ),
+        (
+            "kinetics400", "kinetics_val.csv",
+            "label,youtube_id,time_start,time_end,split\nabseiling,abc,one,11,val\n",
+            "kinetics_val.csv:2: time_start / time_end must be numbers",
+        ),
+        (
+            "kinetics400", "kinetics_val.csv",
+            "label,youtube,time_start,time_end,split\n",
+            "kinetics_val.csv:1: the header lacks youtube_id",
+        ),
+        (
+            "kinetics400", "kinetics_val.csv",
+            'label,youtube_id,time_start,time_end,split\n"a, b",x,0,10\n',
+            "kinetics_val.csv:2: 4 fields, the header has 5",
+        ),
+        ("sthv1", "something-something-v1-train.csv", "1;Holding something\n2\n",
+         "something-something-v1-train.csv:2: expected 'id;label', got '2'"),
+        ("ucf101", "classInd.txt", "1 ApplyEyeMakeup\n3 YoYo\n",
+         "classInd.txt:2: expected '2 ClassName', got '3 YoYo'"),
+        ("hmdb51", "brush_hair_test_split2.txt", "a.avi 1\nb.avi 7\n",
+         "brush_hair_test_split2.txt:2: expected '<video>.avi <0|1|2>'"),
+        ("sthv2", "something-something-v2-validation.json", '[{"id": "1", "template": "Jumping"}]',
+         "something-something-v2-validation.json: item 0: unknown template 'Jumping'"),
+        ("sthv2", "something-something-v2-train.json", '[{"id": "1",\n "template": ]',
+         "something-something-v2-train.json:2: not valid JSON"),
+        ("diving48", "Diving48_V2_test.json", '[{"vid_name": "a", "label": 48}]',
+         "Diving48_V2_test.json: item 0: label 48 is not one of the 3 classes"),
+        ("mmit", "validationSet.csv", "a/b.mp4,1,x\n", "validationSet.csv:1: labels must be"),
+        ("mit", "moments_categories.txt", "clapping,0\npraying\n",
+         "moments_categories.txt:2: expected 'category,index'"),
+    ],
+)  # fmt: skip
+def test_malformed_files_are_named_with_the_line(tmp_path, capsys, dataset, file, text, message):
+    root = lay_out(dataset, tmp_path / dataset)
+    (root / "annotations" / file).write_text(text)
+    assert main(["prepare", dataset, str(root)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("actionkit-data: error: ") and len(err.splitlines()) == 1, err
+    assert message in err
+
+
+def test_conflicting_duplicates_and_missing_files(tmp_path, capsys):
+    root = lay_out("sthv1", tmp_path / "sthv1")
+    path = root / "annotations" / "something-something-v1-train.csv"
+    path.write_text("1;Holding something\n1;Tearing something into two pieces\n")
+    assert main(["prepare", "sthv1", str(root)]) == 1
+    err = capsys.readouterr().err
+    assert f"{path}:2: 1 again with another label (first at {path}:1)" in err
+    path.unlink()
+    assert main(["prepare", "sthv1", str(root)]) == 1
+    err = capsys.readouterr().err
+    assert "Something-Something V1 train annotations: none of" in err
+    assert str(path) in err
+
+
+def test_resize_and_extract_frames(tmp_path, capsys):
+    # real (tiny) videos: re-encoded to a short side of 32, then decoded to JPEG folders
+    from actionkit.data import encode, synthetic
+    from actionkit.data.decode import VideoReader
+
+    root = lay_out("diving48", tmp_path / "diving48")
+    for video in (root / "videos").iterdir():
+        encode.write_video(
+            video.with_suffix(".avi"), synthetic.render_clip("disc", 6, (48, 64)), codec="mjpeg"
+        )
+        video.unlink()
+    args = ["prepare", "diving48", str(root), "--resize-short", "32", "--extract-frames"]
+    assert main(args) == 0
+    lines = (root / "diving48_train_list_rawframes.txt").read_text().splitlines()
+    assert lines[0] == "-mmq0PT-u8k_00155 6 0"
+    assert (root / "rawframes_32p" / "-mmq0PT-u8k_00155" / "img_00006.jpg").exists()
+    lines = (root / "diving48_train_list_videos.txt").read_text().splitlines()
+    assert lines[0] == "-mmq0PT-u8k_00155.mp4 0"
+    with VideoReader(root / "videos_32p" / "-mmq0PT-u8k_00155.mp4") as reader:
+        assert len(reader) == 6 and reader.get_frames([0]).shape[1:3] == (32, 42)
