@@ -207,3 +207,139 @@ def test_resize_and_extract_frames(tmp_path, capsys):
     assert lines[0] == "-mmq0PT-u8k_00155.mp4 0"
     with VideoReader(root / "videos_32p" / "-mmq0PT-u8k_00155.mp4") as reader:
         assert len(reader) == 6 and reader.get_frames([0]).shape[1:3] == (32, 42)
+
+
+# --- the other tasks' datasets ------------------------------------------------------------
+
+
+def _run(capsys, *args) -> list[str]:
+    assert main(["prepare", *map(str, args)]) == 0
+    return capsys.readouterr().out.splitlines()
+
+
+def test_activitynet_from_the_official_json(tmp_path, capsys):
+    import json
+
+    root = tmp_path / "ActivityNet"
+    (root / "annotations").mkdir(parents=True)
+    database = {
+        "--0edUL8zmA": {"subset": "training", "duration": 92.18, "resolution": "640x360",
+                        "url": "https://www.youtube.com/watch?v=--0edUL8zmA",
+                        "annotations": [{"segment": [6.19, 77.9], "label": "Dodgeball"}]},
+        "--1DO2V4K74": {"subset": "validation", "duration": 211.53,
+                        "annotations": [{"segment": [30.96, 192.25], "label": "Rock climbing"},
+                                        {"segment": [0.0, 10.5], "label": "Dodgeball"}]},
+        "--3ouPhoy2A": {"subset": "testing", "duration": 20.11, "annotations": []},
+    }  # fmt: skip
+    (root / "annotations" / "activity_net.v1-3.min.json").write_text(
+        json.dumps({"version": "VERSION 1.3", "taxonomy": [], "database": database})
+    )
+    (root / "annotations" / "video_info_new.csv").write_text(
+        "video,numFrame,seconds,fps,rfps,subset,featureFrame\n"
+        "v_--0edUL8zmA,2765,92.18,29.997,30,training,2752\n"
+    )
+    out = _run(capsys, "activitynet", root)
+    assert out[0] == f"train: 1 videos in {root / 'anet_anno_train.json'}"
+    assert out[-1].endswith("(2 videos it does not list)")
+    train = json.loads((root / "anet_anno_train.json").read_text())
+    assert train == {"v_--0edUL8zmA": {
+        "subset": "training", "resolution": "640x360",
+        "url": "https://www.youtube.com/watch?v=--0edUL8zmA", "duration_second": 92.18,
+        "annotations": [{"segment": [6.19, 77.9], "label": "Dodgeball"}],
+        "duration_frame": 2765, "fps": 29.997, "rfps": 30.0, "feature_frame": 2752,
+    }}  # fmt: skip
+    val = json.loads((root / "anet_anno_val.json").read_text())
+    assert list(val) == ["v_--1DO2V4K74"] and len(val["v_--1DO2V4K74"]["annotations"]) == 2
+    assert len(json.loads((root / "anet_anno_full.json").read_text())) == 3
+    assert (root / "classes.txt").read_text() == "Dodgeball\nRock climbing\n"
+    # and the localization dataset reads them
+    from actionkit.data.localization import load_activitynet
+
+    assert (
+        load_activitynet(root / "anet_anno_val.json")["v_--1DO2V4K74"]["duration_second"] == 211.53
+    )
+
+
+def test_thumos14_durations_from_the_videos(tmp_path, capsys):
+    import json
+
+    from actionkit.data import encode, synthetic
+
+    root = tmp_path / "thumos14"
+    val = root / "annotations" / "TH14_Temporal_annotations_validation" / "annotation"
+    test = root / "annotations" / "TH14_Temporal_Annotations_Test" / "annotations" / "annotation"
+    val.mkdir(parents=True)
+    test.mkdir(parents=True)
+    (val / "BaseballPitch_val.txt").write_text(
+        "video_validation_0000051 0.2 1.1\nvideo_validation_0000052 0.5 0.9\n"
+    )
+    (val / "CliffDiving_val.txt").write_text("video_validation_0000051 1.2 1.5 \n")
+    (val / "Ambiguous_val.txt").write_text("video_validation_0000051 1.6 1.7\n")
+    (test / "CliffDiving_test.txt").write_text("video_test_0000004 0.1 0.4\n")
+    clip = synthetic.render_clip("disc", 48, (32, 32))
+    encode.write_video(
+        root / "videos" / "val" / "video_validation_0000051.avi", clip, fps=24, codec="mjpeg"
+    )
+    encode.write_video(
+        root / "videos" / "test" / "video_test_0000004.avi", clip[:30], fps=30, codec="mjpeg"
+    )
+    out = _run(capsys, "thumos14", root)
+    assert out[0] == f"val: 1 videos in {root / 'thumos14_val.json'}"
+    missing = root / "thumos14_val_missing.txt"
+    assert out[1] == f"  1 videos not in {root / 'videos' / 'val'}: {missing}"
+    assert missing.read_text() == "video_validation_0000052\n"
+    data = json.loads((root / "thumos14_val.json").read_text())
+    entry = data["video_validation_0000051"]
+    assert entry["duration_second"] == pytest.approx(2.0) and entry["fps"] == pytest.approx(24)
+    assert entry["duration_frame"] == 48
+    assert sorted(a["label"] for a in entry["annotations"]) == ["BaseballPitch", "CliffDiving"]
+    test_data = json.loads((root / "thumos14_test.json").read_text())
+    assert test_data["video_test_0000004"]["duration_second"] == pytest.approx(1.0)
+    assert (root / "classes.txt").read_text() == "BaseballPitch\nCliffDiving\n"
+
+
+def test_ntu_through_prepare(tmp_path, capsys):
+    import pickle
+
+    fixtures = Path(__file__).parent / "fixtures" / "pose"
+    root = tmp_path / "ntu60"
+    (root / "nturgb+d_skeletons").mkdir(parents=True)
+    shutil.copy(fixtures / "S001C002P003R001A013.skeleton", root / "nturgb+d_skeletons")
+    (root / "NTU_RGBD_samples_with_missing_skeletons.txt").write_text("S001C001P001R001A001\n")
+    out = _run(capsys, "ntu60", root)
+    assert out[0] == f"1 samples in {root / 'ntu60_3d.pkl'}"
+    with open(root / "ntu60_3d.pkl", "rb") as f:
+        data = pickle.load(f)  # (our own file, just written)
+    assert [a["frame_dir"] for a in data["annotations"]] == ["S001C002P003R001A013"]
+
+
+def test_ava_checked_and_counted(tmp_path, capsys):
+    root = tmp_path / "ava"
+    (root / "annotations").mkdir(parents=True)
+    (root / "annotations" / "ava_action_list_v2.2.pbtxt").write_text(
+        'label {\n  name: "bend/bow (at the waist)"\n  label_id: 1\n}\n'
+        'label {\n  name: "stand"\n  label_id: 12\n  label_type: PERSON_MOVEMENT\n}\n'
+    )
+    rows = {
+        "train": "vidA,0902,0.1,0.2,0.4,0.9,12,0\nvidA,0902,0.1,0.2,0.4,0.9,1,0\n"
+        "vidA,0903,0.5,0.2,0.9,0.9,12,1\nvidB,1000,0.1,0.1,0.2,0.2,1,0\n",
+        "val": "vidC,0905,0.1,0.2,0.4,0.9,12,0\n",
+    }
+    for split, text in rows.items():
+        (root / "annotations" / f"ava_{split}_v2.2.csv").write_text(text)
+    (root / "annotations" / "ava_train_excluded_timestamps_v2.2.csv").write_text("vidA,0903\n")
+    (root / "rawframes" / "vidA").mkdir(parents=True)
+    (root / "rawframes" / "vidA" / "img_00001.jpg").touch()
+    (root / "videos_15min").mkdir()
+    (root / "videos_15min" / "vidC.mkv").touch()
+    out = _run(capsys, "ava22", root)
+    assert out[0] == f"2 actions in {root / 'annotations' / 'ava_action_list_v2.2.pbtxt'}"
+    assert out[1].startswith("train: 2 keyframes, 2 actors in 2 videos")
+    assert (root / "ava_train_missing.txt").read_text() == "vidB\n"
+    assert out[3].startswith("val: 1 keyframes, 1 actors in 1 videos")
+    assert not (root / "ava_val_missing.txt").exists()
+    (root / "annotations" / "ava_val_v2.2.csv").write_text("vidC,0905,0.1,0.2,0.4,0.9,12\n")
+    assert main(["prepare", "ava22", str(root)]) == 1
+    assert "ava_val_v2.2.csv:1: expected 8 fields" in capsys.readouterr().err
+    assert main(["prepare", "ava22", str(root), "--resize-short", "256"]) == 1
+    assert "are for the recognition datasets' videos" in capsys.readouterr().err

@@ -13,7 +13,8 @@ actionkit-data pgm TEM_RESULTS.json ANN_FILE OUT [--peak-threshold 0.5] [--top-k
 actionkit-data ntu SKELETON_DIR OUT.pkl [--dataset ntu60|ntu120] [--ignore MISSING.txt]
 actionkit-data keypoints LIST OUT.pkl --img-shape H W [--root DIR] [--max-person 2]
 actionkit-data prepare DATASET ROOT [--out DIR] [--data DIR] [--rawframes] [--resize-short 256]
-               [--extract-frames]      (kinetics400/600/700, sthv1, sthv2, ucf101, hmdb51, ...)
+               [--extract-frames]      (kinetics400/600/700, sthv1, sthv2, ucf101, hmdb51, ...;
+                                        activitynet, thumos14, ava21, ava22, ntu60, ntu120)
 actionkit-data browse CONFIG [--split train] [-n 16] [--out grid.png|grid.gif] [--epoch 0]
 """
 
@@ -257,8 +258,23 @@ def _keypoints(args) -> int:
 
 
 def _prepare(args) -> int:
-    from ..data.prepare import prepare
+    from ..data.prepare import OTHERS, prepare
+    from ..errors import UsageError
 
+    if args.dataset in OTHERS:
+        if args.rawframes or args.resize_short or args.extract_frames or args.data:
+            raise UsageError(
+                f"{args.dataset}: --data, --rawframes, --resize-short and --extract-frames are "
+                "for the recognition datasets' videos"
+            )
+        root = Path(args.root)
+        if not root.is_dir():
+            raise FileNotFoundError(f"{root}: no such dataset folder")
+        out = Path(args.out or root)
+        out.mkdir(parents=True, exist_ok=True)
+        for line in OTHERS[args.dataset](root, out, dataset=args.dataset):
+            print(line)
+        return 0
     reports = prepare(
         args.dataset, args.root, args.out, args.data, args.rawframes, args.rgb_prefix,
         args.resize_short, args.extract_frames,
@@ -456,10 +472,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-person", type=int, help="most confident people kept per frame")
     p.set_defaults(run=_keypoints)
 
-    from ..data.prepare import READERS
+    from ..data.prepare import DATASETS
 
     p = sub.add_parser("prepare", help="official annotation files -> list files (no downloads)")
-    p.add_argument("dataset", choices=sorted(READERS))
+    p.add_argument("dataset", choices=DATASETS)
     p.add_argument("root", help="the dataset's folder (annotations/ and the videos in it)")
     p.add_argument("--out", help="where the lists go (default ROOT)")
     p.add_argument("--data", help="one folder holding every split's videos (or frame folders)")

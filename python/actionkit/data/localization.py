@@ -110,14 +110,21 @@ def thumos14_to_activitynet(
     annotation_dir: str | os.PathLike,
     durations: dict[str, float],
     fps: float = 30.0,
+    subset: str | None = None,
+    skip_unknown: bool = False,
 ) -> dict[str, dict]:
     """THUMOS14's temporal annotations (``<Class>_val.txt`` / ``<Class>_test.txt``, one
     ``<video> <start> <end>`` per line, seconds; ``Ambiguous_*`` files are skipped) as
     the ActivityNet-style mapping of :func:`load_activitynet`. ``durations``: seconds per
     video (THUMOS ships them in its metadata, not in these files); ``fps`` gives
-    ``duration_frame``."""
+    ``duration_frame``; ``subset`` (``val`` or ``test``) reads that subset's files only;
+    ``skip_unknown`` leaves out the videos ``durations`` lacks instead of raising."""
     root = Path(annotation_dir)
-    files = sorted(p for p in root.glob("*.txt") if _THUMOS_FILE.match(p.name))
+    files = sorted(
+        p
+        for p in root.glob("*.txt")
+        if _THUMOS_FILE.match(p.name) and subset in (None, _THUMOS_FILE.match(p.name)["subset"])
+    )
     if not files:
         raise DataError(f"{root}: no <Class>_val.txt / <Class>_test.txt annotation files")
     out: dict[str, dict] = {}
@@ -137,6 +144,8 @@ def thumos14_to_activitynet(
                 ) from None
             if end < start:
                 raise DataError(f"{file}, line {n}: end {end} is before start {start}")
+            if video not in durations and skip_unknown:
+                continue
             if video not in durations:
                 raise DataError(f"{file}, line {n}: no duration given for video {video}")
             entry = out.setdefault(

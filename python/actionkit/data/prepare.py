@@ -435,6 +435,7 @@ class _Index:
     extension, and by bare name."""
 
     def __init__(self, folder: Path, kind: str, rgb_prefix: str):
+        self.folder = folder
         self.by_path, self.by_name = {}, {}
         self.counts: dict[str, int] = {}
         if not folder.is_dir():
@@ -634,3 +635,193 @@ def prepare(
         folders = _convert(reports, "extract frames", _Frames(), log)
         reports = write_lists(annotations, dataset, root, out, "rawframes", folders, "img_")
     return reports
+
+
+# --- datasets of other tasks: their own outputs -----------------------------------------------
+
+
+def _write_json(path: Path, data) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=1) + "\n")
+    tmp.replace(path)
+
+
+def prepare_activitynet(root: Path, out: Path, **_) -> list[str]:
+    """ActivityNet 1.3 (``activity_net.v1-3.min.json``, the official annotations, from
+    http://activity-net.org/download.html): ``anet_anno_{train,val,test,full}.json`` in
+    MMAction2's layout (ids with ``v_``, ``duration_second``, ``annotations``), what the
+    localization configs read; with BSN's ``video_info_new.csv`` beside it (MMAction2's
+    download), each video's ``duration_frame``, ``feature_frame``, ``fps`` and ``rfps``
+    as MMAction2's files have them. ``classes.txt``: the labels, sorted."""
+    from .localization import load_activitynet
+
+    path = _find(root, ["activity_net.v1-3.min.json"], "ActivityNet 1.3 annotations")
+    info = {}
+    try:
+        csv_path = _find(root, ["video_info_new.csv"], "BSN's video info")
+    except FileNotFoundError:
+        csv_path = None
+    rows = list(_rows(csv_path)) if csv_path else []
+    for where, row in rows[1:]:
+        if len(row) < 7:
+            raise DataError(
+                f"{where}: expected video,numFrame,seconds,fps,rfps,subset,featureFrame"
+            )
+        try:
+            info[row[0]] = {
+                "duration_frame": int(row[1]), "fps": float(row[3]), "rfps": float(row[4]),
+                "feature_frame": int(row[6]),
+            }  # fmt: skip
+        except ValueError:
+            raise DataError(f"{where}: frame counts and rates must be numbers: {row}") from None
+    lines, everything, labels = [], {}, set()
+    for split, subset in (("train", "training"), ("val", "validation"), ("test", "testing")):
+        videos = load_activitynet(path, subset)
+        for video, entry in videos.items():
+            entry.update(info.get(video, {}))
+            labels.update(a["label"] for a in entry["annotations"])
+        everything.update(videos)
+        _write_json(out / f"anet_anno_{split}.json", videos)
+        lines.append(f"{split}: {len(videos)} videos in {out / f'anet_anno_{split}.json'}")
+    _write_json(out / "anet_anno_full.json", everything)
+    (out / "classes.txt").write_text("".join(c + "\n" for c in sorted(labels)))
+    if csv_path is not None:
+        lacking = [v for v in everything if v not in info]
+        lines.append(f"frame counts from {csv_path} ({len(lacking)} videos it does not list)")
+    return lines
+
+
+def prepare_thumos14(root: Path, out: Path, **_) -> list[str]:
+    """THUMOS14 (the temporal annotations of the validation and test sets,
+    ``TH14_Temporal_annotations_validation/annotation/<Class>_val.txt`` and
+    ``TH14_Temporal_Annotations_Test/annotations/annotation/<Class>_test.txt``, from
+    https://www.crcv.ucf.edu/THUMOS14/download.html, anywhere under ``ROOT/annotations``)
+    to ``thumos14_{val,test}.json`` in the ActivityNet layout the localization configs
+    read; each video's duration and frame rate are read from its file in
+    ``ROOT/videos/{val,test}`` (MMAction2's layout; the annotation files do not give
+    them). An annotated video without its file is left out and listed in
+    ``thumos14_{split}_missing.txt``. ``classes.txt``: the 20 classes, sorted."""
+    from .decode import VideoReader
+    from .localization import thumos14_to_activitynet
+
+    folder = root / "annotations" if (root / "annotations").is_dir() else root
+    lines, classes = [], set()
+    for split in ("val", "test"):
+        files = sorted(folder.rglob(f"*_{split}.txt"))
+        if not files:
+            raise FileNotFoundError(f"THUMOS14: no <Class>_{split}.txt under {folder}")
+        named = set()
+        for file in files:
+            if not file.name.startswith("Ambiguous_"):
+                named.update(line.split()[0] for _, line in _lines(file))
+        videos = _Index(root / "videos" / split, "videos", "")
+        durations, fps, missing = {}, {}, []
+        for video in sorted(named):
+            rel = videos.find(video)
+            if rel is None:
+                missing.append(video)
+                continue
+            with VideoReader(root / "videos" / split / rel) as reader:
+                fps[video] = float(reader.fps)
+                durations[video] = len(reader) / fps[video]
+        if len({f.parent for f in files}) > 1:
+            raise DataError(
+                f"THUMOS14: <Class>_{split}.txt files in several folders: {files[0].parent}, ..."
+            )
+        data = thumos14_to_activitynet(files[0].parent, durations, subset=split, skip_unknown=True)
+        for video, entry in data.items():
+            entry["fps"], entry["duration_frame"] = fps[video], round(durations[video] * fps[video])
+            classes.update(a["label"] for a in entry["annotations"])
+        _write_json(out / f"thumos14_{split}.json", data)
+        lines.append(f"{split}: {len(data)} videos in {out / f'thumos14_{split}.json'}")
+        missing_file = out / f"thumos14_{split}_missing.txt"
+        if missing:
+            missing_file.write_text("".join(v + "\n" for v in missing))
+            lines.append(f"  {len(missing)} videos not in {videos.folder}: {missing_file}")
+    (out / "classes.txt").write_text("".join(c + "\n" for c in sorted(classes)))
+    return lines
+
+
+def prepare_ntu(root: Path, out: Path, dataset: str, **_) -> list[str]:
+    """NTU RGB+D 60 / 120 (the ``.skeleton`` files of ``nturgbd_skeletons_s001_to_s017.zip``
+    and, for 120, ``..._s018_to_s032.zip``, from https://rose1.ntu.edu.sg/dataset/actionRecognition/,
+    unpacked under ROOT): the pose pickle ``{dataset}_3d.pkl`` with MMAction2's xsub /
+    xview (xset) splits (``actionkit-data ntu``), leaving out the samples of the published
+    list of missing skeletons when ROOT holds it
+    (``NTU_RGBD{,120}_samples_with_missing_skeletons.txt``)."""
+    from .pose_convert import convert_ntu
+
+    names = ["NTU_RGBD_samples_with_missing_skeletons.txt"]
+    if dataset == "ntu120":
+        names.insert(0, "NTU_RGBD120_samples_with_missing_skeletons.txt")
+    try:
+        ignore = _find(root, names, "missing-skeleton list")
+    except FileNotFoundError:
+        ignore = None
+    result = convert_ntu(root, out / f"{dataset}_3d.pkl", dataset, ignore, progress=True)
+    lines = [f"{result['samples']} samples in {out / f'{dataset}_3d.pkl'}"]
+    if ignore is not None:
+        lines.append(f"  {result['ignored']} left out as {ignore} lists them")
+    return lines
+
+
+def prepare_ava(root: Path, out: Path, dataset: str, **_) -> list[str]:
+    """AVA v2.1 / v2.2 (``ava_{train,val}_v2.x.csv``, ``ava_{train,val}_excluded_timestamps_
+    v2.x.csv`` and the action list ``.pbtxt`` of ``ava_v2.x.zip``, from
+    https://research.google.com/ava/download.html): every row checked as the AVA dataset
+    reads it (an error names the line), the keyframes and actors counted, and the videos
+    the annotations name looked for — as frame folders in ``ROOT/rawframes`` (30 fps from
+    second 900, MMAction2's layout) or 15-minute cuts in ``ROOT/videos_15min``; those
+    missing are listed in ``ava_{split}_missing.txt``. The configs read these files as
+    they are (``configs/_base_/ava21.yaml``)."""
+    from ..metrics.ava import read_label_map
+    from .ava import load_ava_annotations
+
+    version = {"ava21": "2.1", "ava22": "2.2"}[dataset]
+    label_map = _find(
+        root,
+        [f"ava_action_list_v{version}_for_activitynet_{2018 if version == '2.1' else 2019}.pbtxt",
+         f"ava_action_list_v{version}.pbtxt"],
+        f"AVA v{version} action list",
+    )  # fmt: skip
+    classes = read_label_map(label_map)
+    lines = [f"{len(classes)} actions in {label_map}"]
+    frames = _Index(root / "rawframes", "rawframes", "img_")
+    cuts = _Index(root / "videos_15min", "videos", "")
+    for split in ("train", "val"):
+        csv_path = _find(root, [f"ava_{split}_v{version}.csv"], f"AVA {split} annotations")
+        try:
+            excluded = _find(
+                root, [f"ava_{split}_excluded_timestamps_v{version}.csv"], "excluded timestamps"
+            )
+        except FileNotFoundError:
+            excluded = None
+        keyframes = load_ava_annotations(csv_path, exclusions=excluded)
+        videos = sorted({k.video_id for k in keyframes})
+        missing = [v for v in videos if frames.find(v) is None and cuts.find(v) is None]
+        actors = sum(len(k.boxes) for k in keyframes)
+        lines.append(
+            f"{split}: {len(keyframes)} keyframes, {actors} actors in {len(videos)} videos "
+            f"({csv_path})"
+        )
+        missing_file = out / f"ava_{split}_missing.txt"
+        if missing:
+            missing_file.write_text("".join(v + "\n" for v in missing))
+            lines.append(
+                f"  {len(missing)} videos neither in {frames.folder} nor in {cuts.folder}: "
+                f"{missing_file}"
+            )
+        elif missing_file.exists():
+            missing_file.unlink()
+    return lines
+
+
+OTHERS: dict[str, Callable[..., list[str]]] = {
+    "activitynet": prepare_activitynet,
+    "thumos14": prepare_thumos14,
+    "ntu60": prepare_ntu,
+    "ntu120": prepare_ntu,
+    "ava21": prepare_ava,
+    "ava22": prepare_ava,
+}
+DATASETS = sorted([*READERS, *OTHERS])
