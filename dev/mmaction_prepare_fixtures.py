@@ -70,26 +70,46 @@ def lay_out(dataset: str, where: Path) -> None:
                 (where / folder / f"{prefix}{i:05d}.jpg").touch()
 
 
+def hvu(mm2: Path, tmp: Path, base: Path) -> None:
+    """HVU's own scripts: parse_tag_list.py (hvu_tags.json), then generate_file_list.py
+    per split (videos mode), run where they expect to be (tools/data/hvu)."""
+    here = Path(tmp) / "tools" / "data" / "hvu"
+    here.mkdir(parents=True)
+    for script in ("parse_tag_list.py", "generate_file_list.py"):
+        shutil.copy(mm2 / "tools" / "data" / "hvu" / script, here)
+    run(["parse_tag_list.py"], here, "hvu tags")
+    for split in ("train", "val"):
+        args = ["generate_file_list.py", "--input_csv", str(base / f"annotations/hvu_{split}.csv")]
+        args += ["--src_dir", str(base / "videos"), "--output", str(base / f"hvu_{split}.json")]
+        run([*args, "--mode", "videos"], here, f"hvu {split}")
+
+
+def run(args: list, cwd: Path, what: str, env=None) -> None:
+    done = subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True)
+    if done.returncode:
+        sys.exit(f"{what}: {done.stderr[-2000:]}")
+
+
 def main() -> None:
     mm2 = Path(os.environ.get("MM2", "/tmp/mm2"))
     only = set(sys.argv[1:])
-    for dataset, runs in RUNS.items():
+    for dataset, runs in {**RUNS, "hvu": []}.items():
         if only and dataset not in only:
             continue
         with tempfile.TemporaryDirectory() as tmp:
             base = Path(tmp) / "data" / dataset
             lay_out(dataset, base)
-            for run in runs:
-                args = [sys.executable, str(mm2 / "tools/data/build_file_list.py"), dataset]
-                args += [f"data/{dataset}/{run.split()[0]}", *run.split()[1:]]
+            if dataset == "hvu":
+                hvu(mm2, Path(tmp), base)
+            for flags in runs:
+                args = [str(mm2 / "tools/data/build_file_list.py"), dataset]
+                args += [f"data/{dataset}/{flags.split()[0]}", *flags.split()[1:]]
                 env = {**os.environ, "PYTHONPATH": str(mm2)}
-                done = subprocess.run(args, cwd=tmp, env=env, capture_output=True, text=True)
-                if done.returncode:
-                    sys.exit(f"{dataset}: {run}: {done.stderr[-2000:]}")
+                run(args, Path(tmp), f"{dataset}: {flags}", env)
             out = FIXTURES / dataset / "mmaction"
             shutil.rmtree(out, ignore_errors=True)
             out.mkdir()
-            for made in sorted(base.glob(f"{dataset}_*.txt")):
+            for made in sorted([*base.glob(f"{dataset}_*.txt"), *base.glob(f"{dataset}_*.json")]):
                 shutil.copy(made, out / made.name)
                 print(dataset, made.name, len(made.read_text().splitlines()), "lines")
 

@@ -17,7 +17,7 @@ from actionkit.data.prepare import READERS, prepare
 from actionkit.errors import DataError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "prepare"
-DATASETS = sorted(p.name for p in FIXTURES.iterdir() if (p / "mmaction").is_dir())
+DATASETS = sorted(p.name for p in FIXTURES.iterdir() if p.name in READERS)
 
 
 def lay_out(dataset: str, where: Path) -> Path:
@@ -343,3 +343,96 @@ def test_ava_checked_and_counted(tmp_path, capsys):
     assert "ava_val_v2.2.csv:1: expected 8 fields" in capsys.readouterr().err
     assert main(["prepare", "ava22", str(root), "--resize-short", "256"]) == 1
     assert "are for the recognition datasets' videos" in capsys.readouterr().err
+
+
+def test_hvu_equals_mmaction2s_and_lists_each_category(tmp_path, capsys):
+    import json
+
+    root = lay_out("hvu", tmp_path / "hvu")
+    out = _run(capsys, "hvu", root)
+    assert out[0] == f"train: 2 of 3 clips in {root / 'hvu_train.json'}"
+    assert "missingClip_000010_000110" in (root / "hvu_train_missing.txt").read_text()
+    for split in ("train", "val"):
+        expected = json.loads((FIXTURES / "hvu" / "mmaction" / f"hvu_{split}.json").read_text())
+        assert json.loads((root / f"hvu_{split}.json").read_text()) == expected
+    # per category: the clips with tags of it, multi-label lines, the sorted tags
+    assert (root / "hvu_action_train_list_videos.txt").read_text() == (
+        "--0hDzbP0vA_000000_000100.mp4 0 1\n-5aTqZ6Jj2k_000255_000355.mp4 2\n"
+    )
+    assert (root / "hvu_scene_classes.txt").read_text() == "beach\ncourt\n"
+    assert (root / "hvu_event_train_list_videos.txt").read_text() == ""
+    entries = parse_list(root / "hvu_action_train_list_videos.txt")
+    assert [e.labels for e in entries] == [(0, 1), (2,)]
+
+
+def test_gym_subactions_cut_at_their_times(tmp_path, capsys):
+    import json
+
+    import numpy as np
+
+    from actionkit.data import encode, synthetic
+    from actionkit.data.decode import VideoReader
+
+    root = tmp_path / "gym"
+    (root / "annotations").mkdir(parents=True)
+    info = {
+        "0LtLS9wROrk": {
+            "E_000003_000025": {
+                "event": 4, "timestamps": [[3.0, 25.0]],
+                "segments": {
+                    "A_0000_0002": {"stages": 1, "timestamps": [[0.5, 1.6]]},
+                    "A_0003_0004": {"stages": 3, "timestamps": [[2.0, 2.5], [2.5, 3.1], [3.1, 4.0]]},
+                },
+            }
+        }
+    }  # fmt: skip
+    (root / "annotations" / "finegym_annotation_info_v1.0.json").write_text(json.dumps(info))
+    (root / "annotations" / "gym99_train_element_v1.0.txt").write_text(
+        "0LtLS9wROrk_E_000003_000025_A_0000_0002 12\n0LtLS9wROrk_E_000003_000025_A_0003_0004 7\n"
+    )
+    (root / "annotations" / "gym99_val_element.txt").write_text(
+        "zzUnknown_E_000001_000002_A_0000_0001 3\n"
+    )
+    # frame i shows i (synthetic.index_clip): 10 fps, 80 frames = 8 s
+    encode.write_video(
+        root / "videos" / "0LtLS9wROrk.mp4", synthetic.index_clip(80, (16, 96)), fps=10, gop=10
+    )
+    (root / "annotations" / "gym99_categories.txt").write_text(
+        "".join(f"Clabel: {k}; set: 1; Glabel: {k + 1}; (VT) element {k}\n" for k in range(99))
+    )
+    with pytest.raises(DataError, match="zzUnknown_E_000001_000002_A_0000_0001 is not in"):
+        prepare_gym_cli(root, capsys)
+    (root / "annotations" / "gym99_val_element.txt").write_text(
+        "0LtLS9wROrk_E_000003_000025_A_0000_0002 12\nabsent_E_000001_000002_A_0000_0001 3\n"
+    )
+    info["absent"] = {"E_000001_000002": {"timestamps": [[1, 2]], "segments": {
+        "A_0000_0001": {"timestamps": [[0, 1]]}}}}  # fmt: skip
+    (root / "annotations" / "finegym_annotation_info_v1.0.json").write_text(json.dumps(info))
+    out = prepare_gym_cli(root, capsys)
+    assert out[0] == f"train: 2 of 2 subactions in {root / 'gym99_train_list_videos.txt'}"
+    assert (root / "gym99_train_list_videos.txt").read_text() == (
+        "0LtLS9wROrk_E_000003_000025_A_0000_0002.mp4 12\n"
+        "0LtLS9wROrk_E_000003_000025_A_0003_0004.mp4 7\n"
+    )
+    assert (
+        (root / "gym99_val_missing.txt")
+        .read_text()
+        .startswith("absent_E_000001_000002_A_0000_0001")
+    )
+    assert (root / "classes.txt").read_text().splitlines()[12] == "(VT) element 12"
+    # event start 3 s + stage times: [3.5, 4.6) s -> frames 35..45; [5.0, 7.0) -> 50..69
+    for name, first, last in (("A_0000_0002", 35, 45), ("A_0003_0004", 50, 69)):
+        clip = root / "subactions" / f"0LtLS9wROrk_E_000003_000025_{name}.mp4"
+        with VideoReader(clip) as reader:
+            shown = [
+                synthetic.frame_index(f) for f in reader.get_frames(np.arange(len(reader))).numpy()
+            ]
+        assert shown == list(range(first, last + 1)), name
+
+
+def prepare_gym_cli(root, capsys) -> list[str]:
+    code = main(["prepare", "gym99", str(root), "--cut"])
+    captured = capsys.readouterr()
+    if code:
+        raise DataError(captured.err)
+    return captured.out.splitlines()

@@ -14,7 +14,8 @@ actionkit-data ntu SKELETON_DIR OUT.pkl [--dataset ntu60|ntu120] [--ignore MISSI
 actionkit-data keypoints LIST OUT.pkl --img-shape H W [--root DIR] [--max-person 2]
 actionkit-data prepare DATASET ROOT [--out DIR] [--data DIR] [--rawframes] [--resize-short 256]
                [--extract-frames]      (kinetics400/600/700, sthv1, sthv2, ucf101, hmdb51, ...;
-                                        activitynet, thumos14, ava21, ava22, ntu60, ntu120)
+                                        activitynet, thumos14, ava21, ava22, ntu60, ntu120,
+                                        hvu, gym99 / gym288 [--cut])
 actionkit-data browse CONFIG [--split train] [-n 16] [--out grid.png|grid.gif] [--epoch 0]
 """
 
@@ -272,7 +273,9 @@ def _prepare(args) -> int:
             raise FileNotFoundError(f"{root}: no such dataset folder")
         out = Path(args.out or root)
         out.mkdir(parents=True, exist_ok=True)
-        for line in OTHERS[args.dataset](root, out, dataset=args.dataset):
+        if args.cut and not args.dataset.startswith("gym"):
+            raise UsageError("--cut: only FineGym's subactions (gym99, gym288) are cut")
+        for line in OTHERS[args.dataset](root, out, dataset=args.dataset, cut=args.cut):
             print(line)
         return 0
     reports = prepare(
@@ -485,6 +488,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--resize-short", type=int, help="re-encode to this short side first")
     p.add_argument("--extract-frames", action="store_true", help="also decode to JPEG folders")
+    p.add_argument("--cut", action="store_true", help="gym99/gym288: cut the subaction clips")
     p.set_defaults(run=_prepare)
 
     p = sub.add_parser(

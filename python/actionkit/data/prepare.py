@@ -824,4 +824,165 @@ OTHERS: dict[str, Callable[..., list[str]]] = {
     "ava21": prepare_ava,
     "ava22": prepare_ava,
 }
+
+
+HVU_CATEGORIES = ("action", "attribute", "concept", "event", "object", "scene")
+
+
+def prepare_hvu(root: Path, out: Path, **_) -> list[str]:
+    """HVU (``HVU_Train_V1.0.csv``, ``HVU_Val_V1.0.csv`` and ``HVU_Tags_Categories_V1.0.csv``
+    from https://github.com/holistic-video-understanding/HVU-Dataset, or MMAction2's names
+    ``hvu_{train,val}.csv`` and ``hvu_categories.csv``): rows ``Tags,youtube_id,
+    time_start,time_end`` with ``|``-separated tags. Clip ids as MMAction2's
+    (``{youtube_id}_{start * 10:06d}_{end * 10:06d}``), each category's tags sorted (its
+    ``hvu_tags.json``). Written: ``hvu_{split}.json`` in MMAction2's HVU layout
+    (``{"filename", "label": {category: [indices]}}``, found clips only), and per
+    category a multi-label list ``hvu_{category}_{split}_list_videos.txt`` of the clips
+    with tags of it and ``hvu_{category}_classes.txt`` (what ``data.multi_class`` reads)."""
+    path = _find(root, ["hvu_categories.csv", "HVU_Tags_Categories_V1.0.csv"], "HVU tag categories")
+    tags: dict[str, list[str]] = {c: [] for c in HVU_CATEGORIES}
+    category_of = {}
+    for where, row in list(_rows(path))[1:]:
+        if len(row) != 2 or row[1] not in tags:
+            raise DataError(f"{where}: expected 'Tag,Category' with one of {HVU_CATEGORIES}: {row}")
+        tags[row[1]].append(row[0])
+        category_of[row[0]] = row[1]
+    for names in tags.values():
+        names.sort()
+    index = {c: {t: i for i, t in enumerate(names)} for c, names in tags.items()}
+    videos = _Index(root / "videos", "videos", "")
+    lines = []
+    for split, names in (("train", ["hvu_train.csv", "HVU_Train_V1.0.csv"]),
+                         ("val", ["hvu_val.csv", "HVU_Val_V1.0.csv"])):  # fmt: skip
+        path = _find(root, names, f"HVU {split}")
+        rows = list(_rows(path))
+        items, missing = [], []
+        for where, row in rows[1:]:
+            if len(row) != 4:
+                raise DataError(f"{where}: expected 'Tags,youtube_id,time_start,time_end': {row}")
+            try:
+                start, end = int(float(row[2]) * 10), int(float(row[3]) * 10)
+            except ValueError:
+                raise DataError(f"{where}: time_start / time_end must be numbers: {row}") from None
+            clip = f"{row[1]}_{start:06d}_{end:06d}"
+            label: dict[str, list[int]] = {}
+            for tag in row[0].split("|"):
+                if tag not in category_of:
+                    raise DataError(f"{where}: tag {tag!r} is in no category of {path.name}")
+                label.setdefault(category_of[tag], []).append(index[category_of[tag]][tag])
+            rel = videos.find(clip)
+            if rel is None:
+                missing.append(f"{clip} ({where})")
+            else:
+                items.append({"filename": rel, "label": label})
+        _write_json(out / f"hvu_{split}.json", items)
+        lines.append(
+            f"{split}: {len(items)} of {len(rows) - 1} clips in {out / f'hvu_{split}.json'}"
+        )
+        if missing:
+            (out / f"hvu_{split}_missing.txt").write_text("".join(m + "\n" for m in missing))
+            lines.append(
+                f"  {len(missing)} not found under {videos.folder}: hvu_{split}_missing.txt"
+            )
+        for category in HVU_CATEGORIES:
+            listed = [i for i in items if category in i["label"]]
+            text = "".join(
+                f"{i['filename']} {' '.join(map(str, i['label'][category]))}\n" for i in listed
+            )
+            (out / f"hvu_{category}_{split}_list_videos.txt").write_text(text)
+    for category, names in tags.items():
+        (out / f"hvu_{category}_classes.txt").write_text("".join(n + "\n" for n in names))
+    lines.append("per category: hvu_<category>_<split>_list_videos.txt, hvu_<category>_classes.txt")
+    return lines
+
+
+def prepare_gym(root: Path, out: Path, dataset: str, cut: bool = False, **_) -> list[str]:
+    """FineGym's Gym99 / Gym288 (``finegym_annotation_info_v1.0.json`` and
+    ``gym{99,288}_{train,val}_element*.txt`` from https://sdolivia.github.io/FineGym/, or
+    MMAction2's names ``annotation.json`` and ``gym99_{train,val}_org.txt``): lines
+    ``<video>_E_<event>_A_<subaction> <label>``. With ``cut``, each listed subaction is cut
+    from its video in ``ROOT/videos`` (its event's start plus the first stage's start to
+    the last stage's end, as MMAction2's ``trim_event.py`` then ``trim_subaction.py``
+    cut it, in one step) to ``ROOT/subactions/<name>.mp4``. Lists
+    ``{dataset}_{split}_list_videos.txt`` of the subaction clips there are (relative to
+    ``subactions``); the others in ``{dataset}_{split}_missing.txt``."""
+    from tqdm import tqdm
+
+    from .decode import VideoReader
+    from .tools import trim_video
+
+    number = dataset[3:]
+    info_path = _find(root, ["finegym_annotation_info_v1.0.json", "annotation.json"], "FineGym")
+    info = _json(info_path)
+    pattern = re.compile(r"^(?P<video>.+)_(?P<event>E_\d+_\d+)_(?P<sub>A_\d+_\d+)$")
+    splits = {}
+    for split, names in (
+        ("train", [f"gym{number}_train_element_v1.0.txt", f"gym{number}_train_org.txt"]),
+        ("val", [f"gym{number}_val_element.txt", f"gym{number}_val_org.txt"]),
+    ):
+        items = []
+        for where, line in _lines(_find(root, names, f"{dataset} {split}")):
+            parts = line.split()
+            if len(parts) != 2 or not parts[1].isdigit() or not pattern.match(parts[0]):
+                raise DataError(f"{where}: expected '<video>_E_..._A_... <label>', got {line!r}")
+            items.append(Item(parts[0], int(parts[1]), where))
+        splits[split] = items
+    subactions = root / "subactions"
+    lines = []
+    if cut:
+        by_video: dict[str, list[tuple[str, float, float]]] = {}
+        for item in (i for items in splits.values() for i in items):
+            m = pattern.match(item.video)
+            try:
+                event = info[m["video"]][m["event"]]
+                stages = event["segments"][m["sub"]]["timestamps"]
+                start = float(event["timestamps"][0][0]) + float(stages[0][0])
+                end = float(event["timestamps"][0][0]) + float(stages[-1][1])
+            except (KeyError, TypeError, IndexError, ValueError):
+                raise DataError(f"{item.where}: {item.video} is not in {info_path}") from None
+            by_video.setdefault(m["video"], []).append((item.video, start, end))
+        sources = _Index(root / "videos", "videos", "")
+        failed = []
+        for video, cuts in tqdm(sorted(by_video.items()), desc="cut subactions", unit="video"):
+            rel = sources.find(video)
+            if rel is None:
+                continue  # (its subactions are reported missing below)
+            with VideoReader(root / "videos" / rel) as reader:
+                for name, start, end in cuts:
+                    target = subactions / f"{name}.mp4"
+                    if target.exists():
+                        continue  # (a rerun continues)
+                    try:
+                        trim_video(reader, target, start, end)
+                    except Exception as e:  # report and go on
+                        failed.append(f"{name}: {e}")
+        lines += [f"failed: {f}" for f in failed]
+    classes = _gym_classes(root, number)
+    annotations = Annotations(classes or [], splits, {s: "subactions" for s in splits})
+    for r in write_lists(annotations, dataset, root, out, "videos"):
+        lines.append(f"{r.name}: {r.written} of {r.listed} subactions in {r.list_file}")
+        if r.missing:
+            lines.append(f"  {r.missing} not under {r.folder}: {dataset}_{r.name}_missing.txt")
+    if classes is None:
+        (out / "classes.txt").unlink()
+    return lines
+
+
+def _gym_classes(root: Path, number: str) -> list[str] | None:
+    """Gym's class names from ``gym{99,288}_categories.txt`` (``Clabel: k; set: s;
+    Glabel: g; (VT) name``), when present."""
+    try:
+        path = _find(root, [f"gym{number}_categories.txt"], "categories")
+    except FileNotFoundError:
+        return None
+    names = []
+    for where, line in _lines(path):
+        m = re.match(r"^Clabel:\s*(\d+);.*?;\s*Glabel:\s*\d+;\s*(.+)$", line)
+        if m is None or int(m[1]) != len(names):
+            raise DataError(f"{where}: expected 'Clabel: {len(names)}; set: ..; Glabel: ..; name'")
+        names.append(m[2].strip())
+    return names
+
+
+OTHERS.update(hvu=prepare_hvu, gym99=prepare_gym, gym288=prepare_gym)
 DATASETS = sorted([*READERS, *OTHERS])

@@ -3,6 +3,7 @@ keyframes), extract rawframes, build list files. Encoding goes through PyAV."""
 
 from __future__ import annotations
 
+import math
 import os
 from fractions import Fraction
 from pathlib import Path
@@ -34,6 +35,25 @@ def extract_rawframes(
         for i, frame in enumerate(chunk, start + 1):
             Image.fromarray(frame).save(out_dir / template.format(i), quality=quality)
     return len(reader)
+
+
+def trim_video(reader, dst: str | os.PathLike, start: float, end: float) -> int:
+    """Writes the frames of an open ``VideoReader`` whose times (index / fps) lie in
+    ``[start, end)`` seconds to ``dst`` as H.264 (what ``ffmpeg -i SRC -ss START -t
+    DURATION`` keeps, re-encoded); returns how many. An empty span is an error."""
+    from .encode import write_video
+
+    fps = reader.fps if reader.fps > 0 else 30.0
+    first = max(0, math.ceil(start * fps - 1e-6))
+    last = min(len(reader), math.ceil(end * fps - 1e-6))
+    if last <= first:
+        raise DataError(f"{dst}: no frame in [{start}, {end}) s of a {len(reader)}-frame video")
+    clip = reader.get_frames(np.arange(first, last)).numpy()
+    h, w = clip.shape[1:3]
+    write_video(
+        dst, clip[:, : h - h % 2, : w - w % 2], fps=float(Fraction(fps).limit_denominator(1001))
+    )
+    return last - first
 
 
 def resize_video(
