@@ -381,7 +381,7 @@ def test_gym_subactions_cut_at_their_times(tmp_path, capsys):
                 "event": 4, "timestamps": [[3.0, 25.0]],
                 "segments": {
                     "A_0000_0002": {"stages": 1, "timestamps": [[0.5, 1.6]]},
-                    "A_0003_0004": {"stages": 3, "timestamps": [[2.0, 2.5], [2.5, 3.1], [3.1, 4.0]]},
+                    "A_0003_0004": {"stages": 3, "timestamps": [[2, 2.5], [2.5, 3.1], [3.1, 4]]},
                 },
             }
         }
