@@ -436,3 +436,31 @@ def prepare_gym_cli(root, capsys) -> list[str]:
     if code:
         raise DataError(captured.err)
     return captured.out.splitlines()
+
+
+def test_ava_movies_cut_at_30_fps_and_decoded(tmp_path):
+    import numpy as np
+
+    from actionkit.data import encode, synthetic
+    from actionkit.data.decode import VideoReader
+    from actionkit.data.prepare import prepare_ava
+
+    root = tmp_path / "ava"
+    (root / "annotations").mkdir(parents=True)
+    (root / "annotations" / "ava_action_list_v2.1_for_activitynet_2018.pbtxt").write_text(
+        'label {\n  name: "stand"\n  label_id: 12\n}\n'
+    )
+    (root / "annotations" / "ava_train_v2.1.csv").write_text("movieA,0902,0.1,0.2,0.4,0.9,12,0\n")
+    (root / "annotations" / "ava_val_v2.1.csv").write_text("movieB,0902,0.1,0.2,0.4,0.9,12,0\n")
+    # a 25 fps "movie" whose frame i shows i; the span [1, 2) s stands for [900, 1801)
+    encode.write_video(root / "videos" / "movieA.mkv", synthetic.index_clip(100, (16, 96)), fps=25)
+    lines = prepare_ava(root, root, "ava21", cut=True, extract_frames=True, cut_span=(1.0, 2.0))
+    assert "1 movies cut / decoded" in lines
+    assert (root / "ava_val_missing.txt").read_text() == "movieB\n"
+    assert not (root / "ava_train_missing.txt").exists()
+    with VideoReader(root / "videos_15min" / "movieA.mp4") as reader:
+        assert reader.fps == pytest.approx(30) and len(reader) == 30
+        shown = [synthetic.frame_index(f) for f in reader.get_frames(np.arange(30)).numpy()]
+    # output frame k: the source frame nearest 1 + k / 30 s (ffmpeg -r 30)
+    assert shown == [int(np.floor((1 + k / 30) * 25 + 0.5)) for k in range(30)]
+    assert len(list((root / "rawframes" / "movieA").glob("img_*.jpg"))) == 30

@@ -263,19 +263,23 @@ def _prepare(args) -> int:
     from ..errors import UsageError
 
     if args.dataset in OTHERS:
-        if args.rawframes or args.resize_short or args.extract_frames or args.data:
+        ava = args.dataset.startswith("ava")
+        if args.rawframes or args.resize_short or args.data or args.extract_frames and not ava:
             raise UsageError(
                 f"{args.dataset}: --data, --rawframes, --resize-short and --extract-frames are "
-                "for the recognition datasets' videos"
+                "for the recognition datasets' videos (and --extract-frames for AVA's)"
             )
         root = Path(args.root)
         if not root.is_dir():
             raise FileNotFoundError(f"{root}: no such dataset folder")
         out = Path(args.out or root)
         out.mkdir(parents=True, exist_ok=True)
-        if args.cut and not args.dataset.startswith("gym"):
-            raise UsageError("--cut: only FineGym's subactions (gym99, gym288) are cut")
-        for line in OTHERS[args.dataset](root, out, dataset=args.dataset, cut=args.cut):
+        if args.cut and not (ava or args.dataset.startswith("gym")):
+            raise UsageError("--cut: only AVA's movies and FineGym's subactions are cut")
+        found = OTHERS[args.dataset](
+            root, out, dataset=args.dataset, cut=args.cut, extract_frames=args.extract_frames
+        )
+        for line in found:
             print(line)
         return 0
     reports = prepare(
@@ -488,7 +492,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--resize-short", type=int, help="re-encode to this short side first")
     p.add_argument("--extract-frames", action="store_true", help="also decode to JPEG folders")
-    p.add_argument("--cut", action="store_true", help="gym99/gym288: cut the subaction clips")
+    p.add_argument(
+        "--cut", action="store_true", help="ava21/22: cut the 15-minute spans; gym: subactions"
+    )
     p.set_defaults(run=_prepare)
 
     p = sub.add_parser(

@@ -765,7 +765,18 @@ def prepare_ntu(root: Path, out: Path, dataset: str, **_) -> list[str]:
     return lines
 
 
-def prepare_ava(root: Path, out: Path, dataset: str, **_) -> list[str]:
+AVA_CUT = (900.0, 1801.0)  # MMAction2's cut_videos.sh: -ss 900 -t 901, at 30 fps
+
+
+def prepare_ava(
+    root: Path,
+    out: Path,
+    dataset: str,
+    cut: bool = False,
+    extract_frames: bool = False,
+    cut_span: tuple[float, float] = AVA_CUT,
+    **_,
+) -> list[str]:
     """AVA v2.1 / v2.2 (``ava_{train,val}_v2.x.csv``, ``ava_{train,val}_excluded_timestamps_
     v2.x.csv`` and the action list ``.pbtxt`` of ``ava_v2.x.zip``, from
     https://research.google.com/ava/download.html): every row checked as the AVA dataset
@@ -773,7 +784,10 @@ def prepare_ava(root: Path, out: Path, dataset: str, **_) -> list[str]:
     the annotations name looked for — as frame folders in ``ROOT/rawframes`` (30 fps from
     second 900, MMAction2's layout) or 15-minute cuts in ``ROOT/videos_15min``; those
     missing are listed in ``ava_{split}_missing.txt``. The configs read these files as
-    they are (``configs/_base_/ava21.yaml``)."""
+    they are (``configs/_base_/ava21.yaml``). With ``cut``, each annotated movie in
+    ``ROOT/videos`` (as downloaded) is first cut to its annotated span at 30 fps into
+    ``videos_15min/<id>.mp4`` (MMAction2's ``cut_videos.sh``: seconds 900-1801, ``-r 30``);
+    with ``extract_frames`` the cuts are decoded to ``rawframes/<id>/img_00001.jpg``."""
     from ..metrics.ava import read_label_map
     from .ava import load_ava_annotations
 
@@ -786,8 +800,7 @@ def prepare_ava(root: Path, out: Path, dataset: str, **_) -> list[str]:
     )  # fmt: skip
     classes = read_label_map(label_map)
     lines = [f"{len(classes)} actions in {label_map}"]
-    frames = _Index(root / "rawframes", "rawframes", "img_")
-    cuts = _Index(root / "videos_15min", "videos", "")
+    read = {}
     for split in ("train", "val"):
         csv_path = _find(root, [f"ava_{split}_v{version}.csv"], f"AVA {split} annotations")
         try:
@@ -796,7 +809,13 @@ def prepare_ava(root: Path, out: Path, dataset: str, **_) -> list[str]:
             )
         except FileNotFoundError:
             excluded = None
-        keyframes = load_ava_annotations(csv_path, exclusions=excluded)
+        read[split] = (csv_path, load_ava_annotations(csv_path, exclusions=excluded))
+    if cut or extract_frames:
+        named = sorted({k.video_id for _, keyframes in read.values() for k in keyframes})
+        lines += _cut_ava(root, named, cut, extract_frames, cut_span)
+    frames = _Index(root / "rawframes", "rawframes", "img_")
+    cuts = _Index(root / "videos_15min", "videos", "")
+    for split, (csv_path, keyframes) in read.items():
         videos = sorted({k.video_id for k in keyframes})
         missing = [v for v in videos if frames.find(v) is None and cuts.find(v) is None]
         actors = sum(len(k.boxes) for k in keyframes)
@@ -814,6 +833,39 @@ def prepare_ava(root: Path, out: Path, dataset: str, **_) -> list[str]:
         elif missing_file.exists():
             missing_file.unlink()
     return lines
+
+
+def _cut_ava(root: Path, videos: list[str], cut: bool, extract: bool, span) -> list[str]:
+    """Cuts (and decodes) the annotated movies there are; failures reported, the rest go on."""
+    from tqdm import tqdm
+
+    from .decode import VideoReader
+    from .tools import extract_rawframes, trim_video
+
+    movies = _Index(root / "videos", "videos", "")
+    cuts = _Index(root / "videos_15min", "videos", "")
+    done, failed = 0, []
+    for video in tqdm(videos, desc="AVA movies", unit="video"):
+        try:
+            target = root / "videos_15min" / f"{video}.mp4"
+            existing = cuts.find(video)
+            if existing is not None:
+                target = root / "videos_15min" / existing
+            elif cut:
+                source = movies.find(video)
+                if source is None:
+                    continue  # (reported missing below)
+                with VideoReader(root / "videos" / source) as reader:
+                    trim_video(reader, target, span[0], span[1], fps=30)
+            else:
+                continue
+            frames = root / "rawframes" / video
+            if extract and not (frames / "img_00001.jpg").exists():
+                extract_rawframes(target, frames)
+            done += 1
+        except Exception as e:  # report and go on: one bad movie must not stop the rest
+            failed.append(f"failed: {video}: {e}")
+    return [*failed, f"{done} movies cut / decoded"]
 
 
 OTHERS: dict[str, Callable[..., list[str]]] = {

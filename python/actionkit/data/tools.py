@@ -37,23 +37,34 @@ def extract_rawframes(
     return len(reader)
 
 
-def trim_video(reader, dst: str | os.PathLike, start: float, end: float) -> int:
+def trim_video(
+    reader, dst: str | os.PathLike, start: float, end: float, fps: float | None = None
+) -> int:
     """Writes the frames of an open ``VideoReader`` whose times (index / fps) lie in
     ``[start, end)`` seconds to ``dst`` as H.264 (what ``ffmpeg -i SRC -ss START -t
-    DURATION`` keeps, re-encoded); returns how many. An empty span is an error."""
-    from .encode import write_video
+    DURATION`` keeps, re-encoded), a chunk at a time (memory independent of the span);
+    with ``fps``, at that rate instead: output frame k shows the source frame nearest
+    ``start + k / fps`` (``ffmpeg -r``). Returns the frames written; an empty span is an
+    error, and a failed write leaves no file."""
+    from .encode import VideoWriter
 
-    fps = reader.fps if reader.fps > 0 else 30.0
-    first = max(0, math.ceil(start * fps - 1e-6))
-    last = min(len(reader), math.ceil(end * fps - 1e-6))
-    if last <= first:
+    rate = reader.fps if reader.fps > 0 else 30.0
+    if fps is None:
+        first = max(0, math.ceil(start * rate - 1e-6))
+        indices = np.arange(first, min(len(reader), math.ceil(end * rate - 1e-6)))
+    else:
+        times = start + np.arange(math.ceil((end - start) * fps - 1e-6)) / fps
+        indices = np.floor(times * rate + 0.5).astype(np.int64)
+        indices = indices[indices < len(reader)]
+    if not len(indices):
         raise DataError(f"{dst}: no frame in [{start}, {end}) s of a {len(reader)}-frame video")
-    clip = reader.get_frames(np.arange(first, last)).numpy()
-    h, w = clip.shape[1:3]
-    write_video(
-        dst, clip[:, : h - h % 2, : w - w % 2], fps=float(Fraction(fps).limit_denominator(1001))
-    )
-    return last - first
+    out_rate = float(Fraction(fps or rate).limit_denominator(1001))
+    with VideoWriter(dst, fps=out_rate, codec="h264") as out:
+        for i in range(0, len(indices), 64):
+            chunk = reader.get_frames(indices[i : i + 64]).numpy()
+            h, w = chunk.shape[1:3]
+            out.write(np.ascontiguousarray(chunk[:, : h - h % 2, : w - w % 2]))
+    return len(indices)
 
 
 def resize_video(
