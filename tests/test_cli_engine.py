@@ -69,7 +69,7 @@ def test_train_print_config_and_bad_input(trained, tmp_path, capsys):
 def test_test_cli_matches_training_and_the_api(trained, tmp_path, capsys):
     config, work, data = trained
     run = [str(config), str(work / "latest.pth"), "--out", str(tmp_path), "--confusion-matrix"]
-    assert test.main(run) == 0
+    assert test.main([*run, "--dump", str(tmp_path / "dumped" / "raw.npy")]) == 0
     metrics = json.loads((tmp_path / "test_metrics.json").read_text())
     assert metrics["top1"] == json.loads((work / "metrics.json").read_text())["top1"]
     predictions = json.loads((tmp_path / "predictions.json").read_text())
@@ -81,6 +81,7 @@ def test_test_cli_matches_training_and_the_api(trained, tmp_path, capsys):
     assert counts.sum() == 6 and np.trace(counts) / 6 == pytest.approx(metrics["top1"])
     scores = np.load(tmp_path / "scores.npy")  # every class, rows as in predictions.json
     assert scores.shape == (6, 3) and [p["pred"] for p in predictions] == list(scores.argmax(1))
+    np.testing.assert_array_equal(np.load(tmp_path / "dumped" / "raw.npy"), scores)  # --dump
     for p, row in zip(predictions, scores, strict=True):
         assert [s for _, s in p["top5"]] == pytest.approx(sorted(row)[::-1], abs=1e-6)
 
@@ -109,6 +110,9 @@ def test_test_cli_bad_input(trained, tmp_path, capsys):
     assert test.main([str(config), str(work / "latest.pth"), *other]) == 1
     err = one_line_error(capsys, "actionkit-test")
     assert "a checkpoint of tiny_nobn, the config's model is tsn_r18" in err  # names both
+    with pytest.raises(SystemExit):  # (argparse's: exit status 2, usage and the message)
+        test.main([str(config), str(work / "latest.pth"), "--dump", "raw.pkl"])
+    assert "--dump: raw.pkl must end in .npy" in capsys.readouterr().err
 
 
 def test_infer_cli(trained, tmp_path, capsys):

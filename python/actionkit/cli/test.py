@@ -14,6 +14,8 @@ OUT/test_metrics.json (top1, top5, mean_class_accuracy, per-class accuracy); OUT
 to the folder of the checkpoint. ``--confusion-matrix`` adds OUT/confusion_matrix.csv (counts,
 rows the true classes, columns the predicted ones, by class name) and
 OUT/confusion_matrix.png (each row as fractions of its class; needs matplotlib).
+``--dump FILE.npy`` also writes the scores there (MMAction2's ``--dump``: the
+view-averaged scores of every sample, float32 [N, K], rows as in predictions.json).
 
 ``--fuse`` combines finished runs instead (late fusion, as MMAction2's
 ``report_accuracy.py``): the runs' scores.npy, softmax-ed first with ``--softmax``,
@@ -28,6 +30,7 @@ import sys
 from pathlib import Path
 
 from ..config import load_config
+from ..errors import UsageError
 from ._common import add_set_flag, add_trust_flag, doc_parser, one_line_errors
 
 
@@ -47,6 +50,7 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also write confusion_matrix.csv and .png (classification)",
     )
+    p.add_argument("--dump", metavar="FILE.npy", help="also write the raw scores to FILE.npy")
     add_set_flag(p)
     add_trust_flag(p)
     fuse = p.add_argument_group("late fusion of finished runs (no config or checkpoint)")
@@ -58,13 +62,26 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def dump(results: dict, path: str | None) -> list[Path]:
+    """``--dump``: the score matrix at ``path`` too (written atomically)."""
+    if path is None:
+        return []
+    from ..engine.checkpoint import atomic_save_array
+
+    if "scores.npy" not in results:
+        raise UsageError("--dump: this task's results have no score matrix (scores.npy)")
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    atomic_save_array(Path(path), results["scores.npy"])
+    return [Path(path)]
+
+
 def _fuse(args) -> int:
     from ..engine.checkpoint import atomic_write_json
     from ..engine.evaluate import fuse_predictions, write_confusion_matrix, write_results
 
     metrics, results = fuse_predictions(args.fuse, args.weights, args.softmax)
     out = Path(args.out or ".")
-    written = write_results(results, out)
+    written = write_results(results, out) + dump(results, args.dump)
     if args.confusion_matrix:
         written += write_confusion_matrix(results, out)
     weights = args.weights or [1.0] * len(args.fuse)
@@ -80,6 +97,8 @@ def _fuse(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     p = parser()
     args = p.parse_args(argv)
+    if args.dump is not None and not args.dump.endswith(".npy"):
+        p.error(f"--dump: {args.dump} must end in .npy (the scores as a NumPy array)")
     if args.fuse:
         if args.config or args.checkpoint or args.set:
             p.error("--fuse combines finished runs: give no config, checkpoint or --set")
@@ -118,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {"split": args.split, "checkpoint": str(args.checkpoint), **metrics}
     out = Path(args.out) if args.out else Path(args.checkpoint).parent
     results = evaluator.results(dataset)
-    written = write_results(results, out)
+    written = write_results(results, out) + dump(results, args.dump)
     if args.confusion_matrix:
         names = builder.class_names(cfg) or checkpoint.classes
         written += write_confusion_matrix(results, out, names)
