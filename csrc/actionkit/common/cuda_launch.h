@@ -7,13 +7,24 @@
 #include <stdexcept>
 #include <string>
 
+// AK_LAUNCH_BLOCKS launches a block-cooperative kernel (__syncthreads, AK_SHARED
+// arrays, warp intrinsics): on a GPU the same launch; under the emulation each
+// block's threads run as fibers, checked for races and deadlocks. AK_SHARED(T,
+// name, n) declares a block's shared array: a plain __shared__ T name[n] on a
+// GPU; kernels index it (name[i]) and take element addresses only for atomics.
 #if defined(AK_CUDA_EMULATION)
 #include "cuda_emulation.h"
 #define AK_LAUNCH(kernel, grid, block, stream, ...) \
   ::actionkit::emu::launch(kernel, grid, block, __VA_ARGS__)
+#define AK_LAUNCH_BLOCKS(kernel, grid, block, stream, ...) \
+  ::actionkit::emu::launch_blocks(kernel, grid, block, __VA_ARGS__)
+#define AK_SHARED(T, name, n) static ::actionkit::emu::Shared<T, (n)> name(#name)
 #else
 #include <cuda_runtime.h>
 #define AK_LAUNCH(kernel, grid, block, stream, ...) kernel<<<grid, block, 0, stream>>>(__VA_ARGS__)
+#define AK_LAUNCH_BLOCKS(kernel, grid, block, stream, ...) \
+  kernel<<<grid, block, 0, stream>>>(__VA_ARGS__)
+#define AK_SHARED(T, name, n) __shared__ T name[n]
 #endif
 
 namespace actionkit::detail {

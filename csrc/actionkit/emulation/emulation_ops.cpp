@@ -3,9 +3,15 @@
 // with the reference. Test-only: not part of libactionkit.
 #include <ATen/ops/arange.h>
 #include <ATen/ops/empty.h>
+#include <ATen/ops/full.h>
 #include <ATen/ops/zeros.h>
 #include <torch/library.h>
 
+#include <string>
+#include <string_view>
+
+#include "common/cuda_emulation.h"
+#include "emulation/examples/block_examples.h"
 #include "ops/bm_sampling/bm_sampling_cuda.h"
 #include "ops/nms/nms_cuda.h"
 #include "ops/pose_heatmaps/pose_heatmaps.h"
@@ -231,7 +237,51 @@ at::Tensor tin_shift_offset_terms(const at::Tensor& grad_in, const at::Tensor& x
 
 }  // namespace
 
+// The block-cooperative examples (emulation/examples), by name, on float32 x,
+// their fibers scheduled from `seed`.
+at::Tensor block_example(std::string_view name, const at::Tensor& x_in, int64_t threads,
+                         int64_t width, bool sync, int64_t seed) {
+  namespace ex = kernels::block_examples::cuda;
+  emu::set_schedule_seed(static_cast<uint64_t>(seed));
+  const at::Tensor x = x_in.contiguous().to(at::kFloat);
+  const int64_t n = x.numel(), t = threads;
+  const float* in = x.const_data_ptr<float>();
+  const int64_t blocks = (n + t - 1) / t;
+  if (name == "block_sum" || name == "warp_sum") {
+    const int64_t per_block = name == "block_sum" ? 1 : (t + 31) / 32;
+    at::Tensor out = at::zeros({blocks * per_block}, x.options());
+    if (name == "block_sum") {
+      ex::block_sum(in, out.mutable_data_ptr<float>(), n, t, sync, nullptr);
+    } else {
+      ex::warp_sum(in, out.mutable_data_ptr<float>(), n, t, nullptr);
+    }
+    return out;
+  }
+  if (name == "count_positive") {
+    at::Tensor out = at::zeros({1}, x.options().dtype(at::kInt));
+    ex::count_positive(in, out.mutable_data_ptr<int>(), n, t, nullptr);
+    return out;
+  }
+  if (name == "segment_scan" || name == "segment_max") {
+    at::Tensor out = at::empty({n}, x.options());
+    auto run = name == "segment_scan" ? ex::segment_scan : ex::segment_max;
+    run(in, out.mutable_data_ptr<float>(), n, t, static_cast<int>(width), nullptr);
+    return out;
+  }
+  if (name == "arrival_order") {
+    at::Tensor order = at::full({2 * t}, -1, x.options().dtype(at::kInt));
+    at::Tensor counter = at::zeros({1}, x.options().dtype(at::kInt));
+    ex::arrival_order(order.mutable_data_ptr<int>(), counter.mutable_data_ptr<int>(), t, nullptr);
+    return order;
+  }
+  at::Tensor out = at::zeros({t}, x.options());
+  ex::broken(std::string(name).c_str(), out.mutable_data_ptr<float>(), t, nullptr);
+  return out;
+}
+
 TORCH_LIBRARY(actionkit_emu, m) {
+  m.def("block_example(str name, Tensor x, int threads, int width, bool sync, int seed) -> Tensor",
+        &block_example);
   m.def(
       "temporal_shift(Tensor x, int batches, int frames, int channels, int fold, bool backward) -> "
       "Tensor",
