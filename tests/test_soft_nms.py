@@ -1,7 +1,12 @@
 """soft_nms (mmcv semantics) and temporal_soft_nms (MMAction2 semantics) vs hand-worked
-cases and plain-Python references; opcheck, compile, errors."""
+cases and plain-Python references; opcheck, compile, errors. Every test runs twice: on
+the CPU kernel, and with each call also run through the CUDA kernels' own source on the
+emulated thread block (csrc/actionkit/common/cuda_emulation.h: 256 threads as fibers, a
+schedule seed per call), whose results must equal the CPU kernel's to the last bit."""
 
+import itertools
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -11,6 +16,63 @@ import actionkit
 from actionkit.ops import _reference
 
 from .test_nms import random_boxes, random_segments
+
+torch.ops.load_library(Path(actionkit.__file__).parent / "lib" / "libactionkit_cuda_emulation.so")
+METHODS = {"naive": 0, "linear": 1, "gaussian": 2}
+_seeds = itertools.count()
+
+
+def _work(t: torch.Tensor) -> torch.Tensor:
+    return t if t.dtype in (torch.float32, torch.float64) else t.float()
+
+
+def _emulated_too(cpu_soft_nms, cpu_temporal):
+    """The public ops, each call also run through the emulated CUDA kernels (a new
+    schedule seed each time) and checked equal to the CPU kernel's result."""
+
+    def soft_nms(boxes, scores, iou_threshold=0.3, sigma=0.5, min_score=1e-3,
+                 method="linear", offset=0):  # fmt: skip
+        dets, keep = cpu_soft_nms(boxes, scores, iou_threshold, sigma, min_score, method, offset)
+        torch.ops.actionkit_emu.set_schedule_seed(next(_seeds))
+        work = _work(boxes)
+        edets, ekeep = torch.ops.actionkit_emu.soft_nms(
+            work.contiguous(), scores.to(work.dtype).contiguous(), iou_threshold, sigma,
+            min_score, METHODS[method], offset,
+        )  # fmt: skip
+        assert torch.equal(ekeep, keep) and torch.equal(edets.to(dets.dtype), dets)
+        return dets, keep
+
+    def temporal_soft_nms(segments, scores, alpha=0.4, low_threshold=0.5, high_threshold=0.9,
+                          top_k=100, legacy_top_k=False):  # fmt: skip
+        dets, keep = cpu_temporal(
+            segments, scores, alpha, low_threshold, high_threshold, top_k, legacy_top_k
+        )
+        torch.ops.actionkit_emu.set_schedule_seed(next(_seeds))
+        work = _work(segments)
+        order = scores.sort(descending=True, stable=True).indices
+        edets, ekeep = torch.ops.actionkit_emu.temporal_soft_nms(
+            work[order].contiguous(), scores.to(work.dtype)[order].contiguous(), alpha,
+            low_threshold, high_threshold, top_k + 1 if legacy_top_k else top_k,
+        )  # fmt: skip
+        assert torch.equal(order[ekeep], keep) and torch.equal(edets.to(dets.dtype), dets)
+        return dets, keep
+
+    return soft_nms, temporal_soft_nms
+
+
+@pytest.fixture(autouse=True, params=["cpu", "emulated"])
+def kernels(request, monkeypatch):
+    if request.param == "emulated":
+        if request.node.originalname in (
+            "test_opcheck_and_compile",
+            "test_bad_inputs_name_the_argument",
+        ):
+            pytest.skip("the op machinery itself (opcheck, compile, errors), not its result")
+        soft_nms, temporal = _emulated_too(actionkit.ops.soft_nms, actionkit.ops.temporal_soft_nms)
+        monkeypatch.setattr(actionkit.ops, "soft_nms", soft_nms)
+        monkeypatch.setattr(actionkit.ops, "temporal_soft_nms", temporal)
+    return request.param
+
 
 # A = (0,0,10,10), B = (0,0,10,5), C = (20,20,30,30), D = (5,0,15,10):
 # IoU(A,B) = 50/100 = 0.5, IoU(A,D) = 50/150 = 1/3, IoU(B,D) = 25/125 = 0.2, C apart.

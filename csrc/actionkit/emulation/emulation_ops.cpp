@@ -279,7 +279,10 @@ at::Tensor block_example(std::string_view name, const at::Tensor& x_in, int64_t 
   return out;
 }
 
+void set_schedule_seed(int64_t seed) { emu::set_schedule_seed(static_cast<uint64_t>(seed)); }
+
 TORCH_LIBRARY(actionkit_emu, m) {
+  m.def("set_schedule_seed(int seed) -> ()", &set_schedule_seed);
   m.def("block_example(str name, Tensor x, int threads, int width, bool sync, int seed) -> Tensor",
         &block_example);
   m.def(

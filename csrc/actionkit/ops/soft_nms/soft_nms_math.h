@@ -16,9 +16,24 @@ enum Method : int64_t { kNaive = 0, kLinear = 1, kGaussian = 2 };
 using detail::max_of;
 using detail::min_of;
 
-// Decays boxes [begin, end) by their IoU o with the box taken (bx1..barea):
-// score *= weight, weight as in soft_nms below. No removals here, so that the
-// compiler can vectorise the loop (the arrays do not overlap).
+// The decay of box (x1, y1, x2, y2, area) by its IoU o with the box taken
+// (bx1..barea): the weight its score is multiplied by, as in soft_nms below.
+// One expression for the CPU loop and the CUDA threads: equal to the last bit.
+template <typename T>
+AK_HD inline T box_weight(T x1, T y1, T x2, T y2, T area, T bx1, T by1, T bx2, T by2, T barea,
+                          T threshold, T sigma, int64_t method, T offset) {
+  const T w = max_of(T(0), min_of(bx2, x2) - max_of(bx1, x1) + offset);
+  const T h = max_of(T(0), min_of(by2, y2) - max_of(by1, y1) + offset);
+  const T inter = w * h;
+  const T overlap = inter / (barea + area - inter);
+  if (method == kNaive) return overlap >= threshold ? T(0) : T(1);
+  if (method == kLinear) return overlap >= threshold ? T(1) - overlap : T(1);
+  return exp(-(overlap * overlap) / sigma);
+}
+
+// Decays boxes [begin, end) by their IoU with the box taken (box_weight). No
+// removals here, so that the compiler can vectorise the loop (the arrays do
+// not overlap).
 template <typename T>
 AK_HD inline void decay_boxes(const T* __restrict__ x1, const T* __restrict__ y1,
                               const T* __restrict__ x2, const T* __restrict__ y2,
@@ -26,20 +41,59 @@ AK_HD inline void decay_boxes(const T* __restrict__ x1, const T* __restrict__ y1
                               int64_t end, T bx1, T by1, T bx2, T by2, T barea, T threshold,
                               T sigma, int64_t method, T offset) {
   for (int64_t k = begin; k < end; ++k) {
-    const T w = max_of(T(0), min_of(bx2, x2[k]) - max_of(bx1, x1[k]) + offset);
-    const T h = max_of(T(0), min_of(by2, y2[k]) - max_of(by1, y1[k]) + offset);
-    const T inter = w * h;
-    const T overlap = inter / (barea + area[k] - inter);
-    T weight;
-    if (method == kNaive) {
-      weight = overlap >= threshold ? T(0) : T(1);
-    } else if (method == kLinear) {
-      weight = overlap >= threshold ? T(1) - overlap : T(1);
-    } else {
-      weight = exp(-(overlap * overlap) / sigma);
-    }
-    score[k] *= weight;
+    score[k] *= box_weight(x1[k], y1[k], x2[k], y2[k], area[k], bx1, by1, bx2, by2, barea,
+                           threshold, sigma, method, offset);
   }
+}
+
+// The area of a box, with `offset` added to each side.
+template <typename T>
+AK_HD inline T box_area(T x1, T y1, T x2, T y2, T offset) {
+  return (x2 - x1 + offset) * (y2 - y1 + offset);
+}
+
+// Takes box `best` to position i (swapping, as soft_nms does) and writes its
+// detection; returns nothing, the caller decays the rest.
+template <typename T>
+AK_HD inline void take_box(T* x1, T* y1, T* x2, T* y2, T* score, T* area, int64_t* inds, T* dets,
+                           int64_t i, int64_t best) {
+  const T bx1 = x1[best], by1 = y1[best], bx2 = x2[best], by2 = y2[best];
+  const T barea = area[best], bscore = score[best];
+  const int64_t bind = inds[best];
+  x1[best] = x1[i], y1[best] = y1[i], x2[best] = x2[i], y2[best] = y2[i];
+  score[best] = score[i], area[best] = area[i], inds[best] = inds[i];
+  x1[i] = bx1, y1[i] = by1, x2[i] = bx2, y2[i] = by2;
+  score[i] = bscore, area[i] = barea, inds[i] = bind;
+  dets[i * 5 + 0] = bx1, dets[i * 5 + 1] = by1, dets[i * 5 + 2] = bx2, dets[i * 5 + 3] = by2;
+  dets[i * 5 + 4] = bscore;
+}
+
+// Removes the boxes of [begin, n) whose score fell below min_score, each by
+// moving the last box into its place (checked in turn); returns the new n.
+template <typename T>
+AK_HD inline int64_t remove_low(T* x1, T* y1, T* x2, T* y2, T* score, T* area, int64_t* inds,
+                                int64_t begin, int64_t n, T min_score) {
+  for (int64_t k = begin; k < n;) {
+    if (score[k] < min_score) {
+      const int64_t last = n - 1;
+      x1[k] = x1[last], y1[k] = y1[last], x2[k] = x2[last], y2[k] = y2[last];
+      score[k] = score[last], area[k] = area[last], inds[k] = inds[last];
+      n -= 1;
+      continue;
+    }
+    ++k;
+  }
+  return n;
+}
+
+// The decay of segment (start, end) by its IoU o with the one taken (bstart,
+// bend): exp(-o^2 / alpha) when o exceeds bar, else 1 (temporal_soft_nms).
+template <typename T>
+AK_HD inline T segment_weight(T start, T end, T bstart, T bend, T bar, T alpha, bool& decayed) {
+  const T inter = max_of(T(0), min_of(bend, end) - max_of(bstart, start));
+  const T overlap = inter / ((bend - bstart) - inter + (end - start));
+  decayed = overlap > bar;
+  return decayed ? exp(-(overlap * overlap) / alpha) : T(1);
 }
 
 // Soft-NMS of n boxes with mmcv's semantics. At step i the highest remaining
@@ -60,7 +114,7 @@ template <typename T>
 AK_HD inline int64_t soft_nms(T* x1, T* y1, T* x2, T* y2, T* score, T* area, int64_t* inds, T* dets,
                               int64_t n, T threshold, T sigma, T min_score, int64_t method,
                               T offset) {
-  for (int64_t k = 0; k < n; ++k) area[k] = (x2[k] - x1[k] + offset) * (y2[k] - y1[k] + offset);
+  for (int64_t k = 0; k < n; ++k) area[k] = box_area(x1[k], y1[k], x2[k], y2[k], offset);
   // The running maximum is kept in a register: comparing with score[best]
   // instead chains every step through a load.
   int64_t best = 0;
@@ -69,18 +123,11 @@ AK_HD inline int64_t soft_nms(T* x1, T* y1, T* x2, T* y2, T* score, T* area, int
     if (bscore < score[k]) bscore = score[k], best = k;
   }
   for (int64_t i = 0; i < n; ++i) {
-    const T bx1 = x1[best], by1 = y1[best], bx2 = x2[best], by2 = y2[best];
-    const T barea = area[best];
-    const int64_t bind = inds[best];
-    x1[best] = x1[i], y1[best] = y1[i], x2[best] = x2[i], y2[best] = y2[i];
-    score[best] = score[i], area[best] = area[i], inds[best] = inds[i];
-    x1[i] = bx1, y1[i] = by1, x2[i] = bx2, y2[i] = by2;
-    score[i] = bscore, area[i] = barea, inds[i] = bind;
-    dets[i * 5 + 0] = bx1, dets[i * 5 + 1] = by1, dets[i * 5 + 2] = bx2, dets[i * 5 + 3] = by2;
-    dets[i * 5 + 4] = bscore;
-
-    decay_boxes(x1, y1, x2, y2, area, score, i + 1, n, bx1, by1, bx2, by2, barea, threshold, sigma,
-                method, offset);
+    take_box(x1, y1, x2, y2, score, area, inds, dets, i, best);
+    decay_boxes(x1, y1, x2, y2, area, score, i + 1, n, x1[i], y1[i], x2[i], y2[i], area[i],
+                threshold, sigma, method, offset);
+    // remove_low's moves with the next maximum found on the way (a thread block
+    // does them apart: soft_nms_cuda.cu)
     best = -1;
     for (int64_t k = i + 1; k < n;) {
       if (score[k] < min_score) {
@@ -119,9 +166,9 @@ AK_HD inline int64_t temporal_soft_nms(T* start, T* end, T* score, int64_t* inds
     const T bar = low + (high - low) * (bend - bstart);
     for (int64_t k = 0; k < n; ++k) {
       if (k == best) continue;
-      const T inter = max_of(T(0), min_of(bend, end[k]) - max_of(bstart, start[k]));
-      const T overlap = inter / ((bend - bstart) - inter + (end[k] - start[k]));
-      if (overlap > bar) score[k] *= exp(-(overlap * overlap) / alpha);
+      bool decayed;
+      const T weight = segment_weight(start[k], end[k], bstart, bend, bar, alpha, decayed);
+      if (decayed) score[k] *= weight;
     }
     dets[taken * 3 + 0] = bstart, dets[taken * 3 + 1] = bend, dets[taken * 3 + 2] = score[best];
     keep[taken] = inds[best];
