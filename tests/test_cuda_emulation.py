@@ -138,11 +138,16 @@ def test_bm_sampling_kernel_loops_in_threads():
     torch.testing.assert_close(out, actionkit.ops.bm_sampling(x), atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.parametrize("k", [1, 63, 64, 65, 200, 1500])  # 1500: 36000 words, > one block
+# torchvision's tiling: a block of 64 threads per (column tile, row tile), the column
+# tile in shared memory; 63/64/65 straddle a tile, 1500 makes 24 x 24 tiles, the last
+# partly empty. Two schedules of the block's threads each.
+@pytest.mark.parametrize("seed", [0, 5])
+@pytest.mark.parametrize("k", [1, 63, 64, 65, 200, 1500])
 @pytest.mark.parametrize("dims", [1, 2])
-def test_nms_mask_kernel(k, dims):
+def test_nms_mask_kernel(k, dims, seed):
     from .test_nms import random_boxes, random_segments
 
+    torch.ops.actionkit_emu.set_schedule_seed(seed)
     rows = (random_boxes if dims == 2 else random_segments)(k, torch.float64)
     iou = (_reference.box_iou if dims == 2 else _reference.temporal_iou)(rows, rows)
     words = torch.ops.actionkit_emu.nms_mask(rows, dims, 0.3)
