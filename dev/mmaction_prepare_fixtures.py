@@ -4,7 +4,7 @@ run on the hand-written annotation files under ``tests/fixtures/prepare/<dataset
 ``rawframes.txt``: rawframe folders and their frame counts, each with as many flow
 images besides), its lists written to ``tests/fixtures/prepare/<dataset>/mmaction/``.
 
-Run in the MMAction2 side venv (``../shared/PEERS.md``) with MMAction2's ``tools/``
+Run in the MMAction2 side venv (``dev/PARITY.md``) with MMAction2's ``tools/``
 unpacked under MM2 (``git archive HEAD tools | tar x -C $MM2``):
 
     MM2=/tmp/mm2 /tmp/peersvenv/bin/python dev/mmaction_prepare_fixtures.py [DATASET...]

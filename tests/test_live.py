@@ -144,9 +144,12 @@ def test_ctrl_c_ends_the_run_cleanly(served, tmp_path):
     command = [sys.executable, "-c", code + f"sys.exit(main({args!r}))"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     root = Path(__file__).parents[1]
+    # (a job started in the background, as CI may be, inherits SIGINT ignored: restore
+    # the default in the child, as a terminal's foreground process has it)
     proc = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=root
-    )
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=root,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
     first = proc.stdout.readline()  # a result: the stream is running (20 s long)
     assert first.strip().split()[0].endswith("s"), first
     time.sleep(1.0)
