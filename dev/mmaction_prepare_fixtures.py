@@ -18,7 +18,8 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-FIXTURES = ROOT / "tests" / "fixtures" / "prepare"
+sys.path.insert(0, str(ROOT / "tests"))
+from prepare_layout import FIXTURES, lay_out  # noqa: E402
 
 # dataset -> the build_file_list.py runs of its MMAction2 scripts (without --shuffle)
 RUNS = {
@@ -51,23 +52,6 @@ RUNS = {
         f"videos/ --level 2 --format videos --num-split 1 --subset {s}" for s in ("train", "val")
     ],
 }
-
-
-def lay_out(dataset: str, where: Path) -> None:
-    """The fixture's annotations and placeholder files under ``where`` (a dataset root)."""
-    source = FIXTURES / dataset
-    shutil.copytree(source / "annotations", where / "annotations")
-    for line in (source / "videos.txt").read_text().splitlines():
-        path = where / line
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch()
-    frames = source / "rawframes.txt"
-    for line in frames.read_text().splitlines() if frames.exists() else []:
-        folder, count = line.rsplit(maxsplit=1)
-        (where / folder).mkdir(parents=True, exist_ok=True)
-        for i in range(1, int(count) + 1):
-            for prefix in ("img_", "flow_x_", "flow_y_"):
-                (where / folder / f"{prefix}{i:05d}.jpg").touch()
 
 
 def hvu(mm2: Path, tmp: Path, base: Path) -> None:

@@ -16,26 +16,9 @@ from actionkit.data.datasets import parse_list
 from actionkit.data.prepare import READERS, prepare
 from actionkit.errors import DataError
 
-FIXTURES = Path(__file__).parent / "fixtures" / "prepare"
+from .prepare_layout import FIXTURES, lay_out
+
 DATASETS = sorted(p.name for p in FIXTURES.iterdir() if p.name in READERS)
-
-
-def lay_out(dataset: str, where: Path) -> Path:
-    """The fixture's annotations and placeholder videos / frame folders (as
-    dev/mmaction_prepare_fixtures.py lays them out for MMAction2)."""
-    source = FIXTURES / dataset
-    shutil.copytree(source / "annotations", where / "annotations")
-    for line in (source / "videos.txt").read_text().splitlines():
-        (where / line).parent.mkdir(parents=True, exist_ok=True)
-        (where / line).touch()
-    frames = source / "rawframes.txt"
-    for line in frames.read_text().splitlines() if frames.exists() else []:
-        folder, count = line.rsplit(maxsplit=1)
-        (where / folder).mkdir(parents=True, exist_ok=True)
-        for i in range(1, int(count) + 1):
-            for prefix in ("img_", "flow_x_", "flow_y_"):
-                (where / folder / f"{prefix}{i:05d}.jpg").touch()
-    return where
 
 
 def test_every_reader_has_a_fixture():

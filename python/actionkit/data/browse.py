@@ -27,26 +27,29 @@ def _uint8(views) -> np.ndarray:
     return views.round().clamp(0, 255).to(torch.uint8).permute(0, 1, 3, 4, 2).numpy()
 
 
-def _row(images: list[np.ndarray], gap: int = 2) -> np.ndarray:
-    height = max(i.shape[0] for i in images)
-    width = sum(i.shape[1] for i in images) + gap * (len(images) - 1)
-    out = np.full((height, width, 3), 32, np.uint8)
-    x = 0
+def _stack(images: list[np.ndarray], axis: int, gap: int) -> np.ndarray:
+    """Images side by side (``axis`` 1) or one under another (0), ``gap`` dark pixels
+    apart, aligned at the top left."""
+    size = [max(i.shape[a] for i in images) for a in (0, 1)]
+    size[axis] = sum(i.shape[axis] for i in images) + gap * (len(images) - 1)
+    out = np.full((*size, 3), 32, np.uint8)
+    at = 0
     for image in images:
-        out[: image.shape[0], x : x + image.shape[1]] = image
-        x += image.shape[1] + gap
+        h, w = image.shape[:2]
+        if axis == 1:
+            out[:h, at : at + w] = image
+        else:
+            out[at : at + h, :w] = image
+        at += image.shape[axis] + gap
     return out
+
+
+def _row(images: list[np.ndarray], gap: int = 2) -> np.ndarray:
+    return _stack(images, 1, gap)
 
 
 def _column(images: list[np.ndarray], gap: int = 2) -> np.ndarray:
-    width = max(i.shape[1] for i in images)
-    height = sum(i.shape[0] for i in images) + gap * (len(images) - 1)
-    out = np.full((height, width, 3), 32, np.uint8)
-    y = 0
-    for image in images:
-        out[y : y + image.shape[0], : image.shape[1]] = image
-        y += image.shape[0] + gap
-    return out
+    return _stack(images, 0, gap)
 
 
 def _caption(text: str, width: int) -> np.ndarray:
