@@ -71,6 +71,18 @@ def test_clips_are_found_wherever_they_are(tmp_path):
     prepare("kinetics400", root, data=flat, log=lambda _: None)
     lines = (root / "kinetics400_train_list_videos.txt").read_text().splitlines()
     assert lines[0] == "--07WQ2iBlw_000001_000011.mp4 0" and len(lines) == 5
+    # a path with a space cannot stand in a list line: refused, named
+    (flat / "air drumming").mkdir()
+    (flat / "-VtLx-mcPds_000014_000024.mp4").rename(
+        flat / "air drumming" / "-VtLx-mcPds_000014_000024.mp4"
+    )
+    with pytest.raises(
+        DataError, match="air drumming/-VtLx-mcPds_000014_000024.mp4: list files separate"
+    ):
+        prepare("kinetics400", root, data=flat, log=lambda _: None)
+    (flat / "air drumming" / "-VtLx-mcPds_000014_000024.mp4").rename(
+        flat / "-VtLx-mcPds_000014_000024.mp4"
+    )
     # two files of one name, neither at the path the id gives: which is meant is not guessed
     for sub in ("a", "b"):
         (flat / sub).mkdir()

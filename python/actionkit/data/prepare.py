@@ -529,6 +529,11 @@ def write_lists(
             if rel is None:
                 missing.append(f"{item.video} ({item.where})")
                 continue
+            if any(c.isspace() for c in rel):
+                raise DataError(
+                    f"{where / rel}: list files separate their fields by spaces; rename it "
+                    f"(MMAction2's layout has none: class folders use underscores)"
+                )
             labels = item.label if isinstance(item.label, list) else [item.label]
             count = f" {index.counts[rel]}" if kind == "rawframes" else ""
             lines.append(f"{rel}{count} " + " ".join(map(str, labels)))
