@@ -165,7 +165,7 @@ def run_live(
     frames = collections.deque(maxlen=keep)
     recognizer = _Recognizer(model, average, fps, stats)
     recognizer.start()
-    reported, started, at = 0, None, 0.0
+    reported, started, first, at = 0, None, 0.0, 0.0
 
     def report() -> torch.Tensor | None:
         nonlocal reported
@@ -185,7 +185,7 @@ def run_live(
             at = frame.time if frame.time is not None else stats.frames / fps
             stats.frames += 1
             if started is None:
-                started = time.perf_counter() - at
+                started, first = time.perf_counter() - at, at
             frames.append(image)
             if len(frames) == keep and recognizer.idle():
                 recognizer.submit(at, np.stack(frames))
@@ -193,13 +193,13 @@ def run_live(
             delay = started + at - time.perf_counter()
             if delay > 0:  # faster than real time: wait for the frame's time
                 time.sleep(delay)
-            elif -delay > 1 / fps:  # more than a frame late: not drawn
+            if -delay > 1 / fps:  # more than a frame late: not drawn
                 stats.dropped += 1
-                continue
-            if draw is not None and write is not None:
-                write(draw(image, latest), fps)
-            stats.drawn += 1
-            if max_seconds is not None and at >= max_seconds:
+            else:
+                if draw is not None and write is not None:
+                    write(draw(image, latest), fps)
+                stats.drawn += 1
+            if max_seconds is not None and at - first >= max_seconds:
                 stats.ended = "--max-seconds"
                 break
         if frames:  # the stream's end: its last window (all of it, if shorter)
