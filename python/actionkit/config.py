@@ -241,6 +241,16 @@ class ScheduleConfig:
 
 
 @dataclass
+class PreciseBNConfig:
+    """PreciseBN before each evaluation (``actionkit.engine.precise_bn``): every
+    BatchNorm layer's running statistics recomputed from ``num_iters`` training batches,
+    every ``interval`` evaluations (MMAction2's ``PreciseBNHook`` defaults)."""
+
+    num_iters: int = 200
+    interval: int = 1
+
+
+@dataclass
 class TrainConfig:
     seed: int = 0
     device: str = "auto"  # auto: cuda:LOCAL_RANK when CUDA is available, else cpu
@@ -254,6 +264,7 @@ class TrainConfig:
     checkpoint_iters: int | None = None  # also every N iterations (only the newest kept)
     best_metric: str = "top1"
     ema: float | None = None  # EMA decay of the weights (evaluated and saved when set)
+    precise_bn: PreciseBNConfig | None = None  # BatchNorm statistics recomputed before eval
     sync_bn: bool = False  # SyncBatchNorm when distributed (CUDA)
     channels_last: bool = False
     compile: bool = False
@@ -541,6 +552,12 @@ def validate(cfg: Config, path: str) -> None:
         )
     if cfg.train.ema is not None and not 0 < cfg.train.ema < 1:
         raise ConfigError(f"{path}: train.ema: the decay must be in (0, 1), got {cfg.train.ema}")
+    pbn = cfg.train.precise_bn
+    if pbn is not None and (pbn.num_iters < 1 or pbn.interval < 1):
+        raise ConfigError(
+            f"{path}: train.precise_bn: num_iters and interval must be at least 1, got "
+            f"{pbn.num_iters} and {pbn.interval}"
+        )
     if cfg.schedule.policy == "multistep" and not cfg.schedule.milestones:
         raise ConfigError(f"{path}: schedule.milestones: multistep needs milestones")
     late = [m for m in cfg.schedule.milestones if not 0 < m < cfg.schedule.epochs]

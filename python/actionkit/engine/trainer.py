@@ -132,6 +132,13 @@ class Trainer:
         self.steps_per_epoch = math.ceil(self.iters_per_epoch / cfg.optim.accumulate)
         self.schedule = LRSchedule(cfg.schedule, self.steps_per_epoch)
         self.val_loader = builder.build_loader(cfg, "val", self.info)[0] if cfg.data.val else None
+        # PreciseBN draws its batches from a loader of its own (the training one keeps
+        # its place in the epoch for resuming)
+        self.bn_loader = None
+        if tcfg.precise_bn is not None:
+            self.bn_loader, self.bn_sampler = builder.build_loader(cfg, "train", self.info)
+        self.evaluations = 0
+        self._bn_done_at = -1
         self.classes = builder.class_names(cfg)  # saved with the weights, for inference
         self.evaluator = build_evaluator(cfg, model, self.classes)
 
@@ -216,10 +223,7 @@ class Trainer:
         last_micro = (it + 1) % accumulate == 0 or it + 1 == self.iters_per_epoch
         # the mean over the group's batches: an epoch's last group may be shorter
         group = min(accumulate, self.iters_per_epoch - it // accumulate * accumulate)
-        batch = {
-            k: v.to(self.device, non_blocking=True) if isinstance(v, torch.Tensor) else v
-            for k, v in batch.items()
-        }
+        batch = self._to_device(batch)
         sync = contextlib.nullcontext()
         if self.info.distributed and not last_micro:
             sync = self.train_model.no_sync()
@@ -357,7 +361,34 @@ class Trainer:
 
     def evaluate(self, loader) -> dict:
         model = self.ema.module if self.ema is not None else self.model
+        self.evaluations += 1
+        pbn = self.cfg.train.precise_bn
+        due = pbn is not None and (self.evaluations - 1) % pbn.interval == 0
+        if due and self.epoch > 0 and self._bn_done_at != self.iteration:
+            self._precise_bn(model, pbn.num_iters)
+            self._bn_done_at = self.iteration  # (the final test after the last eval: done)
         return self.evaluator.evaluate(model, loader, self.device, self.info, self.cfg.train.amp)
+
+    def _to_device(self, batch: dict) -> dict:
+        return {
+            k: v.to(self.device, non_blocking=True) if isinstance(v, torch.Tensor) else v
+            for k, v in batch.items()
+        }
+
+    def _precise_bn(self, model: nn.Module, num_iters: int) -> None:
+        from .precise_bn import batch_norms, precise_bn
+
+        self.bn_sampler.set_epoch(self.epoch)
+
+        def forward(m, batch):
+            with mixed_precision.autocast(self.device, self.cfg.train.amp):
+                m.loss(self._to_device(batch))
+
+        used = precise_bn(model, self.bn_loader, num_iters, forward)
+        self.log(
+            f"PreciseBN: the statistics of {len(batch_norms(model))} BatchNorm layers "
+            f"recomputed from {used} training batches"
+        )
 
     def final_test(self, train_seconds: float) -> dict:
         """The test split (or, without one, the val split) with the final weights, as
