@@ -38,14 +38,19 @@ def dynamic_axes(model: nn.Module, example: torch.Tensor) -> dict[int, str]:
 
 
 def export_onnx(
-    model: nn.Module, example: torch.Tensor, path: str | os.PathLike, dynamic: bool = True
+    model: nn.Module,
+    example: torch.Tensor,
+    path: str | os.PathLike,
+    dynamic: bool = True,
+    output_name: str = "logits",
+    axes_of: nn.Module | None = None,
 ) -> dict[int, str]:
     """Writes ``model`` (put in eval mode) as ONNX for inputs shaped like ``example``
-    (``[B, views, 3, (T,) H, W]``) and returns the axes left free (:func:`dynamic_axes`;
-    none with ``dynamic=False``). Needs ``onnx`` and ``onnxscript``
-    (``pip install "actionkit[export]"``)."""
+    (``[B, views, 3, (T,) H, W]``) and returns the axes left free (:func:`dynamic_axes`
+    of ``axes_of``, default the model; none with ``dynamic=False``). Needs ``onnx`` and
+    ``onnxscript`` (``pip install "actionkit[export]"``)."""
     model.eval()
-    axes = dynamic_axes(model, example) if dynamic else {}
+    axes = dynamic_axes(axes_of or model, example) if dynamic else {}
     if axes and example.shape[0] == 1:  # a batch of one would be traced as a constant
         example = example.expand(2, *example.shape[1:])
     shapes = ({i: torch.export.Dim.DYNAMIC for i in axes},) if axes else None
@@ -55,7 +60,7 @@ def export_onnx(
         os.fspath(path),
         dynamo=True,
         input_names=["inputs"],
-        output_names=["logits"],
+        output_names=[output_name],
         dynamic_shapes=shapes,
         verbose=False,
     )
