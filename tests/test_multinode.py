@@ -81,40 +81,43 @@ def assert_same_run(a, b):
     assert len(lines) == len(one)
 
 
+def spawn(args: list, env: dict) -> subprocess.Popen:
+    """``python ARGS`` with its output captured."""
+    return subprocess.Popen(
+        [sys.executable, *map(str, args)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+    )  # fmt: skip
+
+
+def train_args(config, work, *extra) -> list:
+    return [WORKER, config, "--work-dir", work, *extra]
+
+
 @pytest.mark.slow
 def test_two_torchrun_nodes_equal_one_process(runs):
     tmp, config, one = runs
     two = tmp / "nodes"
-    port = free_port()
+    endpoint = f"127.0.0.1:{free_port()}"
     agents = [
-        subprocess.Popen(
+        spawn(
             [
-                sys.executable,
                 "-m",
                 "torch.distributed.run",
                 "--nnodes",
-                "2",
+                2,
                 "--node-rank",
-                str(rank),
+                rank,
                 "--nproc-per-node",
-                "1",
+                1,
                 "--rdzv-backend",
                 "c10d",
                 "--rdzv-endpoint",
-                f"127.0.0.1:{port}",
+                endpoint,
                 "--rdzv-id",
                 "actionkit-test",
-                str(WORKER),
-                str(config),
-                "--work-dir",
-                str(two),
-                *CUT,
-                "data.batch_size=2",
+                *train_args(config, two, *CUT, "data.batch_size=2"),
             ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=clean_env(),
+            clean_env(),
         )  # fmt: skip
         for rank in (0, 1)
     ]
@@ -128,28 +131,12 @@ def test_two_slurm_tasks_equal_one_process_and_resume_alone(runs):
     tmp, config, one = runs
     two = tmp / "slurm"
     port = str(free_port())
+    slurm = {"SLURM_NTASKS": "2", "SLURM_JOB_NODELIST": "localhost", "MASTER_PORT": port}
     tasks = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                str(WORKER),
-                str(config),
-                "--work-dir",
-                str(two),
-                *CUT,
-                "data.batch_size=2",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=clean_env(
-                SLURM_PROCID=str(rank),
-                SLURM_NTASKS="2",
-                SLURM_LOCALID=str(rank),
-                SLURM_JOB_NODELIST="localhost",
-                MASTER_PORT=port,
-            ),
-        )  # fmt: skip
+        spawn(
+            train_args(config, two, *CUT, "data.batch_size=2"),
+            clean_env(SLURM_PROCID=str(rank), SLURM_LOCALID=str(rank), **slurm),
+        )
         for rank in (0, 1)
     ]
     outputs = [finish(t) for t in tasks]
@@ -160,12 +147,7 @@ def test_two_slurm_tasks_equal_one_process_and_resume_alone(runs):
     resumed = tmp / "resumed"
     resumed.mkdir()
     state = two / "epoch_0002.pth"
-    proc = subprocess.Popen(
-        [sys.executable, str(WORKER), str(config), "--work-dir", str(resumed), "--resume",
-         str(state), *CUT],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=clean_env(),
-    )  # fmt: skip
-    out = finish(proc)
+    out = finish(spawn(train_args(config, resumed, "--resume", state, *CUT), clean_env()))
     assert "resumed from" in out and "at epoch 3" in out
     sa, sr = final_state(one), final_state(resumed)
     for key in sa["model"]:
