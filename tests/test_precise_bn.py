@@ -102,3 +102,39 @@ def test_bad_settings_are_named(tmp_path):
     message = "train.precise_bn: num_iters and interval must be at least 1, got 0 and 1"
     with pytest.raises(ConfigError, match=message):
         load_config(config, ["train.precise_bn={num_iters: 0}"])
+
+
+def _rank_batches(rank: int) -> list[dict]:
+    g = torch.Generator().manual_seed(10 + rank)
+    sizes = ((5, 1.0, 0.0), (3, 2.0, 1.0)) if rank == 0 else ((7, 0.5, -2.0),)
+    return [{"inputs": torch.randn(n, 3, 6, 7, generator=g) * s + m} for n, s, m in sizes]
+
+
+def _distributed_worker(rank: int, init: str, out: str) -> None:
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=2)
+    model = TwoBN()
+    precise_bn(model, _rank_batches(rank), num_iters=10)
+    torch.save({k: v for k, v in model.state_dict().items() if "running" in k}, f"{out}.{rank}")
+    dist.destroy_process_group()
+
+
+def test_processes_pool_their_statistics(tmp_path):
+    # two processes with different (unequal) batches: both end with the statistics of all
+    # the batches together, as one process holding them all computes them
+    torch.multiprocessing.spawn(
+        _distributed_worker, args=(f"file://{tmp_path / 'init'}", str(tmp_path / "s")), nprocs=2
+    )
+    model = TwoBN()
+    with torch.no_grad():
+        expected = by_hand(model, _rank_batches(0) + _rank_batches(1))
+    for rank in (0, 1):
+        state = torch.load(tmp_path / f"s.{rank}", weights_only=True)
+        for name, (mean, var) in zip(("bn1", "bn2"), expected, strict=True):
+            torch.testing.assert_close(
+                state[f"{name}.running_mean"].double(), mean, rtol=1e-6, atol=1e-7
+            )
+            torch.testing.assert_close(
+                state[f"{name}.running_var"].double(), var, rtol=1e-6, atol=1e-7
+            )

@@ -72,17 +72,19 @@ def precise_bn(
         model.train(was_training)
     if used == 0:
         return 0
-    for layer in layers:
-        total, squares, count = sums.get(layer, (None, None, 0))
-        if total is None:
-            continue  # a layer these batches never reached keeps its statistics
-        if dist.is_available() and dist.is_initialized():
+    distributed = dist.is_available() and dist.is_initialized()
+    for layer in layers:  # (the same layers in the same order on every process)
+        channels = layer.running_mean.shape[0]
+        zeros = torch.zeros(channels, dtype=torch.float64)
+        total, squares, count = sums.get(layer, (zeros, zeros, 0))
+        if distributed:
             packed = torch.cat([total, squares, total.new_tensor([count])]).to(
                 layer.running_mean.device
             )
             dist.all_reduce(packed)
-            channels = total.shape[0]
             total, squares, count = packed[:channels], packed[channels:-1], packed[-1].item()
+        if count == 0:
+            continue  # a layer these batches never reached keeps its statistics
         mean = total / count
         var = (squares / count - mean * mean).clamp(min=0) * (count / max(count - 1, 1))
         layer.running_mean.copy_(mean.to(layer.running_mean))
