@@ -152,14 +152,17 @@ CONFIGS = sorted((Path(__file__).parents[1] / "configs" / "recognition").glob("*
 @pytest.mark.parametrize(
     "path", [p for p in CONFIGS if "RandAugment" in p.read_text()], ids=lambda p: p.stem
 )
-def test_configs_randaugment_before_the_crop_runs_through(path):
-    # where MMAction2, VideoMAE and PySlowFast apply it: on the resized frames, before
-    # the random resized crop (the lazy resize is rendered for it, then cropped)
+def test_configs_randaugment_where_the_recipe_puts_it_runs_through(path):
+    # where MMAction2's Kinetics recipes, VideoMAE and PySlowFast apply it: on the resized
+    # frames, before the random resized crop (the lazy resize is rendered for it, then
+    # cropped); MMAction2's MViT Something-Something V2 recipes apply it to the crop,
+    # after its resize (test_recipes holds each config to its recipe's order)
     from actionkit.config import load_config
 
     steps = load_config(path).data.train.pipeline
     types = [s["type"] for s in steps]
-    assert types.index("RandAugment") == types.index("RandomResizedCrop") - 1
+    crop = types.index("RandomResizedCrop")
+    assert types.index("RandAugment") in (crop - 1, crop + 2)
     frames = np.random.default_rng(0).integers(0, 256, (4, 120, 160, 3), dtype=np.uint8)
     pipeline = Compose([build_transform(s) for s in steps])
     out = pipeline(_clip(frames), np.random.default_rng(1))
