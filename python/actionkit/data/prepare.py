@@ -57,8 +57,9 @@ class Annotations:
     list_names: dict[str, str] = field(default_factory=dict)  # split -> list file stem
 
 
-def _find(root: Path, names: list[str], what: str) -> Path:
-    """The first of ``names`` in ``root/annotations`` or ``root``."""
+def _find(root: Path, names: list[str], what: str, required: bool = True) -> Path | None:
+    """The first of ``names`` in ``root/annotations`` or ``root`` (None when there is none
+    and the file is not ``required``)."""
     tried = []
     for name in names:
         for folder in (root / "annotations", root):
@@ -66,6 +67,8 @@ def _find(root: Path, names: list[str], what: str) -> Path:
             if path.is_file():
                 return path
             tried.append(str(path))
+    if not required:
+        return None
     raise FileNotFoundError(f"{what}: none of {', '.join(tried)} exists")
 
 
@@ -124,11 +127,8 @@ def read_kinetics(root: Path, dataset: str) -> Annotations:
     }
     parsed = {}
     for split, names in files.items():
-        try:
-            path = _find(root, names, f"{dataset} {split} annotations")
-        except FileNotFoundError:
-            if split == "train":
-                raise
+        path = _find(root, names, f"{dataset} {split} annotations", required=split == "train")
+        if path is None:
             continue
         rows = list(_rows(path))
         if not rows:
@@ -184,12 +184,9 @@ def _semicolon_splits(root: Path, prefix: str, what: str) -> Annotations:
     mapping = {name: i for i, name in enumerate(labels)}
     splits = {}
     for split, name in (("train", "train"), ("val", "validation"), ("test", "test")):
-        try:
-            path = _find(root, [f"{prefix}-{name}.csv"], f"{what} {split} annotations")
-        except FileNotFoundError:
-            if split == "test":
-                continue
-            raise
+        path = _find(root, [f"{prefix}-{name}.csv"], f"{what} {split} annotations", split != "test")
+        if path is None:
+            continue
         items = []
         for where, line in _lines(path):
             parts = line.split(";")
@@ -232,12 +229,11 @@ def read_sthv2(root: Path, dataset: str) -> Annotations:
         raise DataError(f"{path}: the indices are not 0..{len(mapping) - 1}")
     splits = {}
     for split, name in (("train", "train"), ("val", "validation"), ("test", "test")):
-        try:
-            path = _find(root, [f"something-something-v2-{name}.json"], f"sthv2 {split}")
-        except FileNotFoundError:
-            if split == "test":
-                continue
-            raise
+        path = _find(
+            root, [f"something-something-v2-{name}.json"], f"sthv2 {split}", split != "test"
+        )
+        if path is None:
+            continue
         items = []
         for i, entry in enumerate(_json(path)):
             where = f"{path}: item {i}"
@@ -662,10 +658,7 @@ def prepare_activitynet(root: Path, out: Path, **_) -> list[str]:
 
     path = _find(root, ["activity_net.v1-3.min.json"], "ActivityNet 1.3 annotations")
     info = {}
-    try:
-        csv_path = _find(root, ["video_info_new.csv"], "BSN's video info")
-    except FileNotFoundError:
-        csv_path = None
+    csv_path = _find(root, ["video_info_new.csv"], "BSN's video info", required=False)
     rows = list(_rows(csv_path)) if csv_path else []
     for where, row in rows[1:]:
         if len(row) < 7:
@@ -759,10 +752,7 @@ def prepare_ntu(root: Path, out: Path, dataset: str, **_) -> list[str]:
     names = ["NTU_RGBD_samples_with_missing_skeletons.txt"]
     if dataset == "ntu120":
         names.insert(0, "NTU_RGBD120_samples_with_missing_skeletons.txt")
-    try:
-        ignore = _find(root, names, "missing-skeleton list")
-    except FileNotFoundError:
-        ignore = None
+    ignore = _find(root, names, "missing-skeleton list", required=False)
     result = convert_ntu(root, out / f"{dataset}_3d.pkl", dataset, ignore, progress=True)
     lines = [f"{result['samples']} samples in {out / f'{dataset}_3d.pkl'}"]
     if ignore is not None:
@@ -808,12 +798,10 @@ def prepare_ava(
     read = {}
     for split in ("train", "val"):
         csv_path = _find(root, [f"ava_{split}_v{version}.csv"], f"AVA {split} annotations")
-        try:
-            excluded = _find(
-                root, [f"ava_{split}_excluded_timestamps_v{version}.csv"], "excluded timestamps"
-            )
-        except FileNotFoundError:
-            excluded = None
+        excluded = _find(
+            root, [f"ava_{split}_excluded_timestamps_v{version}.csv"], "excluded timestamps",
+            required=False,
+        )  # fmt: skip
         read[split] = (csv_path, load_ava_annotations(csv_path, exclusions=excluded))
     if cut or extract_frames:
         named = sorted({k.video_id for _, keyframes in read.values() for k in keyframes})
@@ -1028,9 +1016,8 @@ def prepare_gym(root: Path, out: Path, dataset: str, cut: bool = False, **_) -> 
 def _gym_classes(root: Path, number: str) -> list[str] | None:
     """Gym's class names from ``gym{99,288}_categories.txt`` (``Clabel: k; set: s;
     Glabel: g; (VT) name``), when present."""
-    try:
-        path = _find(root, [f"gym{number}_categories.txt"], "categories")
-    except FileNotFoundError:
+    path = _find(root, [f"gym{number}_categories.txt"], "categories", required=False)
+    if path is None:
         return None
     names = []
     for where, line in _lines(path):
