@@ -72,7 +72,12 @@ CALLS = {
             KEYPOINTS, torch.ones(1, 1, 2, 2), [8, 9], 0.6, torch.tensor([[0, 1]])
         ),
     ),
+    "optical_flow_tvl1": (
+        lambda: actionkit.ops.optical_flow_tvl1(GREY[:1], GREY[1:], warps=2, outer_iterations=2),
+        lambda: _reference.optical_flow_tvl1(GREY[:1], GREY[1:], warps=2, outer_iterations=2),
+    ),
 }
+GREY = torch.rand(2, 12, 14) * 255
 KEYPOINTS = torch.tensor([[2.0, 3.0], [6.0, 5.0], [2.5, 3.0], [6.0, 4.0]]).view(1, 1, 2, 2, 2)
 BOX = torch.tensor([[0, 1.0, 1.0, 4.0, 4.0]])
 TIN_OFFSET = torch.tensor([[0.5, -1.25, 2.0], [1.0, 0.0, -0.75]])

@@ -133,6 +133,18 @@ at::Tensor pose_heatmaps(const at::Tensor& keypoints, const at::Tensor& scores,
   return op.call(keypoints, scores, size, sigma, limbs, with_kp, legacy_merge, eps, flip_order);
 }
 
+at::Tensor optical_flow_tvl1(const at::Tensor& frames_a, const at::Tensor& frames_b, double tau,
+                             double lambd, double theta, int64_t scales, int64_t warps,
+                             double epsilon, int64_t inner_iterations, int64_t outer_iterations,
+                             double scale_step, int64_t median_filtering) {
+  static const auto op =
+      find_op<at::Tensor(const at::Tensor&, const at::Tensor&, double, double, double, int64_t,
+                         int64_t, double, int64_t, int64_t, double, int64_t)>(
+          "actionkit::optical_flow_tvl1");
+  return op.call(frames_a, frames_b, tau, lambd, theta, scales, warps, epsilon, inner_iterations,
+                 outer_iterations, scale_step, median_filtering);
+}
+
 namespace detail {
 
 at::Tensor temporal_shift_backward(const at::Tensor& grad, int64_t num_segments,

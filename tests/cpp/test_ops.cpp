@@ -170,6 +170,23 @@ void soft_suppression() {
   check(tkeep.equal(torch::tensor({0, 2, 1}, torch::kLong)), "temporal_soft_nms");
 }
 
+void optical_flow() {
+  // a smooth pattern moved 2 pixels right and 1 down: the flow inside is about (2, 1)
+  auto ys = torch::arange(48, torch::kFloat).view({48, 1});
+  auto xs = torch::arange(64, torch::kFloat).view({1, 64});
+  auto pattern = [&](double dx, double dy) {
+    return (127.5 + 60 * torch::sin((xs - dx) * 0.35) + 60 * torch::cos((ys - dy) * 0.3))
+        .unsqueeze(0);
+  };
+  const auto flow = actionkit::optical_flow_tvl1(pattern(0, 0), pattern(2, 1));
+  check(flow.sizes() == at::IntArrayRef({1, 2, 48, 64}), "optical_flow_tvl1 shape");
+  const auto inner = flow.index(
+      {0, torch::indexing::Slice(), torch::indexing::Slice(8, 40), torch::indexing::Slice(8, 56)});
+  check(std::abs(inner[0].mean().item<double>() - 2.0) < 0.05 &&
+            std::abs(inner[1].mean().item<double>() - 1.0) < 0.05,
+        "optical_flow_tvl1 of a translation");
+}
+
 void errors() {
   bool threw = false;
   try {
@@ -194,6 +211,7 @@ int main() {
   suppression();
   soft_suppression();
   preprocessing();
+  optical_flow();
   errors();
   return failures == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -14,6 +14,8 @@
 #include "emulation/examples/block_examples.h"
 #include "ops/bm_sampling/bm_sampling_cuda.h"
 #include "ops/nms/nms_cuda.h"
+#include "ops/optical_flow/optical_flow.h"
+#include "ops/optical_flow/optical_flow_cuda.h"
 #include "ops/pose_heatmaps/pose_heatmaps.h"
 #include "ops/pose_heatmaps/pose_heatmaps_cuda.h"
 #include "ops/preprocess/preprocess_cuda.h"
@@ -207,6 +209,26 @@ at::Tensor pose_heatmaps(const at::Tensor& keypoints, const at::Tensor& scores,
   return out;
 }
 
+// The CUDA source's kernels and host loop (the pyramid, the per-pair stopping flags read
+// back once per outer iteration), on CPU tensors.
+at::Tensor optical_flow_tvl1(const at::Tensor& frames_a, const at::Tensor& frames_b, double tau,
+                             double lambd, double theta, int64_t scales, int64_t warps,
+                             double epsilon, int64_t inner_iterations, int64_t outer_iterations,
+                             double scale_step, int64_t median_filtering) {
+  namespace of = kernels::optical_flow;
+  const of::Params p =
+      of::check_args(frames_a, frames_b, tau, lambd, theta, scales, warps, epsilon,
+                     inner_iterations, outer_iterations, scale_step, median_filtering);
+  at::Tensor out = at::empty({p.pairs, 2, p.height, p.width}, frames_a.options());
+  if (p.pairs == 0) return out;
+  const at::Tensor a = frames_a.contiguous(), b = frames_b.contiguous();
+  of::cuda::Workspace ws{};
+  const auto buffers = of::allocate_workspace(p, frames_a.options(), ws);
+  of::cuda::launch(a.const_data_ptr<float>(), b.const_data_ptr<float>(),
+                   out.mutable_data_ptr<float>(), p, ws, nullptr);
+  return out;
+}
+
 kernels::tin_shift::Dims tin_dims(const at::Tensor& x, const at::Tensor& offsets) {
   const int64_t inner = x.numel() / std::max<int64_t>(x.size(0) * x.size(1) * x.size(2), 1);
   return {x.size(0), x.size(1), x.size(2), inner, offsets.size(1)};
@@ -324,6 +346,11 @@ TORCH_LIBRARY(actionkit_emu, m) {
       "pose_heatmaps(Tensor keypoints, Tensor scores, int[2] size, float sigma, Tensor limbs, "
       "bool with_kp, bool legacy_merge, float eps, Tensor? flip_order) -> Tensor",
       &pose_heatmaps);
+  m.def(
+      "optical_flow_tvl1(Tensor frames_a, Tensor frames_b, float tau, float lambd, float theta, "
+      "int scales, int warps, float epsilon, int inner_iterations, int outer_iterations, "
+      "float scale_step, int median_filtering) -> Tensor",
+      &optical_flow_tvl1);
 }
 
 }  // namespace actionkit::emulation

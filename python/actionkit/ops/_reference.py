@@ -479,3 +479,159 @@ def pose_heatmaps(
         else:
             channels.append(limb_maps)
     return torch.cat(channels, 1).to(keypoints.device)
+
+
+def _resize_linear(src: Tensor, h: int, w: int, scale_y: float, scale_x: float) -> Tensor:
+    """[N, sh, sw] -> [N, h, w], OpenCV's INTER_LINEAR: source coordinate
+    ``(dst + 0.5) * scale - 0.5`` (in float64, then float32), edges clamped."""
+    sh, sw = src.shape[1:]
+
+    def taps(size: int, source: int, scale: float, clamp_fraction: bool):
+        f = ((torch.arange(size, dtype=torch.float64) + 0.5) * scale - 0.5).float()
+        i = f.floor()
+        f = f - i
+        i = i.long()
+        if clamp_fraction:  # the horizontal pass: outside the image is the edge pixel
+            f = torch.where((i < 0) | (i >= source - 1), torch.zeros_like(f), f)
+            i = i.clamp(0, source - 1)
+        return i.clamp(0, source - 1), (i + 1).clamp(0, source - 1), f
+
+    x0, x1, fx = taps(w, sw, scale_x, True)
+    y0, y1, fy = taps(h, sh, scale_y, False)
+    dev = src.device
+    x0, x1, fx, y0, y1, fy = (t.to(dev) for t in (x0, x1, fx, y0, y1, fy))
+    r0, r1 = src[:, y0], src[:, y1]
+    h0 = r0[:, :, x0] * (1 - fx) + r0[:, :, x1] * fx
+    h1 = r1[:, :, x0] * (1 - fx) + r1[:, :, x1] * fx
+    return h0 * (1 - fy)[:, None] + h1 * fy[:, None]
+
+
+def _shifted(x: Tensor, dy: int, dx: int) -> Tensor:
+    """x[.., clamp(y + dy), clamp(x + dx)]: the neighbour, edge pixels replicated."""
+    h, w = x.shape[-2:]
+    ys = (torch.arange(h, device=x.device) + dy).clamp(0, h - 1)
+    xs = (torch.arange(w, device=x.device) + dx).clamp(0, w - 1)
+    return x[..., ys, :][..., xs]
+
+
+def _cubic_weights(t: Tensor) -> list[Tensor]:
+    a = -0.75
+    c0 = ((a * (t + 1) - 5 * a) * (t + 1) + 8 * a) * (t + 1) - 4 * a
+    c1 = ((a + 2) * t - (a + 3)) * t * t + 1
+    c2 = ((a + 2) * (1 - t) - (a + 3)) * (1 - t) * (1 - t) + 1
+    return [c0, c1, c2, 1 - c0 - c1 - c2]
+
+
+def _remap_cubic(images: Tensor, u1: Tensor, u2: Tensor) -> Tensor:
+    """images [N, K, H, W] sampled at (x + u1, y + u2) bicubically (a = -0.75), taps
+    outside the image 0: OpenCV 5's remap(INTER_CUBIC, BORDER_CONSTANT)."""
+    n, k, h, w = images.shape
+    fx = torch.arange(w, device=u1.device, dtype=torch.float32) + u1
+    fy = torch.arange(h, device=u1.device, dtype=torch.float32)[:, None] + u2
+    bx, by = fx.floor(), fy.floor()
+    wx, wy = _cubic_weights(fx - bx), _cubic_weights(fy - by)
+    sx, sy = bx.long() - 1, by.long() - 1
+    flat = images.reshape(n, k, h * w)
+    total = images.new_zeros(n, k, h, w)
+    for i in range(4):
+        yy = sy + i
+        row = images.new_zeros(n, k, h, w)
+        for j in range(4):
+            xx = sx + j
+            inside = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w)
+            index = (yy.clamp(0, h - 1) * w + xx.clamp(0, w - 1)).reshape(n, 1, h * w)
+            tap = flat.gather(2, index.expand(n, k, h * w)).reshape(n, k, h, w)
+            row = row + torch.where(inside[:, None], tap, 0.0) * (wy[i] * wx[j])[:, None]
+        total = total + torch.where(((yy >= 0) & (yy < h))[:, None], row, 0.0)
+    return total
+
+
+def optical_flow_tvl1(
+    frames_a: Tensor,
+    frames_b: Tensor,
+    tau: float = 0.25,
+    lambd: float = 0.15,
+    theta: float = 0.3,
+    scales: int = 5,
+    warps: int = 5,
+    epsilon: float = 0.01,
+    inner_iterations: int = 30,
+    outer_iterations: int = 10,
+    scale_step: float = 0.8,
+    median_filtering: int = 5,
+) -> Tensor:
+    """TV-L1 optical flow (Zach, Pock and Bischof 2007) as OpenCV's DualTVL1 discretises
+    it: [N, H, W] grey frames (0..255) -> [N, 2, H, W] flow (x, y) from a to b."""
+    n, height, width = frames_a.shape
+    sizes = [(height, width)]
+    for _ in range(1, scales):
+        h, w = (round(s * scale_step) for s in sizes[-1])  # ties to even, as cvRound
+        if h < 16 or w < 16:
+            break
+        sizes.append((h, w))
+    pyr0, pyr1 = [frames_a.float()], [frames_b.float()]
+    for h, w in sizes[1:]:
+        pyr0.append(_resize_linear(pyr0[-1], h, w, 1 / scale_step, 1 / scale_step))
+        pyr1.append(_resize_linear(pyr1[-1], h, w, 1 / scale_step, 1 / scale_step))
+    h, w = sizes[-1]
+    u1 = frames_a.new_zeros(n, h, w, dtype=torch.float32)
+    u2 = torch.zeros_like(u1)
+    l_t, taut = lambd * theta, tau / theta
+    for level in range(len(sizes) - 1, -1, -1):
+        i0, i1 = pyr0[level], pyr1[level]
+        h, w = sizes[level]
+        threshold = torch.tensor(epsilon * epsilon * h * w, dtype=torch.float32)
+        i1x = 0.5 * (_shifted(i1, 0, 1) - _shifted(i1, 0, -1))
+        i1y = 0.5 * (_shifted(i1, 1, 0) - _shifted(i1, -1, 0))
+        p11, p12, p21, p22 = (torch.zeros_like(u1) for _ in range(4))
+        for _ in range(warps):
+            warped = _remap_cubic(torch.stack([i1, i1x, i1y], 1), u1, u2)
+            ix, iy = warped[:, 1], warped[:, 2]
+            grad = ix * ix + iy * iy
+            rho_c = warped[:, 0] - ix * u1 - iy * u2 - i0
+            active = torch.ones(n, dtype=torch.bool, device=u1.device)
+            for _ in range(outer_iterations):
+                if not active.any():
+                    break
+                keep = active[:, None, None]
+                if median_filtering > 1:
+                    r = median_filtering // 2
+                    for u in (u1, u2):
+                        padded = torch.nn.functional.pad(u[:, None], (r, r, r, r), mode="replicate")
+                        window = padded.unfold(2, 2 * r + 1, 1).unfold(3, 2 * r + 1, 1)
+                        med = window.reshape(n, h, w, -1).median(-1).values
+                        u.copy_(torch.where(keep, med, u))
+                for _ in range(inner_iterations):
+                    if not active.any():
+                        break
+                    keep = active[:, None, None]
+                    rho = rho_c + (ix * u1 + iy * u2)
+                    lo, hi = rho < -l_t * grad, rho > l_t * grad
+                    fi = torch.where(grad > torch.finfo(torch.float32).eps, -rho / grad, 0.0)
+                    d1 = torch.where(lo, l_t * ix, torch.where(hi, -l_t * ix, fi * ix))
+                    d2 = torch.where(lo, l_t * iy, torch.where(hi, -l_t * iy, fi * iy))
+                    div1 = p11 - torch.nn.functional.pad(p11[:, :, :-1], (1, 0))
+                    div1 = div1 + p12 - torch.nn.functional.pad(p12[:, :-1], (0, 0, 1, 0))
+                    div2 = p21 - torch.nn.functional.pad(p21[:, :, :-1], (1, 0))
+                    div2 = div2 + p22 - torch.nn.functional.pad(p22[:, :-1], (0, 0, 1, 0))
+                    n1 = (u1 + d1) + theta * div1
+                    n2 = (u2 + d2) + theta * div2
+                    error = ((n1 - u1) ** 2 + (n2 - u2) ** 2).sum((1, 2))
+                    u1, u2 = torch.where(keep, n1, u1), torch.where(keep, n2, u2)
+                    g = []
+                    for u in (u1, u2):
+                        ux = torch.nn.functional.pad(u[:, :, 1:] - u[:, :, :-1], (0, 1))
+                        uy = torch.nn.functional.pad(u[:, 1:] - u[:, :-1], (0, 0, 0, 1))
+                        g.append((ux, uy, 1 + taut * torch.sqrt(ux * ux + uy * uy)))
+                    (u1x, u1y, ng1), (u2x, u2y, ng2) = g
+                    p11 = torch.where(keep, (p11 + taut * u1x) / ng1, p11)
+                    p12 = torch.where(keep, (p12 + taut * u1y) / ng1, p12)
+                    p21 = torch.where(keep, (p21 + taut * u2x) / ng2, p21)
+                    p22 = torch.where(keep, (p22 + taut * u2y) / ng2, p22)
+                    active = active & (error > threshold)
+        if level > 0:
+            fh, fw = sizes[level - 1]
+            up = torch.tensor(1 / scale_step, dtype=torch.float32)
+            u1 = _resize_linear(u1, fh, fw, 1 / (fh / h), 1 / (fw / w)) * up
+            u2 = _resize_linear(u2, fh, fw, 1 / (fh / h), 1 / (fw / w)) * up
+    return torch.stack([u1, u2], 1)

@@ -112,6 +112,19 @@ at::Tensor pose_heatmaps(const at::Tensor& keypoints, const at::Tensor& scores,
                          bool with_kp = true, bool legacy_merge = false, double eps = 1e-4,
                          const std::optional<at::Tensor>& flip_order = std::nullopt);
 
+// TV-L1 optical flow (Zach, Pock and Bischof 2007) with OpenCV DualTVL1's discretisation
+// and defaults: grey frames float [N, H, W] (0..255) -> flow float [N, 2, H, W] (x, y)
+// from frames_a to frames_b, a(x, y) ~ b(x + u, y + v). A pyramid of bilinear resizes by
+// scale_step (levels under 16 pixels dropped), per level `warps` bicubic warps, each with
+// up to outer x inner primal-dual iterations (a median_filtering x median_filtering
+// median of the flow, 3 or 5 or 0 for none, before each outer one), stopping once the
+// summed squared change of a pair's flow is at most epsilon^2 per pixel.
+at::Tensor optical_flow_tvl1(const at::Tensor& frames_a, const at::Tensor& frames_b,
+                             double tau = 0.25, double lambd = 0.15, double theta = 0.3,
+                             int64_t scales = 5, int64_t warps = 5, double epsilon = 0.01,
+                             int64_t inner_iterations = 30, int64_t outer_iterations = 10,
+                             double scale_step = 0.8, int64_t median_filtering = 5);
+
 namespace detail {
 
 // The registered backward ops, for the autograd functions.

@@ -2,10 +2,13 @@
 #pragma once
 
 #include <ATen/core/Tensor.h>
+#include <ATen/ops/empty.h>
 #include <c10/util/Exception.h>
 
 #include <cmath>
+#include <utility>
 
+#include "optical_flow_cuda.h"
 #include "optical_flow_math.h"
 
 namespace actionkit::kernels::optical_flow {
@@ -64,6 +67,24 @@ inline Params check_args(const at::Tensor& frames_a, const at::Tensor& frames_b,
 // epsilon^2 * pixels of level l, OpenCV's stopping threshold for the summed change of u.
 inline float scaled_epsilon(const Params& p, int64_t l) {
   return static_cast<float>(p.epsilon * p.epsilon * static_cast<double>(p.h[l] * p.w[l]));
+}
+
+// The CUDA launcher's buffers, on the frames' device: one float and one int tensor (kept
+// alive by the caller) that ws points into.
+inline std::pair<at::Tensor, at::Tensor> allocate_workspace(const Params& p,
+                                                            const at::TensorOptions& options,
+                                                            cuda::Workspace& ws) {
+  const int64_t full = p.pairs * p.height * p.width, pyr = pyramid_size(p);
+  at::Tensor floats = at::empty({2 * pyr + cuda::kPlanes * full + p.pairs}, options);
+  at::Tensor ints = at::empty({p.pairs}, options.dtype(at::kInt));
+  float* f = floats.mutable_data_ptr<float>();
+  ws.i0 = f, ws.i1 = f + pyr;
+  float** planes[cuda::kPlanes] = {&ws.i1x, &ws.i1y, &ws.ix,  &ws.iy, &ws.grad, &ws.rho_c, &ws.p11,
+                                   &ws.p12, &ws.p21, &ws.p22, &ws.u1, &ws.u2,   &ws.t1,    &ws.t2};
+  for (int i = 0; i < cuda::kPlanes; ++i) *planes[i] = f + 2 * pyr + i * full;
+  ws.error = f + 2 * pyr + cuda::kPlanes * full;
+  ws.active = ints.mutable_data_ptr<int>();
+  return {floats, ints};
 }
 
 }  // namespace actionkit::kernels::optical_flow
