@@ -18,6 +18,7 @@
 #include <cstdint>
 
 #include "../../common/hostdevice.h"
+#include "optical_flow_median.h"
 
 namespace actionkit::kernels::optical_flow {
 
@@ -143,19 +144,14 @@ AK_HD inline Warped warp_pixel(const float* i0, const float* i1, const float* i1
 // The median of the k x k window (k = 3 or 5) around (y, x), edge pixels replicated.
 AK_HD inline float median_pixel(const float* src, int64_t h, int64_t w, int64_t y, int64_t x,
                                 int k) {
-  float v[25] = {};
+  float v[25];
   const int r = k / 2;
   int n = 0;
   for (int dy = -r; dy <= r; ++dy) {
     const float* row = src + clamp_index(y + dy, h) * w;
-    for (int dx = -r; dx <= r; ++dx) {
-      float e = row[clamp_index(x + dx, w)];
-      int i = n++;  // insertion sort: the window is at most 25 values
-      while (i > 0 && v[i - 1] > e) v[i] = v[i - 1], --i;
-      v[i] = e;
-    }
+    for (int dx = -r; dx <= r; ++dx) v[n++] = row[clamp_index(x + dx, w)];
   }
-  return v[n / 2];
+  return k == 3 ? median_of_9(v) : median_of_25(v);
 }
 
 // Divergence of (p1, p2) by backward differences (the adjoint of the forward gradient).
