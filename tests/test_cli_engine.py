@@ -341,3 +341,16 @@ def test_bench_localization_runs(tmp_path, capsys):
         r["actionkit_ms"] > 0 and r["mmaction2_mask_bytes"] == 16 * 32 * 16 * 16 * 4 for r in rows
     )
     assert "| 16 | fwd+bwd |" in capsys.readouterr().out
+
+
+def test_bench_flow_runs(tmp_path, capsys):
+    pytest.importorskip("cv2")
+    out = tmp_path / "flow.json"
+    args = ["flow", "--pairs", "2", "--sizes", "96x80", "--repeats", "1", "--threads", "1"]
+    assert bench.main([*args, "--out", str(out)]) == 0
+    (row,) = json.loads(out.read_text())["rows"]
+    assert row["frames"] == "96x80" and row["pairs"] == 2
+    assert row["opencv_pairs_per_s"] > 0 and row["actionkit_pairs_per_s"] > 0
+    # the same flow: the two are far closer to each other than to the truth
+    assert row["distance"] < 0.1 * row["epe_opencv"]
+    assert "| 96x80 | 2 | 1 |" in capsys.readouterr().out

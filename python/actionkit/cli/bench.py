@@ -1,6 +1,6 @@
 """``actionkit-bench {ops,preprocess,decode,pipeline,model,train,amp,localization,skeleton,
-detection,ava-eval,audio}``: the benchmarks in the repository's ``benchmarks/`` folder (installed as
-``actionkit.benchmarks``). Each prints a table and writes JSON with the environment
+detection,ava-eval,audio,flow}``: the benchmarks in the repository's ``benchmarks/`` folder
+(installed as ``actionkit.benchmarks``). Each prints a table and writes JSON with the environment
 (CPU/GPU, versions, threads); the arguments after the subcommand go to the benchmark
 (``actionkit-bench model --help``).
 
@@ -16,6 +16,7 @@ Examples:
     actionkit-bench detection --mmaction-python ../peers/venv/bin/python  # AVA detectors
     actionkit-bench ava-eval --mmaction-python ../peers/venv/bin/python   # AVA frame-mAP
     actionkit-bench audio --mmaction-python ../peers/venv/bin/python --mmaction-tools DIR
+    actionkit-bench flow                  # TV-L1 optical flow against OpenCV's DualTVL1
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ COMMANDS = {
     "detection": ("detection", []),
     "ava-eval": ("ava_eval", []),
     "audio": ("audio", []),
+    "flow": ("flow", []),
 }
 
 
