@@ -3,7 +3,8 @@
 actionkit-data synth OUT [--classes ...] [--videos-per-class N] [--codec h264|vp9|mjpeg]
 actionkit-data check LIST [--kind video|rawframes] [--data-prefix DIR]
 actionkit-data resize SRC_DIR DST_DIR [--short-side 256] [--gop 16]
-actionkit-data extract-frames SRC_DIR DST_DIR
+actionkit-data extract-frames SRC DST_DIR [--flow tvl1] [--bound 20] [--flow-format jpg|npy]
+               [--no-rgb] [--device cpu|cuda] [--resume]
 actionkit-data extract-audio LIST OUT_DIR [--data-prefix DIR] [--out-list FILE]
 actionkit-data build-list ROOT OUT [--kind video|rawframes]
 actionkit-data features SRC_DIR DST_DIR --rescale 100 [--pool mean|max] [--format csv|npy]
@@ -90,10 +91,17 @@ def _resize(args) -> int:
 def _extract(args) -> int:
     src, dst = Path(args.src), Path(args.dst)
     failures = 0
-    for video in _videos(src):
-        out = (dst / video.relative_to(src)).with_suffix("")
+    videos = [src] if src.is_file() else _videos(src)
+    for video in videos:
+        out = dst / (video.stem if src.is_file() else video.relative_to(src).with_suffix(""))
         try:
-            print(f"{video} -> {out} ({tools.extract_rawframes(video, out)} frames)")
+            n = tools.extract_rawframes(
+                video, out, rgb=not args.no_rgb, flow=args.flow, bound=args.bound,
+                flow_format=args.flow_format, device=args.device, resume=args.resume,
+                progress=not args.quiet,
+            )  # fmt: skip
+            flows = f", {max(n - 1, 0)} flows" if args.flow else ""
+            print(f"{video} -> {out} ({n} frames{flows})")
         except Exception as e:  # report and go on, as above
             failures += 1
             print(f"{video}: FAILED: {e}", file=sys.stderr)
@@ -389,9 +397,26 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--gop", type=int, default=16)
     p.set_defaults(run=_resize)
 
-    p = sub.add_parser("extract-frames", help="decode videos to img_00001.jpg folders")
-    p.add_argument("src")
-    p.add_argument("dst")
+    p = sub.add_parser(
+        "extract-frames",
+        help="decode videos to img_00001.jpg folders (and TV-L1 flow_x/flow_y_00001.jpg)",
+    )
+    p.add_argument("src", help="a video, or a folder searched for videos")
+    p.add_argument("dst", help="one folder per video (SRC's layout kept)")
+    p.add_argument("--flow", choices=["tvl1"], help="also optical flow between consecutive frames")
+    p.add_argument(
+        "--bound", type=float, default=20.0, help="flow JPEGs span +-BOUND px (MMAction2: 20)"
+    )
+    p.add_argument(
+        "--flow-format", choices=["jpg", "npy"], default="jpg",
+        help="jpg: flow_x/flow_y_00001.jpg quantised as MMAction2's; npy: float16 flow.npy",
+    )  # fmt: skip
+    p.add_argument("--no-rgb", action="store_true", help="flow only, no img_*.jpg")
+    p.add_argument("--device", default="cpu", help="where the flow is computed (cpu, cuda)")
+    p.add_argument(
+        "--resume", action="store_true", help="skip folders already complete (same settings)"
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=_extract)
 
     p = sub.add_parser(

@@ -15,26 +15,122 @@ from ..errors import DataError
 VIDEO_SUFFIXES = (".mp4", ".avi", ".webm", ".mkv", ".mov", ".m4v")
 
 
+FLOW_TEMPLATE = "flow_{}_{:05d}.jpg"  # flow_x_00001.jpg: MMAction2's (and denseflow's) names
+_MARKER = ".actionkit-frames.json"  # written last: the folder is complete
+
+
+def flow_to_image(flow, bound: float = 20.0):
+    """Flow [..., H, W] in pixels -> uint8 grey levels as MMAction2's ``flow_to_img``
+    (``tools/misc/flow_extraction.py``): clipped to +-bound, mapped linearly onto 0..255,
+    truncated (so 0 px is 127). Reading it back: ``v / 255 * 2 bound - bound``."""
+    import torch
+
+    scale = 255 / float(2 * bound)
+    return ((flow.clamp(-bound, bound) + bound) * scale).to(torch.uint8)
+
+
 def extract_rawframes(
     video: str | os.PathLike,
     out_dir: str | os.PathLike,
     template: str = "img_{:05d}.jpg",
     quality: int = 95,
+    *,
+    rgb: bool = True,
+    flow: str | None = None,
+    bound: float = 20.0,
+    flow_format: str = "jpg",
+    device: str = "cpu",
+    chunk: int = 32,
+    resume: bool = False,
+    progress: bool = False,
 ) -> int:
     """Decodes every frame of ``video`` to JPEGs ``out_dir/img_00001.jpg``... (1-based, as
-    MMAction2's extraction names them) and returns the number of frames."""
+    MMAction2's extraction names them) and returns the number of frames.
+
+    With ``flow="tvl1"`` the same pass computes TV-L1 optical flow
+    (:func:`actionkit.ops.optical_flow_tvl1`, on ``device``) between consecutive frames'
+    grey images: flow ``k`` is the motion from frame ``k`` to ``k + 1``, so a video of N
+    frames has N - 1 flows, always (both come from the same decoded frames). Written as
+    ``flow_x_00001.jpg`` / ``flow_y_00001.jpg`` quantised by :func:`flow_to_image`
+    (MMAction2's layout, read by its flow configs), or with ``flow_format="npy"`` as one
+    float16 ``flow.npy`` [N - 1, 2, H, W] (not quantised; written as it goes, memory-mapped
+    to read). ``rgb=False`` leaves out the JPEG frames. Frames are decoded ``chunk`` at a
+    time (memory bounded on long videos), the flows of a chunk computed as one batch.
+
+    A folder is complete when its marker file is written (last); with ``resume`` a
+    complete folder made with the same settings is left as it is."""
+    import json
+
+    import torch
     from PIL import Image
 
+    from ..ops import optical_flow_tvl1, rgb_to_grey
     from .decode import VideoReader
 
+    if flow not in (None, "tvl1"):
+        raise ValueError(f"flow: the only method is 'tvl1', got {flow!r}")
+    if flow_format not in ("jpg", "npy"):
+        raise ValueError(f"flow_format: 'jpg' or 'npy', got {flow_format!r}")
+    if not rgb and flow is None:
+        raise ValueError("nothing to extract: rgb=False and no flow")
     out_dir = Path(out_dir)
+    settings = {"rgb": rgb, "flow": flow, "bound": bound if flow else None}
+    if flow:
+        settings["flow_format"] = flow_format
+    marker = out_dir / _MARKER
+    if resume and marker.exists():
+        done = json.loads(marker.read_text())
+        if all(done.get(k) == v for k, v in settings.items()):
+            return done["frames"]
+    marker.unlink(missing_ok=True)
     out_dir.mkdir(parents=True, exist_ok=True)
     reader = VideoReader(video, backend="pyav")
-    for start in range(0, len(reader), 64):  # bounded memory on long videos
-        chunk = reader.get_frames(range(start, min(start + 64, len(reader)))).numpy()
-        for i, frame in enumerate(chunk, start + 1):
-            Image.fromarray(frame).save(out_dir / template.format(i), quality=quality)
-    return len(reader)
+    n = len(reader)
+    stored = None  # the float16 flow file, made once the frame size is known
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=n, desc=Path(video).name, unit="frame", leave=False)
+    previous = None  # the last grey frame of the chunk before
+    for start in range(0, n, chunk):
+        frames = reader.get_frames(range(start, min(start + chunk, n)))
+        if rgb:
+            for i, frame in enumerate(frames.numpy(), start + 1):
+                Image.fromarray(frame).save(out_dir / template.format(i), quality=quality)
+        if flow:
+            grey = rgb_to_grey(frames).to(device)
+            if previous is not None:
+                grey = torch.cat([previous, grey])
+            first = start if previous is None else start - 1  # frame index of grey[0]
+            previous = grey[-1:]
+            if len(grey) > 1:
+                uv = optical_flow_tvl1(grey[:-1], grey[1:]).cpu()
+                if flow_format == "npy":
+                    if stored is None:
+                        stored = np.lib.format.open_memmap(
+                            out_dir / "flow.npy", mode="w+", dtype=np.float16,
+                            shape=(n - 1, 2, *uv.shape[2:]),
+                        )  # fmt: skip
+                    stored[first : first + len(uv)] = uv.numpy().astype(np.float16)
+                else:
+                    for k, (x, y) in enumerate(flow_to_image(uv, bound).numpy(), first + 1):
+                        Image.fromarray(x).save(
+                            out_dir / FLOW_TEMPLATE.format("x", k), quality=quality
+                        )
+                        Image.fromarray(y).save(
+                            out_dir / FLOW_TEMPLATE.format("y", k), quality=quality
+                        )
+        if bar is not None:
+            bar.update(len(frames))
+    if bar is not None:
+        bar.close()
+    if stored is not None:
+        stored.flush()
+        del stored
+    flows = max(n - 1, 0) if flow else None
+    marker.write_text(json.dumps({**settings, "frames": n, "flows": flows}) + "\n")
+    return n
 
 
 def trim_video(
