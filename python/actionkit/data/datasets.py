@@ -270,13 +270,22 @@ class RawframeDataset(_ClipDataset):
     """Rawframe folders from a list of ``frame_dir total_frames label [label ...]`` lines.
 
     The folder must hold at least the listed ``total_frames`` frames (a folder with fewer
-    is reported as invalid: MMAction2 would read past its end)."""
+    is reported as invalid: MMAction2 would read past its end). ``modality="flow"`` reads
+    optical flow: frame k is the pair ``flow_x_0000k.jpg`` / ``flow_y_0000k.jpg`` (as
+    ``actionkit-data extract-frames --flow tvl1`` and MMAction2's extraction write them),
+    as the frame ``(x, y, 128)``; the pipeline ends with ``FormatShape(flow=True)``."""
 
     kind = "rawframes"
 
-    def __init__(self, ann_file, sampler, transforms=None, start_index: int = 1, **kwargs):
+    def __init__(
+        self, ann_file, sampler, transforms=None, start_index: int = 1, modality="rgb", **kwargs
+    ):
         kwargs.setdefault("backend", "rawframes")
-        kwargs.setdefault("filename_tmpl", "img_{:05d}.jpg")
+        kwargs.setdefault(
+            "filename_tmpl", "flow_{}_{:05d}.jpg" if modality == "flow" else "img_{:05d}.jpg"
+        )
+        if modality != "rgb":
+            kwargs["modality"] = modality
         super().__init__(ann_file, sampler, transforms, start_index=start_index, **kwargs)
         self.reader_options["start_index"] = start_index
 

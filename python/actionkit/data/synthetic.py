@@ -276,13 +276,16 @@ def make_dataset(
     seed: int = 0,
     rawframes: bool = False,
     audio: bool = False,
+    flow: bool = False,
 ) -> SyntheticDataset:
     """Writes a labelled dataset under ``root``: ``videos/<class>/<class>_<i>.<ext>``, and
     MMAction2-style list files ``train_list.txt`` / ``val_list.txt`` (``path label`` with
     paths relative to ``root/videos``) plus ``classes.txt`` and ``synthetic.json`` (these
     arguments). With ``rawframes=True`` it also
     extracts each video's decoded frames to ``rawframes/<class>/<class>_<i>/img_00001.jpg``
-    and writes ``train_rawframes.txt`` / ``val_rawframes.txt`` (``dir total_frames label``).
+    and writes ``train_rawframes.txt`` / ``val_rawframes.txt`` (``dir total_frames label``);
+    ``flow=True`` adds TV-L1 flow there (``flow_x/flow_y_00001.jpg``, one fewer than the
+    frames) and the lists ``<split>_flow.txt`` (``dir flows label``).
     With ``test_per_class`` the last videos of each class form a third split, ``test``
     (``test_list.txt``); the ``val_per_class`` before them are ``val``.
     With ``audio=True`` every video has a soundtrack (:func:`render_sound`) and its
@@ -303,6 +306,7 @@ def make_dataset(
     splits = ("train", "val", "test") if test_per_class else ("train", "val")
     lines = {split: [] for split in splits}
     raw_lines = {split: [] for split in splits}
+    flow_lines = {split: [] for split in splits}
     for label, name in enumerate(classes):
         for i in range(videos_per_class):
             frames = render_clip(name, num_frames, size, clip_seed(seed, name, i))
@@ -324,17 +328,22 @@ def make_dataset(
                 else "train"
             )
             lines[split].append(f"{rel} {label}")
-            if rawframes:
+            if rawframes or flow:
                 count = tools.extract_rawframes(
-                    root / "videos" / rel, root / "rawframes" / rel[: -len(suffix)]
-                )
+                    root / "videos" / rel, root / "rawframes" / rel[: -len(suffix)],
+                    flow="tvl1" if flow else None,
+                )  # fmt: skip
+                if flow:
+                    flow_lines[split].append(f"{rel[: -len(suffix)]} {count - 1} {label}")
                 raw_lines[split].append(f"{rel[: -len(suffix)]} {count} {label}")
     for split, entries in lines.items():
         (root / f"{split}_list.txt").write_text("".join(e + "\n" for e in entries))
-        if rawframes:
+        if rawframes or flow:
             (root / f"{split}_rawframes.txt").write_text(
                 "".join(e + "\n" for e in raw_lines[split])
             )
+        if flow:
+            (root / f"{split}_flow.txt").write_text("".join(e + "\n" for e in flow_lines[split]))
     if audio:
         from .audio import extract_audio_list
 
@@ -362,6 +371,8 @@ def make_dataset(
         "gop": gop,
         "seed": seed,
         **({"audio": True} if audio else {}),
+        **({"rawframes": True} if rawframes or flow else {}),
+        **({"flow": True} if flow else {}),
     }
     (root / "synthetic.json").write_text(json.dumps(settings, indent=1) + "\n")
     test_list = root / "test_list.txt" if test_per_class else None

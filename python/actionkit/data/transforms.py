@@ -496,23 +496,54 @@ class FormatShape:
     ``input_format``: ``"NCHW"`` — ``[V * num_clips * clip_len, 3, h, w]`` for 2D CNNs
     (TSN, TSM); ``"NCTHW"`` — ``[V * num_clips, 3, clip_len, h, w]`` for 3D CNNs; views
     (crops) outermost, as MMAction2 orders them. ``mean``/``std`` in 0-255 units
-    (ImageNet's by default); ``device`` runs the op there (``"cuda"``: the frames are
-    copied once as uint8); ``dtype`` the output dtype."""
+    (default: ImageNet's; for flow 128 and 128); ``device`` runs the op there
+    (``"cuda"``: the frames are copied once as uint8); ``dtype`` the output dtype.
+
+    ``flow=True`` (or ``input_format="NCHW_Flow"``, MMAction2's name) for optical flow
+    frames ``(x, y, 128)`` (``RawframeDataset(modality="flow")``): two channels, ``mean``
+    and ``std`` per channel; a mirrored view's x flow is inverted (``255 - v`` before
+    normalising, MMAction2's ``Flip`` for flow); ``"NCHW"`` stacks each clip's
+    ``clip_len`` flows into ``2 * clip_len`` channels ``(x1, y1, x2, y2, ...)`` —
+    ``[V * num_clips, 2 * clip_len, h, w]``, TSN's flow input — and ``"NCTHW"`` gives
+    ``[V * num_clips, 2, clip_len, h, w]``."""
 
     input_format: str = "NCTHW"
-    mean: Sequence[float] = IMAGENET_MEAN
-    std: Sequence[float] = IMAGENET_STD
+    mean: Sequence[float] | None = None
+    std: Sequence[float] | None = None
     device: str | torch.device | None = None
     dtype: torch.dtype | None = None
+    flow: bool = False
 
     def __call__(self, clip: Clip, rng=None) -> Tensor:
-        if self.input_format not in ("NCHW", "NCTHW"):
+        fmt = "NCHW" if self.input_format == "NCHW_Flow" else self.input_format
+        if fmt not in ("NCHW", "NCTHW"):
             raise ValueError(
-                f"FormatShape: input_format must be NCHW or NCTHW, got {self.input_format!r}"
+                "FormatShape: input_format must be NCHW, NCTHW or NCHW_Flow, got "
+                f"{self.input_format!r}"
             )
         if self.device is not None:
             clip = replace(clip, frames=clip.frames.to(self.device, non_blocking=True))
-        if self.input_format == "NCTHW":
-            return clip.render(self.mean, self.std, "NCTHW", self.dtype)
-        out = clip.render(self.mean, self.std, "NTCHW", self.dtype)
+        if self.flow or self.input_format == "NCHW_Flow":
+            return self._flow(clip, fmt)
+        mean = IMAGENET_MEAN if self.mean is None else self.mean
+        std = IMAGENET_STD if self.std is None else self.std
+        if fmt == "NCTHW":
+            return clip.render(mean, std, "NCTHW", self.dtype)
+        out = clip.render(mean, std, "NTCHW", self.dtype)
         return out.reshape(-1, *out.shape[2:])
+
+    def _flow(self, clip: Clip, fmt: str) -> Tensor:
+        mean = (128.0, 128.0) if self.mean is None else tuple(self.mean)
+        std = (128.0, 128.0) if self.std is None else tuple(self.std)
+        if len(mean) != 2 or len(std) != 2:
+            raise ValueError(
+                f"FormatShape: flow takes two mean and std values (x, y), got {mean} and {std}"
+            )
+        out = clip.render((*mean, 0.0), (*std, 1.0), "NTCHW", self.dtype)[:, :, :2]
+        flipped = torch.tensor(clip.flips, device=out.device).repeat_interleave(clip.num_clips)
+        if flipped.any():  # x' = ((255 - v) - m) / s = (255 - 2 m) / s - x
+            x = out[flipped, :, 0]
+            out[flipped, :, 0] = (255 - 2 * mean[0]) / std[0] - x
+        if fmt == "NCTHW":
+            return out.transpose(1, 2).contiguous()
+        return out.reshape(out.shape[0], -1, *out.shape[3:])

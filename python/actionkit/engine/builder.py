@@ -77,6 +77,8 @@ def prepare_data(cfg: Config, info: DistInfo = SINGLE, log=print) -> None:
             "codec": syn.codec,
             "seed": syn.seed,
             **({"audio": True} if syn.audio else {}),
+            **({"rawframes": True} if data.kind == "rawframes" else {}),
+            **({"flow": True} if data.kind == "rawframes" and data.modality == "flow" else {}),
         }
         classes = len(args["classes"])
         _generate_once(
@@ -184,6 +186,8 @@ def ann_file(cfg: Config, split: str) -> Path:
         name = "train_list.txt" if split == "train" else f"{split}_list.txt"
         if cfg.data.kind == "audio":
             name = f"{split}_audio.txt"
+        elif cfg.data.kind == "rawframes":
+            name = f"{split}_{'flow' if cfg.data.modality == 'flow' else 'rawframes'}.txt"
         return Path(cfg.data.root) / name
     path = Path(split_cfg.ann_file)
     return path if path.is_absolute() else Path(cfg.data.root) / path
@@ -258,7 +262,9 @@ def build_dataset(cfg: Config, split: str, repeats: int = 1):
         return ProposalDataset(path, Path(cfg.data.root) / prefix, top_k)
     cls = VideoDataset if cfg.data.kind == "video" else RawframeDataset
     if cfg.data.kind == "rawframes":
-        options = {"filename_tmpl": cfg.data.filename_tmpl}
+        options = {"modality": cfg.data.modality}
+        if cfg.data.modality == "rgb" or cfg.data.filename_tmpl != "img_{:05d}.jpg":
+            options["filename_tmpl"] = cfg.data.filename_tmpl  # (else flow's own default)
     else:
         options = {"backend": cfg.data.backend}
     return cls(

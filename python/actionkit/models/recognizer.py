@@ -92,8 +92,9 @@ class Recognizer2D(_Recognizer):
     logits; ``predict`` averages the views into ``[B, num_classes]``."""
 
     def _check(self, inputs: Tensor) -> None:
-        if inputs.dim() != 5 or inputs.shape[2] != 3:
-            raise ValueError(f"inputs must be [B, S, 3, H, W], got {tuple(inputs.shape)}")
+        c = getattr(self.backbone, "in_channels", 3)  # TSN on flow: 2 x clip_len
+        if inputs.dim() != 5 or inputs.shape[2] != c:
+            raise ValueError(f"inputs must be [B, S, {c}, H, W], got {tuple(inputs.shape)}")
 
     def forward(self, inputs: Tensor) -> Tensor:
         if self.neck is not None:

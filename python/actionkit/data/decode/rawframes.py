@@ -1,6 +1,12 @@
 """Rawframe folders: one JPEG per frame, named as MMAction2's extraction names them
 (``img_00001.jpg``, 1-based). Decoded by libjpeg-turbo through PyTurboJPEG (``pip install
-"PyTurboJPEG<2"`` plus the system ``libturbojpeg``), or by Pillow when that is missing."""
+"PyTurboJPEG<2"`` plus the system ``libturbojpeg``), or by Pillow when that is missing.
+
+Optical flow (``modality="flow"``): frame ``k`` is the pair ``flow_x_0000k.jpg`` /
+``flow_y_0000k.jpg`` (``filename_tmpl="flow_{}_{:05d}.jpg"``, MMAction2's and denseflow's
+names; grey images quantised around 128), returned as a three-channel frame ``(x, y,
+128)`` so the geometric transforms treat it as any frame; ``FormatShape(flow=True)``
+drops the third channel."""
 
 from __future__ import annotations
 
@@ -24,6 +30,7 @@ def _turbojpeg():
 
 
 _TURBO = None
+_TJPF_GRAY = 6  # turbojpeg's TJPF_GRAY
 
 
 def _decoder():
@@ -52,8 +59,20 @@ class RawframeBackend:
         start_index: int = 1,
         fps: float = 30.0,
         use_turbojpeg: bool = True,
+        modality: str = "rgb",
     ):
+        if modality not in ("rgb", "flow"):
+            raise UsageError(f"modality must be 'rgb' or 'flow', got {modality!r}")
         self.path = path
+        self.flow = modality == "flow"
+        if self.flow:  # the x files name the frames; flow_{}_{:05d}.jpg -> flow_x_{:05d}.jpg
+            if filename_tmpl.count("{}") != 1 or filename_tmpl.count("{") != 2:
+                raise UsageError(
+                    "filename_tmpl for flow must have a '{}' for x / y and a frame number "
+                    f"field, e.g. 'flow_{{}}_{{:05d}}.jpg'; got {filename_tmpl!r}"
+                )
+            self.pair = filename_tmpl
+            filename_tmpl = filename_tmpl.replace("{}", "x", 1)
         self.template = filename_tmpl
         self.start_index = start_index
         self._fps = float(fps)
@@ -99,13 +118,22 @@ class RawframeBackend:
         frames = []
         for i in wanted.tolist():
             deadline.check()
-            frames.append(self._read(self.file(i)))
+            if self.flow:
+                k = i + self.start_index
+                x, y = (
+                    self._read(os.path.join(self.path, self.pair.format(c, k)), True) for c in "xy"
+                )
+                if x.shape != y.shape:
+                    raise DecodeError(f"{self.path}: flow {k}'s x and y images differ in size")
+                frames.append(np.stack([x, y, np.full_like(x, 128)], axis=-1))
+            else:
+                frames.append(self._read(self.file(i)))
         shapes = {f.shape for f in frames}
         if len(shapes) > 1:
             raise DecodeError(f"{self.path}: frames differ in size: {sorted(shapes)}")
         return torch.from_numpy(np.stack(frames))
 
-    def _read(self, file: str) -> np.ndarray:
+    def _read(self, file: str, grey: bool = False) -> np.ndarray:
         try:
             with open(file, "rb") as f:
                 data = f.read()
@@ -114,16 +142,18 @@ class RawframeBackend:
         try:
             if self._turbo:
                 turbo, rgb = self._turbo
-                image = turbo.decode(data, pixel_format=rgb)
+                image = turbo.decode(data, pixel_format=_TJPF_GRAY if grey else rgb)
             else:
                 import io
 
                 from PIL import Image
 
                 with Image.open(io.BytesIO(data)) as im:
-                    image = np.asarray(im.convert("RGB"))
+                    image = np.asarray(im.convert("L" if grey else "RGB"))
         except Exception as e:  # both libraries raise assorted types on corrupt files
             raise DecodeError(f"{file}: not a decodable image: {e}") from e
+        if grey:
+            return image.reshape(image.shape[:2])
         if image.ndim != 3 or image.shape[2] != 3:
             raise DecodeError(f"{file}: decoded to shape {image.shape}, expected H x W x 3")
         return image

@@ -177,6 +177,7 @@ class ResNet(nn.Module):
             raise ValueError(f"base_channels must be positive, got {base_channels}")
         block, counts = ARCHS[depth]
         self.depth = depth
+        self.in_channels = in_channels
         self.conv1 = ConvBN(in_channels, base_channels, 7, 2, 3)
         self.maxpool = nn.MaxPool2d(3, 2, 1)
         inplanes = base_channels
