@@ -76,3 +76,32 @@ def test_gradcam_of_the_trained_demo_finds_the_moving_shape(demo):
     model = init_recognizer(None, demo[1] / "best.pth")
     assert peak_on_figure(model, demo[0], "backbone.layer2", "gradcam++") >= 0.8
     assert peak_on_figure(model, demo[0], "backbone.layer2", "gradcam") >= 0.45
+
+
+@pytest.mark.slow
+def test_the_flow_stream_learns_the_motion_pairs(tmp_path):
+    """configs/demo/tsn_flow_synthetic.yaml shortened (the 5 motion pairs, 20 videos of 16
+    frames per class, 15 epochs; about 1.5 minutes with the flow extraction): TSN on
+    TV-L1 flow tells a motion from its reverse, which TSN on frames cannot (same frames).
+    Measured: flow 0.76 / 0.78 / 0.80 top-1 over train.seed 0-2 on the 50 test videos;
+    tsn_synthetic.yaml (frames) on the same data 0.30. Chance: 0.1."""
+    pairs = "[move_right,move_left,move_down,move_up,rotate_cw,rotate_ccw,approach,recede,"
+    pairs += "appear,disappear]"
+    shorter = [
+        f"data.root={tmp_path / 'data'}",
+        f"data.synthetic.classes={pairs}",
+        "data.synthetic.videos_per_class=20",
+        "data.synthetic.test_per_class=5",
+        "data.synthetic.num_frames=16",
+        "model.num_classes=10",
+        "schedule.epochs=15",
+        "train.eval_interval=15",
+    ]
+    config = ROOT / "configs" / "demo" / "tsn_flow_synthetic.yaml"
+    assert train.main([str(config), "--work-dir", str(tmp_path / "w"), "--set", *shorter]) == 0
+    first = (tmp_path / "data" / "test_flow.txt").read_text().splitlines()[0].split()
+    assert first[1] == "15"  # 16 frames, 15 flows
+    assert (tmp_path / "data" / "rawframes" / first[0] / "flow_y_00015.jpg").exists()
+    metrics = json.loads((tmp_path / "w" / "metrics.json").read_text())
+    assert metrics["num_samples"] == 50
+    assert metrics["top1"] >= 0.6, metrics
