@@ -194,6 +194,17 @@ def test_config_restates_mmaction2s_recipe(path, name):
                         **mine,
                     }
                 mine = {k: v for k, v in mine.items() if k != "type"}
+                if step["type"] == "FormatShape" and cfg.data.modality == "flow":
+                    # ours: FormatShape flow (NCHW_Flow: TSN's stacked flows) with a mean and
+                    # std per flow channel (x, y); MMAction2's: NCHW or NCTHW with the
+                    # dataset's modality Flow, the pair repeated per stacked flow
+                    mine.pop("flow", None)
+                    if mine["input_format"] == "NCHW_Flow":
+                        mine["input_format"] = "NCHW"
+                    for key in ("mean", "std"):
+                        pair = args[key][:2]
+                        if args[key] == pair * (len(args[key]) // 2):
+                            args[key] = pair
                 check(f"{split} {step['type']}", mine, args)
             if split == "train":
                 check("batch_size", cfg.data.batch_size, theirs["batch_size"])
