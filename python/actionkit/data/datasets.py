@@ -23,6 +23,7 @@ run sees the same data (call ``set_epoch`` each epoch).
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections import Counter
@@ -210,12 +211,12 @@ class _ClipDataset(Dataset):
             "line": entry.line,
         }
 
-    def load(self, index: int, rng: np.random.Generator):
+    def load(self, index: int, rng: np.random.Generator, size: tuple[int, int] | None = None):
         entry, _, clip = self._read(index, rng)
         frames = clip.frames
         if self.transforms is None:
             return frames, self.label_of(entry)
-        out, label = apply_transforms(self.transforms, clip, rng)
+        out, label = apply_transforms(self.transforms, clip, rng, size)
         if isinstance(out, Clip):
             raise TypeError("the transforms must end with FormatShape (they returned a Clip)")
         if self.multi_class:
@@ -234,15 +235,20 @@ def load_with_retries(dataset, index: int | tuple[int, int]) -> dict:
     ``DecodeError`` is counted in ``dataset.invalid``, logged, and replaced by a random
     other, up to ``dataset.max_retries`` times in a row. ``dataset.repeats > 1`` stacks
     that many draws of the sample (repeated augmentation)."""
-    epoch, index = index if isinstance(index, tuple) else (dataset.epoch, index)
+    size = None  # (epoch, index, (h, w)): multigrid's output size for this batch
+    if isinstance(index, tuple) and len(index) == 3:
+        epoch, index, size = index
+    else:
+        epoch, index = index if isinstance(index, tuple) else (dataset.epoch, index)
     rng = np.random.default_rng([dataset.seed, epoch, index])
+    load = dataset.load if size is None else functools.partial(dataset.load, size=tuple(size))
     repeats = getattr(dataset, "repeats", 1)
     attempt = index
     for tries in range(dataset.max_retries + 1):
         try:
-            inputs, label = dataset.load(attempt, rng)
+            inputs, label = load(attempt, rng)
             if repeats > 1:  # repeated augmentation: more draws from the same rng
-                more = [dataset.load(attempt, rng) for _ in range(repeats - 1)]
+                more = [load(attempt, rng) for _ in range(repeats - 1)]
                 inputs = torch.stack([inputs, *(m[0] for m in more)])
                 label = torch.stack([label, *(m[1] for m in more)])
                 return {"inputs": inputs, "label": label, "index": attempt, "repeats": True}

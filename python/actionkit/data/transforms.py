@@ -173,24 +173,39 @@ class Compose:
         return "Compose(" + ", ".join(repr(t) for t in self.transforms) + ")"
 
 
-def run_transforms(transforms: Callable, clip: Clip, rng: np.random.Generator | None = None):
+def run_transforms(
+    transforms: Callable,
+    clip: Clip,
+    rng: np.random.Generator | None = None,
+    size: tuple[int, int] | None = None,
+):
     """Runs ``transforms`` (a :class:`Compose` or one transform) and returns ``(output,
     the last Clip)``: the Clip before ``FormatShape`` made the output, with the label and
-    boxes (``rois``) as the transforms left them."""
+    boxes (``rois``) as the transforms left them. ``size`` ``(h, w)`` resizes the views
+    just before ``FormatShape`` (multigrid training's smaller shapes: the same crops at
+    a lower resolution)."""
     rng = _rng(rng)
     steps = transforms.transforms if isinstance(transforms, Compose) else [transforms]
     out, last = clip, clip
     for t in steps:
+        if size is not None and isinstance(t, FormatShape) and isinstance(out, Clip):
+            out = out.resized(*size)
         out = t(out, rng)
         if isinstance(out, Clip):
             last = out
     return out, last
 
 
-def apply_transforms(transforms: Callable, clip: Clip, rng: np.random.Generator | None = None):
+def apply_transforms(
+    transforms: Callable,
+    clip: Clip,
+    rng: np.random.Generator | None = None,
+    size: tuple[int, int] | None = None,
+):
     """Runs ``transforms`` (a :class:`Compose` or one transform) and returns ``(output,
-    label)``, the label as the last Clip carried it (``Flip`` may remap it)."""
-    out, last = run_transforms(transforms, clip, rng)
+    label)``, the label as the last Clip carried it (``Flip`` may remap it); ``size``:
+    see :func:`run_transforms`."""
+    out, last = run_transforms(transforms, clip, rng, size)
     return out, last.label
 
 
