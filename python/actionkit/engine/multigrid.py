@@ -13,8 +13,9 @@ cycle's own (batch scaled by the squared side ratio, rounded). ``epoch_factor`` 
 the whole schedule that much longer in epochs (1.5: as many iterations as about 0.6 of
 the standard schedule's).
 
-:func:`long_cycle_schedule` equals PySlowFast's ``MultigridSchedule.get_long_cycle_schedule``
-(fixture: ``tests/fixtures/multigrid.json`` from its own code, ``dev/slowfast_multigrid_fixtures.py``).
+:func:`long_cycle_schedule` equals PySlowFast's
+``MultigridSchedule.get_long_cycle_schedule`` (fixture: ``tests/fixtures/multigrid.json``
+from its own code, ``dev/slowfast_multigrid_fixtures.py``).
 Not taken over: PySlowFast switches BatchNorm to sub-batch or synchronised statistics so
 that they always cover ``BN_BASE_SIZE`` clips; here BatchNorm sees the iteration's batch.
 """
