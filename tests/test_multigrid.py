@@ -6,7 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
+from actionkit.config import load_config
+from actionkit.engine import Trainer
 from actionkit.engine.multigrid import (
     CycleBatches,
     Multigrid,
@@ -16,6 +19,10 @@ from actionkit.engine.multigrid import (
     step_lrs,
 )
 from actionkit.engine.sampler import EpochSampler
+from actionkit.models import Recognizer3D, list_models, register_model
+from actionkit.models.heads import I3DHead
+
+from .engine_helpers import make_small_dataset
 
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "multigrid.json").read_text())
 
@@ -95,3 +102,127 @@ def test_cycle_batches_turn_through_the_shapes_and_resume():
     assert all(e == 2 for b in whole for e, _, _ in b)
     batches.set_epoch(2, start=4)  # resumed after four iterations: the rest, as before
     assert list(batches) == whole[4:]
+
+
+class Tiny3D(torch.nn.Module):
+    """A 3D net that takes any clip length and size."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv3d(3, 4, 3, padding=1)
+        self.out_channels = 4
+
+    def forward(self, x):
+        return torch.relu(self.conv(x))
+
+
+if "tiny3d_mg" not in list_models():
+
+    @register_model
+    def tiny3d_mg(num_classes: int = 400):
+        return Recognizer3D(Tiny3D(), I3DHead(num_classes, 4, dropout=0.0))
+
+
+def test_a_short_run_goes_through_the_cycles_shapes(tmp_path):
+    """Two long-cycle shapes (half the frames at 0.71 of the side, then the full shape),
+    each with the short cycle's two smaller sides: every iteration's input has the shape
+    its turn says, and the lr is the base rate x the stretch's factor."""
+    make_small_dataset(tmp_path / "data")
+    config = tmp_path / "mg.yaml"
+    config.write_text(f"""
+model: {{name: tiny3d_mg, num_classes: 3}}
+data:
+  root: {tmp_path / "data"}
+  data_prefix: videos
+  train:
+    ann_file: train_list.txt
+    sampler: {{type: SampleFrames, clip_len: 8, frame_interval: 1, num_clips: 1}}
+    pipeline:
+      - {{type: RandomResizedCrop}}
+      - {{type: Resize, scale: [32, 32], keep_ratio: false}}
+      - {{type: FormatShape, input_format: NCTHW}}
+  batch_size: 1
+  num_workers: 0
+optim: {{lr: 0.1}}
+schedule: {{epochs: 3, policy: multistep, milestones: [2]}}
+train:
+  log_interval: 1
+  multigrid: {{long_cycle_factors: [[0.5, 0.7071], [1.0, 1.0]]}}
+""")
+    cfg = load_config(config)
+    trainer = Trainer(cfg, tmp_path / "w")
+    mg = trainer.multigrid
+    seen = []
+    trainer.model.register_forward_pre_hook(lambda m, args: seen.append(tuple(args[0].shape)))
+    lrs = []
+    step = trainer.train_step
+
+    def record(batch, it):
+        lrs.append(trainer.optimizer.param_groups[0]["lr"])
+        return step(batch, it)
+
+    trainer.train_step = record
+    trainer.fit()
+    expected, expected_lr = [], []
+    for epoch in range(mg.epochs):
+        shapes = mg.cycle(epoch)
+        n = iterations(15, shapes)
+        for it in range(n):
+            s = shapes[it % len(shapes)]
+            expected.append((s.batch, 1, 3, s.frames, *s.size))  # [B, views, C, T, H, W]
+            expected_lr.append(0.1 * mg.lr_factor(epoch + it / n))
+    assert seen == expected  # (no val or test split: every forward is a training step)
+    assert lrs == pytest.approx(expected_lr)
+    # the long cycle's coarse shape came first: 4 frames every 2 at 23 px, 4x the batch
+    assert mg.cycle(0)[-1] == Shape(4, 4, 2, (23, 23))
+    assert mg.cycle(mg.epochs - 1)[-1] == Shape(1, 8, 1, (32, 32))
+    assert {s[3] for s in seen} == {4, 8} and {s[4] for s in seen} == {16, 23, 32}
+
+
+def test_resuming_mid_stretch_gives_the_same_weights(tmp_path):
+    """Stopped after iteration 14 (the last epoch's fourth: inside a short-cycle turn, the
+    first 4 epochs' batches 2, 2, 6 and 6 long) and resumed from that checkpoint: the
+    same weights as one run, to the bit."""
+    make_small_dataset(tmp_path / "data")
+    config = tmp_path / "mg.yaml"
+    config.write_text(f"""
+model: {{name: tiny3d_mg, num_classes: 3}}
+data:
+  root: {tmp_path / "data"}
+  data_prefix: videos
+  train:
+    ann_file: train_list.txt
+    sampler: {{type: SampleFrames, clip_len: 8, frame_interval: 1, num_clips: 1}}
+    pipeline:
+      - {{type: RandomResizedCrop}}
+      - {{type: Resize, scale: [32, 32], keep_ratio: false}}
+      - {{type: FormatShape, input_format: NCTHW}}
+  batch_size: 1
+  num_workers: 0
+optim: {{lr: 0.1}}
+schedule: {{epochs: 3, policy: multistep, milestones: [2]}}
+train:
+  checkpoint_iters: 14
+  multigrid: {{long_cycle_factors: [[0.5, 0.7071], [1.0, 1.0]]}}
+""")
+    cfg = load_config(config)
+    whole = Trainer(cfg, tmp_path / "whole")
+    whole.fit()
+    first = Trainer(cfg, tmp_path / "part")
+    step = first.train_step
+
+    def crash_after_14(batch, it):
+        if first.iteration == 14:
+            raise RuntimeError("stopped")
+        return step(batch, it)
+
+    first.train_step = crash_after_14
+    with pytest.raises(RuntimeError, match="stopped"):
+        first.fit()
+    stopped = tmp_path / "part" / "iter_00000014.pth"
+    assert stopped.exists()
+    resumed = Trainer(cfg, tmp_path / "again", resume=stopped)
+    assert (resumed.epoch, resumed.iter_in_epoch) == (3, 4)  # 2 + 2 + 6 iterations, then 4
+    resumed.fit()
+    for key, value in whole.model.state_dict().items():
+        assert torch.equal(value, resumed.model.state_dict()[key]), key

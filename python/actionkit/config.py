@@ -254,6 +254,22 @@ class PreciseBNConfig:
 
 
 @dataclass
+class MultigridConfig:
+    """Multigrid training (``actionkit.engine.multigrid``; Wu et al. 2020, PySlowFast's
+    schedule): mini-batch shapes varied on long and short cycles, the epochs of the
+    multistep schedule times ``epoch_factor``, the lr scaled with the batch."""
+
+    long_cycle: bool = True
+    short_cycle: bool = True
+    # (frames, side) factors of the long cycle's shapes, the full shape last
+    long_cycle_factors: list[list[float]] = field(
+        default_factory=lambda: [[0.25, 0.5**0.5], [0.5, 0.5**0.5], [0.5, 1.0], [1.0, 1.0]]
+    )
+    short_cycle_factors: list[float] = field(default_factory=lambda: [0.5, 0.5**0.5])
+    epoch_factor: float = 1.5
+
+
+@dataclass
 class TrainConfig:
     seed: int = 0
     device: str = "auto"  # auto: cuda:LOCAL_RANK when CUDA is available, else cpu
@@ -268,6 +284,7 @@ class TrainConfig:
     best_metric: str = "top1"
     ema: float | None = None  # EMA decay of the weights (evaluated and saved when set)
     precise_bn: PreciseBNConfig | None = None  # BatchNorm statistics recomputed before eval
+    multigrid: MultigridConfig | None = None  # varying batch, clip length and crop size
     sync_bn: bool = False  # SyncBatchNorm when distributed (CUDA)
     channels_last: bool = False
     compile: bool = False

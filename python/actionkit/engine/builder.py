@@ -3,10 +3,12 @@ synthetic set generated if asked and absent), datasets, loaders and the model.""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
@@ -329,6 +331,22 @@ def build_loader(
     sampler = EpochSampler(
         len(dataset), shuffle=train, seed=cfg.train.seed, rank=info.rank, world_size=info.world_size
     )
+    extra = _collate(cfg, train, repeats)
+    loader = make_loader(
+        dataset,
+        batch_size=cfg.data.batch_size if train else cfg.data.test_batch_size,
+        shuffle=False,
+        num_workers=cfg.data.num_workers,
+        drop_last=train,
+        sampler=sampler,
+        seed=cfg.train.seed,
+        **extra,
+    )
+    return loader, sampler
+
+
+def _collate(cfg: Config, train: bool, repeats: int) -> dict:
+    """The loader's ``collate_fn`` for the config, if not the default one."""
     extra = {}
     if cfg.data.kind == "ava":  # boxes per clip: lists, not stacked
         from ..data.ava import collate_detection
@@ -341,17 +359,66 @@ def build_loader(
 
         options = dataclasses.asdict(cfg.data.mix)
         extra["collate_fn"] = MixupCutmix(cfg.model.num_classes, seed=cfg.train.seed, **options)
-    loader = make_loader(
-        dataset,
-        batch_size=cfg.data.batch_size if train else cfg.data.test_batch_size,
-        shuffle=False,
-        num_workers=cfg.data.num_workers,
-        drop_last=train,
-        sampler=sampler,
-        seed=cfg.train.seed,
-        **extra,
+    return extra
+
+
+def build_multigrid(cfg: Config):
+    """The multigrid plan of a config with ``train.multigrid``: the base shape from the
+    train split (batch, its sampler's clip length and spacing, the side its pipeline
+    outputs) and the multistep schedule."""
+    from ..data.transforms import Clip, FormatShape
+    from . import multigrid as mg
+
+    mcfg, where = cfg.train.multigrid, f"{cfg.source}: train.multigrid"
+    if cfg.data.kind not in ("video", "rawframes"):
+        raise ConfigError(f"{where}: for clips of video (data.kind video or rawframes)")
+    if cfg.schedule.policy != "multistep":
+        raise ConfigError(f"{where}: needs schedule.policy multistep (a long cycle per step)")
+    if cfg.optim.accumulate != 1 or cfg.data.repeat_aug != 1:
+        raise ConfigError(f"{where}: not with optim.accumulate or data.repeat_aug")
+    mg.check_milestones(cfg.schedule.milestones, cfg.schedule.epochs)
+    spec = cfg.data.train.sampler or {}
+    frames, interval = int(spec.get("clip_len", 1)), int(spec.get("frame_interval", 1))
+    for t, _ in mcfg.long_cycle_factors if mcfg.long_cycle else []:
+        if round(frames * t) < 1 or frames % round(frames * t):
+            raise ConfigError(
+                f"{where}: long cycle frames factor {t} of the sampler's clip_len {frames} "
+                "is not a whole divisor of it"
+            )
+    # the side the train pipeline puts out, from a stand-in clip through its steps
+    clip, rng = Clip(torch.zeros(frames, 256, 340, 3, dtype=torch.uint8)), np.random.default_rng(0)
+    for step in build_pipeline(cfg.data.train, where).transforms:
+        if isinstance(step, FormatShape):
+            break
+        clip = step(clip, rng)
+    return mg.Multigrid(
+        cfg.data.batch_size, frames, interval, clip.size, cfg.schedule.milestones,
+        cfg.schedule.epochs, cfg.schedule.gamma, cfg.schedule.warmup_epochs,
+        cfg.schedule.warmup_factor, mcfg.long_cycle, mcfg.short_cycle,
+        mcfg.long_cycle_factors, mcfg.short_cycle_factors, mcfg.epoch_factor,
+    )  # fmt: skip
+
+
+def build_multigrid_loader(cfg: Config, shapes, info: DistInfo = SINGLE):
+    """The training loader of one multigrid stretch: the dataset sampling the long
+    cycle's frames, batches in the turn of ``shapes`` (``CycleBatches``)."""
+    from .multigrid import CycleBatches
+
+    long = shapes[-1]
+    stretch = copy.deepcopy(cfg)
+    sampler_spec = dict(stretch.data.train.sampler or {})
+    sampler_spec.update(clip_len=long.frames, frame_interval=long.interval)
+    stretch.data.train.sampler = sampler_spec
+    dataset = build_dataset(stretch, "train")
+    sampler = EpochSampler(
+        len(dataset), shuffle=True, seed=cfg.train.seed, rank=info.rank, world_size=info.world_size
     )
-    return loader, sampler
+    batches = CycleBatches(sampler, shapes)
+    loader = make_loader(
+        dataset, batch_size=1, shuffle=False, drop_last=False, num_workers=cfg.data.num_workers,
+        batch_sampler=batches, seed=cfg.train.seed, **_collate(cfg, True, 1),
+    )  # fmt: skip
+    return loader, batches
 
 
 def build_model(

@@ -110,7 +110,11 @@ class LRSchedule:
 
     def apply(self, optimizer: torch.optim.Optimizer, base_lr: float, it: int) -> float:
         """Sets every group's lr for iteration ``it``; returns the base group's."""
-        f = self.factor(it)
-        for group in optimizer.param_groups:
-            group["lr"] = base_lr * group.get("lr_mult", 1.0) * f
-        return base_lr * f
+        return set_lr(optimizer, base_lr, self.factor(it))
+
+
+def set_lr(optimizer: torch.optim.Optimizer, base_lr: float, factor: float) -> float:
+    """Every group's lr to ``base_lr x its lr_mult x factor``; returns the base group's."""
+    for group in optimizer.param_groups:
+        group["lr"] = base_lr * group.get("lr_mult", 1.0) * factor
+    return base_lr * factor

@@ -29,7 +29,7 @@ from .checkpoint import (
 from .dist import barrier, destroy, gather_objects, init_distributed
 from .evaluate import LOWER_IS_BETTER, build_evaluator
 from .monitor import Monitor, Timer
-from .optim import LRSchedule, build_optimizer
+from .optim import LRSchedule, build_optimizer, set_lr
 
 
 class ModelEMA:
@@ -120,14 +120,16 @@ class Trainer:
         self.optimizer = build_optimizer(model, cfg.optim)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=tcfg.amp == "fp16")
 
-        self.train_loader, self.train_sampler = builder.build_loader(cfg, "train", self.info)
-        full = len(self.train_sampler) // cfg.data.batch_size
-        if full == 0:
-            raise ConfigError(
-                f"data.batch_size {cfg.data.batch_size} is larger than the "
-                f"{len(self.train_sampler)} training samples of a process: no full batch"
-            )
-        self.iters_per_epoch = min(full, tcfg.max_iters_per_epoch or full)
+        # multigrid: the batch shape (and so the loader) changes with the epoch
+        self.multigrid = builder.build_multigrid(cfg) if tcfg.multigrid is not None else None
+        self.epochs = self.multigrid.epochs if self.multigrid else cfg.schedule.epochs
+        self._cycle = None  # the multigrid shapes the train loader was built for
+        if self.multigrid:
+            self._set_cycle(0)
+        else:
+            self.train_loader, self.train_sampler = builder.build_loader(cfg, "train", self.info)
+            samples = len(self.train_sampler)
+            self._set_iters(samples // cfg.data.batch_size, cfg.data.batch_size, samples)
         # the lr follows optimizer steps: with accumulation, one per `accumulate` batches
         self.steps_per_epoch = math.ceil(self.iters_per_epoch / cfg.optim.accumulate)
         self.schedule = LRSchedule(cfg.schedule, self.steps_per_epoch)
@@ -152,10 +154,42 @@ class Trainer:
         if resume:
             path = self.work_dir / "latest.pth" if resume is True else Path(resume)
             self._resume(path, trust_checkpoint)
-        total = cfg.schedule.epochs * self.iters_per_epoch
+        total = self.epochs * self.iters_per_epoch
+        if self.multigrid:  # (the iterations of every epoch: the progress bar's total)
+            total = sum(self._iterations(e) for e in range(self.epochs))
         self.monitor = Monitor(self.work_dir, self.info.is_main, tcfg.log_interval, total)
 
     # ------------------------------------------------------------------ set-up helpers
+
+    def _set_iters(self, full: int, batch: int, samples: int) -> None:
+        if full == 0:
+            raise ConfigError(
+                f"a batch of {batch} (data.batch_size, or multigrid's) is larger than the "
+                f"{samples} training samples of a process: no full batch"
+            )
+        self.iters_per_epoch = min(full, self.cfg.train.max_iters_per_epoch or full)
+
+    def _iterations(self, epoch: int) -> int:
+        from .multigrid import iterations
+
+        full = iterations(self._samples, self.multigrid.cycle(epoch))
+        return min(full, self.cfg.train.max_iters_per_epoch or full)
+
+    def _set_cycle(self, epoch: int) -> None:
+        """Multigrid: the loader of ``epoch``'s shapes (rebuilt when they change)."""
+        shapes = self.multigrid.cycle(epoch)
+        if shapes != self._cycle:
+            self._cycle = shapes
+            self.train_loader, self.train_sampler = builder.build_multigrid_loader(
+                self.cfg, shapes, self.info
+            )
+            self._samples = len(self.train_sampler.sampler)
+            turn = ", ".join(
+                f"{s.batch} x {s.frames} frames (every {s.interval}) at {s.size[0]}x{s.size[1]}"
+                for s in shapes
+            )
+            self.log(f"multigrid from epoch {epoch + 1}: batches of {turn}")
+        self._set_iters(len(self.train_sampler), shapes[0].batch, self._samples)
 
     def log(self, text: str) -> None:
         if self.info.is_main:
@@ -307,18 +341,26 @@ class Trainer:
         batch = cfg.data.batch_size
         started = time.perf_counter()
         try:
-            for epoch in range(self.epoch, cfg.schedule.epochs):
+            for epoch in range(self.epoch, self.epochs):
                 start = self.iter_in_epoch
-                self.train_sampler.set_epoch(epoch, start * batch)
-                self.monitor.start_epoch(epoch, cfg.schedule.epochs, self.iters_per_epoch, start)
+                if self.multigrid:
+                    self._set_cycle(epoch)
+                    self.train_sampler.set_epoch(epoch, start)  # (iterations: CycleBatches)
+                else:
+                    self.train_sampler.set_epoch(epoch, start * batch)
+                self.monitor.start_epoch(epoch, self.epochs, self.iters_per_epoch, start)
                 self.train_model.train()
                 timer = Timer()
                 for it, data in enumerate(self.train_loader, start):
                     if it >= self.iters_per_epoch:
                         break
                     data_s = timer.lap()
-                    step = epoch * self.steps_per_epoch + it // cfg.optim.accumulate
-                    lr = self.schedule.apply(self.optimizer, base_lr, step)
+                    if self.multigrid:  # the stretch's lr, by (fractional) epoch
+                        f = self.multigrid.lr_factor(epoch + it / self.iters_per_epoch)
+                        lr = set_lr(self.optimizer, base_lr, f)
+                    else:
+                        step = epoch * self.steps_per_epoch + it // cfg.optim.accumulate
+                        lr = self.schedule.apply(self.optimizer, base_lr, step)
                     loss = float(self.train_step(data, it))
                     self._check_finite(loss, epoch, it)
                     if self.device.type == "cuda":  # honest step times
@@ -333,7 +375,7 @@ class Trainer:
                             self.save(f"iter_{self.iteration:08d}.pth")
                 self.monitor.end_epoch()
                 self.epoch, self.iter_in_epoch = epoch + 1, 0
-                last = self.epoch == cfg.schedule.epochs
+                last = self.epoch == self.epochs
                 is_best = False
                 if self.val_loader is not None and (self.epoch % tcfg.eval_interval == 0 or last):
                     metrics = self.evaluate(self.val_loader)
