@@ -186,7 +186,8 @@ def test_configs_say_which_initial_weights_they_expect(path):
     header = "".join(line for line in path.read_text().splitlines() if line.startswith("#"))
     assert "# Initial weights: " in header
     words = ("pretrained_", "pretrained-", "in1k-pre", "imagenet1k-pre", "in22k-pre", "IG-65M")
-    if any(word in header for word in words) or "--set model.pretrained=PATH" in header:
+    named = "--set model.pretrained=PATH" in header and "from scratch" not in header
+    if any(word in header for word in words) or named:
         assert "--set model.pretrained=PATH" in header and ".pth" in header
     elif "--set model.checkpoint=PATH" not in header:
         assert "from scratch" in header
