@@ -123,10 +123,9 @@ if "tiny3d_mg" not in list_models():
         return Recognizer3D(Tiny3D(), I3DHead(num_classes, 4, dropout=0.0))
 
 
-def test_a_short_run_goes_through_the_cycles_shapes(tmp_path):
-    """Two long-cycle shapes (half the frames at 0.71 of the side, then the full shape),
-    each with the short cycle's two smaller sides: every iteration's input has the shape
-    its turn says, and the lr is the base rate x the stretch's factor."""
+def small_multigrid_config(tmp_path: Path, train_option: str):
+    """Tiny3D on 15 small clips of 8 frames at 32 px, one per batch, 3 epochs stepped
+    at 2; two long-cycle shapes (half the frames at 0.71 of the side, the full shape)."""
     make_small_dataset(tmp_path / "data")
     config = tmp_path / "mg.yaml"
     config.write_text(f"""
@@ -146,10 +145,17 @@ data:
 optim: {{lr: 0.1}}
 schedule: {{epochs: 3, policy: multistep, milestones: [2]}}
 train:
-  log_interval: 1
+  {train_option}
   multigrid: {{long_cycle_factors: [[0.5, 0.7071], [1.0, 1.0]]}}
 """)
-    cfg = load_config(config)
+    return load_config(config)
+
+
+def test_a_short_run_goes_through_the_cycles_shapes(tmp_path):
+    """Two long-cycle shapes (half the frames at 0.71 of the side, then the full shape),
+    each with the short cycle's two smaller sides: every iteration's input has the shape
+    its turn says, and the lr is the base rate x the stretch's factor."""
+    cfg = small_multigrid_config(tmp_path, "log_interval: 1")
     trainer = Trainer(cfg, tmp_path / "w")
     mg = trainer.multigrid
     seen = []
@@ -183,29 +189,7 @@ def test_resuming_mid_stretch_gives_the_same_weights(tmp_path):
     """Stopped after iteration 14 (the last epoch's fourth: inside a short-cycle turn, the
     first 4 epochs' batches 2, 2, 6 and 6 long) and resumed from that checkpoint: the
     same weights as one run, to the bit."""
-    make_small_dataset(tmp_path / "data")
-    config = tmp_path / "mg.yaml"
-    config.write_text(f"""
-model: {{name: tiny3d_mg, num_classes: 3}}
-data:
-  root: {tmp_path / "data"}
-  data_prefix: videos
-  train:
-    ann_file: train_list.txt
-    sampler: {{type: SampleFrames, clip_len: 8, frame_interval: 1, num_clips: 1}}
-    pipeline:
-      - {{type: RandomResizedCrop}}
-      - {{type: Resize, scale: [32, 32], keep_ratio: false}}
-      - {{type: FormatShape, input_format: NCTHW}}
-  batch_size: 1
-  num_workers: 0
-optim: {{lr: 0.1}}
-schedule: {{epochs: 3, policy: multistep, milestones: [2]}}
-train:
-  checkpoint_iters: 14
-  multigrid: {{long_cycle_factors: [[0.5, 0.7071], [1.0, 1.0]]}}
-""")
-    cfg = load_config(config)
+    cfg = small_multigrid_config(tmp_path, "checkpoint_iters: 14")
     whole = Trainer(cfg, tmp_path / "whole")
     whole.fit()
     first = Trainer(cfg, tmp_path / "part")
