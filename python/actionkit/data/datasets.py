@@ -278,7 +278,8 @@ class RawframeDataset(_ClipDataset):
     The folder must hold at least the listed ``total_frames`` frames (a folder with fewer
     is reported as invalid: MMAction2 would read past its end). ``modality="flow"`` reads
     optical flow: frame k is the pair ``flow_x_0000k.jpg`` / ``flow_y_0000k.jpg`` (as
-    ``actionkit-data extract-frames --flow tvl1`` and MMAction2's extraction write them),
+    ``actionkit-data extract-frames --flow tvl1`` and denseflow write them; MMAction2's
+    ``flow_extraction.py`` writes ``x_00001.jpg``: ``filename_tmpl="{}_{:05d}.jpg"``),
     as the frame ``(x, y, 128)``; the pipeline ends with ``FormatShape(flow=True)``."""
 
     kind = "rawframes"

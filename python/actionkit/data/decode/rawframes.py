@@ -3,8 +3,9 @@
 "PyTurboJPEG<2"`` plus the system ``libturbojpeg``), or by Pillow when that is missing.
 
 Optical flow (``modality="flow"``): frame ``k`` is the pair ``flow_x_0000k.jpg`` /
-``flow_y_0000k.jpg`` (``filename_tmpl="flow_{}_{:05d}.jpg"``, MMAction2's and denseflow's
-names; grey images quantised around 128), returned as a three-channel frame ``(x, y,
+``flow_y_0000k.jpg`` (``filename_tmpl="flow_{}_{:05d}.jpg"``, denseflow's names; MMAction2's
+``flow_extraction.py`` writes ``x_0000k.jpg``: ``"{}_{:05d}.jpg"``; grey images quantised
+around 128), returned as a three-channel frame ``(x, y,
 128)`` so the geometric transforms treat it as any frame; ``FormatShape(flow=True)``
 drops the third channel."""
 
