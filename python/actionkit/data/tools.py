@@ -52,9 +52,9 @@ def extract_rawframes(
     grey images: flow ``k`` is the motion from frame ``k`` to ``k + 1``, so a video of N
     frames has N - 1 flows, always (both come from the same decoded frames). Written as
     ``flow_x_00001.jpg`` / ``flow_y_00001.jpg`` quantised by :func:`flow_to_image`
-    (denseflow's names, as MMAction2's build_rawframes.py makes them), or with ``flow_format="npy"`` as one
-    float16 ``flow.npy`` [N - 1, 2, H, W] (not quantised; written as it goes, memory-mapped
-    to read). ``rgb=False`` leaves out the JPEG frames. Frames are decoded ``chunk`` at a
+    (denseflow's names, as MMAction2's build_rawframes.py makes them), or with
+    ``flow_format="npy"`` as one float16 ``flow.npy`` [N - 1, 2, H, W] (not quantised;
+    written as it goes, memory-mapped to read). ``rgb=False`` leaves out the JPEG frames. Frames are decoded ``chunk`` at a
     time (memory bounded on long videos), the flows of a chunk computed as one batch.
 
     A folder is complete when its marker file is written (last); with ``resume`` a
