@@ -54,8 +54,9 @@ def extract_rawframes(
     ``flow_x_00001.jpg`` / ``flow_y_00001.jpg`` quantised by :func:`flow_to_image`
     (denseflow's names, as MMAction2's build_rawframes.py makes them), or with
     ``flow_format="npy"`` as one float16 ``flow.npy`` [N - 1, 2, H, W] (not quantised;
-    written as it goes, memory-mapped to read). ``rgb=False`` leaves out the JPEG frames. Frames are decoded ``chunk`` at a
-    time (memory bounded on long videos), the flows of a chunk computed as one batch.
+    written as it goes, memory-mapped to read). ``rgb=False`` leaves out the JPEG frames.
+    Frames are decoded ``chunk`` at a time (memory bounded on long videos), the flows of
+    a chunk computed as one batch.
 
     A folder is complete when its marker file is written (last); with ``resume`` a
     complete folder made with the same settings is left as it is."""
