@@ -408,7 +408,7 @@ def main(argv: list[str] | None = None) -> int:
         "--bound", type=float, default=20.0, help="flow JPEGs span +-BOUND px (MMAction2: 20)"
     )
     p.add_argument(
-        "--flow-format", choices=["jpg", "npy"], default="jpg",
+        "--flow-format", "--out-format", choices=["jpg", "npy"], default="jpg",
         help="jpg: flow_x/flow_y_00001.jpg quantised as MMAction2's; npy: float16 flow.npy",
     )  # fmt: skip
     p.add_argument("--no-rgb", action="store_true", help="flow only, no img_*.jpg")
