@@ -110,10 +110,11 @@ class Tiny3D(torch.nn.Module):
     def __init__(self):
         super().__init__()
         self.conv = torch.nn.Conv3d(3, 4, 3, padding=1)
+        self.bn = torch.nn.BatchNorm3d(4)
         self.out_channels = 4
 
     def forward(self, x):
-        return torch.relu(self.conv(x))
+        return torch.relu(self.bn(self.conv(x)))
 
 
 if "tiny3d_mg" not in list_models():
@@ -210,3 +211,54 @@ def test_resuming_mid_stretch_gives_the_same_weights(tmp_path):
     resumed.fit()
     for key, value in whole.model.state_dict().items():
         assert torch.equal(value, resumed.model.state_dict()[key]), key
+
+
+@pytest.mark.parametrize("dims", [2, 3])
+def test_sub_batch_norm_is_batch_norm_per_group(dims):
+    """Statistics from each group of samples b, b + k, ... alone (PySlowFast's view); the
+    running statistics: the groups' mean, and mean variance + variance of the means."""
+    from actionkit.engine.multigrid import SubBatchNorm
+
+    bn_type = torch.nn.BatchNorm2d if dims == 2 else torch.nn.BatchNorm3d
+    net = torch.nn.Sequential(bn_type(3))
+    with torch.no_grad():
+        net[0].weight.copy_(torch.tensor([1.5, 0.5, 2.0]))
+        net[0].bias.copy_(torch.tensor([0.1, -0.2, 0.3]))
+    keys = list(net.state_dict())
+    assert SubBatchNorm.install(net) == 1 and list(net.state_dict()) == keys
+    SubBatchNorm.set_splits(net, 2)
+    x = torch.randn(8, 3, *([4, 5, 6][3 - dims :])) * 3 + 1
+    y = net(x)
+    w, b = net[0].weight.detach(), net[0].bias.detach()
+    shape = (1, 3) + (1,) * dims
+    for g in range(2):
+        part = x[g::2]
+        want = torch.nn.functional.batch_norm(part, None, None, training=True, eps=1e-5)
+        torch.testing.assert_close(y[g::2], want * w.view(shape) + b.view(shape))
+    dims_ = [0, *range(2, x.dim())]
+    means = torch.stack([x[g::2].double().mean(dims_) for g in range(2)])
+    variances = torch.stack([x[g::2].double().var(dims_) for g in range(2)])
+    mean = means.mean(0)
+    var = variances.mean(0) + ((means - mean) ** 2).mean(0)
+    torch.testing.assert_close(net[0].running_mean.double(), 0.1 * mean, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(net[0].running_var.double(), 0.9 + 0.1 * var, rtol=1e-5, atol=1e-6)
+    net.eval()  # evaluation: plain BatchNorm on the running statistics
+    plain = torch.nn.functional.batch_norm(
+        x, net[0].running_mean, net[0].running_var, w, b, training=False, eps=1e-5
+    )
+    torch.testing.assert_close(net(x), plain)
+    net.train()
+    SubBatchNorm.set_splits(net, 1)  # one group: BatchNorm itself
+    torch.testing.assert_close(net(x), bn_type(3).train()(x) * w.view(shape) + b.view(shape))
+
+
+def test_the_run_switches_to_sub_batches_for_larger_batches(tmp_path, capsys):
+    cfg = small_multigrid_config(tmp_path, "log_interval: 100")
+    cfg.train.multigrid.bn_base_size = 2
+    trainer = Trainer(cfg, tmp_path / "w")
+    bns = [m for m in trainer.model.modules() if isinstance(m, torch.nn.BatchNorm3d)]
+    assert bns and all(m.splits == 2 for m in bns)  # the first stretch: 4 clips, base 2
+    trainer.fit()
+    assert all(m.splits == 1 for m in bns)  # the full shape: 1 clip
+    out = capsys.readouterr().out
+    assert "BatchNorm in 2 sub-batches" in out

@@ -267,6 +267,9 @@ class MultigridConfig:
     )
     short_cycle_factors: list[float] = field(default_factory=lambda: [0.5, 0.5**0.5])
     epoch_factor: float = 1.5
+    # BatchNorm statistics over this many clips: a stretch with k times the batch per
+    # process uses sub-batch BatchNorm in k groups (PySlowFast's BN_BASE_SIZE); 0: off
+    bn_base_size: int = 8
 
 
 @dataclass

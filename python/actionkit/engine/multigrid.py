@@ -16,8 +16,10 @@ the standard schedule's).
 :func:`long_cycle_schedule` equals PySlowFast's
 ``MultigridSchedule.get_long_cycle_schedule`` (fixture: ``tests/fixtures/multigrid.json``
 from its own code, ``dev/slowfast_multigrid_fixtures.py``).
-Not taken over: PySlowFast switches BatchNorm to sub-batch or synchronised statistics so
-that they always cover ``BN_BASE_SIZE`` clips; here BatchNorm sees the iteration's batch.
+BatchNorm keeps its batch at ``bn_base_size`` clips (PySlowFast's ``BN_BASE_SIZE``, 8):
+with a larger batch per process its statistics come from sub-batches
+(:class:`SubBatchNorm`); PySlowFast's synchronised BatchNorm across processes for a
+smaller one is not taken over.
 """
 
 from __future__ import annotations
@@ -240,3 +242,79 @@ def check_milestones(milestones: Sequence[int], epochs: int) -> None:
         )
     if not math.isfinite(epochs) or epochs < 1:
         raise ConfigError(f"schedule.epochs must be positive, got {epochs}")
+
+
+class SubBatchNorm:
+    """Sub-batch BatchNorm (PySlowFast's ``SubBatchNorm3d``, what multigrid keeps the
+    BatchNorm batch with): in training, a layer's statistics come from each of ``splits``
+    groups of the batch alone (samples ``b, b + splits, ...``), as if the batch were
+    ``splits`` batches of the base size. The running statistics take the groups' mean and
+    the mean of their variances plus the variance of their means (PySlowFast's aggregation,
+    applied at every step here instead of once before evaluating). Installed on a model's
+    BatchNorm layers in place (same parameters and buffers, so checkpoints are unchanged);
+    ``set_splits(model, k)`` per stretch, 1 for plain BatchNorm."""
+
+    @staticmethod
+    def install(model) -> int:
+        """Makes every BatchNorm2d/3d of ``model`` a sub-batch one; returns how many."""
+        import torch.nn as nn
+
+        count = 0
+        for m in model.modules():
+            if type(m) in (nn.BatchNorm2d, nn.BatchNorm3d):
+                m.__class__ = _SUB[type(m)]
+                m.splits = 1
+                count += 1
+        return count
+
+    @staticmethod
+    def set_splits(model, splits: int) -> None:
+        for m in model.modules():
+            if isinstance(m, _SubBatchNormMixin):
+                m.splits = splits
+
+
+class _SubBatchNormMixin:
+    splits = 1
+
+    def forward(self, x):  # noqa: D102
+        import torch
+        import torch.nn.functional as F
+
+        k = self.splits
+        if not self.training or k <= 1 or x.shape[0] % k:
+            return super().forward(x)
+        n, c = x.shape[:2]
+        grouped = x.reshape(n // k, c * k, *x.shape[2:])
+        y = F.batch_norm(grouped, None, None, training=True, momentum=0.0, eps=self.eps)
+        y = y.reshape(x.shape)
+        if self.track_running_stats:
+            with torch.no_grad():
+                dims = [0, *range(2, grouped.dim())]
+                per = grouped.shape[0] * grouped[0, 0].numel()
+                means = grouped.mean(dims).view(k, c)
+                var = grouped.var(dims, unbiased=per > 1).view(k, c)
+                mean = means.mean(0)
+                var = var.mean(0) + ((means - mean) ** 2).mean(0)
+                self.num_batches_tracked += 1
+                m = self.momentum  # (None: BatchNorm's cumulative average)
+                m = 1.0 / float(self.num_batches_tracked) if m is None else m
+                self.running_mean.mul_(1 - m).add_(mean, alpha=m)
+                self.running_var.mul_(1 - m).add_(var, alpha=m)
+        if self.affine:
+            shape = (1, c) + (1,) * (x.dim() - 2)
+            y = y * self.weight.view(shape) + self.bias.view(shape)
+        return y
+
+
+def _sub_class(base):
+    return type(f"Sub{base.__name__}", (_SubBatchNormMixin, base), {})
+
+
+def _make_sub_classes():
+    import torch.nn as nn
+
+    return {nn.BatchNorm2d: _sub_class(nn.BatchNorm2d), nn.BatchNorm3d: _sub_class(nn.BatchNorm3d)}
+
+
+_SUB = _make_sub_classes()

@@ -109,6 +109,10 @@ class Trainer:
             to_channels_last(model)
         if tcfg.sync_bn and self.info.distributed:
             model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        elif tcfg.multigrid is not None and tcfg.multigrid.bn_base_size > 0:
+            from .multigrid import SubBatchNorm
+
+            SubBatchNorm.install(model)  # (the splits are set per multigrid stretch)
         self.model = model  # the plain module: saved, evaluated, EMA'd
         self.ema = ModelEMA(model, tcfg.ema) if tcfg.ema else None
         self.train_model = LossOf(model)  # the task lives in the model and the evaluator
@@ -188,7 +192,13 @@ class Trainer:
                 f"{s.batch} x {s.frames} frames (every {s.interval}) at {s.size[0]}x{s.size[1]}"
                 for s in shapes
             )
-            self.log(f"multigrid from epoch {epoch + 1}: batches of {turn}")
+            base = self.cfg.train.multigrid.bn_base_size
+            splits = shapes[-1].batch // base if base and shapes[-1].batch > base else 1
+            from .multigrid import SubBatchNorm
+
+            SubBatchNorm.set_splits(self.model, splits)
+            bn = f"; BatchNorm in {splits} sub-batches" if splits > 1 else ""
+            self.log(f"multigrid from epoch {epoch + 1}: batches of {turn}{bn}")
         self._set_iters(len(self.train_sampler), shapes[0].batch, self._samples)
 
     def log(self, text: str) -> None:
