@@ -70,8 +70,6 @@ def epe(x: np.ndarray, y: np.ndarray, margin: int = 10) -> float:
 def run(args) -> list[dict]:
     import cv2
 
-    torch.set_num_threads(args.threads)
-    cv2.setNumThreads(args.threads)
     rows = []
     for size in args.sizes.split(","):
         width, height = (int(v) for v in size.split("x"))
@@ -193,7 +191,16 @@ def main(argv: list[str] | None = None) -> int:
     except (ImportError, AttributeError):
         parser.error("needs OpenCV's contrib modules: pip install opencv-contrib-python-headless")
     print(HEADER)
-    rows = run(args)
+    import cv2
+
+    threads = torch.get_num_threads(), cv2.getNumThreads()
+    torch.set_num_threads(args.threads)
+    cv2.setNumThreads(args.threads)
+    try:
+        rows = run(args)
+    finally:  # (a benchmark called in-process leaves the thread counts as it found them)
+        torch.set_num_threads(threads[0])
+        cv2.setNumThreads(threads[1])
     result = {"environment": environment(torch.device("cpu")), "rows": rows}
     if args.mmaction_tools:
         e = extraction(args.mmaction_tools, args.threads)

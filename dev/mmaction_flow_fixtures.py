@@ -1,5 +1,5 @@
 """Records MMAction2 1.2.0's flow loading on a tiny flow folder, for
-tests/test_flow_modality.py. Run in the MMAction2 side venv (../shared/PEERS.md):
+tests/test_flow_modality.py. Run in the MMAction2 side venv (dev/PARITY.md):
 
     /tmp/peersvenv/bin/python dev/mmaction_flow_fixtures.py
 
