@@ -212,7 +212,10 @@ def test_tpn_tsm_groups_frames_by_its_segments_and_stages_are_the_backbones():
     with torch.no_grad():
         both = model(x)
         each = torch.cat([model(x[:, :8]), model(x[:, 8:])])
-        assert torch.equal(model.predict(x), average_clips(each, 1))
+        # (a batch of 16 frames and two of 8 may take other kernels: equal to rounding)
+        predicted = model.predict(x)
+    torch.testing.assert_close(predicted, average_clips(each, 1), rtol=0, atol=1e-6)
+    with torch.no_grad():
         # the stages the neck reads are the plain backbone's layer3 and layer4
         levels = model._levels(x[:, :8])
         backbone = model.backbone
