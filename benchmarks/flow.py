@@ -118,6 +118,7 @@ def run(args) -> list[dict]:
 
 def extraction(tools_dir: str, threads: int) -> dict:
     """The whole extraction of one panning video, ours against MMAction2's script."""
+    import os
     import subprocess
     import tempfile
     import time
@@ -142,7 +143,7 @@ def extraction(tools_dir: str, threads: int) -> dict:
         ours = time.perf_counter() - start
         cmd = [sys.executable, str(script), "--input", str(video), "--dest",
                str(Path(tmp) / "theirs"), "--save-rgb"]  # fmt: skip
-        env = {**__import__("os").environ, "OMP_NUM_THREADS": str(threads)}
+        env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
         start = time.perf_counter()
         subprocess.run(cmd, check=True, capture_output=True, env=env)
         theirs = time.perf_counter() - start

@@ -174,9 +174,10 @@ class DataConfig:
     kind: Literal["video", "rawframes", "features", "proposals", "pose", "ava", "audio"] = "video"
     root: str = "data"  # list files and data_prefix are relative to it
     data_prefix: str = ""  # video paths in the lists are relative to root/data_prefix
-    # rawframes: the frame files in each folder, numbered from 1 (Something-Something
-    # V1 ships {:05d}.jpg; flow: flow_{}_{:05d}.jpg, the {} being x or y)
-    filename_tmpl: str = "img_{:05d}.jpg"
+    # rawframes: the frame files in each folder, numbered from 1; None: the modality's,
+    # img_{:05d}.jpg or flow_{}_{:05d}.jpg (the {} being x or y). Something-Something V1
+    # ships {:05d}.jpg
+    filename_tmpl: str | None = None
     # rawframes: rgb, or flow (flow_x/flow_y_00001.jpg pairs: actionkit-data extract-frames
     # --flow tvl1; the pipeline ends with FormatShape flow: true or input_format NCHW_Flow)
     modality: Literal["rgb", "flow"] = "rgb"

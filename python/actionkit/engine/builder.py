@@ -265,8 +265,8 @@ def build_dataset(cfg: Config, split: str, repeats: int = 1):
     cls = VideoDataset if cfg.data.kind == "video" else RawframeDataset
     if cfg.data.kind == "rawframes":
         options = {"modality": cfg.data.modality}
-        if cfg.data.modality == "rgb" or cfg.data.filename_tmpl != "img_{:05d}.jpg":
-            options["filename_tmpl"] = cfg.data.filename_tmpl  # (else flow's own default)
+        if cfg.data.filename_tmpl:  # (else the modality's own)
+            options["filename_tmpl"] = cfg.data.filename_tmpl
     else:
         options = {"backend": cfg.data.backend}
     return cls(

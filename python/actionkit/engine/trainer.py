@@ -18,6 +18,7 @@ from .. import amp as mixed_precision
 from ..config import Config, to_dict
 from ..errors import CheckpointError, ConfigError, DivergenceError
 from . import builder
+from . import multigrid as mg
 from .checkpoint import (
     atomic_write_json,
     existing_checkpoints,
@@ -110,9 +111,7 @@ class Trainer:
         if tcfg.sync_bn and self.info.distributed:
             model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
         elif tcfg.multigrid is not None and tcfg.multigrid.bn_base_size > 0:
-            from .multigrid import SubBatchNorm
-
-            SubBatchNorm.install(model)  # (the splits are set per multigrid stretch)
+            mg.SubBatchNorm.install(model)  # (splits are set per multigrid stretch)
         self.model = model  # the plain module: saved, evaluated, EMA'd
         self.ema = ModelEMA(model, tcfg.ema) if tcfg.ema else None
         self.train_model = LossOf(model)  # the task lives in the model and the evaluator
@@ -174,9 +173,7 @@ class Trainer:
         self.iters_per_epoch = min(full, self.cfg.train.max_iters_per_epoch or full)
 
     def _iterations(self, epoch: int) -> int:
-        from .multigrid import iterations
-
-        full = iterations(self._samples, self.multigrid.cycle(epoch))
+        full = mg.iterations(self._samples, self.multigrid.cycle(epoch))
         return min(full, self.cfg.train.max_iters_per_epoch or full)
 
     def _set_cycle(self, epoch: int) -> None:
@@ -194,9 +191,7 @@ class Trainer:
             )
             base = self.cfg.train.multigrid.bn_base_size
             splits = shapes[-1].batch // base if base and shapes[-1].batch > base else 1
-            from .multigrid import SubBatchNorm
-
-            SubBatchNorm.set_splits(self.model, splits)
+            mg.SubBatchNorm.set_splits(self.model, splits)
             bn = f"; BatchNorm in {splits} sub-batches" if splits > 1 else ""
             self.log(f"multigrid from epoch {epoch + 1}: batches of {turn}{bn}")
         self._set_iters(len(self.train_sampler), shapes[0].batch, self._samples)
