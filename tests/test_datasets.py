@@ -1,6 +1,10 @@
 """Datasets over list files: the frames and labels they return, bad data named or skipped
 and counted, deterministic randomness, the loader, and check_list."""
 
+import gc
+import os
+import time
+
 import numpy as np
 import pytest
 import torch
@@ -190,6 +194,58 @@ def test_loader_with_workers(data):
     assert len(batches) == 3
     assert batches[0]["inputs"].shape == (2, 4, 3, 32, 32)
     assert sorted(int(i) for b in batches for i in b["index"]) == list(range(6))
+
+
+class _StuckOnThree(torch.utils.data.Dataset):
+    """Sample 3 never comes back (a decoder stuck in native code, as far as the loader sees)."""
+
+    def __len__(self):
+        return 6
+
+    def __getitem__(self, index):
+        if index == 3:
+            time.sleep(60)
+        return torch.tensor(index)
+
+
+def test_a_stalled_worker_prints_where_it_is_stuck(capfd):
+    loader = make_loader(_StuckOnThree(), batch_size=1, shuffle=False, timeout=3)
+    seen = []
+    with pytest.raises(RuntimeError, match=r"no batch from the DataLoader workers .* in 3 s") as e:
+        for batch in loader:
+            seen.append(int(batch))
+    assert seen == [0, 1, 2] and "timed out" in str(e.value.__cause__)
+    stacks = capfd.readouterr().err
+    assert "in __getitem__" in stacks and "time.sleep(60)" not in stacks  # names, not source
+    assert f'File "{__file__}", line' in stacks
+
+
+class _HangsInAFork:
+    """Garbage whose finalizer never returns in a forked child: an unclosed decoder whose
+    threads exist only in the parent (PyAV >= 17's colour-conversion pool did this)."""
+
+    def __init__(self):
+        self.parent, self.cycle = os.getpid(), self
+
+    def __del__(self):
+        if os.getpid() != self.parent:
+            time.sleep(60)
+
+
+class _Collects(torch.utils.data.Dataset):
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, index):
+        gc.collect()
+        return torch.tensor(index)
+
+
+def test_workers_never_collect_the_parents_garbage():
+    _HangsInAFork()  # unreachable at once, but only a collection frees it (a cycle)
+    loader = make_loader(_Collects(), batch_size=1, shuffle=False, timeout=10)
+    assert [int(b) for b in loader] == [0, 1, 2, 3]
+    assert [int(b) for b in loader] == [0, 1, 2, 3]  # (persistent workers: the next epoch)
 
 
 def test_check_list_reports_every_bad_entry(messy_list, data):

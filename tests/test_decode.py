@@ -1,6 +1,9 @@
 """Decoders: every backend returns exactly the frames one sequential decode yields, for
 random, unsorted, repeated index lists; counts come from the stream; errors name the file."""
 
+import os
+import weakref
+
 import numpy as np
 import pytest
 import torch
@@ -158,6 +161,23 @@ def test_pyav_decodes_each_needed_gop_once_and_stops_after_the_last_frame(videos
     chunks = [fresh.get_frames(range(s, s + 7)) for s in range(0, 56, 7)]
     assert fresh._impl.frames_decoded <= 56 + 3
     np.testing.assert_array_equal(torch.cat(chunks).numpy(), sequential(path)[:56])
+
+
+def test_pyav_decodes_on_the_calling_thread_and_frees_at_once(videos):
+    # One thread per DataLoader worker: PyAV >= 17 converts colour on a pool of one thread
+    # per CPU unless told, and the live decode kept it (a forked worker freeing a pool
+    # inherited from its parent waits forever: a CI run hung on it). A reader dropped
+    # unclosed is freed at once, not left in a reference cycle for a collection.
+    def threads():
+        return len(os.listdir("/proc/self/task"))
+
+    before = threads()
+    reader = VideoReader(videos["h264_gop12"], backend="pyav")
+    reader.get_frames([0, 5, 30])
+    assert threads() == before
+    impl = weakref.ref(reader._impl)
+    del reader
+    assert impl() is None
 
 
 def test_metadata_comes_from_the_stream(videos):

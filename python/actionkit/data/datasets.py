@@ -23,9 +23,15 @@ run sees the same data (call ``set_epoch`` each epoch).
 
 from __future__ import annotations
 
+import contextlib
+import faulthandler
 import functools
+import gc
 import logging
 import os
+import signal
+import sys
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -365,7 +371,7 @@ def make_loader(
         limit = getattr(dataset, "decode_timeout", None)
         timeout = 0 if num_workers == 0 or limit is None else limit + 60
     generator = torch.Generator().manual_seed(seed)
-    return DataLoader(
+    return VideoLoader(
         dataset,
         batch_size=batch_size,
         shuffle=shuffle,
@@ -381,8 +387,66 @@ def make_loader(
     )
 
 
+STACKS_SIGNAL = signal.SIGUSR1
+
+
 def _worker_init(worker_id: int) -> None:
     torch.set_num_threads(1)  # what DataLoader does too; kept explicit for custom loaders
+    # SIGUSR1 prints the worker's Python stacks to fd 2 (VideoLoader sends it on a stall)
+    faulthandler.register(STACKS_SIGNAL, file=2, all_threads=True)
+
+
+class VideoLoader(DataLoader):
+    """``make_loader``'s DataLoader: when no batch arrives within ``timeout``, it asks each
+    worker for its Python stacks (printed to stderr: where a stuck worker is) before
+    raising, instead of a bare "DataLoader timed out"."""
+
+    def __iter__(self):
+        starts_workers = self.num_workers > 0 and (
+            not self.persistent_workers or self._iterator is None
+        )
+        if not starts_workers:
+            return _WatchedIterator(super().__iter__(), self.timeout)
+        # The workers are forks of this process: whatever garbage it holds would be
+        # collected in each of them, running finalizers of objects whose threads exist only
+        # here (an unclosed decoder's frame pool, waited for forever). Collect it here and
+        # freeze the rest out of the workers' collections (Python's gc.freeze advice for
+        # fork; it also keeps copy-on-write pages shared).
+        gc.collect()
+        gc.freeze()
+        try:
+            return _WatchedIterator(super().__iter__(), self.timeout)
+        finally:
+            gc.unfreeze()
+
+
+class _WatchedIterator:
+    def __init__(self, iterator, timeout: float):
+        self.iterator, self.timeout = iterator, timeout
+
+    def __iter__(self):
+        return self
+
+    def __len__(self) -> int:
+        return len(self.iterator)
+
+    def __next__(self):
+        try:
+            return next(self.iterator)
+        except RuntimeError as err:
+            if "timed out" not in str(err):
+                raise
+            workers = [w.pid for w in getattr(self.iterator, "_workers", []) if w.is_alive()]
+            for pid in workers:  # one at a time: they share the parent's stderr
+                print(f"DataLoader worker {pid}, stalled:", file=sys.stderr, flush=True)
+                with contextlib.suppress(OSError):
+                    os.kill(pid, STACKS_SIGNAL)
+                time.sleep(0.5)  # let it write
+            raise RuntimeError(
+                f"no batch from the DataLoader workers (pids {workers}) in {self.timeout} s; "
+                "their Python stacks are printed to stderr above (a decoder stuck in native "
+                "code shows as the line that called it)"
+            ) from err
 
 
 @dataclass(frozen=True)

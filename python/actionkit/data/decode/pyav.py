@@ -49,9 +49,12 @@ class PyAVBackend(IndexedBackend):
         self.path = path
         self.index: StreamIndex = index_stream(path, deadline)
         self.num_threads = num_threads
-        self.skip_nonref = skip_nonref and self.index.codec in SKIPPING_CODECS
-        self._wanted_pts: set[int] = set()  # the current call's frames
-        self._last_pts = -(2**63)  # ... the last of them
+        self._skip = _Skip(skip_nonref and self.index.codec in SKIPPING_CODECS)
+        # PyAV >= 17 converts colour on a pool of one swscale thread per CPU unless told:
+        # threads in every worker, and a pool that a forked DataLoader worker cannot free
+        # (it waits for threads that exist only in the parent: a worker hung on it in CI)
+        major = int(self.av.__version__.split(".")[0])
+        self._rgb = {"format": "rgb24", **({"threads": num_threads} if major >= 17 else {})}
         self._pts_to_frame = {int(p): i for i, p in enumerate(self.index.pts)}
         self._container = None
         # The live decode: an iterator over decoded frames and the index of the last frame
@@ -95,8 +98,8 @@ class PyAVBackend(IndexedBackend):
         container = self._open()
         stream = container.streams.video[0]
         index = self.index
-        self._wanted_pts = {int(p) for p in index.pts[wanted]}
-        self._last_pts = int(index.pts[wanted[-1]])
+        self._skip.wanted_pts = {int(p) for p in index.pts[wanted]}
+        self._skip.last_pts = int(index.pts[wanted[-1]])
         i = 0
         while i < len(wanted):
             target = int(wanted[i])
@@ -108,27 +111,13 @@ class PyAVBackend(IndexedBackend):
 
     def _seek(self, container, stream, key: int) -> None:
         container.seek(int(self.index.pts[key]), stream=stream, backward=True, any_frame=False)
-        self._frames = self._decode(container, stream)
+        self._frames = _decode(container, stream, self._skip)
         self._position = -1
         self._key = key
 
-    def _decode(self, container, stream):
-        """``container.decode(stream)``, packet by packet, the ones before the current
-        call's last frame that it does not ask for marked skippable (the module's doc)."""
-        context = stream.codec_context
-        skipping = None  # the decoder's setting, changed only when it must change
-        for packet in container.demux(stream):
-            if self.skip_nonref:
-                stamp = packet.pts
-                skippable = (
-                    stamp is not None
-                    and stamp < self._last_pts
-                    and int(stamp) not in self._wanted_pts
-                )
-                if skippable != skipping:
-                    context.skip_frame = "NONREF" if skippable else "DEFAULT"
-                    skipping = skippable
-            yield from context.decode(packet)
+    @property
+    def skip_nonref(self) -> bool:
+        return self._skip.enabled
 
     def _run(self, wanted, i, out, deadline) -> int:
         """Decodes forward, filling ``out`` from position ``i`` of ``wanted``; returns the
@@ -160,7 +149,7 @@ class PyAVBackend(IndexedBackend):
                     f"{self.path}: the decoder skipped frame {int(wanted[i])} (pts "
                     f"{int(index.pts[wanted[i]])}); the stream is damaged"
                 )
-            out.put(i, frame.to_ndarray(format="rgb24"))
+            out.put(i, frame.to_ndarray(**self._rgb))
             i += 1
             if i == len(wanted):
                 return i
@@ -173,6 +162,34 @@ class PyAVBackend(IndexedBackend):
             f"{self.path}: the stream ended before frame {int(wanted[i])} of {len(index)} "
             "(truncated or corrupt file)"
         )
+
+
+class _Skip:
+    """What the live decode may skip: set by each call, read by ``_decode`` (which holds
+    this and not the backend, so a reader dropped unclosed is freed at once, not left in
+    a reference cycle for a garbage collection, possibly in a forked worker)."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.wanted_pts: set[int] = set()  # the current call's frames
+        self.last_pts = -(2**63)  # ... the last of them
+
+
+def _decode(container, stream, skip: _Skip):
+    """``container.decode(stream)``, packet by packet, the ones before the current call's
+    last frame that it does not ask for marked skippable (the module's doc)."""
+    context = stream.codec_context
+    skipping = None  # the decoder's setting, changed only when it must change
+    for packet in container.demux(stream):
+        if skip.enabled:
+            stamp = packet.pts
+            skippable = (
+                stamp is not None and stamp < skip.last_pts and int(stamp) not in skip.wanted_pts
+            )
+            if skippable != skipping:
+                context.skip_frame = "NONREF" if skippable else "DEFAULT"
+                skipping = skippable
+        yield from context.decode(packet)
 
 
 class _Frames:
