@@ -1,0 +1,193 @@
+"""MultiSports evaluation against MMAction2 1.2.0's own code (frameAP, link_tubes, videoAP,
+videoAP_all on generated ground truth and detections: dev/mmaction_multisports_fixtures.py)
+and against hand-worked cases."""
+
+import json
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from actionkit.errors import DataError
+from actionkit.metrics.multisports import (
+    MultiSportsGT,
+    detections_from_boxes,
+    frame_map,
+    link_tubes,
+    load_multisports_gt,
+    multisports_metrics,
+    tube_iou,
+    video_map,
+    video_map_ranges,
+    voc_ap,
+)
+
+FIXTURE = Path(__file__).parent / "fixtures" / "mmaction" / "multisports.json"
+
+
+@pytest.fixture(scope="module")
+def recorded():
+    data = json.loads(FIXTURE.read_text())
+    gt = MultiSportsGT.from_dict(data["inputs"]["gt"], "fixture")
+    return data, gt, np.array(data["inputs"]["detections"])
+
+
+def test_the_fixture_ground_truth_reads_as_the_pickle_holds_it(recorded):
+    data, gt, _ = recorded
+    assert gt.videos == data["inputs"]["gt"]["test_videos"][0] and len(gt.labels) == 6
+    assert sum(len(t) for tubes in gt.tubes.values() for t in tubes.values()) >= 8
+
+
+@pytest.mark.parametrize("thr", ["0.3", "0.5"])
+def test_frame_map_equals_mmaction2(recorded, thr):
+    data, gt, dets = recorded
+    ours, per_class = frame_map(gt, dets, float(thr))
+    assert ours == pytest.approx(data["frame_ap"][thr], abs=1e-9)
+    assert "aerobic kick jump" not in per_class  # one of the six left out
+
+
+def tubes_equal(ours, theirs):
+    for label, found in theirs.items():
+        mine = ours[int(label)]
+        assert len(mine) == len(found), label
+        for (v, score, tube), (v2, score2, tube2) in zip(mine, found, strict=True):
+            assert v == v2 and score == pytest.approx(score2, rel=1e-12)
+            np.testing.assert_array_equal(tube, np.array(tube2, dtype=np.float32))
+    assert all(not t for c, t in ours.items() if str(c) not in theirs)
+
+
+@pytest.mark.parametrize(
+    "name, kwargs",
+    [
+        ("tubes", {}),
+        ("tubes_min5", {"min_length": 5}),
+        ("tubes_mmaction2", {"mmaction2_scores": True}),
+    ],
+)
+def test_linked_tubes_equal_mmaction2(recorded, name, kwargs):
+    data, gt, dets = recorded
+    tubes_equal(link_tubes(gt, dets, **kwargs), data[name])
+
+
+@pytest.mark.parametrize("name", ["own", "min5", "mmaction2"])
+def test_video_map_equals_mmaction2(recorded, name):
+    data, gt, dets = recorded
+    kwargs = {"own": {}, "min5": {"min_length": 5}, "mmaction2": {"mmaction2_scores": True}}
+    tubes = link_tubes(gt, dets, **kwargs[name])
+    for thr, theirs in data[f"video_ap_{name}"].items():
+        assert video_map(gt, tubes, float(thr))[0] == pytest.approx(theirs, abs=1e-9), thr
+    ranges = video_map_ranges(gt, tubes)
+    for key, theirs in data[f"video_ap_all_{name}"].items():
+        assert ranges[key] == pytest.approx(theirs, abs=5e-5), key  # (theirs: 4 decimals)
+
+
+def test_the_mmaction2_linking_scores_differ_from_the_detectors(recorded):
+    data, gt, dets = recorded
+    own = [s for t in link_tubes(gt, dets).values() for _, s, _ in t]
+    shipped = [s for t in link_tubes(gt, dets, mmaction2_scores=True).values() for _, s, _ in t]
+    assert len(own) == len(shipped) and own != pytest.approx(shipped)
+
+
+def test_multisports_metrics_keys(recorded):
+    data, gt, dets = recorded
+    m = multisports_metrics(gt, dets)
+    assert set(m) == {
+        "frameAP",
+        "v_map@0.2",
+        "v_map@0.5",
+        "v_map_0.05:0.45",
+        "v_map_0.10:0.90",
+        "v_map_0.50:0.95",
+    }
+    assert m["frameAP"] == pytest.approx(data["frame_ap"]["0.5"])
+    assert m["v_map@0.5"] == pytest.approx(data["video_ap_own"]["0.5"])
+
+
+def test_hand_worked_ap_and_tube_iou():
+    # ranked hits 1, 0, 1 of 4 positives: precision 1, 1/2, 2/3 at recall 1/4, 1/4, 2/4;
+    # envelope 1 up to 1/4, 2/3 up to 2/4, then 0: AP = 1/4 + 2/3 / 4
+    assert voc_ap(np.array([1, 0, 1]), 4) == pytest.approx(0.25 + 2 / 12)
+    assert voc_ap(np.zeros(0), 3) == 0.0
+    frames = np.arange(1, 11)[:, None]
+    a = np.concatenate([frames, np.tile([0, 0, 10, 10], (10, 1))], 1).astype(float)
+    b = a[4:].copy()  # frames 5-10, same boxes: temporal (10 - 5) / (10 - 1)
+    assert tube_iou(a, b) == pytest.approx(5 / 9)
+    b[:, 3] = 20  # twice as wide on the shared frames: box IoU 1/2
+    assert tube_iou(a, b) == pytest.approx(5 / 9 / 2)
+    assert tube_iou(a[:3], a[5:]) == 0.0
+
+
+def test_a_perfect_detector_scores_100():
+    gt = MultiSportsGT.from_dict(
+        {
+            "labels": ["a", "b"],
+            "test_videos": [["v"]],
+            "nframes": {"v": 20},
+            "resolution": {"v": (100, 200)},
+            "gttubes": {"v": {1: [np.array([[f, 10, 10, 50, 50] for f in range(3, 20)])]}},
+        }
+    )
+    rows = [
+        detections_from_boxes(gt, "v", f, [[0.05, 0.1, 0.25, 0.5]], [[0.1, 0.9]])
+        for f in range(3, 20)
+    ]
+    dets = np.concatenate(rows)
+    assert dets[0].tolist() == [0, 3, 1, 0.9, 10, 10, 50, 50]
+    m = multisports_metrics(gt, dets, ranges=False)
+    assert m == {"frameAP": 100.0, "v_map@0.2": 100.0, "v_map@0.5": 100.0}
+
+
+def test_the_ground_truth_pickle_is_read_as_data(tmp_path):
+    good = {
+        "labels": ["a"],
+        "test_videos": [["v"]],
+        "nframes": {"v": 5},
+        "resolution": {"v": (10, 10)},
+        "gttubes": {"v": {0: [np.array([[1, 0, 0, 5, 5], [2, 0, 0, 5, 5]], np.float32)]}},
+    }
+    path = tmp_path / "gt.pkl"
+    path.write_bytes(pickle.dumps(good))
+    gt = load_multisports_gt(path)
+    assert gt.nframes == {"v": 5} and gt.tubes["v"][0][0].shape == (2, 5)
+
+    class Payload:
+        def __reduce__(self):
+            return (print, ("ran",))
+
+    path.write_bytes(pickle.dumps({**good, "labels": Payload()}))
+    with pytest.raises(DataError, match="refusing to unpickle builtins.print"):
+        load_multisports_gt(path)
+    path.write_bytes(pickle.dumps({k: v for k, v in good.items() if k != "gttubes"}))
+    with pytest.raises(DataError, match="missing key 'gttubes'"):
+        load_multisports_gt(path)
+    gap = {**good, "gttubes": {"v": {0: [np.array([[1, 0, 0, 5, 5], [3, 0, 0, 5, 5]])]}}}
+    path.write_bytes(pickle.dumps(gap))
+    with pytest.raises(DataError, match="consecutive"):
+        load_multisports_gt(path)
+
+
+def test_detections_outside_the_ground_truth_are_named(recorded):
+    _, gt, dets = recorded
+    bad = dets.copy()
+    bad[0, 0] = 99
+    with pytest.raises(DataError, match="video index"):
+        frame_map(gt, bad)
+    bad = dets.copy()
+    bad[0, 1] = 1000
+    with pytest.raises(DataError, match="a frame outside"):
+        link_tubes(gt, bad)
+
+
+def test_equal_scores_rank_in_input_order():
+    gt = MultiSportsGT.from_dict(
+        {
+            "labels": ["a"],
+            "test_videos": [["v"]],
+            "nframes": {"v": 3},
+            "gttubes": {"v": {0: [np.array([[2, 0, 0, 10, 10]])]}},
+        }
+    )
+    miss, hit = [0, 2, 0, 0.5, 50, 50, 60, 60], [0, 2, 0, 0.5, 0, 0, 10, 10]
+    assert frame_map(gt, [miss, hit])[0] == 50.0  # the miss ranks first: precision 1/2
+    assert frame_map(gt, [hit, miss])[0] == 100.0
