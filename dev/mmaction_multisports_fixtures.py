@@ -10,7 +10,10 @@ MultiSports pickle holds it, with lists for arrays; detections ``[video index, f
 label, score, x1, y1, x2, y2]`` in pixels) and MMAction2's outputs. ``link_tubes`` is
 recorded twice: as MMAction2 ships it (every linked box scored by the *last* detection's
 score: its ``get_vid_dets`` reads the loop variable of an earlier loop) and with each box's
-own score (that one function replaced here, the rest MMAction2's)."""
+own score (that one function replaced here, the rest MMAction2's). Also its
+``BBoxHeadAVA.loss_and_target`` with ``multilabel=False`` (MultiSports' single-label
+softmax loss), with and without the background column and focal terms (mmdet, which the
+module imports for a type only, stubbed)."""
 
 import json
 from collections import defaultdict
@@ -119,6 +122,47 @@ def tubes_json(tubes):
     }
 
 
+def single_label_losses() -> list:
+    import sys
+    import types
+
+    import torch
+    from mmengine.config import ConfigDict
+
+    for name in ("mmdet", "mmdet.models", "mmdet.models.task_modules"):
+        sys.modules.setdefault(name, types.ModuleType(name))
+    samplers = types.ModuleType("mmdet.models.task_modules.samplers")
+    samplers.SamplingResult = object
+    sys.modules["mmdet.models.task_modules.samplers"] = samplers
+    from mmaction.models.roi_heads.bbox_heads.bbox_head import BBoxHeadAVA
+
+    torch.manual_seed(0)
+    cases = []
+    for background, gamma, alpha in ((False, 0.0, 1.0), (True, 0.0, 1.0), (False, 2.0, 0.5)):
+        classes = 6
+        head = BBoxHeadAVA(background_class=background, num_classes=classes, multilabel=False,
+                           focal_gamma=gamma, focal_alpha=alpha, topk=())  # fmt: skip
+        labels = torch.zeros(7, classes)
+        for i, c in enumerate([0, 2, 5, 3, 3, 1, 4]):
+            labels[i, c] = 1
+        if background:
+            labels[1, 4] = 1  # two actions of one actor: made a distribution
+            labels[0] = 0  # (background only: no loss)
+            labels[0, 0] = 1
+        negatives = 3
+        result = types.SimpleNamespace(pos_priors=torch.zeros(7, 4),
+                                       neg_priors=torch.zeros(negatives, 4),
+                                       pos_gt_labels=labels)  # fmt: skip
+        logits = torch.randn(7 + negatives, classes)
+        loss = head.loss_and_target(logits, None, [result], ConfigDict(pos_weight=1.0))
+        cases.append({
+            "background_class": background, "focal_gamma": gamma, "focal_alpha": alpha,
+            "logits": logits.tolist(), "labels": labels.tolist(), "negatives": negatives,
+            "loss": float(loss["loss_bbox"]["loss_action_cls"]),
+        })  # fmt: skip
+    return cases
+
+
 def main() -> None:
     gt, detections = make_inputs()
     out = {"inputs": {"detections": detections.tolist()}}
@@ -141,6 +185,7 @@ def main() -> None:
             str(t): ms.videoAP(gt, tubes, t, False) for t in (0.1, 0.2, 0.5, 0.75)
         }
         out[f"video_ap_all_{name}"] = ms.videoAP_all(gt, tubes)
+    out["single_label_losses"] = single_label_losses()
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(out))
     print(OUT, {k: v for k, v in out.items() if k.startswith(("frame", "video"))})

@@ -299,7 +299,8 @@ def inference_skeleton(model: nn.Module, sample: dict, seed: int = 0) -> ActionR
 class KeyframeDetections:
     """The actions of the actors at one keyframe: ``boxes [N, 4]`` (normalised x1, y1,
     x2, y2), ``box_scores [N]`` (the person detector's), ``scores [N, num_classes]``
-    (sigmoid; column 0 is the background column of AVA's models)."""
+    (sigmoid, softmax for a single-label head; column 0 is the background column of
+    AVA's models)."""
 
     timestamp: int
     boxes: np.ndarray

@@ -135,6 +135,13 @@ class AVAConfig:
     # AVA's action groups by id (1-14 person movement, 15-63 object manipulation, 64-80
     # person interaction) as metrics too; off for label maps of other data
     category_groups: bool = True
+    # false: the label columns are the action ids from 0 (MultiSports), no background
+    background_class: bool = True
+    # ava: frame-mAP against the CSV; multisports: MultiSports' frame-mAP and video-mAP
+    # of linked tubes against its ground-truth pickle gt_file (relative to root)
+    metric: Literal["ava", "multisports"] = "ava"
+    gt_file: str | None = None
+    tube_min_length: int = 15  # multisports: linked tubes shorter than this are dropped
 
 
 @dataclass
@@ -629,9 +636,11 @@ def validate(cfg: Config, path: str) -> None:
         )
         what = f"this {'multi-label' if cfg.data.multi_class else 'single-label'} data"
     else:
-        from .engine.evaluate import METRICS
+        from .engine.evaluate import METRICS, DetectionEvaluator
 
         known, what = METRICS.get(task, (cfg.train.best_metric,)), f"the {task} task"
+        if task == "detection" and cfg.data.ava and cfg.data.ava.metric == "multisports":
+            known, what = DetectionEvaluator.MULTISPORTS, "the MultiSports metric"
     if cfg.train.best_metric not in known:
         raise ConfigError(
             f"{path}: train.best_metric: {cfg.train.best_metric!r} is not a metric of "

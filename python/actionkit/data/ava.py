@@ -65,9 +65,11 @@ def load_ava_annotations(
     exclusions=None,
     timestamp_start: int = 900,
     timestamp_end: int = 1800,
+    background_class: bool = True,
 ) -> list[AVAKeyframe]:
     """The keyframes of an AVA annotation CSV (see the module's docstring);
-    ``exclusions`` (a path or ``{(video_id, timestamp)}``) leaves keyframes out."""
+    ``exclusions`` (a path or ``{(video_id, timestamp)}``) leaves keyframes out.
+    ``background_class=False``: action ids from 0 (MultiSports'), column = id."""
     path = os.fspath(ann_file)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path}: no such AVA annotation file")
@@ -83,6 +85,7 @@ def load_ava_annotations(
         exclusions = read_exclusions(exclusions)
     excluded = {(str(v), int(t)) for v, t in (exclusions or ())}
     by_key: dict[tuple[str, int], list] = {}
+    first = 1 if background_class else 0  # the lowest action id
     with open(path, newline="") as f:
         for n, row in enumerate(csv.reader(f), 1):
             if not row or (len(row) == 1 and not row[0].strip()):
@@ -117,10 +120,11 @@ def load_ava_annotations(
                 if action not in custom_classes:
                     continue
                 action = custom_classes.index(action) + 1
-            elif not 1 <= action < num_classes:
+            elif not first <= action < num_classes:
                 raise DataError(
-                    f"{where}: action id {action} is outside 1..{num_classes - 1} "
-                    f"(num_classes {num_classes})"
+                    f"{where}: action id {action} is outside {first}.."
+                    f"{num_classes - 1} (num_classes {num_classes}"
+                    f"{'' if background_class else ', no background class'})"
                 )
             by_key.setdefault((row[0], ts), []).append((box, action, person, n))
     keyframes = []
@@ -306,6 +310,9 @@ class AVADataset(torch.utils.data.Dataset):
             keyframe by ``person_det_score_thr`` and ``num_max_proposals``; without one
             the ground-truth boxes are the proposals.
         fps: frames per second of the frames (AVA's: 30).
+        background_class: ``False`` for label columns that are the action ids from 0
+            (MultiSports': ``fps=1``, ``timestamp_start=1``, every annotated frame a
+            keyframe).
     """
 
     def __init__(
@@ -327,6 +334,7 @@ class AVADataset(torch.utils.data.Dataset):
         fps: float = 30,
         timestamp_start: int = 900,
         timestamp_end: int = 1800,
+        background_class: bool = True,
         backend: str = "auto",
         seed: int = 0,
         trust: bool = False,
@@ -339,8 +347,9 @@ class AVADataset(torch.utils.data.Dataset):
         self.exclusions = exclusions  # (the evaluation leaves them out too)
         self.custom_classes = custom_classes
         self.keyframes = load_ava_annotations(
-            ann_file, num_classes, custom_classes, exclusions, timestamp_start, timestamp_end
-        )
+            ann_file, num_classes, custom_classes, exclusions, timestamp_start, timestamp_end,
+            background_class,
+        )  # fmt: skip
         self.sampler, self.transforms = sampler, transforms
         self.data_prefix, self.source = os.fspath(data_prefix), source
         self.filename_tmpl, self.video_template = filename_tmpl, video_template

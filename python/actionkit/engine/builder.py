@@ -314,6 +314,7 @@ def _ava_dataset(cfg: Config, split: str, split_cfg: SplitConfig, path, prefix, 
         fps=ava.fps,
         timestamp_start=ava.timestamp_start,
         timestamp_end=ava.timestamp_end,
+        background_class=ava.background_class,
         backend=cfg.data.backend,
         seed=cfg.train.seed,
     )

@@ -219,9 +219,13 @@ class DetectionEvaluator:
     :func:`actionkit.metrics.ava_frame_map` against the split's annotation CSV
     (``data.ava.label_map``'s classes, else all; the split's exclusions; the
     ``data.ava.protocol``): ``mAP``, and AVA's three action groups with
-    ``data.ava.category_groups``."""
+    ``data.ava.category_groups``. With ``data.ava.metric: multisports`` each box counts
+    for its best class and :func:`actionkit.metrics.multisports.multisports_metrics`
+    scores the boxes and the tubes linked from them against ``data.ava.gt_file``
+    (``frameAP``, ``v_map@0.2``, ``v_map@0.5`` and the three threshold ranges)."""
 
     METRICS = ("mAP", "person_movement", "object_manipulation", "person_interaction")
+    MULTISPORTS = ("frameAP", "v_map@0.2", "v_map@0.5")
 
     def __init__(self, cfg, class_names=None):
         from ..config import AVAConfig
@@ -242,6 +246,8 @@ class DetectionEvaluator:
     def evaluate(self, model, loader, device, info: DistInfo = SINGLE, amp="none") -> dict:
         from ..metrics.ava import ava_frame_map, detection_rows, parse_ava_csv
 
+        if self.ava.metric == "multisports":
+            return self._multisports(model, loader, device, info, amp)
         model.eval()
         rows = []
         ids = self.ava.custom_classes
@@ -270,8 +276,57 @@ class DetectionEvaluator:
         metrics["num_detections"] = self.csv.count("\n")
         return metrics
 
+    def _multisports(self, model, loader, device, info: DistInfo, amp) -> dict:
+        from ..config import ConfigError
+        from ..metrics.multisports import (
+            detections_from_boxes,
+            load_multisports_gt,
+            multisports_metrics,
+        )
+
+        if self.ava.gt_file is None or self.ava.background_class:
+            raise ConfigError(
+                f"{self.cfg.source}: data.ava.metric multisports needs data.ava.gt_file (the "
+                "ground-truth pickle) and data.ava.background_class: false (MultiSports' "
+                "action ids start at 0)"
+            )
+        gt = load_multisports_gt(Path(self.cfg.data.root) / self.ava.gt_file)
+        model.eval()
+        found = []
+        for batch in loader:
+            with autocast(device, amp):
+                scores = model.predict(batch["inputs"].to(device), batch["proposals"])
+            per_clip = zip(batch["img_key"], batch["proposals"], batch["img_shape"], scores,
+                           strict=True)  # fmt: skip
+            for key, boxes, (h, w), score in per_clip:
+                norm = (boxes / torch.tensor([w, h, w, h], dtype=boxes.dtype)).numpy()
+                found.append((key, norm, score.float().cpu().numpy()))
+        by_key = {k: (b, s) for part in gather_objects(found, info) for k, b, s in part}
+        rows, lines = [], []
+        for key in sorted(by_key):
+            boxes, scores = by_key[key]
+            video, ts = key.rsplit(",", 1)
+            name = video if video in gt.videos else os.path.splitext(video)[0]
+            if name not in gt.videos:
+                raise ConfigError(
+                    f"{self.cfg.source}: video {video!r} is not among the evaluated videos "
+                    f"of data.ava.gt_file {self.ava.gt_file}"
+                )
+            found_rows = detections_from_boxes(gt, name, int(ts), boxes, scores)
+            rows.append(found_rows)
+            for (x1, y1, x2, y2), r in zip(boxes, found_rows, strict=True):
+                lines.append(f"{video},{ts},{x1:.4f},{y1:.4f},{x2:.4f},{y2:.4f},"
+                             f"{int(r[2])},{r[3]:.4f}\n")  # fmt: skip
+        self.csv = "".join(lines)
+        dets = np.concatenate(rows) if rows else np.zeros((0, 8))
+        metrics = multisports_metrics(gt, dets, min_length=self.ava.tube_min_length)
+        metrics["num_samples"] = len(loader.dataset)
+        metrics["num_detections"] = len(lines)
+        return metrics
+
     def results(self, dataset=None) -> dict[str, object]:
-        """``{"detections.csv": the AVA-format rows}`` of the last :meth:`evaluate`."""
+        """``{"detections.csv": the AVA-format rows}`` of the last :meth:`evaluate`
+        (MultiSports: each box once, with its best class)."""
         if self.csv is None:
             raise RuntimeError("results() before evaluate()")
         return {"detections.csv": self.csv}

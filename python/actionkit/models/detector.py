@@ -14,8 +14,10 @@ MMAction2's module and parameter names, so its AVA checkpoints load.
   ``RandomSampler(32, pos_fraction=1, add_gt_as_proposals=True)``), and the loss is the
   (focal) binary cross-entropy over the positives' classes, column 0 (background)
   left out. MMAction2 also samples negatives, then drops them from the loss: they are
-  not computed here.
-- ``model.predict(inputs, proposals)``: sigmoid scores ``[N_i, num_classes]`` per clip.
+  not computed here. A single-label head (``multilabel=False``, MultiSports') takes the
+  softmax cross-entropy against the label rows made distributions instead.
+- ``model.predict(inputs, proposals)``: sigmoid (single-label: softmax) scores
+  ``[N_i, num_classes]`` per clip.
 """
 
 from __future__ import annotations
@@ -113,7 +115,8 @@ class SingleRoIExtractor3D(nn.Module):
 class BBoxHeadAVA(nn.Module):
     """MMAction2's ``BBoxHeadAVA``: dropout (before pooling by default), temporal
     average (or max) and spatial max (or average) pooling, then ``fc_cls`` (linear, or
-    an MLP with ``mlp_head``); ``focal_alpha`` / ``focal_gamma`` shape the loss."""
+    an MLP with ``mlp_head``); ``focal_alpha`` / ``focal_gamma`` shape the loss;
+    ``multilabel=False`` scores with a softmax (one action per actor)."""
 
     def __init__(
         self,
@@ -127,6 +130,7 @@ class BBoxHeadAVA(nn.Module):
         background_class: bool = True,
         focal_alpha: float = 1.0,
         focal_gamma: float = 0.0,
+        multilabel: bool = True,
     ):
         super().__init__()
         for name, value in (("temporal", temporal_pool_type), ("spatial", spatial_pool_type)):
@@ -147,6 +151,7 @@ class BBoxHeadAVA(nn.Module):
                 nn.init.zeros_(m.bias)
         self.num_classes, self.background_class = num_classes, background_class
         self.focal_alpha, self.focal_gamma = focal_alpha, focal_gamma
+        self.multilabel = multilabel
 
     def forward(self, x: Tensor) -> Tensor:
         if self.dropout is not None and self.dropout_before_pool:
@@ -159,15 +164,27 @@ class BBoxHeadAVA(nn.Module):
 
     def loss(self, logits: Tensor, labels: Tensor) -> Tensor:
         """The (focal) binary cross-entropy of positive RoIs' logits and multi-hot labels,
-        averaged over RoIs and classes; column 0 left out with ``background_class``."""
+        averaged over RoIs and classes; column 0 left out with ``background_class``.
+        Single-label: the softmax cross-entropy against each label row (divided by its
+        sum with ``background_class``, as MMAction2 does), averaged over RoIs."""
         if self.background_class:
             logits, labels = logits[:, 1:], labels[:, 1:]
         keep = labels.sum(1) > 0
         logits, labels = logits[keep], labels[keep].to(logits.dtype)
-        bce = F.binary_cross_entropy_with_logits(logits, labels, reduction="none")
+        if self.multilabel:
+            loss = F.binary_cross_entropy_with_logits(logits, labels, reduction="none")
+        else:
+            if self.background_class:
+                labels = labels / labels.sum(1, keepdim=True)
+            loss = F.cross_entropy(logits, labels, reduction="none")
         if self.focal_alpha != 1.0 or self.focal_gamma != 0.0:
-            bce = self.focal_alpha * (1 - torch.exp(-bce)) ** self.focal_gamma * bce
-        return bce.mean()
+            loss = self.focal_alpha * (1 - torch.exp(-loss)) ** self.focal_gamma * loss
+        return loss.mean()
+
+    def scores(self, logits: Tensor) -> Tensor:
+        """Per-class scores from logits: sigmoid, or softmax for a single-label head."""
+        logits = logits.float()
+        return torch.sigmoid(logits) if self.multilabel else logits.softmax(-1)
 
 
 class ACRNHead(nn.Module):
@@ -301,9 +318,10 @@ class AVADetector(nn.Module):
 
     @torch.no_grad()
     def predict(self, inputs: Tensor, proposals: list[Tensor]) -> list[Tensor]:
-        """Sigmoid scores ``[N_i, num_classes]`` for each clip's proposals (pixels)."""
+        """Scores ``[N_i, num_classes]`` (sigmoid, or softmax for a single-label head)
+        for each clip's proposals (pixels)."""
         rois = to_rois(proposals).to(inputs.device)
-        scores = torch.sigmoid(self(inputs, rois).float())
+        scores = self.roi_head.bbox_head.scores(self(inputs, rois))
         return list(scores.split([len(p) for p in proposals]))
 
 
