@@ -1450,6 +1450,49 @@ vidB,1001,0.200,0.200,0.300,0.300,5,5
 AVA_EXCLUDED = "vidB,1001\n"
 
 
+AVA_KINETICS_ANNOTATIONS = """\
+-5KQ66BBWC4,0902,0.100,0.200,0.400,0.900,12,0
+-5KQ66BBWC4,0902,0.100,0.200,0.400,0.900,17,0
+o3lCwWyyc_s_000012_000022,0015,0.200,0.100,0.600,0.900,11,-1
+o3lCwWyyc_s_000012_000022,0015,0.200,0.100,0.600,0.900,80,-1
+o3lCwWyyc_s_000012_000022,0018,0.300,0.300,0.500,0.800,14,-1
+ab_cd_000100_000110,0105,0.000,0.000,0.500,0.500,1,-1
+"""
+
+
+def ava_kinetics_data_cases() -> dict:
+    """MMAction2's ``AVAKineticsDataset``: AVA videos and Kinetics clips (ids ending
+    ``_START_END``) in one CSV, each clip's own first second, its proposals under the
+    source video's id."""
+    import pickle
+    import tempfile
+
+    import numpy as np
+    from mmaction.datasets import AVAKineticsDataset
+
+    proposals = {
+        "-5KQ66BBWC4,0902": np.array([[0.1, 0.2, 0.4, 0.9, 0.95], [0.5, 0.1, 0.8, 0.9, 0.3]]),
+        "o3lCwWyyc_s,0015": np.array([[0.2, 0.1, 0.6, 0.9, 0.99], [0.0, 0.0, 0.2, 0.2, 0.92]]),
+        "o3lCwWyyc_s,0018": np.array([[0.3, 0.3, 0.5, 0.8, 0.5]]),
+    }  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:
+        ann, prop = Path(tmp) / "ann.csv", Path(tmp) / "prop.pkl"
+        ann.write_text(AVA_KINETICS_ANNOTATIONS)
+        prop.write_bytes(pickle.dumps(proposals))
+        label = Path(tmp) / "labels.pbtxt"
+        label.write_text("".join(f'item {{\n  name: "a{i}"\n  id: {i}\n}}\n' for i in range(1, 81)))
+        dataset = AVAKineticsDataset(str(ann), None, [], label_file=str(label),
+                                     proposal_file=str(prop), data_prefix=dict(img=""))  # fmt: skip
+        infos = []
+        for i in range(len(dataset)):
+            info = dataset.get_data_info(i)
+            keys = ("img_key", "video_id", "timestamp", "timestamp_start", "timestamp_end",
+                    "gt_bboxes", "gt_labels", "entity_ids", "proposals", "scores")  # fmt: skip
+            infos.append({k: info[k] for k in keys if k in info})
+    return _tensors({"mmaction": mmaction.__version__, "annotations": AVA_KINETICS_ANNOTATIONS,
+                     "proposals": proposals, "infos": infos})  # fmt: skip
+
+
 def ava_data_cases() -> dict:
     """MMAction2's ``AVADataset`` (annotations merged per keyframe and box, multi-hot
     labels, exclusions, proposals kept by score, ``custom_classes``) and
@@ -2047,6 +2090,7 @@ def main() -> None:
         "skeleton": skeleton_cases,
         "ava_eval": ava_eval_cases,
         "ava_data": ava_data_cases,
+        "ava_kinetics_data": ava_kinetics_data_cases,
         "ava_models": ava_model_cases,
         "ctrgcn": ctrgcn_cases,
         "pose_pipeline": pose_pipeline_cases,

@@ -230,3 +230,50 @@ def test_dataset_reads_the_clip_around_each_keyframe(tmp_path, source):
                          tmp_path / "nowhere", source=source)  # fmt: skip
     with pytest.raises(FileNotFoundError, match=r"ann.csv:1: vidA,0901: no such"):
         missing[0]
+
+
+def test_ava_kinetics_clips_equal_mmaction2(tmp_path):
+    """AVA videos and Kinetics clips (ids ending _START_END) in one CSV, against MMAction2
+    1.2.0's AVAKineticsDataset: each clip's own seconds, its proposals under the source
+    video's id."""
+    fx = torch.load(FIXTURE.with_name("ava_kinetics_data.pt"), weights_only=True)
+    (tmp_path / "ann.csv").write_text(fx["annotations"])
+    proposals = {k: v.numpy() for k, v in fx["proposals"].items()}
+    keyframes = load_ava_annotations(tmp_path / "ann.csv", clip_ids=True)
+    assert [k.key for k in keyframes] == [i["img_key"] for i in fx["infos"]]
+    for got, want in zip(keyframes, fx["infos"], strict=True):
+        start = 900 if got.timestamp_start is None else got.timestamp_start
+        assert start == want["timestamp_start"]
+        np.testing.assert_array_equal(got.boxes, want["gt_bboxes"].numpy())
+        np.testing.assert_array_equal(got.labels, want["gt_labels"].numpy())
+        np.testing.assert_array_equal(got.entity_ids, want["entity_ids"].numpy())
+        boxes, scores = keyframe_proposals(proposals, got.proposal_key)
+        np.testing.assert_array_equal(boxes, want["proposals"].numpy())
+        np.testing.assert_array_equal(scores, want["scores"].numpy())
+    # without clip_ids a clip's seconds are a 15-minute AVA video's: refused by name
+    with pytest.raises(DataError, match=r"ann.csv:3: timestamp 15 is outside the video"):
+        load_ava_annotations(tmp_path / "ann.csv")
+    (tmp_path / "bad.csv").write_text("abcdefghijk_000012_000022,0025,0,0,1,1,1,-1\n")
+    with pytest.raises(DataError, match=r"timestamp 25 is outside the clip's .* \[12, 22\]"):
+        load_ava_annotations(tmp_path / "bad.csv", clip_ids=True)
+
+
+def test_a_kinetics_clip_is_read_from_its_own_first_second(tmp_path):
+    from PIL import Image
+
+    from actionkit.data.ava import AVADataset
+    from actionkit.data.transforms import Compose, FormatShape
+
+    clip = tmp_path / "abcdefghijk_000012_000022"
+    clip.mkdir()
+    for k in range(1, 301):  # 10 s at 30 fps from second 12, grey level = file number % 256
+        Image.fromarray(np.full((16, 16, 3), k % 256, np.uint8)).save(clip / f"img_{k:05d}.jpg")
+    (tmp_path / "ann.csv").write_text(
+        "abcdefghijk_000012_000022,0015,0,0,1,1,1,-1\nabcdefghijk_000012_000022,0018,0,0,1,1,1,-1\n"
+    )
+    pipeline = Compose([FormatShape("NCTHW", mean=(0, 0, 0), std=(1, 1, 1))])
+    dataset = AVADataset(tmp_path / "ann.csv", SampleAVAFrames(1, 1, test_mode=True), pipeline,
+                         tmp_path, clip_ids=True)  # fmt: skip
+    # second 15 is 3 s into the clip: frame 90 (0-based), the file img_00091
+    greys = [float(dataset[i]["inputs"].mean()) for i in range(2)]
+    assert greys == pytest.approx([91, 181], abs=1)

@@ -137,6 +137,8 @@ class AVAConfig:
     category_groups: bool = True
     # false: the label columns are the action ids from 0 (MultiSports), no background
     background_class: bool = True
+    # AVA-Kinetics: video ids ending _START_END are Kinetics clips of those seconds
+    clip_ids: bool = False
     # ava: frame-mAP against the CSV; multisports: MultiSports' frame-mAP and video-mAP
     # of linked tubes against its ground-truth pickle gt_file (relative to root)
     metric: Literal["ava", "multisports"] = "ava"

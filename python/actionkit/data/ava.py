@@ -51,11 +51,30 @@ class AVAKeyframe:
     labels: np.ndarray
     entity_ids: np.ndarray
     lines: list[int] = field(default_factory=list)
+    timestamp_start: int | None = None  # an AVA-Kinetics clip's first second (else None)
 
     @property
     def key(self) -> str:
         """MMAction2's ``img_key``: ``"video_id,%04d"``."""
         return f"{self.video_id},{self.timestamp:04d}"
+
+    @property
+    def proposal_key(self) -> str:
+        """The key of its proposals: an AVA-Kinetics clip's are under its source video's
+        id (the clip id without ``_START_END``)."""
+        if self.timestamp_start is None:
+            return self.key
+        return f"{self.video_id.rsplit('_', 2)[0]},{self.timestamp:04d}"
+
+
+def clip_span(video_id: str) -> tuple[int, int] | None:
+    """The seconds ``(start, end)`` of an AVA-Kinetics clip id (a Kinetics video's id and
+    ``_START_END``, e.g. ``o3lCwWyyc_s_000012_000022``); None for an AVA video's 11-letter
+    id or an id without them (MMAction2's ``AVAKineticsDataset.get_timestamp``)."""
+    parts = video_id.split("_")
+    if len(video_id) == 11 or len(parts) < 3 or not (parts[-2].isdigit() and parts[-1].isdigit()):
+        return None
+    return int(parts[-2]), int(parts[-1])
 
 
 def load_ava_annotations(
@@ -66,10 +85,13 @@ def load_ava_annotations(
     timestamp_start: int = 900,
     timestamp_end: int = 1800,
     background_class: bool = True,
+    clip_ids: bool = False,
 ) -> list[AVAKeyframe]:
     """The keyframes of an AVA annotation CSV (see the module's docstring);
     ``exclusions`` (a path or ``{(video_id, timestamp)}``) leaves keyframes out.
-    ``background_class=False``: action ids from 0 (MultiSports'), column = id."""
+    ``background_class=False``: action ids from 0 (MultiSports'), column = id.
+    ``clip_ids=True`` (AVA-Kinetics): a video id ending ``_START_END`` is a clip of those
+    seconds (:func:`clip_span`), its timestamps checked against them."""
     path = os.fspath(ann_file)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path}: no such AVA annotation file")
@@ -111,10 +133,12 @@ def load_ava_annotations(
                 raise DataError(f"{where}: box {row[2:6]!r} is not inside [0, 1]")
             if box[2] < box[0] or box[3] < box[1]:
                 raise DataError(f"{where}: box {row[2:6]!r} has x2 < x1 or y2 < y1")
-            if not timestamp_start <= ts <= timestamp_end:
+            span = clip_span(row[0]) if clip_ids else None
+            first_ts, last_ts = span or (timestamp_start, timestamp_end)
+            if not first_ts <= ts <= last_ts:
                 raise DataError(
-                    f"{where}: timestamp {ts} is outside the video's annotated span "
-                    f"[{timestamp_start}, {timestamp_end}]"
+                    f"{where}: timestamp {ts} is outside the "
+                    f"{'clip' if span else 'video'}'s annotated span [{first_ts}, {last_ts}]"
                 )
             if custom_classes is not None:
                 if action not in custom_classes:
@@ -150,6 +174,7 @@ def load_ava_annotations(
                 labels,
                 np.array([a[2] for a in actors], np.int64),
                 [a[3] for a in actors],
+                (clip_span(video) or (None,))[0] if clip_ids else None,
             )
         )
     return keyframes
@@ -313,6 +338,9 @@ class AVADataset(torch.utils.data.Dataset):
         background_class: ``False`` for label columns that are the action ids from 0
             (MultiSports': ``fps=1``, ``timestamp_start=1``, every annotated frame a
             keyframe).
+        clip_ids: AVA-Kinetics: a video id ending ``_START_END`` names a clip of those
+            seconds (its frames from second START, its proposals under the id without
+            them); AVA's own ids as usual.
     """
 
     def __init__(
@@ -335,6 +363,7 @@ class AVADataset(torch.utils.data.Dataset):
         timestamp_start: int = 900,
         timestamp_end: int = 1800,
         background_class: bool = True,
+        clip_ids: bool = False,
         backend: str = "auto",
         seed: int = 0,
         trust: bool = False,
@@ -348,7 +377,7 @@ class AVADataset(torch.utils.data.Dataset):
         self.custom_classes = custom_classes
         self.keyframes = load_ava_annotations(
             ann_file, num_classes, custom_classes, exclusions, timestamp_start, timestamp_end,
-            background_class,
+            background_class, clip_ids,
         )  # fmt: skip
         self.sampler, self.transforms = sampler, transforms
         self.data_prefix, self.source = os.fspath(data_prefix), source
@@ -398,13 +427,14 @@ class AVADataset(torch.utils.data.Dataset):
             boxes["proposals"] = keyframe.boxes
         else:
             boxes["proposals"], scores = keyframe_proposals(
-                self.proposals, keyframe.key, self.person_det_score_thr,
+                self.proposals, keyframe.proposal_key, self.person_det_score_thr,
                 self.num_max_proposals, self.proposal_file,
             )  # fmt: skip
         with self.open(keyframe) as reader:
             inputs, rois, shape = keyframe_clip(
                 reader, keyframe.timestamp, self.sampler, self.transforms, boxes, self.fps,
-                self.timestamp_start, self.start_index, rng,
+                self.timestamp_start if keyframe.timestamp_start is None
+                else keyframe.timestamp_start, self.start_index, rng,
                 f"{self.ann_file}:{keyframe.lines[0]}: {keyframe.key}: the keyframe",
             )  # fmt: skip
         return {

@@ -315,6 +315,7 @@ def _ava_dataset(cfg: Config, split: str, split_cfg: SplitConfig, path, prefix, 
         timestamp_start=ava.timestamp_start,
         timestamp_end=ava.timestamp_end,
         background_class=ava.background_class,
+        clip_ids=ava.clip_ids,
         backend=cfg.data.backend,
         seed=cfg.train.seed,
     )
