@@ -5,6 +5,7 @@ and against hand-worked cases."""
 import json
 import pickle
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -235,54 +236,19 @@ def test_annotations_without_a_background_class_start_at_0(tmp_path):
         load_ava_annotations(csv, 3, timestamp_start=1, background_class=False)
 
 
-DEMO = Path(__file__).resolve().parents[1] / "configs" / "demo" / "ava_synthetic.yaml"
+MULTISPORTS_DEMO = Path(__file__).parents[1] / "configs" / "demo" / "multisports_synthetic.yaml"
 SYNTHETIC = "data.synthetic_ava={train_videos: 2, test_videos: 1, duration: 5}"
 WH = np.array([192, 144, 192, 144])  # the synthetic videos' width and height
 
 
 def synthetic_multisports(root: Path) -> None:
-    """The synthetic detection set (2 + 1 videos of 5 s) and a MultiSports ground truth
-    of its test split: each actor's posture (its lowest action id: exactly one of stand /
-    sit / walk every second) as tubes over runs of seconds, the seconds as frames."""
+    """The synthetic detection set (2 + 1 videos of 5 s) and the MultiSports-style ground
+    truth of its test split: the postures (one an actor every second; action ids 1-3, so
+    class c is column c + 1)."""
     from actionkit.data import synthetic_ava
-    from actionkit.data.ava import load_ava_annotations
 
     synthetic_ava.make_dataset(root, train_videos=2, test_videos=1, duration=5)
-    h, w = WH[1], WH[0]
-    runs: dict = {}
-    for kf in load_ava_annotations(root / "test.csv", 7, background_class=False):
-        for box, labels, person in zip(kf.boxes, kf.labels, kf.entity_ids, strict=True):
-            posture = int(np.flatnonzero(labels)[0])
-            row = [kf.timestamp, *(box * [w, h, w, h])]
-            tubes = runs.setdefault(kf.video_id, {}).setdefault((int(person), posture), [])
-            if tubes and tubes[-1][-1][0] == kf.timestamp - 1:
-                tubes[-1].append(row)
-            else:
-                tubes.append([row])
-    gttubes = {v: {} for v in runs}
-    for v, found in runs.items():
-        for (_, posture), tubes in found.items():
-            gttubes[v].setdefault(posture, []).extend(np.array(t) for t in tubes)
-    gt = {
-        "labels": ["none", *synthetic_ava.ACTIONS],
-        "test_videos": [sorted(runs)],
-        "nframes": {v: 905 for v in runs},
-        "resolution": {v: (h, w) for v in runs},
-        "gttubes": gttubes,
-    }
-    (root / "gt.pkl").write_bytes(pickle.dumps(gt))
-
-
-MULTISPORTS = [
-    "data.ava.source=video",  # (what the synthetic set fills in when data.ava is unset)
-    "data.ava.fps=8",
-    "data.ava.background_class=false",
-    "data.ava.metric=multisports",
-    "data.ava.gt_file=gt.pkl",
-    "data.ava.tube_min_length=1",
-    "data.ava.category_groups=false",
-    "train.best_metric=frameAP",
-]
+    synthetic_ava.write_multisports_gt(root, root / "gt.pkl", "test", [1, 2, 3])
 
 
 def test_the_detection_evaluator_scores_multisports(tmp_path):
@@ -298,10 +264,14 @@ def test_the_detection_evaluator_scores_multisports(tmp_path):
 
     root = tmp_path / "data"
     synthetic_multisports(root)
-    cfg = load_config(DEMO, [f"data.root={root}", SYNTHETIC, "data.num_workers=0", *MULTISPORTS])
+    overrides = [f"data.root={root}", SYNTHETIC, "data.num_workers=0"]
+    overrides += ["data.ava.gt_file=gt.pkl", "data.ava.tube_min_length=1"]
+    cfg = load_config(MULTISPORTS_DEMO, overrides)
     loader, _ = build_loader(cfg, "test", evaluate=True)
 
     class Oracle:
+        roi_head = SimpleNamespace(bbox_head=SimpleNamespace(fc_cls=torch.nn.Linear(1, 4)))
+
         def eval(self):
             pass
 
@@ -331,7 +301,7 @@ def test_the_detection_evaluator_scores_multisports(tmp_path):
                                       ds.num_max_proposals, ds.proposal_file)  # fmt: skip
         assert len(boxes) == len(kf.labels)  # (one noisy proposal an actor, in their order)
         for box, labels in zip(boxes, kf.labels, strict=True):
-            label = np.flatnonzero(labels)[0]
+            label = np.flatnonzero(labels)[0] - 1  # (column 0: the background)
             rows.append([gt.videos.index(kf.video_id), kf.timestamp, label, 1.0, *(box * WH)])
     expected = multisports_metrics(gt, np.array(rows), min_length=1)
     assert metrics["frameAP"] > 90  # (noisy proposals: a few under IoU 0.5)
@@ -341,21 +311,54 @@ def test_the_detection_evaluator_scores_multisports(tmp_path):
 
 
 def test_train_and_test_with_the_multisports_metric(tmp_path):
-    """The plumbing: a detector trained one epoch, evaluated by MultiSports' metric."""
+    """The plumbing, through configs/demo/multisports_synthetic.yaml (its ground truth
+    written on first use): a detector trained one epoch, evaluated by MultiSports' metric."""
     from actionkit.cli import test as test_cli
     from actionkit.cli import train
 
-    root = tmp_path / "data"
-    synthetic_multisports(root)
-    args = [f"data.root={root}", SYNTHETIC, "schedule.epochs=1", "data.batch_size=2"]
-    args += ["data.num_workers=0", *MULTISPORTS]
-    assert train.main([str(DEMO), "--work-dir", str(tmp_path / "w"), "--set", *args]) == 0
+    config = str(MULTISPORTS_DEMO)
+    args = [f"data.root={tmp_path / 'data'}", SYNTHETIC, "schedule.epochs=1"]
+    args += ["data.batch_size=2", "data.num_workers=0"]
+    assert train.main([config, "--work-dir", str(tmp_path / "w"), "--set", *args]) == 0
+    assert load_multisports_gt(tmp_path / "data" / "multisports_gt.pkl").labels == [
+        "stand",
+        "sit",
+        "walk",
+    ]
     metrics = json.loads((tmp_path / "w" / "metrics.json").read_text())
     assert {"frameAP", "v_map@0.2", "v_map@0.5", "v_map_0.50:0.95"} <= set(metrics)
     assert 0 <= metrics["frameAP"] <= 100
     out = tmp_path / "test"
     checkpoint = str(tmp_path / "w" / "best.pth")
-    assert test_cli.main([str(DEMO), checkpoint, "--out", str(out), "--set", *args]) == 0
+    assert test_cli.main([config, checkpoint, "--out", str(out), "--set", *args]) == 0
     csv = (out / "detections.csv").read_text().splitlines()
     assert len(csv) == metrics["num_detections"] and csv[0].count(",") == 7
-    assert {int(line.split(",")[6]) for line in csv} <= set(range(7))
+    assert {int(line.split(",")[6]) for line in csv} <= {0, 1, 2}
+    # a ground truth of other classes than the model's is refused, naming both
+    six = ["--set", *args, "data.ava.gt_file=six.pkl"]
+    from actionkit.data import synthetic_ava
+
+    synthetic_ava.write_multisports_gt(tmp_path / "data", tmp_path / "data" / "six.pkl")
+    assert test_cli.main([config, checkpoint, *six]) == 1
+
+
+def test_the_synthetic_ground_truth_follows_the_annotations(tmp_path):
+    from actionkit.data import synthetic_ava
+    from actionkit.data.ava import load_ava_annotations
+
+    synthetic_ava.make_dataset(tmp_path, train_videos=1, test_videos=2, duration=6)
+    out = synthetic_ava.write_multisports_gt(tmp_path, tmp_path / "gt.pkl", "test", [1, 2, 3])
+    gt = load_multisports_gt(out)
+    assert gt.labels == ["stand", "sit", "walk"] and len(gt.videos) == 2
+    assert gt.nframes == {v: 906 for v in gt.videos} and gt.resolution[gt.videos[0]] == (144, 192)
+    rows = {(v, int(r[0]), c, *np.round(r[1:], 3)) for v in gt.videos
+            for c, tubes in gt.tubes[v].items() for t in tubes for r in t}  # fmt: skip
+    expected = set()
+    for kf in load_ava_annotations(tmp_path / "test.csv", 7):
+        for box, labels in zip(kf.boxes, kf.labels, strict=True):
+            posture = int(np.flatnonzero(labels[1:4])[0])  # exactly one a second
+            expected.add((kf.video_id, kf.timestamp, posture, *np.round(box * WH, 3)))
+    assert rows == expected
+    for v in gt.videos:  # tubes: runs of consecutive seconds
+        for tubes in gt.tubes[v].values():
+            assert all(np.all(np.diff(t[:, 0]) == 1) for t in tubes)

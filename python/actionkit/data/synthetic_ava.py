@@ -29,6 +29,9 @@ Written under ``root``:
   score threshold drops),
 - ``label_map.pbtxt`` (AVA's format; the six actions, ids 1-6) and ``synthetic.json``
   (the arguments).
+
+:func:`write_multisports_gt` adds a MultiSports-style ground truth of a split (its
+seconds as frames, each actor's runs of an action as tubes) for the MultiSports metric.
 """
 
 from __future__ import annotations
@@ -315,3 +318,52 @@ def make_dataset(
     }
     (root / "synthetic.json").write_text(json.dumps(record, indent=1))
     return written
+
+
+def write_multisports_gt(
+    root: str | os.PathLike,
+    out: str | os.PathLike,
+    split: str = "test",
+    action_ids: list[int] | None = None,
+) -> Path:
+    """MultiSports' ground-truth pickle for a split of the set under ``root``: its seconds
+    as frames (``nframes`` = 900 + duration), the classes ``action_ids`` (default all
+    six) in that order, and per video and class the tubes of each actor's consecutive
+    seconds doing the action (boxes in pixels); the resolution from ``synthetic.json``."""
+    from .ava import load_ava_annotations
+
+    root = Path(root)
+    record = json.loads((root / "synthetic.json").read_text())
+    h, w = record["size"]
+    ids = list(action_ids or range(1, len(ACTIONS) + 1))
+    runs: dict[str, dict[tuple[int, int], list]] = {}
+    for kf in load_ava_annotations(root / f"{split}.csv", len(ACTIONS) + 1):
+        found = runs.setdefault(kf.video_id, {})
+        for box, labels, person in zip(kf.boxes, kf.labels, kf.entity_ids, strict=True):
+            for label, action in enumerate(ids):
+                if not labels[action]:
+                    continue
+                row = [kf.timestamp, *(box * [w, h, w, h])]
+                tubes = found.setdefault((int(person), label), [])
+                if tubes and tubes[-1][-1][0] == kf.timestamp - 1:
+                    tubes[-1].append(row)
+                else:
+                    tubes.append([row])
+    videos = sorted(runs)
+    gttubes: dict[str, dict[int, list]] = {v: {} for v in videos}
+    for v in videos:
+        for (_, label), tubes in sorted(runs[v].items()):
+            gttubes[v].setdefault(label, []).extend(np.array(t, np.float32) for t in tubes)
+    gt = {
+        "labels": [ACTIONS[a - 1] for a in ids],
+        "test_videos": [videos],
+        "nframes": {v: TIMESTAMP_START + record["duration"] for v in videos},
+        "resolution": {v: (h, w) for v in videos},
+        "gttubes": gttubes,
+    }
+    out = Path(out)
+    tmp = out.with_name(out.name + ".tmp")
+    with open(tmp, "wb") as f:
+        pickle.dump(gt, f)
+    os.replace(tmp, out)
+    return out

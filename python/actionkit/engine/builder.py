@@ -65,6 +65,12 @@ def prepare_data(cfg: Config, info: DistInfo = SINGLE, log=print) -> None:
             f"generating the synthetic detection set: {n} videos in {root}",
             lambda: synthetic_ava.make_dataset(root, **{**syn, "size": tuple(syn["size"])}),
         )  # fmt: skip
+        ava = data.ava
+        gt = root / ava.gt_file if ava and ava.metric == "multisports" and ava.gt_file else None
+        if gt is not None and not gt.exists() and info.is_main:
+            log(f"writing the MultiSports-style ground truth of the test split: {gt}")
+            synthetic_ava.write_multisports_gt(root, gt, "test", ava.custom_classes)
+        barrier(info)
     if data.synthetic is not None:
         from ..data import synthetic
 

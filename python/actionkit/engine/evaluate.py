@@ -222,7 +222,9 @@ class DetectionEvaluator:
     ``data.ava.category_groups``. With ``data.ava.metric: multisports`` each box counts
     for its best class and :func:`actionkit.metrics.multisports.multisports_metrics`
     scores the boxes and the tubes linked from them against ``data.ava.gt_file``
-    (``frameAP``, ``v_map@0.2``, ``v_map@0.5`` and the three threshold ranges)."""
+    (``frameAP``, ``v_map@0.2``, ``v_map@0.5`` and the three threshold ranges); with
+    ``data.ava.background_class`` column 0 is left out (the ground truth's class c is
+    column c + 1)."""
 
     METRICS = ("mAP", "person_movement", "object_manipulation", "person_interaction")
     MULTISPORTS = ("frameAP", "v_map@0.2", "v_map@0.5")
@@ -284,13 +286,20 @@ class DetectionEvaluator:
             multisports_metrics,
         )
 
-        if self.ava.gt_file is None or self.ava.background_class:
+        if self.ava.gt_file is None:
             raise ConfigError(
                 f"{self.cfg.source}: data.ava.metric multisports needs data.ava.gt_file (the "
-                "ground-truth pickle) and data.ava.background_class: false (MultiSports' "
-                "action ids start at 0)"
+                "ground-truth pickle)"
             )
+        first = int(self.ava.background_class)  # a background column: class c is column c+1
         gt = load_multisports_gt(Path(self.cfg.data.root) / self.ava.gt_file)
+        classes = model_classes(model) - first
+        if classes != len(gt.labels):
+            raise ConfigError(
+                f"{self.cfg.source}: the model scores {classes} classes"
+                f"{' (after the background column)' if first else ''}, data.ava.gt_file "
+                f"{self.ava.gt_file} has {len(gt.labels)}"
+            )
         model.eval()
         found = []
         for batch in loader:
@@ -312,7 +321,7 @@ class DetectionEvaluator:
                     f"{self.cfg.source}: video {video!r} is not among the evaluated videos "
                     f"of data.ava.gt_file {self.ava.gt_file}"
                 )
-            found_rows = detections_from_boxes(gt, name, int(ts), boxes, scores)
+            found_rows = detections_from_boxes(gt, name, int(ts), boxes, scores[:, first:])
             rows.append(found_rows)
             for (x1, y1, x2, y2), r in zip(boxes, found_rows, strict=True):
                 lines.append(f"{video},{ts},{x1:.4f},{y1:.4f},{x2:.4f},{y2:.4f},"
