@@ -250,20 +250,12 @@ class DetectionEvaluator:
 
         if self.ava.metric == "multisports":
             return self._multisports(model, loader, device, info, amp)
-        model.eval()
         rows = []
         ids = self.ava.custom_classes
-        for batch in loader:
-            with autocast(device, amp):
-                scores = model.predict(batch["inputs"].to(device), batch["proposals"])
-            per_clip = zip(batch["img_key"], batch["proposals"], batch["img_shape"], scores,
-                           strict=True)  # fmt: skip
-            for key, boxes, (h, w), score in per_clip:
-                norm = (boxes / torch.tensor([w, h, w, h], dtype=boxes.dtype)).tolist()
-                video, ts = key.rsplit(",", 1)
-                found = detection_rows(video, ts, norm, score.float().cpu().numpy(),
-                                       self.ava.action_thr, ids)  # fmt: skip
-                rows += [(key, row) for row in found]
+        for key, norm, score in _keyframe_scores(model, loader, device, amp):
+            video, ts = key.rsplit(",", 1)
+            found = detection_rows(video, ts, norm.tolist(), score, self.ava.action_thr, ids)
+            rows += [(key, row) for row in found]
         parts = [r for part in gather_objects(rows, info) for r in part]
         parts.sort(key=lambda r: r[0])  # keyframes in key order, rows as predicted
         self.csv = "".join(r for _, r in dict.fromkeys(parts))
@@ -279,7 +271,7 @@ class DetectionEvaluator:
         return metrics
 
     def _multisports(self, model, loader, device, info: DistInfo, amp) -> dict:
-        from ..config import ConfigError
+        from ..errors import ConfigError
         from ..metrics.multisports import (
             detections_from_boxes,
             load_multisports_gt,
@@ -300,16 +292,7 @@ class DetectionEvaluator:
                 f"{' (after the background column)' if first else ''}, data.ava.gt_file "
                 f"{self.ava.gt_file} has {len(gt.labels)}"
             )
-        model.eval()
-        found = []
-        for batch in loader:
-            with autocast(device, amp):
-                scores = model.predict(batch["inputs"].to(device), batch["proposals"])
-            per_clip = zip(batch["img_key"], batch["proposals"], batch["img_shape"], scores,
-                           strict=True)  # fmt: skip
-            for key, boxes, (h, w), score in per_clip:
-                norm = (boxes / torch.tensor([w, h, w, h], dtype=boxes.dtype)).numpy()
-                found.append((key, norm, score.float().cpu().numpy()))
+        found = list(_keyframe_scores(model, loader, device, amp))
         by_key = {k: (b, s) for part in gather_objects(found, info) for k, b, s in part}
         rows, lines = [], []
         for key in sorted(by_key):
@@ -339,6 +322,21 @@ class DetectionEvaluator:
         if self.csv is None:
             raise RuntimeError("results() before evaluate()")
         return {"detections.csv": self.csv}
+
+
+def _keyframe_scores(model, loader, device, amp):
+    """``(img_key, boxes [N, 4] normalised (numpy), scores [N, classes] (numpy))`` of each
+    keyframe: its proposals scored by ``model.predict`` (the test pipeline may resize, not
+    crop or flip, so the boxes go back to normalised coordinates by the input's size)."""
+    model.eval()
+    for batch in loader:
+        with autocast(device, amp):
+            scores = model.predict(batch["inputs"].to(device), batch["proposals"])
+        per_clip = zip(batch["img_key"], batch["proposals"], batch["img_shape"], scores,
+                       strict=True)  # fmt: skip
+        for key, boxes, (h, w), score in per_clip:
+            norm = boxes / torch.tensor([w, h, w, h], dtype=boxes.dtype)
+            yield key, norm.numpy(), score.float().cpu().numpy()
 
 
 def model_classes(model) -> int:
