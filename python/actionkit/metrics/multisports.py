@@ -198,17 +198,30 @@ def frame_map(gt: MultiSportsGT, detections, thr: float = 0.5) -> tuple[float, d
         truth = {k: np.array(b) for k, b in boxes.items()}
         taken = {k: np.zeros(len(b), bool) for k, b in truth.items()}
         mine = d[d[:, 2] == c]
-        tp = np.zeros(len(mine))
-        for rank, j in enumerate(np.argsort(-mine[:, 3], kind="stable")):
+
+        def overlaps(j, mine=mine, truth=truth):
             key = (int(mine[j, 0]), int(mine[j, 1]))
-            if key in truth:
-                ious = box_iou(truth[key], mine[j, 4:8])
-                best = int(np.argmax(ious))
-                if ious[best] >= thr and not taken[key][best]:
-                    taken[key][best] = True
-                    tp[rank] = 1
+            return (key, box_iou(truth[key], mine[j, 4:8])) if key in truth else (None, None)
+
+        tp = _ranked_hits(mine[:, 3], overlaps, taken, thr)
         per_class[name] = 100 * voc_ap(tp, num_gt)
     return _mean(per_class), per_class
+
+
+def _ranked_hits(scores, overlaps, taken: dict, thr: float) -> np.ndarray:
+    """Hits (1) of detections ranked by score, best first (ties in input order): each
+    matched to its best-overlapping ground truth (``overlaps(j) -> (key, IoUs)``, key None
+    for none), a hit at IoU >= ``thr`` if that ground truth (``taken[key]``) is still free."""
+    tp = np.zeros(len(scores))
+    for rank, j in enumerate(np.argsort(-np.asarray(scores, float), kind="stable")):
+        key, ious = overlaps(j)
+        if key is None:
+            continue
+        best = int(np.argmax(ious))
+        if ious[best] >= thr and not taken[key][best]:
+            taken[key][best] = True
+            tp[rank] = 1
+    return tp
 
 
 def _mean(per_class: dict) -> float:
@@ -309,15 +322,12 @@ def video_map(gt: MultiSportsGT, tubes: dict[int, list], thr: float = 0.5) -> tu
             continue
         taken = {v: np.zeros(len(t), bool) for v, t in truth.items()}
         mine = tubes.get(c, [])
-        tp = np.zeros(len(mine))
-        for rank, j in enumerate(np.argsort(-np.array([s for _, s, _ in mine]), kind="stable")):
+
+        def overlaps(j, mine=mine, truth=truth):
             v, _, tube = mine[j]
-            if v in truth:
-                ious = [tube_iou(g, tube) for g in truth[v]]
-                best = int(np.argmax(ious))
-                if ious[best] >= thr and not taken[v][best]:
-                    taken[v][best] = True
-                    tp[rank] = 1
+            return (v, [tube_iou(g, tube) for g in truth[v]]) if v in truth else (None, None)
+
+        tp = _ranked_hits([s for _, s, _ in mine], overlaps, taken, thr)
         per_class[name] = 100 * voc_ap(tp, num_gt)
     return _mean(per_class), per_class
 
