@@ -1493,6 +1493,40 @@ def ava_kinetics_data_cases() -> dict:
                      "proposals": proposals, "infos": infos})  # fmt: skip
 
 
+def lfb_cases() -> dict:
+    """MMAction2's long-term feature bank pieces: ``FBONonLocal`` (2 layers), ``FBOAvg``,
+    ``FBOMax`` and ``FBOHead``'s pooling on seeded inputs and weights (eval mode), and
+    ``LFB`` sampling from a bank pickle with at most ``max_num_sampled_feat`` features a
+    second (its random order aside, determined)."""
+    import tempfile
+
+    from mmaction.models.roi_heads.shared_heads.fbo_head import FBONonLocal
+    from mmaction.models.roi_heads.shared_heads.lfb import LFB
+
+    torch.manual_seed(0)
+    st_c, lt_c, latent, window, k = 24, 16, 8, 6, 2
+    fbo = FBONonLocal(st_c, lt_c, latent, 1, window * k, num_non_local_layers=2).eval()
+    state = {n: torch.randn_like(v) * 0.3 for n, v in fbo.state_dict().items()}
+    fbo.load_state_dict(state)
+    x = torch.randn(3, st_c, 4, 5, 5)  # RoI features [N, C, T, H, W]
+    st = x.mean(2, keepdim=True).amax((3, 4), keepdim=True)  # FBOHead's avg / max pools
+    lt = torch.randn(3, lt_c, window * k, 1, 1)
+    with torch.no_grad():
+        out = fbo(st, lt)
+    bank = {"vidA": {900 + s: torch.randn(int(n), lt_c) for s, n in zip(range(10), [1, 2, 1, 0, 2, 1, 2, 1, 0, 1])},
+            "vidB": {5: torch.randn(2, lt_c)}}  # fmt: skip
+    bank["vidA"] = {s: f for s, f in bank["vidA"].items() if len(f)}
+    with tempfile.TemporaryDirectory() as tmp:
+        torch.save(bank, Path(tmp) / "lfb_train.pkl")
+        lfb = LFB(tmp, max_num_sampled_feat=k, window_size=window, lfb_channels=lt_c,
+                  dataset_modes="train", device="cpu")  # fmt: skip
+        keys = ["vidA,0902", "vidA,0908", "vidB,0005", "vidA,0899"]
+        sampled = {key: lfb[key] for key in keys}
+    return _tensors({"mmaction": mmaction.__version__, "state": state, "st": st, "lt": lt,
+                     "out": out, "x": x, "bank": bank, "window": window, "k": k,
+                     "sampled": sampled})  # fmt: skip
+
+
 def ava_data_cases() -> dict:
     """MMAction2's ``AVADataset`` (annotations merged per keyframe and box, multi-hot
     labels, exclusions, proposals kept by score, ``custom_classes``) and
@@ -2091,6 +2125,7 @@ def main() -> None:
         "ava_eval": ava_eval_cases,
         "ava_data": ava_data_cases,
         "ava_kinetics_data": ava_kinetics_data_cases,
+        "lfb": lfb_cases,
         "ava_models": ava_model_cases,
         "ctrgcn": ctrgcn_cases,
         "pose_pipeline": pose_pipeline_cases,
