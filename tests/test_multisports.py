@@ -275,7 +275,7 @@ def test_the_detection_evaluator_scores_multisports(tmp_path):
         def eval(self):
             pass
 
-        def predict(self, inputs, proposals):
+        def predict(self, inputs, proposals, img_keys):
             out = []
             for labels in self.batch["gt_labels"]:
                 first = torch.zeros_like(labels)

@@ -365,7 +365,8 @@ def inference_detector(
                     reader, ts, sampler, transforms, {"boxes": boxes}, fps, start,
                     where=f"{video}: timestamp {ts}",
                 )  # fmt: skip
-                (scores,) = model.predict(inputs[None].to(device), [rois["boxes"]])
+                key = [f"{Path(video).stem},{ts:04d}"]  # (a feature bank's key)
+                (scores,) = model.predict(inputs[None].to(device), [rois["boxes"]], key)
                 scores = scores.float().cpu().numpy()
             out.append(KeyframeDetections(ts, boxes, box_scores, scores))
     return out

@@ -18,6 +18,7 @@ actionkit-data prepare DATASET ROOT [--out DIR] [--data DIR] [--rawframes] [--re
                                         activitynet, thumos14, ava21, ava22, ntu60, ntu120,
                                         hvu, gym99 / gym288 [--cut])
 actionkit-data browse CONFIG [--split train] [-n 16] [--out grid.png|grid.gif] [--epoch 0]
+actionkit-data feature-bank CONFIG CHECKPOINT --out DIR [--split train] [--device cpu]
 """
 
 from __future__ import annotations
@@ -354,6 +355,23 @@ def _browse(args) -> int:
     return 0
 
 
+def _feature_bank(args) -> int:
+    """A long-term feature bank of a split: a detector's RoI features of every keyframe's
+    proposals (actionkit.models.lfb.infer_feature_bank)."""
+    from ..apis import init_recognizer
+    from ..config import load_config
+    from ..engine.builder import build_loader, prepare_data
+    from ..models.lfb import infer_feature_bank
+
+    cfg = load_config(args.config, args.set)
+    prepare_data(cfg)  # (a synthetic dataset is written on first use)
+    model = init_recognizer(cfg, args.checkpoint, args.device, args.trust_checkpoint)
+    loader, _ = build_loader(model.cfg, args.split, evaluate=True)
+    out = infer_feature_bank(model, loader, args.out, args.device)
+    print(f"feature bank of {len(loader.dataset)} keyframes ({args.split}): {out}")
+    return 0
+
+
 @one_line_errors("actionkit-data")
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="actionkit-data", description=__doc__.split("\n")[0])
@@ -536,6 +554,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fps", type=float, default=4.0, help="frames per second of a .gif")
     add_set_flag(p)
     p.set_defaults(run=_browse)
+
+    p = sub.add_parser(
+        "feature-bank", help="a long-term feature bank: a detector's RoI features of a split"
+    )
+    p.add_argument("config", help="the detector's YAML config")
+    p.add_argument("checkpoint", help="the detector's checkpoint (read as data)")
+    p.add_argument("--split", choices=["train", "val", "test"], default="train")
+    p.add_argument("--out", required=True, help="the bank's folder")
+    p.add_argument("--device", default="cpu")
+    add_trust_flag(p)
+    add_set_flag(p)
+    p.set_defaults(run=_feature_bank)
 
     args = parser.parse_args(argv)
     return args.run(args)

@@ -331,7 +331,8 @@ def _keyframe_scores(model, loader, device, amp):
     model.eval()
     for batch in loader:
         with autocast(device, amp):
-            scores = model.predict(batch["inputs"].to(device), batch["proposals"])
+            scores = model.predict(batch["inputs"].to(device), batch["proposals"],
+                                   batch["img_key"])  # fmt: skip
         per_clip = zip(batch["img_key"], batch["proposals"], batch["img_shape"], scores,
                        strict=True)  # fmt: skip
         for key, boxes, (h, w), score in per_clip:

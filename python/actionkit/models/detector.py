@@ -29,6 +29,7 @@ from torch import Tensor, nn
 from ..ops import roi_align3d
 from .backbones.resnet import ConvBN
 from .backbones.resnet3d import ResNet3d, ResNet3dSlowFast
+from .lfb import FBOHead, LazyFeatureBank
 from .registry import register_model
 
 
@@ -220,9 +221,14 @@ class RoIHead(nn.Module):
         self.bbox_roi_extractor, self.bbox_head = extractor, head
         self.shared_head = shared
 
-    def forward(self, feat, rois: Tensor, input_frames: int | None = None) -> Tensor:
+    def forward(self, feat, rois: Tensor, input_frames: int | None = None, img_keys=None) -> Tensor:
         roi_feats, global_feat = self.bbox_roi_extractor(feat, rois, input_frames)
-        if self.shared_head is not None:
+        if isinstance(self.shared_head, FBOHead):  # a long-term feature bank
+            if img_keys is None:
+                raise ValueError("a detector with a feature bank needs the clips' img_keys")
+            lt_feat = self.shared_head.sample(list(img_keys), rois[:, 0])
+            roi_feats = self.shared_head(roi_feats, lt_feat)
+        elif self.shared_head is not None:
             roi_feats = self.shared_head(roi_feats, global_feat, rois)
         return self.bbox_head(roi_feats)
 
@@ -293,7 +299,9 @@ class AVADetector(nn.Module):
         self.backbone, self.roi_head = backbone, roi_head
         self.num_rois, self.pos_iou_thr, self.min_pos_iou = num_rois, pos_iou_thr, min_pos_iou
 
-    def forward(self, inputs: Tensor, rois: Tensor) -> Tensor:
+    def forward(self, inputs: Tensor, rois: Tensor, img_keys=None) -> Tensor:
+        """Logits of the ``rois``; ``img_keys`` (``"video_id,timestamp"`` of each clip)
+        only for a detector with a long-term feature bank."""
         if inputs.dim() != 5 or inputs.shape[1] != 3:
             raise ValueError(f"inputs must be [B, 3, T, H, W], got {tuple(inputs.shape)}")
         if rois.dim() != 2 or rois.shape[1] not in (5, 7):
@@ -301,7 +309,17 @@ class AVADetector(nn.Module):
                 "rois must be [K, 5] (batch index, x1, y1, x2, y2) or tubes [K, 7] (batch "
                 f"index, t1, x1, y1, t2, x2, y2), got {tuple(rois.shape)}"
             )
-        return self.roi_head(self.backbone(inputs), rois, inputs.shape[2])
+        return self.roi_head(self.backbone(inputs), rois, inputs.shape[2], img_keys)
+
+    @torch.no_grad()
+    def roi_features(self, inputs: Tensor, proposals: list[Tensor]) -> list[Tensor]:
+        """The RoI features a long-term feature bank stores (MMAction2's
+        ``LFBInferHead``): each proposal's extracted feature, temporal mean and spatial
+        max, ``[N_i, C]`` per clip."""
+        rois = to_rois(proposals).to(inputs.device)
+        feats, _ = self.roi_head.bbox_roi_extractor(self.backbone(inputs), rois, inputs.shape[2])
+        pooled = feats.mean(2).amax((2, 3))
+        return list(pooled.split([len(p) for p in proposals]))
 
     def loss(self, batch: dict, generator: torch.Generator | None = None) -> dict[str, Tensor]:
         boxes, labels = [], []
@@ -312,28 +330,53 @@ class AVADetector(nn.Module):
             boxes.append(b)
             labels.append(lab)
         rois = to_rois(boxes).to(batch["inputs"].device)
-        logits = self(batch["inputs"], rois)
+        logits = self(batch["inputs"], rois, batch.get("img_key"))
         target = torch.cat(labels).to(logits.device)
         return {"loss_action_cls": self.roi_head.bbox_head.loss(logits, target)}
 
     @torch.no_grad()
-    def predict(self, inputs: Tensor, proposals: list[Tensor]) -> list[Tensor]:
+    def predict(self, inputs: Tensor, proposals: list[Tensor], img_keys=None) -> list[Tensor]:
         """Scores ``[N_i, num_classes]`` (sigmoid, or softmax for a single-label head)
-        for each clip's proposals (pixels)."""
+        for each clip's proposals (pixels); ``img_keys`` as :meth:`forward` takes them."""
         rois = to_rois(proposals).to(inputs.device)
-        scores = self.roi_head.bbox_head.scores(self(inputs, rois))
+        scores = self.roi_head.bbox_head.scores(self(inputs, rois, img_keys))
         return list(scores.split([len(p) for p in proposals]))
 
 
-def _detector(backbone, in_channels, num_classes, dropout, acrn=False, **head_args):
+def _detector(backbone, in_channels, num_classes, dropout, acrn=False, lfb=None, **head_args):
     extractor_keys = ("output_size", "with_temporal_pool", "temporal_pool_mode", "with_global")
     extractor = {k: head_args.pop(k) for k in extractor_keys if k in head_args}
     extractor.setdefault("output_size", 8)
     if extractor.get("with_global"):
         in_channels *= 2
     shared = ACRNHead(2 * in_channels, in_channels) if acrn else None
+    if lfb is not None:
+        shared, added = _fbo_head(in_channels, **lfb)
+        in_channels += added
     head = BBoxHeadAVA(in_channels, num_classes, dropout, **head_args)
     return AVADetector(backbone, RoIHead(SingleRoIExtractor3D(**extractor), head, shared))
+
+
+def _fbo_head(
+    channels: int,
+    bank: str | list[str],
+    fbo: str = "non_local",
+    window_size: int = 60,
+    max_num_sampled_feat: int = 5,
+    lfb_channels: int | None = None,
+    latent_channels: int = 512,
+    **fbo_args,
+) -> tuple[FBOHead, int]:
+    """MMAction2's ``FBOHead`` for ``lfb={...}`` in a detector's arguments (its LFB
+    configs' defaults): the bank's folder or folders (opened on first use), the operator,
+    and the channels it adds to ``BBoxHeadAVA``'s input."""
+    lt_channels = lfb_channels or channels
+    if fbo == "non_local":
+        fbo_args = dict(st_feat_channels=channels, lt_feat_channels=lt_channels,
+                        latent_channels=latent_channels, num_st_feat=1,
+                        num_lt_feat=window_size * max_num_sampled_feat, **fbo_args)  # fmt: skip
+    head = FBOHead(LazyFeatureBank(bank, max_num_sampled_feat, window_size), fbo, **fbo_args)
+    return head, latent_channels if fbo == "non_local" else lt_channels
 
 
 @register_model
@@ -344,8 +387,10 @@ def ava_slowonly_r50(
     and its 8x8 sibling: the same network, 4 or 8 input frames): res5 at stride 1
     (features at 1/16), 8x8 RoIAlign of the temporal mean, ``BBoxHeadAVA``.
     ``backbone_args`` change the :class:`ResNet3d` (the synthetic demo's is a small one:
-    ``base_channels``, ``stage_blocks``, ``inflate``, ``conv1_kernel``); the other keyword
-    arguments go to the RoI extractor and ``BBoxHeadAVA``."""
+    ``base_channels``, ``stage_blocks``, ``inflate``, ``conv1_kernel``); ``lfb={"bank":
+    FOLDER, "fbo": "non_local" | "avg" | "max", ...}`` adds a long-term feature bank
+    (:mod:`actionkit.models.lfb`); the other keyword arguments go to the RoI extractor and
+    ``BBoxHeadAVA``."""
     options = dict(conv1_kernel=(1, 7, 7), inflate=(0, 0, 1, 1), with_pool2=False,
                    spatial_strides=(1, 2, 2, 1))  # fmt: skip
     backbone = ResNet3d(50, **{**options, **(backbone_args or {})})

@@ -113,21 +113,28 @@ def _safe(video: str) -> str:
 
 
 class FeatureBank:
-    """A bank written by :class:`FeatureBankWriter`, sampled as MMAction2's ``LFB``."""
+    """A bank written by :class:`FeatureBankWriter` (or several: a list of folders, e.g.
+    the train and val splits' as MMAction2's ``dataset_modes``), sampled as MMAction2's
+    ``LFB``."""
 
     def __init__(
         self,
-        root: str | os.PathLike,
+        root: str | os.PathLike | list,
         max_num_sampled_feat: int = 5,
         window_size: int = 60,
         max_open: int = 64,
     ):
-        self.root = Path(root)
-        index = self.root / "index.json"
-        if not index.is_file():
-            raise FileNotFoundError(f"{self.root}: not a feature bank (no index.json)")
-        data = json.loads(index.read_text())
-        self.channels, self.videos = int(data["channels"]), data["videos"]
+        roots = [Path(r) for r in root] if isinstance(root, list | tuple) else [Path(root)]
+        self.root, self.videos, self.channels = roots[0], {}, None
+        for r in roots:
+            index = r / "index.json"
+            if not index.is_file():
+                raise FileNotFoundError(f"{r}: not a feature bank (no index.json)")
+            data = json.loads(index.read_text())
+            if self.channels not in (None, int(data["channels"])):
+                raise DataError(f"{r}: {data['channels']} channels, {roots[0]} has {self.channels}")
+            self.channels = int(data["channels"])
+            self.videos.update({v: {**e, "file": r / e["file"]} for v, e in data["videos"].items()})
         self.max_num_sampled_feat, self.window_size = max_num_sampled_feat, window_size
         self.max_open, self._open = max_open, OrderedDict()
 
@@ -140,7 +147,7 @@ class FeatureBank:
             if video not in self.videos:
                 raise DataError(f"{self.root}: no features of video {video!r} in the bank")
             entry = self.videos[video]
-            mapped = np.load(self.root / entry["file"], mmap_mode="r")
+            mapped = np.load(entry["file"], mmap_mode="r")
             self._open[video] = (np.asarray(entry["seconds"], np.int64), mapped)
             if len(self._open) > self.max_open:
                 self._open.popitem(last=False)
@@ -162,6 +169,32 @@ class FeatureBank:
             pick = rows[torch.randperm(len(rows), generator=generator)[:k].numpy()]
             out[sec - start, : len(pick)] = torch.from_numpy(np.asarray(feats[pick], np.float32))
         return out.reshape(-1, self.channels)
+
+
+class LazyFeatureBank:
+    """A :class:`FeatureBank` opened on first use (a detector can be built, loaded and
+    exported before its bank exists)."""
+
+    def __init__(self, root, max_num_sampled_feat: int = 5, window_size: int = 60):
+        self.root, self.args, self.bank = root, (max_num_sampled_feat, window_size), None
+
+    def sample(self, img_key: str, generator: torch.Generator | None = None) -> Tensor:
+        if self.bank is None:
+            self.bank = FeatureBank(self.root, *self.args)
+        return self.bank.sample(img_key, generator)
+
+
+def infer_feature_bank(model, loader, out: str | os.PathLike, device="cpu") -> Path:
+    """MMAction2's ``LFBInferHead`` over a detection loader (test mode: each keyframe's
+    proposals): each proposal's RoI feature (``model.roi_features``), stored float16 under
+    its keyframe's video and second in a bank under ``out``."""
+    model.eval()
+    with FeatureBankWriter(out) as writer:
+        for batch in loader:
+            feats = model.roi_features(batch["inputs"].to(device), batch["proposals"])
+            for key, f in zip(batch["img_key"], feats, strict=True):
+                writer.add(key, f)
+    return Path(out)
 
 
 def convert_mmaction_bank(
