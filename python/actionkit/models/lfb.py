@@ -6,8 +6,8 @@ Understanding", CVPR 2019) as MMAction2 1.2.0 defines them (``LFB``, ``FBOHead``
   ``index.json`` (per video its file and the second of every row) and per video one
   ``.npy`` of float16 RoI features ``[rows, channels]``. The writer keeps at most
   ``buffer_rows`` rows in memory (the rest go to part files, joined per video when it
-  closes); the reader maps the files (``numpy`` memory maps) and keeps at most
-  ``max_open`` of them open: a bank for hours of video never lives in RAM.
+  closes); the reader reads the rows a window needs from the files (keeping at most
+  ``max_open`` of them open): a bank for hours of video never lives in RAM.
   :func:`convert_mmaction_bank` turns MMAction2's ``lfb_{split}.pkl`` (read as data) into
   one.
 * **Sampling** (``bank[img_key]``, MMAction2's ``LFB.sample_long_term_features``): the
@@ -42,7 +42,7 @@ class FeatureBankWriter:
     """Writes a bank under ``root`` (see the module doc): :meth:`add` the features of each
     keyframe's boxes, :meth:`close` (or leave the ``with`` block) to finish."""
 
-    def __init__(self, root: str | os.PathLike, buffer_rows: int = 65536):
+    def __init__(self, root: str | os.PathLike, buffer_rows: int = 16384):
         self.root = Path(root)
         (self.root / "parts").mkdir(parents=True, exist_ok=True)
         self.buffer_rows, self.buffered = buffer_rows, 0
@@ -78,18 +78,13 @@ class FeatureBankWriter:
         index = {}
         for video, parts in self.parts.items():
             name = f"{_safe(video)}.npy"
-            rows = sum(np.load(p, mmap_mode="r").shape[0] for p in parts)
-            out = np.lib.format.open_memmap(
-                self.root / (name + ".tmp"), "w+", np.float16, (rows, self.channels)
-            )
-            at = 0
-            for p in parts:
-                chunk = np.load(p, mmap_mode="r")
-                out[at : at + len(chunk)] = chunk
-                at += len(chunk)
-                p.unlink()
-            out.flush()
-            del out
+            rows = len(self.seconds[video])
+            header = {"descr": "<f2", "fortran_order": False, "shape": (rows, self.channels)}
+            with open(self.root / (name + ".tmp"), "wb") as f:  # one part in memory at a time
+                np.lib.format.write_array_header_1_0(f, header)
+                for p in parts:
+                    f.write(np.load(p).astype("<f2", copy=False).tobytes())
+                    p.unlink()
             os.replace(self.root / (name + ".tmp"), self.root / name)
             index[video] = {"file": name, "seconds": self.seconds[video]}
         (self.root / "parts").rmdir()
@@ -141,16 +136,17 @@ class FeatureBank:
     def __len__(self) -> int:
         return len(self.videos)
 
-    def features(self, video: str) -> tuple[np.ndarray, np.ndarray]:
-        """``(seconds [rows], features [rows, C] float16, memory-mapped)`` of a video."""
+    def features(self, video: str) -> tuple[np.ndarray, _Rows]:
+        """``(seconds [rows], rows)`` of a video: ``rows[indices]`` reads those rows
+        (float16 ``[len, C]``) from its file; nothing else of it is held in memory."""
         if video not in self._open:
             if video not in self.videos:
                 raise DataError(f"{self.root}: no features of video {video!r} in the bank")
             entry = self.videos[video]
-            mapped = np.load(entry["file"], mmap_mode="r")
-            self._open[video] = (np.asarray(entry["seconds"], np.int64), mapped)
+            rows = _Rows(entry["file"])
+            self._open[video] = (np.asarray(entry["seconds"], np.int64), rows)
             if len(self._open) > self.max_open:
-                self._open.popitem(last=False)
+                self._open.popitem(last=False)[1][1].close()
         self._open.move_to_end(video)
         return self._open[video]
 
@@ -167,8 +163,58 @@ class FeatureBank:
         for sec in np.unique(seconds[inside]):
             rows = inside[seconds[inside] == sec]
             pick = rows[torch.randperm(len(rows), generator=generator)[:k].numpy()]
-            out[sec - start, : len(pick)] = torch.from_numpy(np.asarray(feats[pick], np.float32))
+            out[sec - start, : len(pick)] = torch.from_numpy(feats[pick].astype(np.float32))
         return out.reshape(-1, self.channels)
+
+
+class _Rows:
+    """The rows of a bank file, read on demand (``os.pread`` of each run of consecutive
+    rows asked for): the page cache holds what the system can spare, not the process."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = str(path)
+        with open(self.path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            read = {(1, 0): np.lib.format.read_array_header_1_0}.get(
+                version, np.lib.format.read_array_header_2_0
+            )
+            shape, _, dtype = read(f)
+            self.offset = f.tell()
+        if dtype != np.dtype("<f2") or len(shape) != 2:
+            raise DataError(f"{self.path}: not a feature bank file (float16 [rows, channels])")
+        self.shape, self.row_bytes = shape, shape[1] * 2
+        self.fd = os.open(self.path, os.O_RDONLY)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, indices) -> np.ndarray:
+        indices = np.atleast_1d(np.asarray(indices, np.int64))
+        if len(indices) and (indices.min() < 0 or indices.max() >= self.shape[0]):
+            raise IndexError(f"{self.path}: rows {indices} outside {self.shape[0]}")
+        order = np.argsort(indices, kind="stable")
+        ordered = indices[order]
+        out = np.empty((len(indices), self.shape[1]), np.float16)
+        breaks = np.nonzero(np.diff(ordered) != 1)[0] + 1
+        runs = zip(
+            np.split(ordered, breaks), np.split(np.arange(len(ordered)), breaks), strict=True
+        )
+        for run, at in runs:
+            if not len(run):
+                continue
+            data = os.pread(
+                self.fd, len(run) * self.row_bytes, self.offset + run[0] * self.row_bytes
+            )
+            out[order[at]] = np.frombuffer(data, "<f2").reshape(len(run), -1)
+        return out
+
+    def close(self) -> None:
+        if getattr(self, "fd", None) is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def __del__(self):
+        self.close()
 
 
 class LazyFeatureBank:
