@@ -343,6 +343,15 @@ def test_bench_localization_runs(tmp_path, capsys):
     assert "| 16 | fwd+bwd |" in capsys.readouterr().out
 
 
+def test_bench_lfb_runs(tmp_path, capsys):
+    out = tmp_path / "lfb.json"
+    assert bench.main(["lfb", "--hours", "0.02", "--channels", "8", "--out", str(out)]) == 0
+    (row,) = json.loads(out.read_text())["rows"]
+    assert row["seconds"] == 72 and row["disk_bytes"] >= 72 * 5 * 8 * 2
+    assert row["sample_ms_per_window"] > 0
+    assert "| 0.02 |" in capsys.readouterr().out
+
+
 def test_bench_flow_runs(tmp_path, capsys):
     pytest.importorskip("cv2")
     out = tmp_path / "flow.json"

@@ -1,5 +1,5 @@
 """``actionkit-bench {ops,preprocess,decode,pipeline,model,train,amp,localization,skeleton,
-detection,ava-eval,audio,flow}``: the benchmarks in the repository's ``benchmarks/`` folder
+detection,ava-eval,audio,flow,lfb}``: the benchmarks in the repository's ``benchmarks/`` folder
 (installed as ``actionkit.benchmarks``). Each prints a table and writes JSON with the environment
 (CPU/GPU, versions, threads); the arguments after the subcommand go to the benchmark
 (``actionkit-bench model --help``).
@@ -17,6 +17,7 @@ Examples:
     actionkit-bench ava-eval --mmaction-python ../peers/venv/bin/python   # AVA frame-mAP
     actionkit-bench audio --mmaction-python ../peers/venv/bin/python --mmaction-tools DIR
     actionkit-bench flow                  # TV-L1 optical flow against OpenCV's DualTVL1
+    actionkit-bench lfb --hours 1,10      # long-term feature banks: memory, speed
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ COMMANDS = {
     "ava-eval": ("ava_eval", []),
     "audio": ("audio", []),
     "flow": ("flow", []),
+    "lfb": ("lfb", []),
 }
 
 
