@@ -115,6 +115,8 @@ def test_two_torchrun_nodes_equal_one_process(runs):
                 endpoint,
                 "--rdzv-id",
                 "actionkit-test",
+                "--rdzv-conf",
+                "read_timeout=300",  # (the store's host agent may start late on a busy machine)
                 *train_args(config, two, *CUT, "data.batch_size=2"),
             ],
             clean_env(),
