@@ -1513,9 +1513,9 @@ def lfb_cases() -> dict:
     lt = torch.randn(3, lt_c, window * k, 1, 1)
     with torch.no_grad():
         out = fbo(st, lt)
-    bank = {"vidA": {900 + s: torch.randn(int(n), lt_c) for s, n in zip(range(10), [1, 2, 1, 0, 2, 1, 2, 1, 0, 1])},
+    counts = [1, 2, 1, 0, 2, 1, 2, 1, 0, 1]  # features in seconds 900..909 (none in two)
+    bank = {"vidA": {900 + s: torch.randn(n, lt_c) for s, n in enumerate(counts) if n},
             "vidB": {5: torch.randn(2, lt_c)}}  # fmt: skip
-    bank["vidA"] = {s: f for s, f in bank["vidA"].items() if len(f)}
     with tempfile.TemporaryDirectory() as tmp:
         torch.save(bank, Path(tmp) / "lfb_train.pkl")
         lfb = LFB(tmp, max_num_sampled_feat=k, window_size=window, lfb_channels=lt_c,
