@@ -161,6 +161,7 @@ def test_a_detector_with_a_bank_scores_through_the_operator(tmp_path):
     assert fc.in_features == 2 * channels  # (the short-term and the bank's maximum)
 
 
+@pytest.mark.slow
 def test_feature_bank_command_on_the_synthetic_set(tmp_path):
     """actionkit-data feature-bank: a bank of every test keyframe's proposals, then a
     detector with that bank (FBO max) trains one epoch and tests."""

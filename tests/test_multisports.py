@@ -310,6 +310,7 @@ def test_the_detection_evaluator_scores_multisports(tmp_path):
     assert metrics["num_detections"] == len(rows) and metrics["num_samples"] == 4
 
 
+@pytest.mark.slow
 def test_train_and_test_with_the_multisports_metric(tmp_path):
     """The plumbing, through configs/demo/multisports_synthetic.yaml (its ground truth
     written on first use): a detector trained one epoch, evaluated by MultiSports' metric."""
