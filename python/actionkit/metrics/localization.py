@@ -201,3 +201,90 @@ def detection_map(
         "average_mAP": float(per_tiou.mean()),
         "classes": list(classes),
     }
+
+
+# MMAction2 0.24's THUMOS14 thresholds for SSN (np.arange: 0.1, 0.2, 0.30000000000000004, ...)
+THUMOS14_TIOU = np.arange(0.1, 1.0, 0.1)
+
+
+def ssn_detections(
+    results: Mapping[str, Mapping[str, np.ndarray]],
+    top_k: int = 2000,
+    regression: bool = True,
+    nms_threshold: float = 0.2,
+) -> dict[str, np.ndarray]:
+    """SSN's detections from its proposal scores, as MMAction2 0.24's ``SSNDataset``
+    (``results_to_detections``, ``perform_regression``, ``temporal_nms``).
+
+    ``results``: per video ``relative [P, 2]`` (start, end over the video's length),
+    ``activity [P, K + 1]``, ``completeness [P, K]``, ``bbox [P, K, 2]`` (centre and
+    log-length offsets). A (proposal, class) pair scores ``softmax(activity[1:])[k] *
+    exp(completeness[k])``; the ``top_k`` best pairs of a video are kept (all when
+    ``top_k <= 0``), moved by their class's regression (clipped to [0, 1]), and
+    suppressed per class by greedy NMS at tIoU > ``nms_threshold``.
+    Returns per video ``[n, 4]``: start, end, class (0-based), score."""
+    import torch
+
+    from ..ops import temporal_nms
+
+    out = {}
+    for video, r in results.items():
+        rel = np.asarray(r["relative"], dtype=float).reshape(-1, 2)
+        act = np.asarray(r["activity"], dtype=float)[:, 1:]
+        act = np.exp(act - act.max(1, keepdims=True))
+        scores = act / act.sum(1, keepdims=True) * np.exp(np.asarray(r["completeness"], float))
+        k = scores.shape[1]
+        bbox = np.asarray(r["bbox"], dtype=float).reshape(len(rel), k, 2)
+        flat = scores.ravel()
+        keep = np.argsort(flat)[-top_k:] if top_k > 0 else np.arange(flat.size)
+        prop, cls = keep // k, keep % k
+        seg = rel[prop]
+        if regression:
+            centre = seg.mean(1) + (seg[:, 1] - seg[:, 0]) * bbox[prop, cls, 0]
+            length = (seg[:, 1] - seg[:, 0]) * np.exp(bbox[prop, cls, 1])
+            seg = np.clip(np.stack([centre - length / 2, centre + length / 2], 1), 0, 1)
+        rows = []
+        for c in np.unique(cls):
+            mine = np.flatnonzero(cls == c)
+            kept = temporal_nms(
+                torch.from_numpy(seg[mine]), torch.from_numpy(flat[keep[mine]]), nms_threshold
+            ).numpy()
+            sel = mine[kept]
+            rows.append(np.column_stack([seg[sel], np.full(len(sel), c), flat[keep[sel]]]))
+        out[video] = np.concatenate(rows) if rows else np.zeros((0, 4))
+    return out
+
+
+def thumos14_map(
+    ground_truth: Mapping[str, Sequence[tuple[float, float, int]]],
+    detections: Mapping[str, np.ndarray],
+    num_classes: int,
+    tiou_thresholds: Sequence[float] = THUMOS14_TIOU,
+) -> dict:
+    """THUMOS14 detection mAP as MMAction2 0.24's SSN evaluation: per class the VOC
+    average precision of :func:`average_precision_detection`, averaged over the classes
+    with ground truth (MMAction2's mean turns NaN when a class has none). ``ground_truth``:
+    per video ``(start, end, class)``; ``detections``: per video ``[n, 4]`` (start, end,
+    class, score; :func:`ssn_detections`). Returns ``{"ap": [T, K], "mAP@0.10": ...,
+    "classes_with_gt": [...]}``."""
+    gt: list[list] = [[] for _ in range(num_classes)]
+    for video, items in ground_truth.items():
+        for start, end, c in items:
+            if not 0 <= int(c) < num_classes:
+                raise ValueError(
+                    f"ground truth of {video}: class {c} is not in 0..{num_classes - 1}"
+                )
+            gt[int(c)].append((video, float(start), float(end)))
+    pred: list[list] = [[] for _ in range(num_classes)]
+    for video, rows in detections.items():
+        for start, end, c, score in np.asarray(rows, dtype=float).reshape(-1, 4):
+            pred[int(c)].append((video, start, end, score))
+    ap = np.zeros((len(tiou_thresholds), num_classes))
+    with_gt = [c for c in range(num_classes) if gt[c]]
+    for c in with_gt:
+        ap[:, c] = average_precision_detection(gt[c], pred[c], tiou_thresholds)
+    out = {"ap": ap, "classes_with_gt": with_gt}
+    mean = ap[:, with_gt].mean(1) if with_gt else np.zeros(len(tiou_thresholds))
+    for t, value in zip(tiou_thresholds, mean, strict=True):
+        out[f"mAP@{t:.2f}"] = float(value)
+    return out
