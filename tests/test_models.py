@@ -500,7 +500,7 @@ def test_convert_reparameterizes_mmaction_and_actionkit_checkpoints(tmp_path, ca
     assert (logits - fixture["logits"]).abs().max() <= 1e-4
 
 
-def test_resnext_is_torchvisions_layout_and_arithmetic():
+def test_resnext_is_torchvisions_layout_and_arithmetic(tmp_path):
     # mmcls's ResNeXt-101 32x4d (MMAction2's TSN backbone) has torchvision's names and
     # bottleneck widths: torchvision's ResNet-101 with 32 groups of 4 loads through
     # pretrained= tensor for tensor and computes the same features. 44.18M parameters
@@ -509,7 +509,7 @@ def test_resnext_is_torchvisions_layout_and_arithmetic():
     torch.manual_seed(0)
     theirs = torchvision.models.resnet101(groups=32, width_per_group=4).eval()
     _random_norm_statistics(theirs)
-    path = Path(pytest.importorskip("tempfile").mkdtemp()) / "resnext.pth"
+    path = tmp_path / "resnext.pth"
     torch.save(theirs.state_dict(), path)
     model = models.create("tsn_resnext101_32x4d", num_classes=1000, pretrained=path).eval()
     assert sum(p.numel() for p in model.parameters()) == 44_177_704

@@ -147,6 +147,39 @@ class AVAConfig:
 
 
 @dataclass
+class SSNDataConfig:
+    """SSN's proposal data (``data.kind: ssn``; ``actionkit.data.ssn``): each split's
+    ``ann_file`` is a TAG proposal list; ``source`` features reads
+    ``data_prefix/<video><data.feature_ext>`` (snippet features), frames reads frame
+    folders (``filename_tmpl``) or, with ``video_ext``, video files through the split's
+    pipeline. The assigner, sampler and test values are MMAction2 0.24's THUMOS14 ones."""
+
+    source: Literal["features", "frames"] = "features"
+    filename_tmpl: str = "img_{:05d}.jpg"
+    video_ext: str = ""  # frames: "" = a frame folder per video, else e.g. ".mp4"
+    positive_iou_threshold: float = 0.7
+    background_iou_threshold: float = 0.01
+    incomplete_iou_threshold: float = 0.3
+    background_coverage_threshold: float = 0.02
+    incomplete_overlap_threshold: float = 0.01
+    num_per_video: int = 8  # proposals per training video: positives, incompletes, bgs
+    positive_ratio: float = 1
+    incomplete_ratio: float = 6
+    background_ratio: float = 1
+    add_gt_as_proposals: bool = True
+    body_segments: int = 5  # snippets in the proposal; aug_segments before and after it
+    aug_segments: list[int] = field(default_factory=lambda: [2, 2])
+    aug_ratio: list[float] = field(default_factory=lambda: [0.5, 0.5])
+    test_interval: int = 6  # test: every this many frames through the whole video
+    test_frames_per_batch: int = 16  # test: frames through the backbone at once
+    top_k: int = 2000  # test: (proposal, class) pairs kept per video
+    nms: float = 0.2  # test: per-class NMS tIoU
+    # synthetic_features: the proposals written beside the generated annotations
+    # (multi-scale sliding windows: these fractions of a video, half-overlapping)
+    synthetic_scales: list[float] = field(default_factory=lambda: [0.04, 0.08, 0.16, 0.32, 0.64])
+
+
+@dataclass
 class MixConfig:
     """Mixup / CutMix of the training batches (``actionkit.data.mix``; MMAction2's
     ``blending``): the Beta parameters (0 turns one off), CutMix's share when both are on,
@@ -180,7 +213,10 @@ class DataConfig:
     # ava: AVA-style annotation CSVs per split with proposals (see AVAConfig)
     # audio: lists of log-mel feature files (path total_frames label; actionkit-data
     # extract-audio writes them), the sampler drawing from the video's frames
-    kind: Literal["video", "rawframes", "features", "proposals", "pose", "ava", "audio"] = "video"
+    # ssn: TAG proposal lists per split with snippet features or frames (see SSNDataConfig)
+    kind: Literal["video", "rawframes", "features", "proposals", "pose", "ava", "audio", "ssn"] = (
+        "video"
+    )
     root: str = "data"  # list files and data_prefix are relative to it
     data_prefix: str = ""  # video paths in the lists are relative to root/data_prefix
     # rawframes: the frame files in each folder, numbered from 1; None: the modality's,
@@ -195,6 +231,7 @@ class DataConfig:
     synthetic_pose: SyntheticPoseConfig | None = None
     synthetic_ava: SyntheticAVAConfig | None = None
     ava: AVAConfig | None = None
+    ssn: SSNDataConfig | None = None
     feature_ext: Literal[".csv", ".npy"] = ".csv"  # features: <data_prefix>/<video><ext>
     # audio: feature rows per clip, cut or zero-padded (MMAction2's AudioFeatureSelector)
     audio_length: int = 128
@@ -648,11 +685,16 @@ def validate(cfg: Config, path: str) -> None:
             f"{path}: train.best_metric: {cfg.train.best_metric!r} is not a metric of "
             f"{what} (known: {', '.join(known)})"
         )
-    kinds = {"localization": "features", "localization_tem": "features", "detection": "ava"}
+    kinds = {
+        "localization": "features",
+        "localization_tem": "features",
+        "detection": "ava",
+        "temporal_detection": "ssn",
+    }
     wanted = {**kinds, "localization_pem": "proposals"}.get(task)
     if modality_of(cfg.model.name) == "audio":
         wanted = "audio"
-    others = ("features", "proposals", "ava", "audio")
+    others = ("features", "proposals", "ava", "audio", "ssn")
     if cfg.data.kind != wanted if wanted else cfg.data.kind in others:
         raise ConfigError(
             f"{path}: data.kind: {cfg.data.kind!r} does not fit model {cfg.model.name!r} "

@@ -50,6 +50,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from ..errors import DataError
 
@@ -405,3 +406,252 @@ def test_layout(
         "ticks": np.asarray(ticks, dtype=np.int32),
         "scale_factors": np.asarray(scales, dtype=np.float32),
     }
+
+
+def label_segments(segments: np.ndarray, gts: list[Instance], num_frames: int) -> list[Instance]:
+    """Proposals from frame segments ``[N, 2]`` with their TAG fields: ``best_iou`` (the
+    highest tIoU with a ground truth instance), ``overlap_self`` (the largest fraction of
+    the proposal inside one instance) and ``label`` (the best instance's; 0 when it
+    overlaps none), as the SSN authors' proposal lists hold them."""
+    out = []
+    for start, end in np.asarray(segments, dtype=np.int64).reshape(-1, 2).tolist():
+        if end <= start:
+            continue
+        ious = [_tiou(start, end, g.start, g.end) for g in gts]
+        best = int(np.argmax(ious)) if gts else -1
+        iou = ious[best] if gts else 0.0
+        inside = max(
+            (max(min(end, g.end) - max(start, g.start), 0) / (end - start) for g in gts),
+            default=0.0,
+        )
+        label = gts[best].label if gts and iou > 0 else 0
+        out.append(Instance.make(start, end, num_frames, label, iou, inside))
+    return out
+
+
+def sliding_windows(
+    num_frames: int, scales=(0.04, 0.08, 0.16, 0.32, 0.64), overlap: float = 0.5
+) -> np.ndarray:
+    """Multi-scale sliding-window segments ``[N, 2]`` over a video: windows of each
+    ``scale`` x the video's length (at least 2 frames), ``overlap`` of a window shared
+    with the next."""
+    out = []
+    for s in scales:
+        length = max(2, int(round(s * num_frames)))
+        step = max(1, int(round(length * (1 - overlap))))
+        starts = np.arange(0, max(1, num_frames - length + 1), step)
+        out.append(np.stack([starts, np.minimum(starts + length, num_frames)], 1))
+    return np.unique(np.concatenate(out), axis=0)
+
+
+def _rngs(seed: int, epoch: int, index: int):
+    """The sample's two random streams: MMAction2's (a RandomState: proposals and
+    frames) and the transforms' (a Generator)."""
+    seq = np.random.SeedSequence([seed, epoch, index])
+    a, b = seq.spawn(2)
+    return np.random.RandomState(a.generate_state(1)[0]), np.random.default_rng(b)
+
+
+class SSNDataset:
+    """SSN's samples from a TAG proposal list (:func:`load_proposal_file`).
+
+    ``source="features"``: ``<data_prefix>/<video><feature_ext>`` holds the video's
+    snippet features ``[T, C]`` (CSV or ``.npy``); frame ``f`` of the list reads row
+    ``f * T // num_frames`` (the identity when the list counts snippets).
+    ``source="frames"``: ``<data_prefix>/<video>`` is a frame folder
+    (``filename_tmpl``, numbered from ``start_index``) or, with ``video_ext``, a video
+    file; the frames go through ``transforms`` (ending with ``FormatShape``).
+
+    Training samples (``test_mode=False``; videos without ground truth are left out):
+    ``inputs`` ``[P * 9, ...]`` (P = ``num_per_video`` proposals), ``proposal_scale_factor``
+    ``[P, 2]``, ``proposal_type`` / ``proposal_labels`` ``[P]``, ``reg_targets`` ``[P, 2]``
+    (normalised by ``reg_norm_consts``, by default the list's own). Test samples: the
+    video's frames every ``test_interval`` (``inputs [T, ...]``) and its proposals'
+    ``ticks``, ``scale_factors`` and ``relative`` spans (:func:`test_layout`)."""
+
+    def __init__(
+        self,
+        ann_file: str | os.PathLike,
+        data_prefix: str | os.PathLike,
+        source: str = "features",
+        test_mode: bool = False,
+        assign: AssignConfig | None = None,
+        sampler: SamplerConfig | None = None,
+        body_segments: int = 5,
+        aug_segments=(2, 2),
+        aug_ratio=(0.5, 0.5),
+        test_interval: int = 6,
+        transforms=None,
+        feature_ext: str = ".csv",
+        video_ext: str = "",
+        filename_tmpl: str = "img_{:05d}.jpg",
+        start_index: int = 1,
+        backend: str = "auto",
+        reg_norm_consts: np.ndarray | None = None,
+        seed: int = 0,
+    ):
+        if source not in ("features", "frames"):
+            raise ValueError(f"source must be 'features' or 'frames', got {source!r}")
+        if source == "frames" and transforms is None:
+            raise ValueError("source 'frames' needs transforms (ending with FormatShape)")
+        self.ann_file, self.data_prefix = Path(ann_file), Path(data_prefix)
+        self.source, self.test_mode = source, test_mode
+        self.assign, self.sampler_cfg = assign or AssignConfig(), sampler or SamplerConfig()
+        self.body_segments, self.aug_segments = body_segments, tuple(aug_segments)
+        self.aug_ratio = tuple(aug_ratio) if not np.isscalar(aug_ratio) else (aug_ratio,) * 2
+        self.test_interval, self.transforms = test_interval, transforms
+        self.feature_ext, self.video_ext = feature_ext, video_ext
+        self.reader_options = {"filename_tmpl": filename_tmpl, "start_index": start_index}
+        self.backend, self.seed, self.epoch = backend, seed, 0
+        videos = load_proposal_file(self.ann_file)
+        self.all_videos = videos
+        self.videos = videos if test_mode else [v for v in videos if v.gts]
+        if not self.videos:
+            raise DataError(f"{self.ann_file}: no video with ground truth to train on")
+        self.names = [v.video_id for v in self.videos]
+        self.reg_norm_consts = (
+            np.asarray(reg_norm_consts, dtype=float)
+            if reg_norm_consts is not None
+            else (None if test_mode else regression_constants(self.videos, self.assign))
+        )
+        self.proposal_sampler = (
+            None if test_mode else ProposalSampler(self.videos, self.assign, self.sampler_cfg)
+        )
+
+    def __len__(self) -> int:
+        return len(self.videos)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def _source(self, video: ProposalVideo) -> Path:
+        path = (
+            self.data_prefix
+            / f"{video.video_id}{self.feature_ext if self.source == 'features' else self.video_ext}"
+        )
+        if not path.exists():
+            raise DataError(f"{self.ann_file}: video {video.video_id!r}: {path} does not exist")
+        return path
+
+    def _inputs(self, video: ProposalVideo, frames: np.ndarray, rng: np.random.Generator):
+        path = self._source(video)
+        if self.source == "features":
+            from .localization import read_features
+
+            feats = read_features(path)
+            rows = np.minimum(frames * len(feats) // video.num_frames, len(feats) - 1)
+            return torch.from_numpy(np.ascontiguousarray(feats[rows], dtype=np.float32))
+        from .decode import VideoReader
+        from .transforms import Clip, apply_transforms
+
+        options = self.reader_options if path.is_dir() else {}
+        with VideoReader(
+            path, backend="rawframes" if path.is_dir() else self.backend, **options
+        ) as reader:
+            if len(reader) < video.num_frames:
+                raise DataError(
+                    f"{self.ann_file}: video {video.video_id!r} lists {video.num_frames} "
+                    f"frames, {path} has {len(reader)}"
+                )
+            pixels = reader.get_frames(frames)
+        out, _ = apply_transforms(self.transforms, Clip(pixels, len(frames), 1), rng)
+        return out
+
+    def __getitem__(self, index) -> dict:
+        epoch, index = index if isinstance(index, tuple) else (self.epoch, index)
+        video = self.videos[index]
+        legacy, rng = _rngs(self.seed, epoch, index)
+        if self.test_mode:
+            layout = test_layout(video, self.test_interval, self.aug_ratio)
+            return {
+                "inputs": self._inputs(video, layout["frames"], rng),
+                "ticks": torch.from_numpy(layout["ticks"].astype(np.int64)),
+                "scale_factors": torch.from_numpy(layout["scale_factors"]),
+                "relative": torch.from_numpy(layout["relative"]),
+                "index": index,
+            }
+        drawn = self.proposal_sampler.sample(video, legacy)
+        starts = [
+            proposal_snippets(
+                p,
+                video.num_frames,
+                True,
+                legacy,
+                self.body_segments,
+                self.aug_segments,
+                self.aug_ratio,
+            )
+            for p, _ in drawn
+        ]
+        frames = snippet_frames(np.concatenate(starts), video.num_frames)
+        mean, std = self.reg_norm_consts
+        targets = [
+            (np.asarray(p.target) - mean) / std if kind == POSITIVE else p.target
+            for p, kind in drawn
+        ]
+        return {
+            "inputs": self._inputs(video, frames, rng),
+            "proposal_scale_factor": torch.tensor(
+                [stage_scale_factors(p, video.num_frames, self.aug_ratio) for p, _ in drawn],
+                dtype=torch.float32,
+            ),
+            "proposal_type": torch.tensor([kind for _, kind in drawn]),
+            "proposal_labels": torch.tensor(
+                [p.label if kind != BACKGROUND else 0 for p, kind in drawn]
+            ),
+            "reg_targets": torch.tensor(np.asarray(targets, dtype=np.float32)),
+            "index": index,
+        }
+
+    def ground_truth(self) -> dict[str, list[tuple[float, float, int]]]:
+        """Per video its instances as ``(start, end, class)``: spans over the frame count,
+        classes 0-based (what :func:`~actionkit.metrics.localization.thumos14_map`
+        takes)."""
+        return {
+            v.video_id: [(g.start / v.num_frames, g.end / v.num_frames, g.label - 1) for g in v.gts]
+            for v in self.videos
+        }
+
+
+def collate_videos(samples: list[dict]) -> list[dict]:
+    """Test batches of whole videos (of different lengths): a list, not stacked."""
+    return samples
+
+
+def write_synthetic_proposals(root: str | os.PathLike, scales=(0.04, 0.08, 0.16, 0.32, 0.64)):
+    """TAG proposal lists ``<split>_proposals.txt`` for the synthetic localization set
+    under ``root`` (:mod:`actionkit.data.synthetic_features`): frames are snippets (one
+    feature row each), classes numbered from 1 in ``classes.txt`` order (written here),
+    proposals the video's :func:`sliding_windows`."""
+    import json
+
+    from .localization import load_activitynet
+    from .synthetic_features import FRAMES_PER_SNIPPET
+
+    root = Path(root)
+    splits = {
+        s: root / f"{s}.json" for s in ("train", "val", "test") if (root / f"{s}.json").exists()
+    }
+    names = sorted(
+        {
+            a["label"]
+            for path in splits.values()
+            for v in json.loads(path.read_text()).values()
+            for a in v["annotations"]
+        }
+    )
+    (root / "classes.txt").write_text("".join(f"{n}\n" for n in names))
+    for split, path in splits.items():
+        videos = []
+        for name, info in load_activitynet(path).items():
+            rows = int(info["feature_frame"]) // FRAMES_PER_SNIPPET
+            per_row = FRAMES_PER_SNIPPET / float(info["fps"])  # seconds per snippet
+            gts = []
+            for a in info["annotations"]:
+                start = int(round(a["segment"][0] / per_row))
+                end = min(rows, int(round(a["segment"][1] / per_row)))
+                if end > start:
+                    gts.append(Instance.make(start, end, rows, names.index(a["label"]) + 1, 1.0))
+            proposals = label_segments(sliding_windows(rows, scales), gts, rows)
+            videos.append(ProposalVideo(name, rows, gts, proposals))
+        write_proposal_file(root / f"{split}_proposals.txt", videos)

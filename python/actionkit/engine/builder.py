@@ -13,7 +13,14 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from ..config import Config, ConfigError, SplitConfig, build_sampler, build_transform
+from ..config import (
+    Config,
+    ConfigError,
+    SplitConfig,
+    SSNDataConfig,
+    build_sampler,
+    build_transform,
+)
 from ..data import transforms as T
 from ..data.datasets import RawframeDataset, VideoDataset, collate_clips, make_loader
 from ..losses import ClassificationLoss
@@ -39,6 +46,13 @@ def prepare_data(cfg: Config, info: DistInfo = SINGLE, log=print) -> None:
             f"generating the synthetic localization set: {n} feature sequences in {root}",
             lambda: synthetic_features.make_dataset(root, **syn),
         )  # fmt: skip
+        if data.kind == "ssn" and info.is_main and not (root / "train_proposals.txt").exists():
+            from ..data.ssn import write_synthetic_proposals
+
+            scales = (data.ssn or SSNDataConfig()).synthetic_scales
+            log(f"writing sliding-window proposal lists (TAG format) in {root}")
+            write_synthetic_proposals(root, scales)
+        barrier(info)
     if data.synthetic_pose is not None:
         from ..data import synthetic_pose
 
@@ -186,7 +200,8 @@ def ann_file(cfg: Config, split: str) -> Path:
         raise ConfigError(f"{cfg.source}: data.{split}: the config has no {split} split")
     if split_cfg.ann_file is None:
         if cfg.data.synthetic_features is not None:
-            return Path(cfg.data.root) / f"{split}.json"
+            name = f"{split}_proposals.txt" if cfg.data.kind == "ssn" else f"{split}.json"
+            return Path(cfg.data.root) / name
         if cfg.data.synthetic_pose is not None:
             return Path(cfg.data.root) / "synthetic_pose.pkl"
         if cfg.data.synthetic is None:
@@ -235,6 +250,8 @@ def build_dataset(cfg: Config, split: str, repeats: int = 1):
             targets="tem" if tem else "bmn",
             boundary_ratio=cfg.model.args.get("boundary_ratio", 0.1),
         )
+    if cfg.data.kind == "ssn":
+        return _ssn_dataset(cfg, split, split_cfg, path, prefix, where)
     if cfg.data.kind == "pose":
         from ..config import build_pose_transform
         from ..data.pose import PoseDataset
@@ -285,6 +302,41 @@ def build_dataset(cfg: Config, split: str, repeats: int = 1):
         seed=cfg.train.seed,
         repeats=repeats,
         **options,
+    )
+
+
+def _ssn_dataset(cfg: Config, split: str, split_cfg: SplitConfig, path, prefix, where):
+    from ..data.ssn import AssignConfig, SamplerConfig, SSNDataset
+
+    ssn = cfg.data.ssn or SSNDataConfig()
+    if not prefix and cfg.data.synthetic_features is not None:
+        prefix = "features"
+    assign = AssignConfig(
+        ssn.positive_iou_threshold, ssn.background_iou_threshold, ssn.incomplete_iou_threshold,
+        ssn.background_coverage_threshold, ssn.incomplete_overlap_threshold,
+    )  # fmt: skip
+    sampler = SamplerConfig(
+        ssn.num_per_video, ssn.positive_ratio, ssn.background_ratio, ssn.incomplete_ratio,
+        ssn.add_gt_as_proposals,
+    )  # fmt: skip
+    frames = ssn.source == "frames"
+    return SSNDataset(
+        path,
+        Path(cfg.data.root) / prefix,
+        ssn.source,
+        test_mode=split != "train",
+        assign=assign,
+        sampler=sampler,
+        body_segments=ssn.body_segments,
+        aug_segments=tuple(ssn.aug_segments),
+        aug_ratio=tuple(ssn.aug_ratio),
+        test_interval=ssn.test_interval,
+        transforms=build_pipeline(split_cfg, where) if frames else None,
+        feature_ext=cfg.data.feature_ext,
+        video_ext=ssn.video_ext,
+        filename_tmpl=ssn.filename_tmpl,
+        backend=cfg.data.backend,
+        seed=cfg.train.seed,
     )
 
 
@@ -356,6 +408,10 @@ def build_loader(
 def _collate(cfg: Config, train: bool, repeats: int) -> dict:
     """The loader's ``collate_fn`` for the config, if not the default one."""
     extra = {}
+    if cfg.data.kind == "ssn" and not train:  # whole videos of different lengths
+        from ..data.ssn import collate_videos
+
+        extra["collate_fn"] = collate_videos
     if cfg.data.kind == "ava":  # boxes per clip: lists, not stacked
         from ..data.ava import collate_detection
 

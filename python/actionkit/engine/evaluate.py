@@ -211,6 +211,98 @@ class TEMEvaluator(LocalizationEvaluator):
         return out
 
 
+class TemporalDetectionEvaluator:
+    """Temporal action detection (SSN on a TAG proposal list): each video's frames every
+    ``test_interval`` through the model once (``model.frame_scores``), its proposals
+    pooled from them (``model.predict``), then MMAction2 0.24's post-processing and the
+    THUMOS14 mAP at tIoU 0.1-0.9 (:func:`~actionkit.metrics.localization.ssn_detections`,
+    :func:`~actionkit.metrics.localization.thumos14_map`); ``average_mAP`` is the mean
+    over 0.1-0.7. The regression is de-normalised by the model's constants (set from the
+    training list when it trained here; for a checkpoint without them, e.g. MMAction2's,
+    computed from ``data.train``'s list if the config has one, else from the evaluated
+    list as MMAction2 does)."""
+
+    METRICS = (
+        *(f"mAP@{t:.2f}" for t in np.arange(0.1, 1.0, 0.1)),
+        "average_mAP",
+    )
+
+    def __init__(self, cfg=None, class_names=None):
+        from ..config import SSNDataConfig
+
+        self.cfg = cfg
+        self.ssn = (cfg.data.ssn if cfg is not None else None) or SSNDataConfig()
+        self.class_names = class_names
+        self.last: dict | None = None
+
+    def _constants(self, model, dataset, log=print) -> None:
+        if bool(model.reg_norm_fitted):
+            return
+        from ..data.ssn import load_proposal_file, regression_constants
+
+        source = dataset.ann_file
+        if self.cfg is not None and self.cfg.data.train is not None:
+            from .builder import ann_file
+
+            train = ann_file(self.cfg, "train")
+            source = train if train.exists() else source
+        videos = [v for v in load_proposal_file(source) if v.gts]
+        consts = regression_constants(videos, dataset.assign)
+        model.set_regression_constants(consts)
+        log(f"SSN regression constants from {source}: mean {consts[0]}, std {consts[1]}")
+
+    @torch.no_grad()
+    def evaluate(self, model, loader, device, info: DistInfo = SINGLE, amp="none") -> dict:
+        from ..metrics.localization import ssn_detections, thumos14_map
+
+        model.eval()
+        dataset = loader.dataset
+        self._constants(model, dataset)
+        found = []
+        for batch in loader:
+            for sample in batch:
+                with autocast(device, amp):
+                    scores = model.frame_scores(
+                        sample["inputs"].to(device), self.ssn.test_frames_per_batch
+                    )
+                out = model.predict(scores.float(), sample["ticks"], sample["scale_factors"])
+                out["relative"] = sample["relative"].numpy()
+                found.append((int(sample["index"]), out))
+        parts = {i: r for part in gather_objects(found, info) for i, r in part}
+        results = {dataset.names[i]: r for i, r in sorted(parts.items())}
+        regression = model.cls_head.regressor_fc is not None
+        dets = ssn_detections(results, self.ssn.top_k, regression, self.ssn.nms)
+        gt = dataset.ground_truth()
+        metrics = thumos14_map({v: gt[v] for v in results}, dets, model.num_classes)
+        out = {k: v for k, v in metrics.items() if k.startswith("mAP@")}
+        out["average_mAP"] = float(
+            np.mean([out[f"mAP@{t:.2f}"] for t in np.arange(0.1, 0.75, 0.1)])
+        )
+        out["num_samples"] = len(results)
+        frames = {v.video_id: v.num_frames for v in dataset.videos}
+        names = self.class_names
+        self.last = {
+            video: [
+                {
+                    "segment": [round(s * frames[video], 2), round(e * frames[video], 2)],
+                    "relative": [round(float(s), 6), round(float(e), 6)],
+                    "label": names[int(c)] if names and int(c) < len(names) else int(c),
+                    "score": round(float(score), 6),
+                }
+                for s, e, c, score in rows[np.argsort(-rows[:, 3], kind="stable")]
+            ]
+            for video, rows in dets.items()
+        }
+        return out
+
+    def results(self, dataset=None) -> dict[str, object]:
+        """``{"detections.json": {video: [{"segment" (frames of the list), "relative",
+        "label", "score"}]}}`` for the last :meth:`evaluate`, best first."""
+        if self.last is None:
+            raise RuntimeError("results() before evaluate()")
+        return {"detections.json": self.last}
+
+
 class DetectionEvaluator:
     """Spatio-temporal action detection (AVA): each keyframe's proposals scored by
     ``model.predict``, boxes back to normalised coordinates (the test pipeline may resize,
@@ -388,10 +480,12 @@ EVALUATORS = {
     "localization_tem": TEMEvaluator,
     "localization_pem": LocalizationEvaluator,
     "pretraining": ReconstructionEvaluator,
+    "temporal_detection": TemporalDetectionEvaluator,
 }
 METRICS = {task: LocalizationEvaluator.METRICS for task in EVALUATORS if task != "classification"}
 METRICS["detection"] = DetectionEvaluator.METRICS
 METRICS["pretraining"] = ReconstructionEvaluator.METRICS
+METRICS["temporal_detection"] = TemporalDetectionEvaluator.METRICS
 
 
 def build_evaluator(cfg, model, class_names: list[str] | None = None):

@@ -131,6 +131,9 @@ class Trainer:
             self._set_cycle(0)
         else:
             self.train_loader, self.train_sampler = builder.build_loader(cfg, "train", self.info)
+            consts = getattr(self.train_loader.dataset, "reg_norm_consts", None)
+            if consts is not None and hasattr(model, "set_regression_constants"):
+                model.set_regression_constants(consts)  # SSN: its targets' normalisation
             samples = len(self.train_sampler)
             self._set_iters(samples // cfg.data.batch_size, cfg.data.batch_size, samples)
         # the lr follows optimizer steps: with accumulation, one per `accumulate` batches

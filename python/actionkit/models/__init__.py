@@ -1,6 +1,6 @@
 """Models: ``create(name, num_classes=...)``, ``list_models()``, and their parts."""
 
-from . import bmn, bsn, detector, gcn, posec3d, videomae, zoo  # noqa: F401  (registers them)
+from . import bmn, bsn, detector, gcn, posec3d, ssn, videomae, zoo  # noqa: F401  (registers them)
 from .recognizer import (
     Recognizer2D,
     Recognizer3D,

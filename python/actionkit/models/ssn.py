@@ -268,6 +268,15 @@ class SSN(nn.Module):
         self.reg_loss_weight = reg_loss_weight
         self.ohem_ratio = ohem_ratio
         self.register_buffer("reg_norm_consts", torch.tensor([[0.0, 0.0], [1.0, 1.0]]))
+        self.register_buffer("reg_norm_fitted", torch.tensor(False))
+
+    # MMAction2's checkpoints hold no constants (its dataset passes them at test time)
+    checkpoint_optional = ("reg_norm_consts", "reg_norm_fitted")
+
+    def set_regression_constants(self, consts) -> None:
+        """Sets the regression targets' ``[[mean loc, mean size], [std loc, std size]]``."""
+        self.reg_norm_consts.copy_(torch.as_tensor(np.asarray(consts), dtype=torch.float32))
+        self.reg_norm_fitted.fill_(True)
 
     @property
     def num_classes(self) -> int:
@@ -277,7 +286,9 @@ class SSN(nn.Module):
         """Per-snippet features ``[N, C]`` of frames ``[N, 3, H, W]`` (or of features
         ``[N, C]`` when there is no backbone)."""
         if self.backbone is not None:
-            x = self.backbone(x).mean((-2, -1))
+            x = self.backbone(x)
+            if x.dim() == 4:  # a 2D CNN's map: averaged over space
+                x = x.mean((-2, -1))
         if self.dropout is not None:
             x = self.dropout(x)
         return x
@@ -431,9 +442,11 @@ def ssn_r50(num_classes: int = 20, partial_bn: bool = True, **kwargs) -> SSN:
 
 
 @register_model
-def ssn_features(num_classes: int = 20, feat_dim: int = 400, **kwargs) -> SSN:
-    """SSN's head on precomputed snippet features ``[N, feat_dim]`` (no backbone)."""
-    return _ssn(None, feat_dim, num_classes, **kwargs)
+def ssn_features(num_classes: int = 20, feat_dim: int = 400, hidden: int = 0, **kwargs) -> SSN:
+    """SSN's head on precomputed snippet features ``[N, feat_dim]``: straight on them, or
+    after one ``hidden``-wide linear + ReLU layer."""
+    backbone = nn.Sequential(nn.Linear(feat_dim, hidden), nn.ReLU()) if hidden else None
+    return _ssn(backbone, hidden or feat_dim, num_classes, **kwargs)
 
 
 ssn_r50.task = ssn_features.task = "temporal_detection"
