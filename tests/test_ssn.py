@@ -391,3 +391,82 @@ def test_frame_dataset_reads_a_video_through_the_pipeline(tmp_path):
     np.testing.assert_allclose(level.numpy(), data.snippet_frames(starts, 120), atol=0.6)
     with pytest.raises(DataError, match="vid.avi does not exist"):
         data.SSNDataset(path, tmp_path, "frames", transforms=pipeline, video_ext=".avi")[0]
+
+
+def test_frames_config_trains_and_tests_through_the_cli(tmp_path):
+    """A tiny ResNet SSN on a video's frames (data.ssn.source frames, the split's
+    pipeline): one epoch through actionkit-train, then actionkit-test on its checkpoint
+    writes the THUMOS14 metrics and the detections."""
+    from actionkit.cli import test as test_cli
+    from actionkit.cli import train
+    from actionkit.data.encode import write_video
+
+    _write_list(tmp_path)
+    rng = np.random.default_rng(0)
+    write_video(tmp_path / "vid.mp4", rng.integers(0, 255, (120, 32, 48, 3), dtype=np.uint8))
+    pipeline = (
+        "[{type: Resize, scale: [-1, 32]}, {type: CenterCrop, crop_size: 32}, "
+        "{type: FormatShape, input_format: NCHW}]"
+    )
+    (tmp_path / "c.yaml").write_text(
+        f"""
+model: {{name: ssn_r50, num_classes: 2, args: {{base_channels: 4, dropout_ratio: 0.5}}}}
+data:
+  kind: ssn
+  root: {tmp_path}
+  ssn: {{source: frames, video_ext: .mp4, test_interval: 10}}
+  train: {{ann_file: list.txt, pipeline: {pipeline}}}
+  test: {{ann_file: list.txt, pipeline: {pipeline}}}
+  batch_size: 1
+  num_workers: 0
+schedule: {{epochs: 1}}
+train: {{best_metric: mAP@0.50}}
+"""
+    )
+    assert train.main([str(tmp_path / "c.yaml"), "--work-dir", str(tmp_path / "w")]) == 0
+    out = tmp_path / "out"
+    args = [str(tmp_path / "c.yaml"), str(tmp_path / "w/latest.pth"), "--out", str(out)]
+    assert test_cli.main(args) == 0
+    metrics = json.loads((out / "test_metrics.json").read_text())
+    assert 0.0 <= metrics["mAP@0.50"] <= 1.0 and metrics["num_samples"] == 1
+    detections = json.loads((out / "detections.json").read_text())["vid"]
+    assert detections and {"segment", "relative", "label", "score"} <= set(detections[0])
+    scores = [d["score"] for d in detections]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_bmn_proposals_become_a_tag_list(tmp_path, capsys):
+    """``actionkit-data ssn-proposals``: proposals in seconds (ActivityNet's result format,
+    as actionkit-test writes for BMN / BSN) become frames of the video, ranked and cut to
+    --top-k, labelled against the ground truth."""
+    from actionkit.cli import data as data_cli
+
+    ann = {
+        "v_a": {"duration_second": 10.0, "duration_frame": 300, "fps": 30.0,
+                "annotations": [{"segment": [2.0, 4.0], "label": "jump"}]},
+        "v_b": {"duration_second": 5.0, "duration_frame": 125, "fps": 25.0,
+                "annotations": [{"segment": [1.0, 3.0], "label": "run"}]},
+    }  # fmt: skip
+    results = {
+        "a": [{"segment": [2.0, 4.0], "score": 0.9}, {"segment": [6.0, 9.0], "score": 0.5},
+              {"segment": [0.0, 1.0], "score": 0.1}],
+        "b": [{"segment": [1.2, 3.0], "score": 0.7}],
+    }  # fmt: skip
+    (tmp_path / "ann.json").write_text(json.dumps(ann))
+    (tmp_path / "p.json").write_text(json.dumps({"results": results}))
+    out = tmp_path / "list.txt"
+    args = ["ssn-proposals", str(tmp_path / "ann.json"), str(tmp_path / "p.json"), str(out)]
+    assert data_cli.main([*args, "--top-k", "2"]) == 0
+    assert (tmp_path / "classes.txt").read_text() == "jump\nrun\n"
+    a, b = data.load_proposal_file(out)
+    assert (a.num_frames, [(g.start, g.end, g.label) for g in a.gts]) == (300, [(60, 120, 1)])
+    assert [(p.start, p.end, p.label, p.best_iou) for p in a.proposals] == [
+        (60, 120, 1, 1.0),
+        (180, 270, 0, 0.0),
+    ]
+    assert [(g.start, g.end, g.label) for g in b.gts] == [(25, 75, 2)]
+    (p,) = b.proposals
+    assert (p.start, p.end, p.label) == (30, 75, 2) and p.best_iou == pytest.approx(0.9)
+    (tmp_path / "p.json").write_text(json.dumps({"results": {"a": []}}))
+    with pytest.raises(DataError, match="no proposals for video 'v_b'"):
+        data.proposal_list_from_activitynet(tmp_path / "ann.json", tmp_path / "p.json")

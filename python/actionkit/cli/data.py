@@ -11,6 +11,7 @@ actionkit-data features SRC_DIR DST_DIR --rescale 100 [--pool mean|max] [--forma
 actionkit-data extract-features LIST --checkpoint CKPT [--model NAME] --out DIR
                [--clip-len 16] [--stride 16] [--frame-interval 1] [--format csv|npy]
 actionkit-data pgm TEM_RESULTS.json ANN_FILE OUT [--peak-threshold 0.5] [--top-k 1000]
+actionkit-data ssn-proposals ANN_FILE PROPOSALS.json OUT.txt [--classes FILE] [--top-k 1000]
 actionkit-data ntu SKELETON_DIR OUT.pkl [--dataset ntu60|ntu120] [--ignore MISSING.txt]
 actionkit-data keypoints LIST OUT.pkl --img-shape H W [--root DIR] [--max-person 2]
 actionkit-data prepare DATASET ROOT [--out DIR] [--data DIR] [--rawframes] [--resize-short 256]
@@ -233,6 +234,25 @@ def _pgm(args) -> int:
     videos = load_activitynet(args.ann_file, args.subset)
     count = run_pgm(tem, videos, args.out, args.peak_threshold, args.top_k)
     print(f"wrote the proposals and features of {count} videos to {args.out}")
+    return 0
+
+
+def _ssn_proposals(args) -> int:
+    from ..data.ssn import proposal_list_from_activitynet, write_proposal_file
+
+    classes = None
+    if args.classes:
+        classes = [x.strip() for x in Path(args.classes).read_text().splitlines() if x.strip()]
+    videos, names = proposal_list_from_activitynet(
+        args.ann_file, args.proposals, classes, args.top_k
+    )
+    write_proposal_file(args.out, videos)
+    count = sum(len(v.proposals) for v in videos)
+    print(f"wrote {count} proposals of {len(videos)} videos ({len(names)} classes) to {args.out}")
+    if not args.classes:
+        classes_file = Path(args.out).with_name("classes.txt")
+        classes_file.write_text("".join(f"{n}\n" for n in names))
+        print(f"wrote the class order (labels 1..{len(names)}) to {classes_file}")
     return 0
 
 
@@ -496,6 +516,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--top-k", type=int, default=1000, help="proposals kept per video")
     p.add_argument("--subset", help="official ActivityNet JSON: training/validation/testing")
     p.set_defaults(run=_pgm)
+
+    p = sub.add_parser(
+        "ssn-proposals", help="BMN/BSN proposals (ActivityNet results JSON) -> SSN's TAG list"
+    )
+    p.add_argument("ann_file", help="the videos' ActivityNet-style annotation file")
+    p.add_argument("proposals", help="proposals.json (actionkit-test on a BMN / BSN config)")
+    p.add_argument("out", help="the TAG proposal list to write (a data.kind ssn ann_file)")
+    p.add_argument("--classes", help="class names, one per line: label 1, 2, ... in this order")
+    p.add_argument("--top-k", type=int, default=1000, help="proposals kept per video")
+    p.set_defaults(run=_ssn_proposals)
 
     p = sub.add_parser("ntu", help="NTU RGB+D 60/120 .skeleton files -> a pose pickle")
     p.add_argument("src", help="folder of SsssCcccPpppRrrrAaaa.skeleton files")

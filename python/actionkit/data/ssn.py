@@ -655,3 +655,55 @@ def write_synthetic_proposals(root: str | os.PathLike, scales=(0.04, 0.08, 0.16,
             proposals = label_segments(sliding_windows(rows, scales), gts, rows)
             videos.append(ProposalVideo(name, rows, gts, proposals))
         write_proposal_file(root / f"{split}_proposals.txt", videos)
+
+
+def proposal_list_from_activitynet(
+    ann_file: str | os.PathLike,
+    proposals_file: str | os.PathLike,
+    classes: list[str] | None = None,
+    top_k: int = 1000,
+) -> tuple[list[ProposalVideo], list[str]]:
+    """TAG proposal lists from temporal proposals in ActivityNet's result format (what
+    ``actionkit-test`` on a BMN or BSN config writes: ``{"results": {video: [{"segment":
+    [start, end], "score"}]}}``, seconds) and the videos' ActivityNet-style annotations
+    (:func:`~actionkit.data.localization.load_activitynet`): frames are the video's
+    (``duration_frame`` over ``duration_second``), each video keeps its ``top_k``
+    best-scored proposals, labelled against the ground truth (:func:`label_segments`).
+    Classes number from 1 in ``classes`` order (default: the annotations' labels,
+    sorted). Returns the videos and the class names."""
+    import json
+
+    from .localization import load_activitynet, video_id
+
+    videos = load_activitynet(ann_file)
+    path = Path(proposals_file)
+    try:
+        results = json.loads(path.read_text())["results"]
+    except (OSError, json.JSONDecodeError, KeyError, TypeError) as e:
+        raise DataError(f"{path}: not an ActivityNet result file with 'results': {e}") from None
+    by_id = {video_id(k): v for k, v in results.items()}
+    names = classes or sorted({a["label"] for v in videos.values() for a in v["annotations"]})
+    out = []
+    for name, info in videos.items():
+        frames = int(
+            info.get("duration_frame") or round(info["duration_second"] * info.get("fps", 30))
+        )
+        per_second = frames / float(info["duration_second"])
+        gts = []
+        for a in info["annotations"]:
+            if a["label"] not in names:
+                raise DataError(
+                    f"{ann_file}: video {name}: label {a['label']!r} is not among the classes"
+                )
+            start, end = (int(round(t * per_second)) for t in a["segment"])
+            end = min(end, frames)
+            if end > start:
+                gts.append(Instance.make(start, end, frames, names.index(a["label"]) + 1, 1.0))
+        found = by_id.get(video_id(name))
+        if found is None:
+            raise DataError(f"{path}: no proposals for video {name!r} of {ann_file}")
+        ranked = sorted(found, key=lambda p: -float(p["score"]))[:top_k]
+        segs = np.array([p["segment"] for p in ranked], dtype=float).reshape(-1, 2) * per_second
+        segs = np.clip(np.round(segs), 0, frames).astype(np.int64)
+        out.append(ProposalVideo(name, frames, gts, label_segments(segs, gts, frames)))
+    return out, names
