@@ -106,6 +106,13 @@ def test_the_writer_spills_and_the_reader_reads_rows(tmp_path):
         bank["nope,0001"]
     with pytest.raises(FileNotFoundError, match="not a feature bank"):
         FeatureBank(tmp_path)
+    with FeatureBankWriter(tmp_path / "empty"):  # nothing added: readable, but named
+        pass
+    with pytest.raises(DataError, match="empty: the feature bank holds no features"):
+        FeatureBank(tmp_path / "empty")
+    (tmp_path / "empty" / "index.json").write_text("{")
+    with pytest.raises(DataError, match="index.json: not a feature bank index"):
+        FeatureBank(tmp_path / "empty")
 
 
 def tiny_detector(bank, fbo="non_local"):

@@ -125,11 +125,17 @@ class FeatureBank:
             index = r / "index.json"
             if not index.is_file():
                 raise FileNotFoundError(f"{r}: not a feature bank (no index.json)")
-            data = json.loads(index.read_text())
-            if self.channels not in (None, int(data["channels"])):
+            try:
+                data = json.loads(index.read_text())
+                channels, videos = data["channels"], data["videos"]
+            except (json.JSONDecodeError, KeyError, TypeError) as e:
+                raise DataError(f"{index}: not a feature bank index: {e!r}") from None
+            if channels is None or not videos:
+                raise DataError(f"{r}: the feature bank holds no features (none were written)")
+            if self.channels not in (None, int(channels)):
                 raise DataError(f"{r}: {data['channels']} channels, {roots[0]} has {self.channels}")
-            self.channels = int(data["channels"])
-            self.videos.update({v: {**e, "file": r / e["file"]} for v, e in data["videos"].items()})
+            self.channels = int(channels)
+            self.videos.update({v: {**e, "file": r / e["file"]} for v, e in videos.items()})
         self.max_num_sampled_feat, self.window_size = max_num_sampled_feat, window_size
         self.max_open, self._open = max_open, OrderedDict()
 
