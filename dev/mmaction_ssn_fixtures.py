@@ -278,8 +278,36 @@ def dataset(out: dict, tmp: Path) -> None:
         ]
 
 
+def checkpoint_layout(out: dict) -> None:
+    """The parameter names and shapes of the THUMOS14 recipe's whole model."""
+    from mmaction.models import build_localizer
+
+    model = build_localizer(
+        dict(
+            type="SSN",
+            backbone=dict(
+                type="ResNet", pretrained=None, depth=50, norm_eval=False, partial_bn=True
+            ),
+            spatial_type="avg",
+            dropout_ratio=0.8,
+            loss_cls=dict(type="SSNLoss"),
+            cls_head=dict(
+                type="SSNHead",
+                dropout_ratio=0.0,
+                in_channels=2048,
+                num_classes=20,
+                consensus=dict(type="STPPTrain", stpp_stage=(1, 1, 1), num_segments_list=(2, 5, 2)),
+                use_regression=True,
+            ),
+            train_cfg=CFG.train_cfg,
+        )
+    )
+    out["checkpoint_layout"] = {k: list(v.shape) for k, v in model.state_dict().items()}
+
+
 def main() -> None:
     out: dict = {}
+    checkpoint_layout(out)
     stpp(out)
     loss(out)
     with tempfile.TemporaryDirectory() as tmp:

@@ -470,3 +470,23 @@ def test_bmn_proposals_become_a_tag_list(tmp_path, capsys):
     (tmp_path / "p.json").write_text(json.dumps({"results": {"a": []}}))
     with pytest.raises(DataError, match="no proposals for video 'v_b'"):
         data.proposal_list_from_activitynet(tmp_path / "ann.json", tmp_path / "p.json")
+
+
+def test_mmaction2_ssn_checkpoints_load(ref, tmp_path):
+    """MMAction2 0.24's THUMOS14 SSN has ssn_r50's parameter names and shapes, one for
+    one; a checkpoint in its layout loads (its file carries no regression constants:
+    the model keeps its own, marked unset)."""
+    model = ssn.ssn_r50(num_classes=20)
+    ours = {k: list(v.shape) for k, v in model.state_dict().items() if not k.startswith("reg_norm")}
+    theirs = ref["checkpoint_layout"]
+    # (MMAction2's BatchNorms count batches too; ours as well)
+    assert ours == theirs
+    from actionkit.models.checkpoint import load_checkpoint
+
+    torch.manual_seed(0)
+    state = {k: torch.randn(v) if v else torch.tensor(3) for k, v in theirs.items()}
+    torch.save({"state_dict": state, "meta": {"epoch": 1}}, tmp_path / "ssn.pth")
+    load_checkpoint(model, tmp_path / "ssn.pth")
+    key = "cls_head.completeness_fc.weight"
+    assert torch.equal(model.state_dict()[key], state[key])
+    assert not bool(model.reg_norm_fitted)
