@@ -311,14 +311,11 @@ def _ssn_dataset(cfg: Config, split: str, split_cfg: SplitConfig, path, prefix, 
     ssn = cfg.data.ssn or SSNDataConfig()
     if not prefix and cfg.data.synthetic_features is not None:
         prefix = "features"
-    assign = AssignConfig(
-        ssn.positive_iou_threshold, ssn.background_iou_threshold, ssn.incomplete_iou_threshold,
-        ssn.background_coverage_threshold, ssn.incomplete_overlap_threshold,
-    )  # fmt: skip
-    sampler = SamplerConfig(
-        ssn.num_per_video, ssn.positive_ratio, ssn.background_ratio, ssn.incomplete_ratio,
-        ssn.add_gt_as_proposals,
-    )  # fmt: skip
+    # (the data section holds the assigner's and the sampler's fields under their names)
+    assign, sampler = (
+        cls(**{f.name: getattr(ssn, f.name) for f in dataclasses.fields(cls)})
+        for cls in (AssignConfig, SamplerConfig)
+    )
     frames = ssn.source == "frames"
     return SSNDataset(
         path,
