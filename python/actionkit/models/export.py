@@ -52,8 +52,7 @@ def export_onnx(
     exporter's graph optimisation (constant folding, fusing; on for what users deploy,
     off where only the ops' translation matters: 2-4x faster to export; models with a
     Conv3d need it: torch 2.14's unoptimised Conv3d node has a bias onnxruntime refuses).
-    Needs ``onnx``
-    and ``onnxscript`` (``pip install "actionkit[export]"``)."""
+    Needs ``onnx`` and ``onnxscript`` (``pip install "actionkit[export]"``)."""
     model.eval()
     axes = dynamic_axes(axes_of or model, example) if dynamic else {}
     if axes and example.shape[0] == 1:  # a batch of one would be traced as a constant

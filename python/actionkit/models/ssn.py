@@ -155,12 +155,13 @@ def stpp_test_pool(
     scale = torch.as_tensor(np.asarray(scale_factors, dtype=np.float32).reshape(-1, 2))
     scale = scale.to(scores.device, scores.dtype)
     dev = scores.device
-    prefix = F.pad(scores.cumsum(0, dtype=torch.float64), (0, 0, 1, 0)).to(scores.dtype)
+    # prefix sums in float64: a long video's sums are large, their differences are not
+    prefix = F.pad(scores.cumsum(0, dtype=torch.float64), (0, 0, 1, 0))
     k = num_classes
     m = sum(sum(s) for s in stpp_stage)
     t1 = torch.as_tensor(ticks[:, 1], device=dev)
     t2 = torch.maximum(t1 + 1, torch.as_tensor(ticks[:, 2], device=dev))
-    activity = _span_means(prefix[:, : k + 1], t1, t2)
+    activity = _span_means(prefix[:, : k + 1], t1, t2).to(scores.dtype)
     left, right, stage_of = (
         torch.as_tensor(a, device=dev) for a in _stage_spans(ticks, stpp_stage, num_ticks)
     )
@@ -169,11 +170,11 @@ def stpp_test_pool(
     ) * (stage_of >= 0)
 
     def pooled(first: int, length: int) -> Tensor:
-        out = scores.new_zeros(len(ticks), length)
+        out = prefix.new_zeros(len(ticks), length)
         for part in range(m):
             cols = prefix[:, first + part * length : first + (part + 1) * length]
             out += _span_means(cols, left[:, part], right[:, part]) * weight[:, part, None]
-        return out
+        return out.to(scores.dtype)
 
     completeness = pooled(k + 1, k)
     reg = pooled(k + 1 + m * k, 2 * k) if regression else None
