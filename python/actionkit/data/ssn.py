@@ -278,8 +278,10 @@ class ProposalSampler:
         self.assign, self.sampler = assign, sampler
         self.counts = sampler.counts()
         self.pools: list[list] = [[], [], []]
+        self._splits = {}  # per video (by object): its split, made once
         for v in videos:
-            for kind, found in enumerate(self._split(v)):
+            self._splits[id(v)] = split = self._split(v)
+            for kind, found in enumerate(split):
                 self.pools[kind] += [(v.video_id, p) for p in found]
 
     def _split(self, video: ProposalVideo) -> tuple[list, list, list]:
@@ -294,7 +296,8 @@ class ProposalSampler:
     ) -> list[tuple[Instance, int]]:
         """``[(proposal, kind)]``: positives, then incompletes, then backgrounds."""
         out = []
-        for kind, (found, wanted) in enumerate(zip(self._split(video), self.counts, strict=True)):
+        split = self._splits.get(id(video)) or self._split(video)
+        for kind, (found, wanted) in enumerate(zip(split, self.counts, strict=True)):
             if found:
                 idx = rng.choice(len(found), wanted, replace=len(found) < wanted)
                 out += [(found[i], kind) for i in idx]
